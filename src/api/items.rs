@@ -1,0 +1,47 @@
+//! Item CRUD for the UI.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::domain::{AppError, Item, ItemDraft, ItemPage, ItemQuery};
+
+#[cfg(feature = "ssr")]
+fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, AppError> {
+    use_context::<crate::server::state::AppState>()
+        .map(|state| state.store)
+        .ok_or_else(|| AppError::Internal("application state missing".into()))
+}
+
+/// A page of items with the total that match the filters.
+#[server(prefix = "/rpc", endpoint = "items/list", input = Json)]
+pub async fn list_items(query: ItemQuery) -> Result<ItemPage, AppError> {
+    let store = store()?;
+    let (items, total) = tokio::try_join!(store.list(&query), store.count(&query))?;
+    Ok(ItemPage { items, total })
+}
+
+/// Categories in use, for the filter menu.
+#[server(prefix = "/rpc", endpoint = "items/categories", input = Json)]
+pub async fn list_categories() -> Result<Vec<String>, AppError> {
+    Ok(store()?.categories().await?)
+}
+
+/// Creates an item with the next free id.
+#[server(prefix = "/rpc", endpoint = "items/create", input = Json)]
+pub async fn create_item(draft: ItemDraft) -> Result<Item, AppError> {
+    let item = draft.validate().map_err(AppError::Validation)?;
+    Ok(store()?.create(None, item).await?)
+}
+
+/// Replaces an item's fields, if nobody changed it since `version`.
+#[server(prefix = "/rpc", endpoint = "items/update", input = Json)]
+pub async fn update_item(id: i64, version: i64, draft: ItemDraft) -> Result<Item, AppError> {
+    let item = draft.validate().map_err(AppError::Validation)?;
+    Ok(store()?.update(id, item, Some(version)).await?)
+}
+
+/// Deletes an item, if nobody changed it since `version`.
+#[server(prefix = "/rpc", endpoint = "items/delete", input = Json)]
+pub async fn delete_item(id: i64, version: i64) -> Result<(), AppError> {
+    Ok(store()?.delete(id, Some(version)).await?)
+}

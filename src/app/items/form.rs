@@ -1,0 +1,142 @@
+//! Form state shared by the create form and the inline editor, and the
+//! create form itself.
+
+use leptos::prelude::*;
+
+use super::Refresh;
+use crate::api::create_item;
+use crate::app::widgets::TextField;
+use crate::domain::{AppError, FieldError, ItemDraft, ItemForm};
+
+/// The signals behind an item form.
+#[derive(Clone, Copy)]
+pub struct ItemFormState {
+    pub name: RwSignal<String>,
+    pub description: RwSignal<String>,
+    pub category: RwSignal<String>,
+    pub price: RwSignal<String>,
+    /// Set on the first submit: from then on every field shows its error.
+    pub submitted: RwSignal<bool>,
+    /// Errors the server reported for the last submit.
+    pub server_errors: RwSignal<Vec<FieldError>>,
+}
+
+impl ItemFormState {
+    pub fn new(initial: ItemForm) -> Self {
+        ItemFormState {
+            name: RwSignal::new(initial.name),
+            description: RwSignal::new(initial.description),
+            category: RwSignal::new(initial.category),
+            price: RwSignal::new(initial.price),
+            submitted: RwSignal::new(false),
+            server_errors: RwSignal::new(Vec::new()),
+        }
+    }
+
+    /// The current text of every field (tracked).
+    pub fn form(&self) -> ItemForm {
+        ItemForm {
+            name: self.name.get(),
+            description: self.description.get(),
+            category: self.category.get(),
+            price: self.price.get(),
+        }
+    }
+
+    /// Errors to show: the shared validation's, else the server's.
+    pub fn errors(self) -> Signal<Vec<FieldError>> {
+        Signal::derive(move || match self.form().validate() {
+            Err(errors) => errors,
+            Ok(_) => self.server_errors.get(),
+        })
+    }
+
+    /// Validates for a submit; `None` (with errors now visible) when invalid.
+    pub fn draft_for_submit(&self) -> Option<ItemDraft> {
+        self.submitted.set(true);
+        self.server_errors.set(Vec::new());
+        self.form().validate().ok().map(ItemDraft::from)
+    }
+
+    pub fn reset(&self) {
+        for field in [self.name, self.description, self.category, self.price] {
+            field.set(String::new());
+        }
+        self.submitted.set(false);
+        self.server_errors.set(Vec::new());
+    }
+
+    /// Shows a server's answer: field errors under the fields, anything
+    /// else returned as a message.
+    pub fn absorb_error(&self, error: &AppError) -> Option<String> {
+        match error {
+            AppError::Validation(errors) => {
+                self.server_errors.set(errors.clone());
+                None
+            }
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// "Add an item": validates as you type, saves through `create_item`.
+#[component]
+pub fn CreateItemForm() -> impl IntoView {
+    let refresh = expect_context::<Refresh>();
+    let state = ItemFormState::new(ItemForm::default());
+    let errors = state.errors();
+    let message = RwSignal::new(None::<(bool, String)>);
+
+    let create = Action::new(move |draft: &ItemDraft| {
+        let draft = draft.clone();
+        async move { create_item(draft).await }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = create.value().get() {
+            match result {
+                Ok(item) => {
+                    state.reset();
+                    message.set(Some((true, format!("Added “{}” as item #{}.", item.name, item.id))));
+                    refresh.bump();
+                }
+                Err(error) => {
+                    message.set(state.absorb_error(&error).map(|m| (false, m)));
+                }
+            }
+        }
+    });
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        message.set(None);
+        if let Some(draft) = state.draft_for_submit() {
+            create.dispatch(draft);
+        }
+    };
+
+    view! {
+        <section class="card create-card" aria-labelledby="create-heading">
+            <h2 id="create-heading">"Add an item"</h2>
+            <form class="item-form" on:submit=on_submit novalidate>
+                <TextField id="new-name".into() label="Name" field="name" value=state.name
+                    errors=errors show_errors=state.submitted required=true placeholder="e.g. Desk lamp"/>
+                <TextField id="new-category".into() label="Category" field="category" value=state.category
+                    errors=errors show_errors=state.submitted placeholder="e.g. Lighting"/>
+                <TextField id="new-price".into() label="Price" field="price" value=state.price
+                    errors=errors show_errors=state.submitted placeholder="0.00" input_mode="decimal"/>
+                <TextField id="new-description".into() label="Description" field="description"
+                    value=state.description errors=errors show_errors=state.submitted multiline=true
+                    placeholder="Optional"/>
+                <div class="form-actions">
+                    <button type="submit" class="button primary" disabled=move || create.pending().get()>
+                        {move || if create.pending().get() { "Adding…" } else { "Add item" }}
+                    </button>
+                    {move || message.get().map(|(ok, text)| view! {
+                        <p class=if ok { "form-status ok" } else { "form-status error" }
+                           role=if ok { "status" } else { "alert" }>{text}</p>
+                    })}
+                </div>
+            </form>
+        </section>
+    }
+}

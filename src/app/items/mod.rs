@@ -1,0 +1,98 @@
+//! The item catalogue page: search, create, edit, delete and page through.
+
+mod form;
+mod row;
+mod table;
+mod toolbar;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{list_categories, list_items};
+use crate::app::widgets::Banner;
+use crate::domain::ItemQuery;
+use form::CreateItemForm;
+use table::{ItemTable, TableSkeleton};
+use toolbar::{Pagination, SearchBar};
+
+/// Rows per page in the UI (the REST API defaults to 100).
+pub const UI_PAGE_SIZE: u32 = 10;
+
+/// Bumped after every successful change so the listing reloads.
+#[derive(Clone, Copy)]
+pub struct Refresh(RwSignal<u64>);
+
+impl Refresh {
+    pub fn bump(self) {
+        self.0.update(|n| *n += 1);
+    }
+}
+
+/// The page at `/`.
+#[component]
+pub fn ItemsPage() -> impl IntoView {
+    let params = use_query_map();
+    let parsed = Memo::new(move |_| params.with(|map| ItemQuery::from_pairs(map, UI_PAGE_SIZE)));
+    let query = Memo::new(move |_| {
+        parsed.get().unwrap_or_else(|_| ItemQuery {
+            limit: UI_PAGE_SIZE,
+            ..ItemQuery::default()
+        })
+    });
+    let bad_params = Signal::derive(move || {
+        parsed.get().err().map(|errors| {
+            let fields: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            format!("Ignored invalid filters in the address ({}).", fields.join("; "))
+        })
+    });
+
+    let refresh = Refresh(RwSignal::new(0));
+    provide_context(refresh);
+    let page = Resource::new(move || (query.get(), refresh.0.get()), |(q, _)| list_items(q));
+    let categories = Resource::new(move || refresh.0.get(), |_| list_categories());
+    let (pending, set_pending) = signal(false);
+
+    view! {
+        <Title text="Items"/>
+        <div class="page-head">
+            <div>
+                <h1>"Items"</h1>
+                <p class="muted">"The catalogue. Click a column to sort; every change is saved at once."</p>
+            </div>
+        </div>
+        <div class="layout">
+            <CreateItemForm/>
+            <section class="card table-card" aria-labelledby="items-heading">
+                <h2 id="items-heading" class="visually-hidden">"Item list"</h2>
+                <SearchBar query=query categories=categories/>
+                <Banner message=bad_params/>
+                <div class="table-wrap" class:is-loading=pending aria-busy=move || pending.get().to_string()>
+                    <div class="progress" aria-hidden="true"></div>
+                    <Transition fallback=TableSkeleton set_pending=set_pending>
+                        {move || Suspend::new(async move {
+                            match page.await {
+                                Ok(result) => {
+                                    let query = query.get_untracked();
+                                    let total = result.total;
+                                    view! {
+                                        <ItemTable page=result query=query.clone()/>
+                                        <Pagination query=query total=total/>
+                                    }
+                                    .into_any()
+                                }
+                                Err(error) => {
+                                    let message = Signal::stored(Some(format!("Could not load the items. {error}")));
+                                    view! {
+                                        <Banner message=message on_retry=Callback::new(move |_| refresh.bump())/>
+                                    }
+                                    .into_any()
+                                }
+                            }
+                        })}
+                    </Transition>
+                </div>
+            </section>
+        </div>
+    }
+}

@@ -1,0 +1,211 @@
+//! One table row: shows an item, edits it in place, deletes it after a
+//! confirmation.
+
+use leptos::prelude::*;
+
+use super::form::ItemFormState;
+use super::Refresh;
+use crate::api::{delete_item, update_item};
+use crate::app::widgets::TextField;
+use crate::domain::{Item, ItemDraft, ItemForm};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    View,
+    Edit,
+    ConfirmDelete,
+}
+
+#[component]
+pub fn ItemRow(item: Item) -> impl IntoView {
+    let refresh = expect_context::<Refresh>();
+    let mode = RwSignal::new(Mode::View);
+    let problem = RwSignal::new(None::<String>);
+    let state = ItemFormState::new(ItemForm::from_item(&item));
+    let errors = state.errors();
+    let (id, version) = (item.id, item.version);
+
+    let save = Action::new(move |draft: &ItemDraft| {
+        let draft = draft.clone();
+        async move { update_item(id, version, draft).await }
+    });
+    let remove = Action::new(move |_: &()| async move { delete_item(id, version).await });
+
+    // Success reloads the table, which re-creates this row from fresh data.
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(_)) => refresh.bump(),
+        Some(Err(error)) => problem.set(state.absorb_error(&error)),
+        None => {}
+    });
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(())) => refresh.bump(),
+        Some(Err(error)) => {
+            mode.set(Mode::View);
+            problem.set(Some(error.to_string()));
+        }
+        None => {}
+    });
+
+    let on_save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        problem.set(None);
+        if let Some(draft) = state.draft_for_submit() {
+            save.dispatch(draft);
+        }
+    };
+    let cancel_edit = {
+        let item = item.clone();
+        move |_| {
+            let original = ItemForm::from_item(&item);
+            state.name.set(original.name);
+            state.description.set(original.description);
+            state.category.set(original.category);
+            state.price.set(original.price);
+            state.submitted.set(false);
+            state.server_errors.set(Vec::new());
+            problem.set(None);
+            mode.set(Mode::View);
+        }
+    };
+
+    let name = item.name.clone();
+    let form_id = format!("edit-{id}");
+    let field_id = move |f: &str| format!("edit-{id}-{f}");
+
+    let cells = {
+        let item = item.clone();
+        let form_id = form_id.clone();
+        move || {
+            if mode.get() == Mode::Edit {
+                view! {
+                    <td class="col-id" data-label="ID">{id}</td>
+                    <td class="col-name" data-label="Name">
+                        <TextField id=field_id("name") form=form_id.clone() label="Name" field="name" value=state.name
+                            errors=errors show_errors=state.submitted required=true/>
+                    </td>
+                    <td class="col-description" data-label="Description">
+                        <TextField id=field_id("description") form=form_id.clone() label="Description" field="description"
+                            value=state.description errors=errors show_errors=state.submitted multiline=true/>
+                    </td>
+                    <td class="col-category" data-label="Category">
+                        <TextField id=field_id("category") form=form_id.clone() label="Category" field="category"
+                            value=state.category errors=errors show_errors=state.submitted/>
+                    </td>
+                    <td class="col-price num" data-label="Price">
+                        <TextField id=field_id("price") form=form_id.clone() label="Price" field="price" value=state.price
+                            errors=errors show_errors=state.submitted input_mode="decimal"/>
+                    </td>
+                    <td class="col-updated" data-label="Updated"><Timestamp value=item.updated_at.clone()/></td>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <td class="col-id" data-label="ID">{id}</td>
+                    <td class="col-name" data-label="Name"><span class="item-name">{item.name.clone()}</span></td>
+                    <td class="col-description" data-label="Description">
+                        {match item.description.clone() {
+                            Some(d) => view! { <span class="clamp">{d}</span> }.into_any(),
+                            None => view! { <span class="none">"—"</span> }.into_any(),
+                        }}
+                    </td>
+                    <td class="col-category" data-label="Category">
+                        {match item.category.clone() {
+                            Some(c) => view! { <span class="tag">{c}</span> }.into_any(),
+                            None => view! { <span class="none">"—"</span> }.into_any(),
+                        }}
+                    </td>
+                    <td class="col-price num" data-label="Price">
+                        {match item.price {
+                            Some(p) => view! { <span>{format_price(p)}</span> }.into_any(),
+                            None => view! { <span class="none">"—"</span> }.into_any(),
+                        }}
+                    </td>
+                    <td class="col-updated" data-label="Updated"><Timestamp value=item.updated_at.clone()/></td>
+                }
+                .into_any()
+            }
+        }
+    };
+
+    let actions = move || {
+        let name = name.clone();
+        let form_id = form_id.clone();
+        match mode.get() {
+            Mode::View => view! {
+                <div class="row-actions">
+                    <button type="button" class="button small" aria-label=format!("Edit {name}")
+                        on:click=move |_| { problem.set(None); mode.set(Mode::Edit) }>"Edit"</button>
+                    <button type="button" class="button small danger-outline" aria-label=format!("Delete {name}")
+                        on:click=move |_| { problem.set(None); mode.set(Mode::ConfirmDelete) }>"Delete"</button>
+                </div>
+            }
+            .into_any(),
+            Mode::Edit => view! {
+                <div class="row-actions">
+                    <button type="submit" form=form_id.clone() class="button small primary"
+                        disabled=move || save.pending().get()>
+                        {move || if save.pending().get() { "Saving…" } else { "Save" }}
+                    </button>
+                    <button type="button" class="button small" on:click=cancel_edit.clone()>"Cancel"</button>
+                </div>
+            }
+            .into_any(),
+            Mode::ConfirmDelete => view! {
+                <div class="row-actions confirm" role="group" aria-label=format!("Confirm deleting {name}")>
+                    <span class="confirm-text">"Delete?"</span>
+                    <button type="button" class="button small danger" disabled=move || remove.pending().get()
+                        on:click=move |_| { remove.dispatch(()); }>
+                        {move || if remove.pending().get() { "Deleting…" } else { "Yes, delete" }}
+                    </button>
+                    <button type="button" class="button small" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
+                </div>
+            }
+            .into_any(),
+        }
+    };
+
+    view! {
+        <tr data-item-id=id class:editing=move || mode.get() == Mode::Edit>
+            {cells}
+            <td class="col-actions">
+                <form id=format!("edit-{id}") class="row-form" on:submit=on_save novalidate></form>
+                {actions}
+                {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
+            </td>
+        </tr>
+    }
+}
+
+/// A price with two decimals and thousands separators.
+fn format_price(price: f64) -> String {
+    let fixed = format!("{price:.2}");
+    let (whole, cents) = fixed.split_once('.').unwrap_or((&fixed, "00"));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}.{cents}")
+}
+
+/// An RFC 3339 time shown as `YYYY-MM-DD HH:MM` (UTC), full value on hover.
+#[component]
+fn Timestamp(value: String) -> impl IntoView {
+    let short = value.get(..16).map(|s| s.replace('T', " ")).unwrap_or_else(|| value.clone());
+    view! { <time datetime=value.clone() title=format!("{value} (UTC)")>{short}</time> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_price;
+
+    #[test]
+    fn prices_are_grouped_with_two_decimals() {
+        assert_eq!(format_price(0.0), "0.00");
+        assert_eq!(format_price(12.5), "12.50");
+        assert_eq!(format_price(1234567.891), "1,234,567.89");
+        assert_eq!(format_price(100.0), "100.00");
+    }
+}

@@ -1,0 +1,117 @@
+//! Search and category filter above the table, paging below it.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use super::UI_PAGE_SIZE;
+use crate::domain::{AppError, ItemQuery};
+
+/// Search box and category menu. Works as a plain GET form before the
+/// WASM bundle loads; after hydration it navigates without a reload.
+#[component]
+pub fn SearchBar(
+    query: Memo<ItemQuery>,
+    categories: Resource<Result<Vec<String>, AppError>>,
+) -> impl IntoView {
+    let text = RwSignal::new(query.get_untracked().q.unwrap_or_default());
+    let category = RwSignal::new(query.get_untracked().category.unwrap_or_default());
+    // Keep the inputs in step with the address (back/forward, "clear").
+    Effect::new(move |_| {
+        let q = query.get();
+        text.set(q.q.unwrap_or_default());
+        category.set(q.category.unwrap_or_default());
+    });
+
+    let navigate = use_navigate();
+    let apply = move || {
+        let current = query.get_untracked();
+        let text = text.get_untracked();
+        let category = category.get_untracked();
+        let next = ItemQuery {
+            q: (!text.trim().is_empty()).then(|| text.trim().to_owned()),
+            category: (!category.is_empty()).then_some(category),
+            skip: 0,
+            ..current
+        };
+        navigate(&format!("/?{}", next.to_query_string(UI_PAGE_SIZE)), Default::default());
+    };
+    let on_submit = {
+        let apply = apply.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            apply();
+        }
+    };
+
+    view! {
+        <form class="toolbar" role="search" method="get" action="/" on:submit=on_submit>
+            <div class="field inline grow">
+                <label for="search" class="visually-hidden">"Search items"</label>
+                <input id="search" name="q" type="search" placeholder="Search name or description…"
+                    autocomplete="off" bind:value=text/>
+            </div>
+            <div class="field inline">
+                <label for="category-filter" class="visually-hidden">"Category"</label>
+                <select id="category-filter" name="category"
+                    prop:value=move || category.get()
+                    on:change=move |ev| { category.set(event_target_value(&ev)); apply(); }>
+                    <option value="">"All categories"</option>
+                    <Transition>
+                        {move || Suspend::new(async move {
+                            let current = category.get_untracked();
+                            let mut names = categories.await.unwrap_or_default();
+                            if !current.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(&current)) {
+                                names.insert(0, current.clone());
+                            }
+                            names.into_iter().map(|name| {
+                                let selected = name.eq_ignore_ascii_case(&current);
+                                view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                            }).collect_view()
+                        })}
+                    </Transition>
+                </select>
+            </div>
+            <button type="submit" class="button">"Search"</button>
+            <Show when=move || query.read().is_filtered()>
+                <a class="button ghost" href="/">"Clear"</a>
+            </Show>
+        </form>
+    }
+}
+
+/// "Showing 11–20 of 42" with previous/next links.
+#[component]
+pub fn Pagination(query: ItemQuery, total: u64) -> impl IntoView {
+    let limit = u64::from(query.limit.max(1));
+    let first = query.skip.min(total);
+    let last = (query.skip + limit).min(total);
+    let page_link = |skip: u64| {
+        let q = ItemQuery { skip, ..query.clone() };
+        format!("/?{}", q.to_query_string(UI_PAGE_SIZE))
+    };
+    let prev = (query.skip > 0).then(|| page_link(query.skip.saturating_sub(limit)));
+    let next = (last < total).then(|| page_link(query.skip + limit));
+    let pages = total.div_ceil(limit).max(1);
+    let page = query.skip / limit + 1;
+    view! {
+        <nav class="pagination" aria-label="Pagination">
+            <p class="muted" aria-live="polite">
+                {if total == 0 {
+                    "No items".to_owned()
+                } else {
+                    format!("Showing {}–{} of {} · page {} of {}", first + 1, last, total, page, pages)
+                }}
+            </p>
+            <div class="pager">
+                {match prev {
+                    Some(href) => view! { <a class="button small" href=href rel="prev">"← Previous"</a> }.into_any(),
+                    None => view! { <span class="button small" aria-disabled="true">"← Previous"</span> }.into_any(),
+                }}
+                {match next {
+                    Some(href) => view! { <a class="button small" href=href rel="next">"Next →"</a> }.into_any(),
+                    None => view! { <span class="button small" aria-disabled="true">"Next →"</span> }.into_any(),
+                }}
+            </div>
+        </nav>
+    }
+}

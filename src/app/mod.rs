@@ -1,0 +1,87 @@
+//! The browser UI, rendered on the server and hydrated by the WASM bundle.
+
+mod items;
+mod widgets;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{SsrMode, StaticSegment};
+
+use items::ItemsPage;
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: layout, navigation and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Effects run only in the browser, after hydration: tests wait for this.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/itemserve.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="description" content="itemserve: item catalogue and model serving"/>
+        <Title formatter=|page: String| format!("{page} · itemserve")/>
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    "itemserve"
+                </a>
+                <nav aria-label="Main">
+                    <A href="/" exact=true>"Items"</A>
+                    <a href="/api" rel="external">"REST API"</a>
+                </nav>
+            </header>
+            <main class="page">
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=ItemsPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Any unknown page.
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Not found"/>
+        <section class="card empty-state">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address."</p>
+            <a class="button" href="/">"Back to the items"</a>
+        </section>
+    }
+}

@@ -1,0 +1,103 @@
+//! Small building blocks shared by the pages.
+
+use leptos::prelude::*;
+
+use crate::domain::FieldError;
+
+/// A labelled text input bound to `value`, with its field error underneath.
+///
+/// `errors` holds the current errors of the whole form; the one for `field`
+/// is shown once the field was touched or the form was submitted.
+#[component]
+pub fn TextField(
+    /// Element id; also links the label and the error message.
+    id: String,
+    label: &'static str,
+    field: &'static str,
+    value: RwSignal<String>,
+    #[prop(into)] errors: Signal<Vec<FieldError>>,
+    /// Whether errors should be visible yet.
+    #[prop(into)]
+    show_errors: Signal<bool>,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] input_mode: &'static str,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] multiline: bool,
+    /// Id of the `<form>` this control belongs to, when it sits outside it
+    /// (as in a table row).
+    #[prop(optional, into)]
+    form: Option<String>,
+) -> impl IntoView {
+    let touched = RwSignal::new(false);
+    let error = Memo::new(move |_| {
+        (touched.get() || show_errors.get())
+            .then(|| FieldError::find(&errors.read(), field).map(|e| e.message.clone()))
+            .flatten()
+    });
+    let error_id = format!("{id}-error");
+    let described = error_id.clone();
+    let invalid = move || if error.read().is_some() { "true" } else { "false" };
+    let control = if multiline {
+        view! {
+            <textarea
+                id=id.clone()
+                name=field
+                rows="2"
+                form=form.clone()
+                placeholder=placeholder
+                aria-invalid=invalid
+                aria-describedby=described.clone()
+                bind:value=value
+                on:input=move |_| touched.set(true)
+            ></textarea>
+        }
+        .into_any()
+    } else {
+        view! {
+            <input
+                id=id.clone()
+                name=field
+                type="text"
+                form=form.clone()
+                inputmode=(!input_mode.is_empty()).then_some(input_mode)
+                placeholder=placeholder
+                autocomplete="off"
+                aria-invalid=invalid
+                aria-required=required.then_some("true")
+                aria-describedby=described.clone()
+                bind:value=value
+                on:input=move |_| touched.set(true)
+            />
+        }
+        .into_any()
+    };
+    view! {
+        <div class="field" class:has-error=move || error.read().is_some()>
+            <label for=id>{label} {required.then_some(view! { <span class="req" aria-hidden="true">"*"</span> })}</label>
+            {control}
+            <p class="field-error" id=error_id role="alert">
+                {move || error.get().unwrap_or_default()}
+            </p>
+        </div>
+    }
+}
+
+/// A dismissible message above the content.
+#[component]
+pub fn Banner(
+    #[prop(into)] message: Signal<Option<String>>,
+    #[prop(optional)] on_retry: Option<Callback<()>>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || message.read().is_some()>
+            <div class="banner banner-error" role="alert">
+                <span>{move || message.get().unwrap_or_default()}</span>
+                {on_retry.map(|retry| view! {
+                    <button type="button" class="button small" on:click=move |_| retry.run(())>
+                        "Retry"
+                    </button>
+                })}
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,296 @@
+//! The catalogue item and the steps from raw input to a valid item.
+
+use serde::{Deserialize, Serialize};
+
+use super::validation::{self, FieldError};
+use super::{CATEGORY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};
+
+/// A stored catalogue item, as every client sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub price: Option<f64>,
+    /// RFC 3339, set by the server.
+    pub created_at: String,
+    /// RFC 3339, set by the server.
+    pub updated_at: String,
+    /// Starts at 1 and grows by one on every update.
+    pub version: i64,
+}
+
+/// Item fields as a client sent them, not yet validated.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemDraft {
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub price: Option<f64>,
+}
+
+/// Item fields that passed validation; only [`ItemDraft::validate`] makes one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidItem {
+    name: String,
+    description: Option<String>,
+    category: Option<String>,
+    price: Option<f64>,
+}
+
+impl ValidItem {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    pub fn category(&self) -> Option<&str> {
+        self.category.as_deref()
+    }
+    pub fn price(&self) -> Option<f64> {
+        self.price
+    }
+}
+
+impl From<ValidItem> for ItemDraft {
+    fn from(v: ValidItem) -> Self {
+        ItemDraft {
+            name: v.name,
+            description: v.description,
+            category: v.category,
+            price: v.price,
+        }
+    }
+}
+
+impl ItemDraft {
+    /// Checks every field and reports every problem, not just the first.
+    ///
+    /// Names and categories are trimmed; blank optional fields become `None`.
+    pub fn validate(&self) -> Result<ValidItem, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = validation::required_text("name", &self.name, NAME_MAX_CHARS)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let description = validation::optional_text(
+            "description",
+            self.description.as_deref(),
+            DESCRIPTION_MAX_CHARS,
+            false,
+        )
+        .map_err(|e| errors.push(e))
+        .ok();
+        let category = validation::optional_text(
+            "category",
+            self.category.as_deref(),
+            CATEGORY_MAX_CHARS,
+            true,
+        )
+        .map_err(|e| errors.push(e))
+        .ok();
+        let price = validation::price("price", self.price)
+            .map_err(|e| errors.push(e))
+            .ok();
+        match (name, description, category, price) {
+            (Some(name), Some(description), Some(category), Some(price)) => Ok(ValidItem {
+                name,
+                description,
+                category,
+                price,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The item form as typed into text boxes in the browser.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ItemForm {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price: String,
+}
+
+impl ItemForm {
+    /// Pre-fills the form from a stored item (for editing).
+    pub fn from_item(item: &Item) -> Self {
+        ItemForm {
+            name: item.name.clone(),
+            description: item.description.clone().unwrap_or_default(),
+            category: item.category.clone().unwrap_or_default(),
+            price: item.price.map(|p| p.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// Parses the text boxes and validates the result with the same rules as
+    /// the server.
+    pub fn validate(&self) -> Result<ValidItem, Vec<FieldError>> {
+        let price = validation::parse_number("price", &self.price);
+        let draft = ItemDraft {
+            name: self.name.clone(),
+            description: Some(self.description.clone()),
+            category: Some(self.category.clone()),
+            price: price.clone().ok().flatten(),
+        };
+        let result = draft.validate();
+        match price {
+            Ok(_) => result,
+            Err(parse_error) => {
+                let mut errors = result.err().unwrap_or_default();
+                errors.push(parse_error);
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// One page of a listing, with the number of items matching the filters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ItemPage {
+    pub items: Vec<Item>,
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(name: &str) -> ItemDraft {
+        ItemDraft {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(errors: &[FieldError]) -> Vec<(&str, &str)> {
+        errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.kind.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_name_is_trimmed() {
+        let valid = draft("  Lamp \n").validate().unwrap();
+        assert_eq!(valid.name(), "Lamp");
+    }
+
+    #[test]
+    fn an_empty_or_blank_name_is_rejected() {
+        for name in ["", "   ", "\t\n"] {
+            let errors = draft(name).validate().unwrap_err();
+            assert_eq!(kinds(&errors), [("name", "string_too_short")]);
+        }
+    }
+
+    #[test]
+    fn a_name_of_200_characters_is_accepted_and_201_rejected() {
+        assert!(draft(&"é".repeat(200)).validate().is_ok());
+        let errors = draft(&"é".repeat(201)).validate().unwrap_err();
+        assert_eq!(kinds(&errors), [("name", "string_too_long")]);
+    }
+
+    #[test]
+    fn description_and_category_have_length_limits() {
+        let item = ItemDraft {
+            name: "x".into(),
+            description: Some("d".repeat(2001)),
+            category: Some("c".repeat(101)),
+            price: None,
+        };
+        let errors = item.validate().unwrap_err();
+        assert_eq!(
+            kinds(&errors),
+            [
+                ("description", "string_too_long"),
+                ("category", "string_too_long")
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_optional_fields_become_none() {
+        let item = ItemDraft {
+            name: "x".into(),
+            description: Some("  ".into()),
+            category: Some("".into()),
+            price: None,
+        };
+        let valid = item.validate().unwrap();
+        assert_eq!(valid.description(), None);
+        assert_eq!(valid.category(), None);
+    }
+
+    #[test]
+    fn negative_and_non_finite_prices_are_rejected() {
+        for (price, kind) in [
+            (-0.01, "greater_than_equal"),
+            (f64::NAN, "finite_number"),
+            (f64::INFINITY, "finite_number"),
+        ] {
+            let item = ItemDraft {
+                price: Some(price),
+                ..draft("x")
+            };
+            assert_eq!(kinds(&item.validate().unwrap_err()), [("price", kind)]);
+        }
+        let free = ItemDraft {
+            price: Some(0.0),
+            ..draft("x")
+        };
+        assert_eq!(free.validate().unwrap().price(), Some(0.0));
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported() {
+        let item = ItemDraft {
+            name: "".into(),
+            description: None,
+            category: Some("c".repeat(101)),
+            price: Some(-1.0),
+        };
+        let errors = item.validate().unwrap_err();
+        assert_eq!(
+            kinds(&errors),
+            [
+                ("name", "string_too_short"),
+                ("category", "string_too_long"),
+                ("price", "greater_than_equal")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_form_reports_an_unparsable_price_with_other_errors() {
+        let form = ItemForm {
+            name: "".into(),
+            price: "twelve".into(),
+            ..Default::default()
+        };
+        let errors = form.validate().unwrap_err();
+        assert_eq!(
+            kinds(&errors),
+            [("name", "string_too_short"), ("price", "float_parsing")]
+        );
+    }
+
+    #[test]
+    fn the_form_round_trips_an_item() {
+        let item = Item {
+            id: 1,
+            name: "Lamp".into(),
+            description: Some("Bright".into()),
+            category: Some("Home".into()),
+            price: Some(12.5),
+            created_at: String::new(),
+            updated_at: String::new(),
+            version: 1,
+        };
+        let valid = ItemForm::from_item(&item).validate().unwrap();
+        assert_eq!(valid.price(), Some(12.5));
+        assert_eq!(valid.category(), Some("Home"));
+    }
+}

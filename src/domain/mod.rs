@@ -1,0 +1,15 @@
+//! Types and rules shared by the browser (WASM) and the server.
+//!
+//! Everything here compiles for both targets: the browser uses the same
+//! validation for instant field errors that the server uses for its
+//! authoritative check, so the two can never disagree.
+
+mod error;
+mod item;
+mod query;
+mod validation;
+
+pub use error::AppError;
+pub use item::{Item, ItemDraft, ItemForm, ItemPage, ValidItem};
+pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
+pub use validation::{FieldError, CATEGORY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};

@@ -1,0 +1,20 @@
+//! itemserve: an item catalogue with a Leptos UI and a JSON REST API.
+//!
+//! - [`domain`]: types and validation shared by browser and server
+//! - [`app`]: the UI, rendered on the server and hydrated in the browser
+//! - [`api`]: the server functions the UI calls
+//! - `server` (feature `ssr`): configuration, REST handlers, storage
+
+pub mod api;
+pub mod app;
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// The browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,8 @@
+//! Everything that runs only on the server (feature `ssr`).
+
+pub mod config;
+pub mod rest;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,177 @@
+//! Request extractors that turn bad input into the API's error shapes
+//! instead of axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::{CONTENT_TYPE, IF_MATCH};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ValidationDetail};
+use crate::domain::{FieldError, ItemQuery};
+
+/// The most a request body may hold.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON request body, parsed but not yet typed.
+///
+/// Taking a `Value` first lets the item parser report every bad field at
+/// once, where serde would stop at the first.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "Unsupported media type: send the body as JSON with \
+                 'Content-Type: application/json'"
+                    .into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
+                ))
+            } else {
+                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| json_invalid(&e, &bytes))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// FastAPI's answer to a body that is not JSON: 422 `json_invalid`, located
+/// at the character where parsing failed.
+fn json_invalid(error: &serde_json::Error, bytes: &[u8]) -> ApiError {
+    let position = char_position(bytes, error.line(), error.column());
+    ApiError::Validation(vec![ValidationDetail {
+        kind: "json_invalid".into(),
+        loc: vec![json!("body"), json!(position)],
+        msg: "JSON decode error".into(),
+        input: json!({}),
+        ctx: Some(json!({ "error": error.to_string() })),
+    }])
+}
+
+fn char_position(bytes: &[u8], line: usize, column: usize) -> usize {
+    let text = String::from_utf8_lossy(bytes);
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count())
+        .sum();
+    line_start + column.saturating_sub(1)
+}
+
+/// An item id from the path; anything but an integer is a 422.
+pub struct ItemId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for ItemId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(raw)| raw)
+            .unwrap_or_default();
+        raw.parse().map(ItemId).map_err(|_| {
+            ApiError::Validation(vec![ValidationDetail::new(
+                "path",
+                "id",
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                json!(raw),
+            )])
+        })
+    }
+}
+
+/// Listing parameters from the query string (`skip`, `limit`, `q`, ...).
+pub struct ListParams(pub ItemQuery);
+
+impl ListParams {
+    /// Parses a raw query string with the given default page size.
+    pub fn parse(raw: Option<&str>, default_limit: u32) -> Result<ItemQuery, ApiError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+        ItemQuery::from_pairs(pairs.iter().map(|(k, v)| (k, v)), default_limit).map_err(|errors| {
+            ApiError::Validation(
+                errors
+                    .iter()
+                    .map(|e| {
+                        let input = last_value(&pairs, &e.field);
+                        ValidationDetail::from_field("query", e, json!(input))
+                    })
+                    .collect(),
+            )
+        })
+    }
+}
+
+fn last_value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        ListParams::parse(parts.uri.query(), crate::domain::DEFAULT_LIMIT).map(ListParams)
+    }
+}
+
+/// The version named by an `If-Match` header, if one was sent.
+///
+/// ETags are the item's version in quotes (`"3"`); `*` matches any version.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let text = value.to_str().unwrap_or_default().trim();
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        text.trim_start_matches("W/")
+            .trim_matches('"')
+            .parse()
+            .map(|v| IfMatch(Some(v)))
+            .map_err(|_| {
+                ApiError::PreconditionFailed(format!(
+                    "If-Match must be an ETag returned by this API, like \"3\"; got {text:?}"
+                ))
+            })
+    }
+}
+
+/// Turns domain field errors into 422 details located in the request body.
+pub fn body_errors(errors: &[FieldError], body: &Value) -> Vec<ValidationDetail> {
+    errors
+        .iter()
+        .map(|e| ValidationDetail::from_field("body", e, body.get(&e.field).cloned().unwrap_or(Value::Null)))
+        .collect()
+}

@@ -1,0 +1,172 @@
+//! Turns a JSON body into an optional id and a [`ValidItem`], reporting
+//! every bad field at once in pydantic's shape.
+
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ValidationDetail};
+use super::extract::body_errors;
+use crate::domain::{ItemDraft, ValidItem};
+
+/// A parsed `POST /items/` or `PUT /items/{id}` body.
+pub struct ItemBody {
+    pub id: Option<i64>,
+    pub item: ValidItem,
+}
+
+impl ItemBody {
+    pub fn parse(body: &Value) -> Result<ItemBody, ApiError> {
+        let Some(object) = body.as_object() else {
+            return Err(ApiError::Validation(vec![ValidationDetail {
+                kind: "model_attributes_type".into(),
+                loc: vec![json!("body")],
+                msg: "Input should be a valid dictionary or object to extract fields from".into(),
+                input: body.clone(),
+                ctx: None,
+            }]));
+        };
+        let mut type_errors = Vec::new();
+        let mut type_error = |field: &str, kind: &str, msg: &str| {
+            let input = object.get(field).cloned().unwrap_or(Value::Null);
+            type_errors.push(ValidationDetail::new("body", field, kind, msg, input));
+        };
+
+        let id = match object.get("id") {
+            None | Some(Value::Null) => None,
+            Some(v) => match integer(v) {
+                Some(id) if id > 0 => Some(id),
+                Some(_) => {
+                    type_error("id", "greater_than", "Input should be greater than 0");
+                    None
+                }
+                None => {
+                    type_error("id", "int_type", "Input should be a valid integer");
+                    None
+                }
+            },
+        };
+        let name = match object.get("name") {
+            None => {
+                type_error("name", "missing", "Field required");
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                type_error("name", "string_type", "Input should be a valid string");
+                None
+            }
+        };
+        let mut optional_text = |field: &str| match object.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                type_error(field, "string_type", "Input should be a valid string");
+                None
+            }
+        };
+        let description = optional_text("description");
+        let category = optional_text("category");
+        let price = match object.get("price") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(_) => {
+                type_error("price", "float_type", "Input should be a valid number");
+                None
+            }
+        };
+
+        let draft = ItemDraft {
+            name: name.unwrap_or_else(|| "placeholder".into()),
+            description,
+            category,
+            price,
+        };
+        let mut details = type_errors;
+        match draft.validate() {
+            Ok(item) if details.is_empty() => Ok(ItemBody { id, item }),
+            Ok(_) => Err(ApiError::Validation(details)),
+            Err(field_errors) => {
+                // A field with a type error has no value to check further.
+                let already: Vec<Value> = details.iter().map(|d| d.loc[1].clone()).collect();
+                let more = body_errors(&field_errors, body)
+                    .into_iter()
+                    .filter(|d| !already.contains(&d.loc[1]));
+                details.extend(more);
+                details.sort_by_key(|d| field_order(&d.loc[1]));
+                Err(ApiError::Validation(details))
+            }
+        }
+    }
+}
+
+/// Accepts JSON integers, and floats with no fractional part (as pydantic does).
+fn integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        _ => None,
+    }
+}
+
+fn field_order(field: &Value) -> usize {
+    ["id", "name", "description", "category", "price"]
+        .iter()
+        .position(|f| field == f)
+        .unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(body: Value) -> Vec<(String, String)> {
+        match ItemBody::parse(&body) {
+            Err(ApiError::Validation(details)) => details
+                .into_iter()
+                .map(|d| (d.loc[1].as_str().unwrap_or_default().to_owned(), d.kind))
+                .collect(),
+            Err(other) => panic!("unexpected error {other:?}"),
+            Ok(_) => vec![],
+        }
+    }
+
+    #[test]
+    fn the_original_example_parses() {
+        let body = ItemBody::parse(&json!({"id": 4, "name": "Item Four", "description": "Great item"})).unwrap();
+        assert_eq!(body.id, Some(4));
+        assert_eq!(body.item.name(), "Item Four");
+    }
+
+    #[test]
+    fn type_and_value_errors_are_all_reported_in_field_order() {
+        let found = errors(json!({"id": "x", "name": "", "category": 5, "price": -3}));
+        let expected = [
+            ("id", "int_type"),
+            ("name", "string_too_short"),
+            ("category", "string_type"),
+            ("price", "greater_than_equal"),
+        ];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn a_missing_name_is_reported_as_missing() {
+        assert_eq!(errors(json!({"description": "x"})), [("name".to_string(), "missing".to_string())]);
+    }
+
+    #[test]
+    fn a_non_object_body_is_rejected() {
+        assert!(matches!(ItemBody::parse(&json!([1, 2])), Err(ApiError::Validation(_))));
+    }
+
+    #[test]
+    fn ids_must_be_positive_integers() {
+        assert_eq!(errors(json!({"id": 0, "name": "a"}))[0].1, "greater_than");
+        assert_eq!(errors(json!({"id": 1.5, "name": "a"}))[0].1, "int_type");
+        assert!(ItemBody::parse(&json!({"id": 7.0, "name": "a"})).is_ok());
+    }
+}

@@ -1,0 +1,67 @@
+//! `/api` (the welcome map), health checks and the JSON 404/405 answers.
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use crate::server::state::AppState;
+
+/// Path prefixes that belong to the JSON API; unknown paths under them get
+/// a JSON 404 instead of the UI's HTML page.
+const API_PREFIXES: &[&str] = &[
+    "/items", "/search", "/filter", "/api", "/predict/", "/v2", "/docs", "/openapi.json",
+    "/metrics", "/healthz", "/readyz", "/rpc",
+];
+
+/// `GET /api`: what the original app served at `GET /`.
+pub async fn index() -> Json<Value> {
+    Json(json!({
+        "message": "Welcome to itemserve: the item catalogue API",
+        "version": env!("CARGO_PKG_VERSION"),
+        "ui": "/",
+        "endpoints": {
+            "GET /items/": "List items (skip, limit, q, category, price_lt, sort)",
+            "POST /items/": "Create an item",
+            "GET /items/{id}": "Read one item",
+            "PUT /items/{id}": "Replace an item (If-Match supported)",
+            "DELETE /items/{id}": "Delete an item (If-Match supported)",
+            "GET /search/": "Search items by name or description (q, skip, limit)",
+            "GET /filter/": "Filter items (category, price_lt)",
+            "GET /healthz": "Liveness",
+            "GET /readyz": "Readiness (database reachable)",
+        }
+    }))
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness check failed");
+        ApiError::Unavailable("Database unavailable".into())
+    })?;
+    Ok(Json(json!({ "status": "ready" })))
+}
+
+/// Unknown routes: JSON 404 for API paths, the UI (static files or its 404
+/// page) for everything else.
+pub async fn fallback(state: State<AppState>, req: Request) -> Response {
+    let path = req.uri().path();
+    if API_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        return ApiError::NotFound("Not Found".into()).into_response();
+    }
+    let ui = leptos_axum::file_and_error_handler::<AppState, _>(crate::app::shell);
+    ui(req.uri().clone(), state, req).await
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" }))).into_response()
+}

@@ -1,0 +1,120 @@
+//! Builds the whole application (REST + UI + middleware); `main` and the
+//! tests both start the server through [`Application::build`].
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::app::{shell, App};
+use crate::server::config::Config;
+use crate::server::rest;
+use crate::server::state::AppState;
+use crate::server::store::{self, StoreError, StoreOptions};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Opens the store (applying migrations), binds the listener and builds
+    /// the router. Port 0 picks a free port; see [`Application::addr`].
+    pub async fn build(config: &Config) -> Result<Application, StartupError> {
+        let store = store::open(&StoreOptions {
+            database_url: config.database_url.clone(),
+            seed_demo_items: config.seed_demo_items,
+        })
+        .await?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let state = AppState {
+            store,
+            leptos_options: config.leptos_options(addr),
+        };
+        Ok(Application {
+            listener,
+            router: router(state),
+            addr,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stop)
+            .await
+    }
+}
+
+/// The complete router: REST, the Leptos UI and its server functions.
+pub fn router(state: AppState) -> Router {
+    let ui_routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+    Router::new()
+        .merge(rest::routes())
+        .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
+        .fallback(rest::fallback)
+        .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

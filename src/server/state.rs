@@ -1,0 +1,21 @@
+//! State shared by every request handler and server function.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::server::store::ItemStore;
+
+/// Handles to the seams, cloned cheaply into each request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn ItemStore>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

@@ -1,0 +1,88 @@
+use futures::future::join_all;
+use serde_json::{json, Value};
+
+use crate::helpers::{status_and_json, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_creates_are_all_stored_with_distinct_ids() {
+    let app = TestApp::spawn_empty().await;
+    let creates = (0..100).map(|i| {
+        let app = &app;
+        async move {
+            let (status, body) =
+                status_and_json(app.post_json("/items/", &json!({"name": format!("item {i}")})).await).await;
+            assert_eq!(status, 201);
+            body["id"].as_i64().unwrap()
+        }
+    });
+    let mut ids = join_all(creates).await;
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 100, "every create got its own id");
+    let (_, body) = status_and_json(app.get("/search/?limit=1000").await).await;
+    assert_eq!(body["total"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_updates_of_one_item_are_all_counted() {
+    let app = TestApp::spawn().await;
+    let updates = (0..50).map(|i| {
+        let app = &app;
+        async move {
+            let response = app.put_json("/items/1", &json!({"name": format!("writer {i}")})).await;
+            assert_eq!(response.status(), 200);
+        }
+    });
+    join_all(updates).await;
+    let (_, item) = status_and_json(app.get("/items/1").await).await;
+    assert_eq!(item["version"], 51, "each of the 50 updates bumped the version once");
+    assert!(item["name"].as_str().unwrap().starts_with("writer "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_if_match_exactly_one_of_racing_writers_wins() {
+    let app = TestApp::spawn().await;
+    let writers = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            app.client
+                .put(app.url("/items/2"))
+                .header("if-match", "\"1\"")
+                .json(&json!({"name": format!("racer {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = join_all(writers).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 19, "{statuses:?}");
+    let (_, item) = status_and_json(app.get("/items/2").await).await;
+    assert_eq!(item["version"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_during_writes_always_see_whole_items() {
+    let app = TestApp::spawn().await;
+    let writes = (0..40).map(|i| {
+        let app = &app;
+        async move {
+            let body = json!({"name": format!("n{i}"), "description": format!("d{i}")});
+            assert_eq!(app.put_json("/items/3", &body).await.status(), 200);
+        }
+    });
+    let reads = (0..40).map(|_| {
+        let app = &app;
+        async move {
+            let (status, item): (u16, Value) = status_and_json(app.get("/items/3").await).await;
+            assert_eq!(status, 200);
+            let name = item["name"].as_str().unwrap().to_owned();
+            if let Some(n) = name.strip_prefix('n') {
+                assert_eq!(item["description"], format!("d{n}"), "name and description from one write");
+            }
+        }
+    });
+    futures::join!(join_all(writes), join_all(reads));
+}

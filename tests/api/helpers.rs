@@ -1,0 +1,139 @@
+use std::net::SocketAddr;
+
+use itemserve::server::config::Config;
+use itemserve::server::startup::Application;
+use reqwest::{Client, Response};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<TempDir>,
+}
+
+impl TestApp {
+    /// A server on a new database holding the three demo items.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(true).await
+    }
+
+    /// A server on a new, empty database.
+    pub async fn spawn_empty() -> TestApp {
+        Self::spawn_with(false).await
+    }
+
+    async fn spawn_with(seed: bool) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("items.db").display());
+        let mut app = Self::start(&url, seed).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// A server on an existing database URL (for restarts).
+    pub async fn start(database_url: &str, seed: bool) -> TestApp {
+        let mut config = Config::for_tests(database_url);
+        config.seed_demo_items = seed;
+        let app = Application::build(&config).await.expect("app starts");
+        let addr = app.addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        TestApp {
+            addr,
+            client: Client::builder().build().unwrap(),
+            stop: Some(stop),
+            server: Some(server),
+            _dir: None,
+        }
+    }
+
+    /// Stops the server gracefully and waits until it is gone; the
+    /// temporary folder stays so the database can be reopened.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task ends cleanly");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request")
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> Response {
+        self.client.put(self.url(path)).json(body).send().await.expect("request")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.expect("request")
+    }
+
+    /// Sends a raw body with the given content type.
+    pub async fn send_raw(&self, method: reqwest::Method, path: &str, content_type: &str, body: Vec<u8>) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates an item and returns its JSON.
+    pub async fn create(&self, body: Value) -> Value {
+        let response = self.post_json("/items/", &body).await;
+        assert_eq!(response.status(), 201, "creating {body}");
+        response.json().await.unwrap()
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn status_and_json(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, json)
+}
+
+/// The `(loc, type)` pairs of a 422 body.
+pub fn error_locs(body: &Value) -> Vec<(String, String)> {
+    body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no detail list in {body}"))
+        .iter()
+        .map(|d| {
+            let loc: Vec<String> = d["loc"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().map(str::to_owned).unwrap_or_else(|| p.to_string()))
+                .collect();
+            (loc.join("."), d["type"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: each starts the real server on a random port with a
+//! fresh temporary database and talks HTTP to it.
+
+mod helpers;
+
+mod concurrency;
+mod errors;
+mod items;
+mod persistence;
+mod search;
+mod ui;

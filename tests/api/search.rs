@@ -1,0 +1,137 @@
+use serde_json::{json, Value};
+
+use crate::helpers::{error_locs, pairs, status_and_json, TestApp};
+
+async fn catalogue() -> TestApp {
+    let app = TestApp::spawn_empty().await;
+    for (name, description, category, price) in [
+        ("Desk lamp", "Warm LED light", "Lighting", 25.0),
+        ("Floor lamp", "Tall and bright", "Lighting", 80.0),
+        ("Oak desk", "Solid wood", "Furniture", 300.0),
+        ("Chair", "Ergonomic office chair with LAMP holder", "Furniture", 150.0),
+        ("100% cotton rug", "Soft", "Textiles", 60.0),
+    ] {
+        app.create(json!({"name": name, "description": description, "category": category, "price": price}))
+            .await;
+    }
+    app.create(json!({"name": "Mystery box"})).await;
+    app
+}
+
+fn names(items: &Value) -> Vec<&str> {
+    items.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn q_matches_name_or_description_ignoring_case() {
+    let app = catalogue().await;
+    let (status, items) = status_and_json(app.get("/items/?q=LAMP").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(names(&items), ["Desk lamp", "Floor lamp", "Chair"]);
+}
+
+#[tokio::test]
+async fn like_wildcards_in_q_are_matched_literally() {
+    let app = catalogue().await;
+    let (_, items) = status_and_json(app.get("/items/?q=100%25").await).await;
+    assert_eq!(names(&items), ["100% cotton rug"]);
+    let (_, items) = status_and_json(app.get("/items/?q=_").await).await;
+    assert_eq!(names(&items), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn skip_and_limit_page_through_the_items() {
+    let app = catalogue().await;
+    let (_, items) = status_and_json(app.get("/items/?skip=2&limit=2").await).await;
+    assert_eq!(names(&items), ["Oak desk", "Chair"]);
+}
+
+#[tokio::test]
+async fn category_and_price_filters_combine() {
+    let app = catalogue().await;
+    let (_, items) = status_and_json(app.get("/items/?category=lighting&price_lt=50").await).await;
+    assert_eq!(names(&items), ["Desk lamp"]);
+}
+
+#[tokio::test]
+async fn sort_orders_by_a_field_and_a_minus_reverses_it() {
+    let app = catalogue().await;
+    let (_, items) = status_and_json(app.get("/items/?sort=-price").await).await;
+    assert_eq!(
+        names(&items),
+        ["Oak desk", "Chair", "Floor lamp", "100% cotton rug", "Desk lamp", "Mystery box"],
+        "items without a price come last"
+    );
+    let (_, items) = status_and_json(app.get("/items/?sort=name&limit=2").await).await;
+    assert_eq!(names(&items), ["100% cotton rug", "Chair"]);
+}
+
+#[tokio::test]
+async fn bad_list_parameters_return_422_naming_each() {
+    let app = TestApp::spawn().await;
+    let (status, body) =
+        status_and_json(app.get("/items/?skip=-1&limit=5000&price_lt=abc&sort=colour").await).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error_locs(&body),
+        pairs(&[
+            ("query.skip", "greater_than_equal"),
+            ("query.limit", "less_than_equal"),
+            ("query.price_lt", "float_parsing"),
+            ("query.sort", "enum"),
+        ])
+    );
+    assert_eq!(body["detail"][1]["input"], "5000");
+    let (status, body) = status_and_json(app.get("/items/?limit=ten").await).await;
+    assert_eq!(status, 422);
+    assert_eq!(error_locs(&body), pairs(&[("query.limit", "int_parsing")]));
+}
+
+#[tokio::test]
+async fn search_returns_its_parameters_the_total_and_a_page() {
+    let app = catalogue().await;
+    let (status, body) = status_and_json(app.get("/search/?q=lamp&limit=2").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["q"], "lamp");
+    assert_eq!(body["skip"], 0);
+    assert_eq!(body["limit"], 2);
+    assert_eq!(body["total"], 3);
+    assert_eq!(names(&body["items"]), ["Desk lamp", "Floor lamp"]);
+}
+
+#[tokio::test]
+async fn search_without_q_returns_everything() {
+    let app = catalogue().await;
+    let (status, body) = status_and_json(app.get("/search").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["q"], json!(null));
+    assert_eq!(body["total"], 6);
+}
+
+#[tokio::test]
+async fn search_rejects_bad_parameters() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(app.get("/search/?q=x&limit=-3").await).await;
+    assert_eq!(status, 422);
+    assert_eq!(error_locs(&body), pairs(&[("query.limit", "greater_than_equal")]));
+}
+
+#[tokio::test]
+async fn filter_returns_the_category_and_price_bound() {
+    let app = catalogue().await;
+    let (status, body) = status_and_json(app.get("/filter/?category=Furniture&price_lt=200").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["category"], "Furniture");
+    assert_eq!(body["price_less_than"], 200.0);
+    assert_eq!(names(&body["items"]), ["Chair"]);
+}
+
+#[tokio::test]
+async fn filter_rejects_a_non_numeric_or_infinite_price() {
+    let app = TestApp::spawn().await;
+    for (query, kind) in [("price_lt=cheap", "float_parsing"), ("price_lt=inf", "finite_number")] {
+        let (status, body) = status_and_json(app.get(&format!("/filter/?{query}")).await).await;
+        assert_eq!(status, 422, "{query}");
+        assert_eq!(error_locs(&body), pairs(&[("query.price_lt", kind)]));
+    }
+}
