@@ -3,6 +3,8 @@
 mod items;
 mod widgets;
 
+use widgets::HydrationMarker;
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
@@ -34,13 +36,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-
-    // Effects run only in the browser, after hydration: tests wait for this.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/itemserve.css"/>
@@ -83,5 +78,6 @@ fn NotFound() -> impl IntoView {
             <p>"There is nothing at this address."</p>
             <a class="button" href="/">"Back to the items"</a>
         </section>
+        <HydrationMarker/>
     }
 }

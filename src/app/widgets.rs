@@ -36,7 +36,13 @@ pub fn TextField(
     });
     let error_id = format!("{id}-error");
     let described = error_id.clone();
-    let invalid = move || if error.read().is_some() { "true" } else { "false" };
+    let invalid = move || {
+        if error.read().is_some() {
+            "true"
+        } else {
+            "false"
+        }
+    };
     let control = if multiline {
         view! {
             <textarea
@@ -100,4 +106,16 @@ pub fn Banner(
             </div>
         </Show>
     }
+}
+
+/// Marks `<body data-hydrated="true">` once the part of the page it sits
+/// in is interactive. Effects run only in the browser, after hydration, so
+/// placing this after a page's async content tells tests when to click.
+#[component]
+pub fn HydrationMarker() -> impl IntoView {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 }

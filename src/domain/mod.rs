@@ -6,10 +6,15 @@
 
 mod error;
 mod item;
+mod model;
 mod query;
 mod validation;
 
 pub use error::AppError;
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, ValidItem};
+pub use model::{
+    ClassProbability, FeatureSpec, ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance,
+    Task, MAX_BATCH_ROWS,
+};
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
 pub use validation::{FieldError, CATEGORY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};

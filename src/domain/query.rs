@@ -112,8 +112,9 @@ impl ItemQuery {
             errors.retain(|e| e.field != key);
             let result = match key {
                 "skip" => parse_int(key, value, 0, u64::MAX).map(|v| query.skip = v),
-                "limit" => parse_int(key, value, 0, MAX_LIMIT as u64)
-                    .map(|v| query.limit = v as u32),
+                "limit" => {
+                    parse_int(key, value, 0, MAX_LIMIT as u64).map(|v| query.limit = v as u32)
+                }
                 "q" => text_filter(key, value).map(|v| query.q = v),
                 "category" => text_filter(key, value).map(|v| query.category = v),
                 "price_lt" => parse_float(key, value).map(|v| query.price_lt = v),
@@ -243,17 +244,19 @@ fn parse_sort(raw: &str) -> Result<(SortField, bool), FieldError> {
         Some(rest) => (rest, true),
         None => (raw, false),
     };
-    SortField::parse(name).map(|f| (f, descending)).ok_or_else(|| {
-        let names: Vec<&str> = SortField::ALL.iter().map(|f| f.as_str()).collect();
-        FieldError::new(
-            "sort",
-            "enum",
-            format!(
-                "Input should be one of {} (prefix '-' for descending)",
-                names.join(", ")
-            ),
-        )
-    })
+    SortField::parse(name)
+        .map(|f| (f, descending))
+        .ok_or_else(|| {
+            let names: Vec<&str> = SortField::ALL.iter().map(|f| f.as_str()).collect();
+            FieldError::new(
+                "sort",
+                "enum",
+                format!(
+                    "Input should be one of {} (prefix '-' for descending)",
+                    names.join(", ")
+                ),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -16,7 +16,11 @@ pub struct Config {
     pub addr: SocketAddr,
 
     /// Where items are stored: sqlite://PATH (the folder is created if missing).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/itemserve.db")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/itemserve.db"
+    )]
     pub database_url: String,
 
     /// Insert the three demo items into a brand-new database.

@@ -9,8 +9,11 @@ async fn parallel_creates_are_all_stored_with_distinct_ids() {
     let creates = (0..100).map(|i| {
         let app = &app;
         async move {
-            let (status, body) =
-                status_and_json(app.post_json("/items/", &json!({"name": format!("item {i}")})).await).await;
+            let (status, body) = status_and_json(
+                app.post_json("/items/", &json!({"name": format!("item {i}")}))
+                    .await,
+            )
+            .await;
             assert_eq!(status, 201);
             body["id"].as_i64().unwrap()
         }
@@ -29,13 +32,18 @@ async fn parallel_updates_of_one_item_are_all_counted() {
     let updates = (0..50).map(|i| {
         let app = &app;
         async move {
-            let response = app.put_json("/items/1", &json!({"name": format!("writer {i}")})).await;
+            let response = app
+                .put_json("/items/1", &json!({"name": format!("writer {i}")}))
+                .await;
             assert_eq!(response.status(), 200);
         }
     });
     join_all(updates).await;
     let (_, item) = status_and_json(app.get("/items/1").await).await;
-    assert_eq!(item["version"], 51, "each of the 50 updates bumped the version once");
+    assert_eq!(
+        item["version"], 51,
+        "each of the 50 updates bumped the version once"
+    );
     assert!(item["name"].as_str().unwrap().starts_with("writer "));
 }
 
@@ -57,8 +65,16 @@ async fn with_if_match_exactly_one_of_racing_writers_wins() {
         }
     });
     let statuses = join_all(writers).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 19, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        19,
+        "{statuses:?}"
+    );
     let (_, item) = status_and_json(app.get("/items/2").await).await;
     assert_eq!(item["version"], 2);
 }
@@ -80,7 +96,11 @@ async fn reads_during_writes_always_see_whole_items() {
             assert_eq!(status, 200);
             let name = item["name"].as_str().unwrap().to_owned();
             if let Some(n) = name.strip_prefix('n') {
-                assert_eq!(item["description"], format!("d{n}"), "name and description from one write");
+                assert_eq!(
+                    item["description"],
+                    format!("d{n}"),
+                    "name and description from one write"
+                );
             }
         }
     });

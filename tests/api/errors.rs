@@ -11,7 +11,11 @@ async fn a_non_integer_id_in_the_path_returns_422() {
     for path in ["/items/abc", "/items/1.5", "/items/99999999999999999999"] {
         let (status, body) = status_and_json(app.get(path).await).await;
         assert_eq!(status, 422, "{path}");
-        assert_eq!(error_locs(&body), pairs(&[("path.id", "int_parsing")]), "{path}");
+        assert_eq!(
+            error_locs(&body),
+            pairs(&[("path.id", "int_parsing")]),
+            "{path}"
+        );
     }
     let (_, body) = status_and_json(app.get("/items/abc").await).await;
     assert_eq!(body["detail"][0]["input"], "abc");
@@ -33,7 +37,8 @@ async fn put_and_delete_with_a_bad_id_return_422() {
 #[tokio::test]
 async fn a_create_with_every_field_wrong_lists_every_field() {
     let app = TestApp::spawn().await;
-    let body = json!({"id": -1, "name": "", "description": 7, "category": "c".repeat(101), "price": -5});
+    let body =
+        json!({"id": -1, "name": "", "description": 7, "category": "c".repeat(101), "price": -5});
     let (status, response) = status_and_json(app.post_json("/items/", &body).await).await;
     assert_eq!(status, 422);
     assert_eq!(
@@ -56,7 +61,11 @@ async fn a_create_with_every_field_wrong_lists_every_field() {
 #[tokio::test]
 async fn a_missing_name_is_reported_as_required() {
     let app = TestApp::spawn().await;
-    let (status, body) = status_and_json(app.post_json("/items/", &json!({"description": "no name"})).await).await;
+    let (status, body) = status_and_json(
+        app.post_json("/items/", &json!({"description": "no name"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(error_locs(&body), pairs(&[("body.name", "missing")]));
     assert_eq!(body["detail"][0]["msg"], "Field required");
@@ -65,10 +74,20 @@ async fn a_missing_name_is_reported_as_required() {
 #[tokio::test]
 async fn names_over_200_characters_are_rejected() {
     let app = TestApp::spawn().await;
-    let (status, body) = status_and_json(app.post_json("/items/", &json!({"name": "n".repeat(201)})).await).await;
+    let (status, body) = status_and_json(
+        app.post_json("/items/", &json!({"name": "n".repeat(201)}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
-    assert_eq!(error_locs(&body), pairs(&[("body.name", "string_too_long")]));
-    assert_eq!(body["detail"][0]["msg"], "String should have at most 200 characters");
+    assert_eq!(
+        error_locs(&body),
+        pairs(&[("body.name", "string_too_long")])
+    );
+    assert_eq!(
+        body["detail"][0]["msg"],
+        "String should have at most 200 characters"
+    );
 }
 
 #[tokio::test]
@@ -84,8 +103,16 @@ async fn a_body_that_is_not_an_object_returns_422() {
 #[tokio::test]
 async fn malformed_json_returns_422_json_invalid() {
     let app = TestApp::spawn().await;
-    for raw in [&b"{\"name\": "[..], b"{name: 'x'}", b"", b"\xff\xfe", b"{\"name\": \"a\"} trailing"] {
-        let response = app.send_raw(Method::POST, "/items/", "application/json", raw.to_vec()).await;
+    for raw in [
+        &b"{\"name\": "[..],
+        b"{name: 'x'}",
+        b"",
+        b"\xff\xfe",
+        b"{\"name\": \"a\"} trailing",
+    ] {
+        let response = app
+            .send_raw(Method::POST, "/items/", "application/json", raw.to_vec())
+            .await;
         let (status, body) = status_and_json(response).await;
         assert_eq!(status, 422, "{:?}", String::from_utf8_lossy(raw));
         assert_eq!(body["detail"][0]["type"], "json_invalid");
@@ -98,10 +125,18 @@ async fn malformed_json_returns_422_json_invalid() {
 async fn numbers_out_of_range_and_deep_nesting_return_422() {
     let app = TestApp::spawn().await;
     let huge = br#"{"name": "x", "price": 1e999}"#.to_vec();
-    let (status, _) = status_and_json(app.send_raw(Method::POST, "/items/", "application/json", huge).await).await;
+    let (status, _) = status_and_json(
+        app.send_raw(Method::POST, "/items/", "application/json", huge)
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes();
-    let (status, _) = status_and_json(app.send_raw(Method::POST, "/items/", "application/json", nested).await).await;
+    let (status, _) = status_and_json(
+        app.send_raw(Method::POST, "/items/", "application/json", nested)
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
 }
 
@@ -109,12 +144,26 @@ async fn numbers_out_of_range_and_deep_nesting_return_422() {
 async fn a_non_json_content_type_returns_415() {
     let app = TestApp::spawn().await;
     let response = app
-        .send_raw(Method::POST, "/items/", "application/x-www-form-urlencoded", b"name=x".to_vec())
+        .send_raw(
+            Method::POST,
+            "/items/",
+            "application/x-www-form-urlencoded",
+            b"name=x".to_vec(),
+        )
         .await;
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, 415);
-    assert!(body["detail"].as_str().unwrap().contains("application/json"));
-    let response = app.client.post(app.url("/items/")).body("{}").send().await.unwrap();
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
+    let response = app
+        .client
+        .post(app.url("/items/"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 415, "no content type at all");
 }
 
@@ -122,7 +171,12 @@ async fn a_non_json_content_type_returns_415() {
 async fn a_json_content_type_with_charset_is_accepted() {
     let app = TestApp::spawn().await;
     let response = app
-        .send_raw(Method::POST, "/items/", "application/json; charset=utf-8", br#"{"name":"x"}"#.to_vec())
+        .send_raw(
+            Method::POST,
+            "/items/",
+            "application/json; charset=utf-8",
+            br#"{"name":"x"}"#.to_vec(),
+        )
         .await;
     assert_eq!(response.status(), 201);
 }
@@ -130,9 +184,20 @@ async fn a_json_content_type_with_charset_is_accepted() {
 #[tokio::test]
 async fn a_body_over_one_mebibyte_returns_413() {
     let app = TestApp::spawn().await;
-    let body = format!(r#"{{"name": "x", "description": "{}"}}"#, "a".repeat(1024 * 1024 + 10));
-    let (status, response) =
-        status_and_json(app.send_raw(Method::POST, "/items/", "application/json", body.into_bytes()).await).await;
+    let body = format!(
+        r#"{{"name": "x", "description": "{}"}}"#,
+        "a".repeat(1024 * 1024 + 10)
+    );
+    let (status, response) = status_and_json(
+        app.send_raw(
+            Method::POST,
+            "/items/",
+            "application/json",
+            body.into_bytes(),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 413);
     assert!(response["detail"].as_str().unwrap().contains("1048576"));
 }
@@ -140,7 +205,11 @@ async fn a_body_over_one_mebibyte_returns_413() {
 #[tokio::test]
 async fn a_body_id_different_from_the_path_returns_422() {
     let app = TestApp::spawn().await;
-    let (status, body) = status_and_json(app.put_json("/items/1", &json!({"id": 2, "name": "x"})).await).await;
+    let (status, body) = status_and_json(
+        app.put_json("/items/1", &json!({"id": 2, "name": "x"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(error_locs(&body), pairs(&[("body.id", "value_error")]));
     let (_, item) = status_and_json(app.get("/items/1").await).await;
@@ -150,11 +219,18 @@ async fn a_body_id_different_from_the_path_returns_422() {
 #[tokio::test]
 async fn an_invalid_update_changes_nothing() {
     let app = TestApp::spawn().await;
-    let (status, body) = status_and_json(app.put_json("/items/1", &json!({"name": " ", "price": "free"})).await).await;
+    let (status, body) = status_and_json(
+        app.put_json("/items/1", &json!({"name": " ", "price": "free"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(
         error_locs(&body),
-        pairs(&[("body.name", "string_too_short"), ("body.price", "float_type")])
+        pairs(&[
+            ("body.name", "string_too_short"),
+            ("body.price", "float_type")
+        ])
     );
     let (_, item) = status_and_json(app.get("/items/1").await).await;
     assert_eq!(item["version"], 1);
@@ -179,7 +255,12 @@ async fn a_malformed_if_match_returns_412() {
 #[tokio::test]
 async fn unknown_api_routes_return_json_404() {
     let app = TestApp::spawn().await;
-    for path in ["/items/1/extra", "/api/nothing", "/v2/models", "/search/more"] {
+    for path in [
+        "/items/1/extra",
+        "/api/nothing",
+        "/v2/models",
+        "/search/more",
+    ] {
         let (status, body) = status_and_json(app.get(path).await).await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(body, json!({"detail": "Not Found"}), "{path}");

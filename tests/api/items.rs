@@ -54,7 +54,10 @@ async fn reading_a_missing_item_returns_404() {
 async fn the_original_guides_post_creates_item_four() {
     let app = TestApp::spawn().await;
     let response = app
-        .post_json("/items/", &json!({"id": 4, "name": "Item Four", "description": "Great item"}))
+        .post_json(
+            "/items/",
+            &json!({"id": 4, "name": "Item Four", "description": "Great item"}),
+        )
         .await;
     assert_eq!(response.headers()["location"], "/items/4");
     let (status, body) = status_and_json(response).await;
@@ -81,7 +84,10 @@ async fn creating_without_an_id_assigns_the_next_one() {
     assert_eq!(created["category"], "Lighting");
     assert_eq!(created["price"], 12.5);
     let timestamp = created["created_at"].as_str().unwrap();
-    assert!(timestamp.ends_with('Z') && timestamp.contains('T'), "RFC 3339: {timestamp}");
+    assert!(
+        timestamp.ends_with('Z') && timestamp.contains('T'),
+        "RFC 3339: {timestamp}"
+    );
 }
 
 #[tokio::test]
@@ -95,18 +101,29 @@ async fn ids_of_deleted_items_are_not_reused() {
 #[tokio::test]
 async fn creating_an_existing_id_returns_409() {
     let app = TestApp::spawn().await;
-    let (status, body) = status_and_json(app.post_json("/items/", &json!({"id": 1, "name": "Dup"})).await).await;
+    let (status, body) = status_and_json(
+        app.post_json("/items/", &json!({"id": 1, "name": "Dup"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 409);
     assert_eq!(body, json!({"detail": "Item with id 1 already exists"}));
     let (_, original) = status_and_json(app.get("/items/1").await).await;
-    assert_eq!(original["name"], "Item One", "the existing item is untouched");
+    assert_eq!(
+        original["name"], "Item One",
+        "the existing item is untouched"
+    );
 }
 
 #[tokio::test]
 async fn updating_replaces_the_fields_and_bumps_the_version() {
     let app = TestApp::spawn().await;
     let (status, body) = status_and_json(
-        app.put_json("/items/1", &json!({"name": "Item One v2", "price": 3, "category": "Demo"})).await,
+        app.put_json(
+            "/items/1",
+            &json!({"name": "Item One v2", "price": 3, "category": "Demo"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200);
@@ -123,14 +140,17 @@ async fn updating_replaces_the_fields_and_bumps_the_version() {
 #[tokio::test]
 async fn updating_with_the_same_id_in_the_body_is_fine() {
     let app = TestApp::spawn().await;
-    let response = app.put_json("/items/2", &json!({"id": 2, "name": "Two"})).await;
+    let response = app
+        .put_json("/items/2", &json!({"id": 2, "name": "Two"}))
+        .await;
     assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
 async fn updating_a_missing_item_returns_404() {
     let app = TestApp::spawn().await;
-    let (status, body) = status_and_json(app.put_json("/items/42", &json!({"name": "x"})).await).await;
+    let (status, body) =
+        status_and_json(app.put_json("/items/42", &json!({"name": "x"})).await).await;
     assert_eq!(status, 404);
     assert_eq!(body, json!({"detail": "Item not found"}));
 }
@@ -153,7 +173,8 @@ async fn if_match_with_the_current_version_allows_the_update() {
 #[tokio::test]
 async fn if_match_with_a_stale_version_returns_412_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    app.put_json("/items/1", &json!({"name": "First writer"})).await;
+    app.put_json("/items/1", &json!({"name": "First writer"}))
+        .await;
     let response = app
         .client
         .put(app.url("/items/1"))
@@ -164,7 +185,10 @@ async fn if_match_with_a_stale_version_returns_412_and_changes_nothing() {
         .unwrap();
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, 412);
-    assert!(body["detail"].as_str().unwrap().contains("version 2"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("version 2"),
+        "{body}"
+    );
     let (_, item) = status_and_json(app.get("/items/1").await).await;
     assert_eq!(item["name"], "First writer");
 }

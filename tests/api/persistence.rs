@@ -10,17 +10,30 @@ use crate::helpers::{status_and_json, TestApp};
 #[tokio::test]
 async fn items_survive_a_graceful_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("nested/folder/items.db").display());
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/folder/items.db").display()
+    );
     let mut app = TestApp::start(&url, true).await;
-    app.create(json!({"id": 10, "name": "Keeper", "price": 9.99})).await;
+    app.create(json!({"id": 10, "name": "Keeper", "price": 9.99}))
+        .await;
     app.put_json("/items/1", &json!({"name": "Edited"})).await;
     app.delete("/items/2").await;
     app.stop().await;
 
     let app = TestApp::start(&url, true).await;
     let (_, items) = status_and_json(app.get("/items/").await).await;
-    let names: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Edited", "Item Three", "Keeper"], "demo items are not seeded twice");
+    let names: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Edited", "Item Three", "Keeper"],
+        "demo items are not seeded twice"
+    );
     let (_, item) = status_and_json(app.get("/items/1").await).await;
     assert_eq!(item["version"], 2);
 }
@@ -85,9 +98,18 @@ async fn acknowledged_writes_survive_a_kill_9() {
 
 #[tokio::test]
 async fn the_help_documents_the_configuration() {
-    let output = Command::new(env!("CARGO_BIN_EXE_itemserve")).arg("--help").output().await.unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_itemserve"))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
-    for needle in ["LEPTOS_SITE_ADDR", "DATABASE_URL", "RUST_LOG", "ITEMSERVE_SEED_DEMO_ITEMS"] {
+    for needle in [
+        "LEPTOS_SITE_ADDR",
+        "DATABASE_URL",
+        "RUST_LOG",
+        "ITEMSERVE_SEED_DEMO_ITEMS",
+    ] {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
 }
@@ -95,12 +117,20 @@ async fn the_help_documents_the_configuration() {
 #[tokio::test]
 async fn an_unsupported_database_url_fails_with_a_clear_message() {
     let output = Command::new(env!("CARGO_BIN_EXE_itemserve"))
-        .args(["--addr", "127.0.0.1:0", "--database-url", "mysql://localhost/x"])
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            "mysql://localhost/x",
+        ])
         .env("NO_COLOR", "1")
         .output()
         .await
         .unwrap();
     assert!(!output.status.success());
     let log = String::from_utf8_lossy(&output.stdout);
-    assert!(log.contains("unsupported DATABASE_URL scheme 'mysql'"), "{log}");
+    assert!(
+        log.contains("unsupported DATABASE_URL scheme 'mysql'"),
+        "{log}"
+    );
 }

@@ -8,18 +8,30 @@ async fn catalogue() -> TestApp {
         ("Desk lamp", "Warm LED light", "Lighting", 25.0),
         ("Floor lamp", "Tall and bright", "Lighting", 80.0),
         ("Oak desk", "Solid wood", "Furniture", 300.0),
-        ("Chair", "Ergonomic office chair with LAMP holder", "Furniture", 150.0),
+        (
+            "Chair",
+            "Ergonomic office chair with LAMP holder",
+            "Furniture",
+            150.0,
+        ),
         ("100% cotton rug", "Soft", "Textiles", 60.0),
     ] {
-        app.create(json!({"name": name, "description": description, "category": category, "price": price}))
-            .await;
+        app.create(
+            json!({"name": name, "description": description, "category": category, "price": price}),
+        )
+        .await;
     }
     app.create(json!({"name": "Mystery box"})).await;
     app
 }
 
 fn names(items: &Value) -> Vec<&str> {
-    items.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect()
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -59,7 +71,14 @@ async fn sort_orders_by_a_field_and_a_minus_reverses_it() {
     let (_, items) = status_and_json(app.get("/items/?sort=-price").await).await;
     assert_eq!(
         names(&items),
-        ["Oak desk", "Chair", "Floor lamp", "100% cotton rug", "Desk lamp", "Mystery box"],
+        [
+            "Oak desk",
+            "Chair",
+            "Floor lamp",
+            "100% cotton rug",
+            "Desk lamp",
+            "Mystery box"
+        ],
         "items without a price come last"
     );
     let (_, items) = status_and_json(app.get("/items/?sort=name&limit=2").await).await;
@@ -69,8 +88,11 @@ async fn sort_orders_by_a_field_and_a_minus_reverses_it() {
 #[tokio::test]
 async fn bad_list_parameters_return_422_naming_each() {
     let app = TestApp::spawn().await;
-    let (status, body) =
-        status_and_json(app.get("/items/?skip=-1&limit=5000&price_lt=abc&sort=colour").await).await;
+    let (status, body) = status_and_json(
+        app.get("/items/?skip=-1&limit=5000&price_lt=abc&sort=colour")
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(
         error_locs(&body),
@@ -113,13 +135,17 @@ async fn search_rejects_bad_parameters() {
     let app = TestApp::spawn().await;
     let (status, body) = status_and_json(app.get("/search/?q=x&limit=-3").await).await;
     assert_eq!(status, 422);
-    assert_eq!(error_locs(&body), pairs(&[("query.limit", "greater_than_equal")]));
+    assert_eq!(
+        error_locs(&body),
+        pairs(&[("query.limit", "greater_than_equal")])
+    );
 }
 
 #[tokio::test]
 async fn filter_returns_the_category_and_price_bound() {
     let app = catalogue().await;
-    let (status, body) = status_and_json(app.get("/filter/?category=Furniture&price_lt=200").await).await;
+    let (status, body) =
+        status_and_json(app.get("/filter/?category=Furniture&price_lt=200").await).await;
     assert_eq!(status, 200);
     assert_eq!(body["category"], "Furniture");
     assert_eq!(body["price_less_than"], 200.0);
@@ -129,7 +155,10 @@ async fn filter_returns_the_category_and_price_bound() {
 #[tokio::test]
 async fn filter_rejects_a_non_numeric_or_infinite_price() {
     let app = TestApp::spawn().await;
-    for (query, kind) in [("price_lt=cheap", "float_parsing"), ("price_lt=inf", "finite_number")] {
+    for (query, kind) in [
+        ("price_lt=cheap", "float_parsing"),
+        ("price_lt=inf", "finite_number"),
+    ] {
         let (status, body) = status_and_json(app.get(&format!("/filter/?{query}")).await).await;
         assert_eq!(status, 422, "{query}");
         assert_eq!(error_locs(&body), pairs(&[("query.price_lt", kind)]));

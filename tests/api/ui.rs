@@ -9,9 +9,18 @@ async fn the_item_table_is_rendered_on_the_server_with_its_data() {
     let app = TestApp::spawn().await;
     let response = app.get("/").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = response.text().await.unwrap();
-    for needle in ["Item One", "This is the first item.", "Item Three", "Showing 1–3 of 3", "/pkg/itemserve.js"] {
+    for needle in [
+        "Item One",
+        "This is the first item.",
+        "Item Three",
+        "Showing 1–3 of 3",
+        "/pkg/itemserve.js",
+    ] {
         assert!(html.contains(needle), "page contains {needle}");
     }
 }
@@ -19,7 +28,8 @@ async fn the_item_table_is_rendered_on_the_server_with_its_data() {
 #[tokio::test]
 async fn names_with_markup_are_escaped_in_the_page() {
     let app = TestApp::spawn_empty().await;
-    app.create(json!({"name": "<script>alert('x')</script>"})).await;
+    app.create(json!({"name": "<script>alert('x')</script>"}))
+        .await;
     let html = app.get("/").await.text().await.unwrap();
     assert!(!html.contains("<script>alert('x')</script>"));
     assert!(html.contains("&lt;script&gt;"));

@@ -96,7 +96,10 @@ pub fn CreateItemForm() -> impl IntoView {
             match result {
                 Ok(item) => {
                     state.reset();
-                    message.set(Some((true, format!("Added “{}” as item #{}.", item.name, item.id))));
+                    message.set(Some((
+                        true,
+                        format!("Added “{}” as item #{}.", item.name, item.id),
+                    )));
                     refresh.bump();
                 }
                 Err(error) => {
@@ -131,11 +134,11 @@ pub fn CreateItemForm() -> impl IntoView {
                     <button type="submit" class="button primary" disabled=move || create.pending().get()>
                         {move || if create.pending().get() { "Adding…" } else { "Add item" }}
                     </button>
-                    {move || message.get().map(|(ok, text)| view! {
-                        <p class=if ok { "form-status ok" } else { "form-status error" }
-                           role=if ok { "status" } else { "alert" }>{text}</p>
-                    })}
                 </div>
+                {move || message.get().map(|(ok, text)| view! {
+                    <p class=if ok { "form-status ok" } else { "form-status error" }
+                       role=if ok { "status" } else { "alert" }>{text}</p>
+                })}
             </form>
         </section>
     }

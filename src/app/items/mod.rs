@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{list_categories, list_items};
-use crate::app::widgets::Banner;
+use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::ItemQuery;
 use form::CreateItemForm;
 use table::{ItemTable, TableSkeleton};
@@ -42,16 +42,35 @@ pub fn ItemsPage() -> impl IntoView {
     });
     let bad_params = Signal::derive(move || {
         parsed.get().err().map(|errors| {
-            let fields: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-            format!("Ignored invalid filters in the address ({}).", fields.join("; "))
+            let fields: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            format!(
+                "Ignored invalid filters in the address ({}).",
+                fields.join("; ")
+            )
         })
     });
 
     let refresh = Refresh(RwSignal::new(0));
     provide_context(refresh);
-    let page = Resource::new(move || (query.get(), refresh.0.get()), |(q, _)| list_items(q));
+    let page = Resource::new(
+        move || (query.get(), refresh.0.get()),
+        |(q, _)| list_items(q),
+    );
     let categories = Resource::new(move || refresh.0.get(), |_| list_categories());
-    let (pending, set_pending) = signal(false);
+    // Reference-counted rather than owned by this page: the transition may
+    // report "done" after a server render has already disposed the page.
+    let pending = ArcRwSignal::new(false);
+    let set_pending = SignalSetter::map({
+        let pending = pending.clone();
+        move |value| pending.set(value)
+    });
+    let is_pending = Signal::derive({
+        let pending = pending.clone();
+        move || pending.get()
+    });
 
     view! {
         <Title text="Items"/>
@@ -67,7 +86,7 @@ pub fn ItemsPage() -> impl IntoView {
                 <h2 id="items-heading" class="visually-hidden">"Item list"</h2>
                 <SearchBar query=query categories=categories/>
                 <Banner message=bad_params/>
-                <div class="table-wrap" class:is-loading=pending aria-busy=move || pending.get().to_string()>
+                <div class="table-wrap" class:is-loading=is_pending aria-busy=move || is_pending.get().to_string()>
                     <div class="progress" aria-hidden="true"></div>
                     <Transition fallback=TableSkeleton set_pending=set_pending>
                         {move || Suspend::new(async move {
@@ -78,6 +97,7 @@ pub fn ItemsPage() -> impl IntoView {
                                     view! {
                                         <ItemTable page=result query=query.clone()/>
                                         <Pagination query=query total=total/>
+                                        <HydrationMarker/>
                                     }
                                     .into_any()
                                 }
@@ -85,6 +105,7 @@ pub fn ItemsPage() -> impl IntoView {
                                     let message = Signal::stored(Some(format!("Could not load the items. {error}")));
                                     view! {
                                         <Banner message=message on_retry=Callback::new(move |_| refresh.bump())/>
+                                        <HydrationMarker/>
                                     }
                                     .into_any()
                                 }

@@ -134,9 +134,19 @@ pub fn ItemRow(item: Item) -> impl IntoView {
             Mode::View => view! {
                 <div class="row-actions">
                     <button type="button" class="button small" aria-label=format!("Edit {name}")
-                        on:click=move |_| { problem.set(None); mode.set(Mode::Edit) }>"Edit"</button>
+                        on:click=move |ev| {
+                            // The Save button takes this button's place during the
+                            // click; stop the click from then submitting the form.
+                            ev.prevent_default();
+                            problem.set(None);
+                            mode.set(Mode::Edit)
+                        }>"Edit"</button>
                     <button type="button" class="button small danger-outline" aria-label=format!("Delete {name}")
-                        on:click=move |_| { problem.set(None); mode.set(Mode::ConfirmDelete) }>"Delete"</button>
+                        on:click=move |ev| {
+                            ev.prevent_default();
+                            problem.set(None);
+                            mode.set(Mode::ConfirmDelete)
+                        }>"Delete"</button>
                 </div>
             }
             .into_any(),
@@ -193,7 +203,10 @@ fn format_price(price: f64) -> String {
 /// An RFC 3339 time shown as `YYYY-MM-DD HH:MM` (UTC), full value on hover.
 #[component]
 fn Timestamp(value: String) -> impl IntoView {
-    let short = value.get(..16).map(|s| s.replace('T', " ")).unwrap_or_else(|| value.clone());
+    let short = value
+        .get(..16)
+        .map(|s| s.replace('T', " "))
+        .unwrap_or_else(|| value.clone());
     view! { <time datetime=value.clone() title=format!("{value} (UTC)")>{short}</time> }
 }
 

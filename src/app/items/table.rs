@@ -79,7 +79,10 @@ fn SortHeader(
 #[component]
 fn EmptyState(query: ItemQuery, total: u64) -> impl IntoView {
     let (title, hint) = if query.is_filtered() {
-        ("No items match these filters.", "Try other words or clear the filters.")
+        (
+            "No items match these filters.",
+            "Try other words or clear the filters.",
+        )
     } else if total > 0 {
         ("This page is empty.", "Go back to the first page.")
     } else {

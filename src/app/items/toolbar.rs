@@ -33,7 +33,10 @@ pub fn SearchBar(
             skip: 0,
             ..current
         };
-        navigate(&format!("/?{}", next.to_query_string(UI_PAGE_SIZE)), Default::default());
+        navigate(
+            &format!("/?{}", next.to_query_string(UI_PAGE_SIZE)),
+            Default::default(),
+        );
     };
     let on_submit = {
         let apply = apply.clone();
@@ -51,7 +54,7 @@ pub fn SearchBar(
                     autocomplete="off" bind:value=text/>
             </div>
             <div class="field inline">
-                <label for="category-filter" class="visually-hidden">"Category"</label>
+                <label for="category-filter" class="visually-hidden">"Filter by category"</label>
                 <select id="category-filter" name="category"
                     prop:value=move || category.get()
                     on:change=move |ev| { category.set(event_target_value(&ev)); apply(); }>
@@ -86,7 +89,10 @@ pub fn Pagination(query: ItemQuery, total: u64) -> impl IntoView {
     let first = query.skip.min(total);
     let last = (query.skip + limit).min(total);
     let page_link = |skip: u64| {
-        let q = ItemQuery { skip, ..query.clone() };
+        let q = ItemQuery {
+            skip,
+            ..query.clone()
+        };
         format!("/?{}", q.to_query_string(UI_PAGE_SIZE))
     };
     let prev = (query.skip > 0).then(|| page_link(query.skip.saturating_sub(limit)));

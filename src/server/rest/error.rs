@@ -23,7 +23,13 @@ pub struct ValidationDetail {
 
 impl ValidationDetail {
     /// A detail located at `[source, field]`, e.g. `["body", "name"]`.
-    pub fn new(source: &str, field: &str, kind: &str, msg: impl Into<String>, input: Value) -> Self {
+    pub fn new(
+        source: &str,
+        field: &str,
+        kind: &str,
+        msg: impl Into<String>,
+        input: Value,
+    ) -> Self {
         ValidationDetail {
             kind: kind.to_owned(),
             loc: vec![json!(source), json!(field)],
@@ -35,7 +41,13 @@ impl ValidationDetail {
 
     /// A domain field error, located in `source` and showing the offending input.
     pub fn from_field(source: &str, error: &FieldError, input: Value) -> Self {
-        Self::new(source, &error.field, &error.kind, error.message.clone(), input)
+        Self::new(
+            source,
+            &error.field,
+            &error.kind,
+            error.message.clone(),
+            input,
+        )
     }
 }
 
@@ -95,7 +107,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => ApiError::item_not_found(),
-            StoreError::Conflict(id) => ApiError::Conflict(format!("Item with id {id} already exists")),
+            StoreError::Conflict(id) => {
+                ApiError::Conflict(format!("Item with id {id} already exists"))
+            }
             StoreError::VersionMismatch { current, .. } => ApiError::PreconditionFailed(format!(
                 "Item was changed by someone else: it is now at version {current}; \
                  fetch it again and retry"

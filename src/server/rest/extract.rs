@@ -50,7 +50,12 @@ fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -106,9 +111,10 @@ pub struct ListParams(pub ItemQuery);
 impl ListParams {
     /// Parses a raw query string with the given default page size.
     pub fn parse(raw: Option<&str>, default_limit: u32) -> Result<ItemQuery, ApiError> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
         ItemQuery::from_pairs(pairs.iter().map(|(k, v)| (k, v)), default_limit).map_err(|errors| {
             ApiError::Validation(
                 errors
@@ -172,6 +178,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 pub fn body_errors(errors: &[FieldError], body: &Value) -> Vec<ValidationDetail> {
     errors
         .iter()
-        .map(|e| ValidationDetail::from_field("body", e, body.get(&e.field).cloned().unwrap_or(Value::Null)))
+        .map(|e| {
+            ValidationDetail::from_field(
+                "body",
+                e,
+                body.get(&e.field).cloned().unwrap_or(Value::Null),
+            )
+        })
         .collect()
 }

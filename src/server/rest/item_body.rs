@@ -134,7 +134,9 @@ mod tests {
 
     #[test]
     fn the_original_example_parses() {
-        let body = ItemBody::parse(&json!({"id": 4, "name": "Item Four", "description": "Great item"})).unwrap();
+        let body =
+            ItemBody::parse(&json!({"id": 4, "name": "Item Four", "description": "Great item"}))
+                .unwrap();
         assert_eq!(body.id, Some(4));
         assert_eq!(body.item.name(), "Item Four");
     }
@@ -148,19 +150,27 @@ mod tests {
             ("category", "string_type"),
             ("price", "greater_than_equal"),
         ];
-        let expected: Vec<(String, String)> =
-            expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         assert_eq!(found, expected);
     }
 
     #[test]
     fn a_missing_name_is_reported_as_missing() {
-        assert_eq!(errors(json!({"description": "x"})), [("name".to_string(), "missing".to_string())]);
+        assert_eq!(
+            errors(json!({"description": "x"})),
+            [("name".to_string(), "missing".to_string())]
+        );
     }
 
     #[test]
     fn a_non_object_body_is_rejected() {
-        assert!(matches!(ItemBody::parse(&json!([1, 2])), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            ItemBody::parse(&json!([1, 2])),
+            Err(ApiError::Validation(_))
+        ));
     }
 
     #[test]

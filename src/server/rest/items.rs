@@ -26,7 +26,11 @@ pub async fn get(
     State(state): State<AppState>,
     ItemId(id): ItemId,
 ) -> Result<impl IntoResponse, ApiError> {
-    let item = state.store.get(id).await?.ok_or_else(ApiError::item_not_found)?;
+    let item = state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(ApiError::item_not_found)?;
     Ok((etag(&item), Json(item)))
 }
 

@@ -12,8 +12,18 @@ use crate::server::state::AppState;
 /// Path prefixes that belong to the JSON API; unknown paths under them get
 /// a JSON 404 instead of the UI's HTML page.
 const API_PREFIXES: &[&str] = &[
-    "/items", "/search", "/filter", "/api", "/predict/", "/v2", "/docs", "/openapi.json",
-    "/metrics", "/healthz", "/readyz", "/rpc",
+    "/items",
+    "/search",
+    "/filter",
+    "/api",
+    "/predict/",
+    "/v2",
+    "/docs",
+    "/openapi.json",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/rpc",
 ];
 
 /// `GET /api`: what the original app served at `GET /`.
@@ -63,5 +73,9 @@ pub async fn fallback(state: State<AppState>, req: Request) -> Response {
 
 /// A known path with the wrong method.
 pub async fn method_not_allowed() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" }))).into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "detail": "Method Not Allowed" })),
+    )
+        .into_response()
 }

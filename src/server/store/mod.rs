@@ -22,7 +22,11 @@ pub enum StoreError {
     #[error("an item with id {0} already exists")]
     Conflict(i64),
     #[error("item {id} is at version {current}, not the expected {expected}")]
-    VersionMismatch { id: i64, expected: i64, current: i64 },
+    VersionMismatch {
+        id: i64,
+        expected: i64,
+        current: i64,
+    },
     /// The database failed; the message is for logs, not for clients.
     #[error("database error: {0}")]
     Backend(String),
@@ -107,7 +111,9 @@ impl From<StoreError> for crate::domain::AppError {
             StoreError::NotFound(_) => {
                 AppError::NotFound("This item no longer exists; it may have been deleted.".into())
             }
-            StoreError::Conflict(id) => AppError::Conflict(format!("An item with id {id} already exists.")),
+            StoreError::Conflict(id) => {
+                AppError::Conflict(format!("An item with id {id} already exists."))
+            }
             StoreError::VersionMismatch { .. } => AppError::Conflict(
                 "Someone else changed this item meanwhile. The table now shows their version; \
                  edit it again if needed."

@@ -17,7 +17,9 @@ use super::{now_rfc3339, ItemStore, StoreError, DEMO_ITEMS};
 use crate::domain::{Item, ItemQuery, SortField, ValidItem};
 
 /// Schema migrations in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_create_items.sql")];
+const MIGRATIONS: &[&str] = &[include_str!(
+    "../../../migrations/sqlite/0001_create_items.sql"
+)];
 
 /// Read connections: enough for both cores plus a request waiting on I/O.
 const READERS: usize = 4;
@@ -67,7 +69,10 @@ impl SqliteStore {
             if let Some(parent) = Path::new(path).parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Backend(format!("cannot create folder {}: {e}", parent.display()))
+                        StoreError::Backend(format!(
+                            "cannot create folder {}: {e}",
+                            parent.display()
+                        ))
                     })?;
                 }
             }
@@ -211,7 +216,9 @@ fn filters(query: &ItemQuery) -> (String, Vec<rusqlite::types::Value>) {
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// ORDER BY for a query; missing values sort last either way and ties break
@@ -235,7 +242,9 @@ fn missing_or_moved(
     expected: Option<i64>,
 ) -> Result<StoreError, StoreError> {
     let current: Option<i64> = tx
-        .query_row("SELECT version FROM items WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT version FROM items WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(match (current, expected) {
         (Some(current), Some(expected)) => StoreError::VersionMismatch {

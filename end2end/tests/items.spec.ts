@@ -1,0 +1,165 @@
+import { expect, test } from "@playwright/test";
+import { countViaRest, createForm, createViaRest, openHydrated, row, rowById, search, uniqueName } from "./helpers";
+
+test("the table loads with the demo items, rendered on the server", async ({ page, request }) => {
+  const html = await (await request.get("/")).text();
+  expect(html).toContain("Item One");
+
+  await openHydrated(page);
+  await expect(page.getByRole("heading", { name: "Items", level: 1 })).toBeVisible();
+  for (const name of ["Item One", "Item Two", "Item Three"]) {
+    await expect(row(page, name)).toBeVisible();
+  }
+  await expect(row(page, "Item One")).toContainText("This is the first item.");
+});
+
+test("a person creates an item with the form", async ({ page, request }) => {
+  const name = uniqueName("Desk lamp");
+  await openHydrated(page);
+  await createForm(page).getByRole("textbox", { name: "Name", exact: true }).fill(name);
+  await createForm(page).getByRole("textbox", { name: "Category", exact: true }).fill("Lighting");
+  await createForm(page).getByRole("textbox", { name: "Price", exact: true }).fill("19.99");
+  await createForm(page).getByRole("textbox", { name: "Description", exact: true }).fill("Warm light for late work");
+  await page.getByRole("button", { name: "Add item" }).click();
+
+  await expect(page.getByRole("status").filter({ hasText: `Added “${name}”` })).toBeVisible();
+  await expect(createForm(page).getByRole("textbox", { name: "Name", exact: true })).toHaveValue("");
+  expect(await countViaRest(request, name)).toBe(1);
+
+  await search(page, name);
+  const created = row(page, name);
+  await expect(created).toContainText("Lighting");
+  await expect(created).toContainText("19.99");
+});
+
+test("an empty name shows a field error and saves nothing", async ({ page, request }) => {
+  const before = await countViaRest(request);
+  await openHydrated(page);
+  await createForm(page).getByRole("textbox", { name: "Category", exact: true }).fill("Nameless");
+  await page.getByRole("button", { name: "Add item" }).click();
+
+  const error = page.locator("#new-name-error");
+  await expect(error).toHaveText("String should have at least 1 character");
+  await expect(createForm(page).getByRole("textbox", { name: "Name", exact: true })).toHaveAttribute("aria-invalid", "true");
+  expect(await countViaRest(request)).toBe(before);
+});
+
+test("field errors appear while typing", async ({ page }) => {
+  await openHydrated(page);
+  await createForm(page).getByRole("textbox", { name: "Price", exact: true }).fill("-3");
+  await expect(page.locator("#new-price-error")).toHaveText("Input should be greater than or equal to 0");
+  await createForm(page).getByRole("textbox", { name: "Price", exact: true }).fill("abc");
+  await expect(page.locator("#new-price-error")).toContainText("valid number");
+  await createForm(page).getByRole("textbox", { name: "Price", exact: true }).fill("3");
+  await expect(page.locator("#new-price-error")).toHaveText("");
+  await createForm(page).getByRole("textbox", { name: "Name", exact: true }).fill("x".repeat(201));
+  await expect(page.locator("#new-name-error")).toHaveText("String should have at most 200 characters");
+});
+
+test("a person edits an item in place", async ({ page, request }) => {
+  const name = uniqueName("Editable");
+  const item = await createViaRest(request, { name, category: "Old" });
+  await openHydrated(page, `/?q=${encodeURIComponent(name)}`);
+
+  await row(page, name).getByRole("button", { name: `Edit ${name}` }).click();
+  const editor = rowById(page, item.id);
+  await editor.getByRole("textbox", { name: "Name", exact: true }).fill(`${name} renamed`);
+  await editor.getByRole("textbox", { name: "Category", exact: true }).fill("New");
+  await editor.getByRole("button", { name: "Save" }).click();
+
+  await expect(row(page, `${name} renamed`)).toContainText("New");
+  const stored = await (await request.get(`/items/${item.id}`)).json();
+  expect(stored.name).toBe(`${name} renamed`);
+  expect(stored.version).toBe(2);
+});
+
+test("an edit with an empty name is refused in place", async ({ page, request }) => {
+  const name = uniqueName("Keep my name");
+  const item = await createViaRest(request, { name });
+  await openHydrated(page, `/?q=${encodeURIComponent(name)}`);
+  await row(page, name).getByRole("button", { name: `Edit ${name}` }).click();
+  const editor = rowById(page, item.id);
+  await editor.getByRole("textbox", { name: "Name", exact: true }).fill("   ");
+  await editor.getByRole("button", { name: "Save" }).click();
+  await expect(editor.locator(".field-error").first()).toHaveText("String should have at least 1 character");
+  const stored = await (await request.get(`/items/${item.id}`)).json();
+  expect(stored.name).toBe(name);
+});
+
+test("a person deletes an item after confirming", async ({ page, request }) => {
+  const name = uniqueName("Disposable");
+  const item = await createViaRest(request, { name });
+  await openHydrated(page, `/?q=${encodeURIComponent(name)}`);
+
+  await row(page, name).getByRole("button", { name: `Delete ${name}` }).click();
+  await expect(row(page, name).getByText("Delete?")).toBeVisible();
+  await row(page, name).getByRole("button", { name: "Yes, delete" }).click();
+
+  await expect(row(page, name)).toHaveCount(0);
+  await expect(page.getByText("No items match these filters.")).toBeVisible();
+  expect((await request.get(`/items/${item.id}`)).status()).toBe(404);
+});
+
+test("cancelling a delete keeps the item", async ({ page, request }) => {
+  const name = uniqueName("Survivor");
+  const item = await createViaRest(request, { name });
+  await openHydrated(page, `/?q=${encodeURIComponent(name)}`);
+  await row(page, name).getByRole("button", { name: `Delete ${name}` }).click();
+  await row(page, name).getByRole("button", { name: "Cancel" }).click();
+  await expect(row(page, name).getByRole("button", { name: `Edit ${name}` })).toBeVisible();
+  expect((await request.get(`/items/${item.id}`)).status()).toBe(200);
+});
+
+test("search narrows the table to matching items", async ({ page, request }) => {
+  const tag = uniqueName("zebra");
+  await createViaRest(request, { name: `${tag} mug` });
+  await createViaRest(request, { name: "Plain mug", description: `with a ${tag} print` });
+  await createViaRest(request, { name: uniqueName("Unrelated") });
+
+  await openHydrated(page);
+  await search(page, tag);
+  await expect(page.locator("tbody tr")).toHaveCount(2);
+  await expect(page.getByText("Showing 1–2 of 2")).toBeVisible();
+
+  await page.getByRole("link", { name: "Clear" }).click();
+  await expect(row(page, "Item One")).toBeVisible();
+});
+
+test("pagination moves through the results", async ({ page, request }) => {
+  const prefix = uniqueName("Paged");
+  for (let i = 1; i <= 12; i++) {
+    await createViaRest(request, { name: `${prefix} ${String(i).padStart(2, "0")}` });
+  }
+  await openHydrated(page, `/?q=${encodeURIComponent(prefix)}`);
+  await expect(page.getByText("Showing 1–10 of 12 · page 1 of 2")).toBeVisible();
+  await expect(page.locator("tbody tr")).toHaveCount(10);
+
+  await page.getByRole("link", { name: "Next →" }).click();
+  await expect(page.getByText("Showing 11–12 of 12 · page 2 of 2")).toBeVisible();
+  await expect(row(page, `${prefix} 12`)).toBeVisible();
+
+  await page.getByRole("link", { name: "← Previous" }).click();
+  await expect(row(page, `${prefix} 01`)).toBeVisible();
+});
+
+test("clicking a column header sorts by it", async ({ page, request }) => {
+  const prefix = uniqueName("Sorted");
+  await createViaRest(request, { name: `${prefix} b`, price: 5 });
+  await createViaRest(request, { name: `${prefix} a`, price: 50 });
+  await openHydrated(page, `/?q=${encodeURIComponent(prefix)}`);
+
+  await page.getByRole("columnheader", { name: "Price" }).getByRole("link").click();
+  await expect(page).toHaveURL(/sort=price/);
+  await expect(page.locator("tbody tr").first()).toContainText(`${prefix} b`);
+  await page.getByRole("columnheader", { name: "Price" }).getByRole("link").click();
+  await expect(page).toHaveURL(/sort=-price/);
+  await expect(page.locator("tbody tr").first()).toContainText(`${prefix} a`);
+});
+
+test("an item created through REST appears in the UI", async ({ page, request }) => {
+  await openHydrated(page);
+  const name = uniqueName("From a script");
+  await createViaRest(request, { name, category: "Scripts" });
+  await search(page, name);
+  await expect(row(page, name)).toContainText("Scripts");
+});

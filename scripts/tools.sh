@@ -1,0 +1,80 @@
+# Installs the build tools itemserve needs, only where missing.
+# Sourced by scripts/run and scripts/test; see ../shared/TOOLCHAIN.md for why
+# each tool comes from where it does (nothing is downloaded from a web site).
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+CARGO_LEPTOS_VERSION="0.3.10"
+BINARYEN_VERSION="123.0.0"
+export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+apt_install() {
+    if ! command -v apt-get >/dev/null; then
+        echo "error: $* missing and apt-get is not available; install it by hand" >&2
+        exit 1
+    fi
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    if [ -z "${APT_UPDATED:-}" ]; then
+        $sudo apt-get update -qq
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_rust() {
+    command -v cargo >/dev/null || { echo "error: cargo not found; install Rust with rustup" >&2; exit 1; }
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        say "adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown
+    fi
+    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes, once)"
+        cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+    fi
+    # The CLI must match the wasm-bindgen crate that Cargo.lock pins.
+    local want
+    want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")"
+    if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
+        say "installing wasm-bindgen-cli $want (about 4 minutes, once)"
+        # Not --locked: its lock file pins a crate version the registry here lacks.
+        cargo install wasm-bindgen-cli --version "$want" --force
+    fi
+}
+
+ensure_node() {
+    if ! command -v npm >/dev/null; then
+        say "installing Node.js and npm"
+        apt_install nodejs npm
+    fi
+}
+
+# wasm-opt shrinks the release WASM bundle; the npm package ships a binary.
+ensure_wasm_opt() {
+    ensure_node
+    if ! command -v wasm-opt >/dev/null; then
+        say "installing wasm-opt (npm package binaryen@$BINARYEN_VERSION)"
+        mkdir -p "$TOOLS"
+        npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+    fi
+}
+
+ensure_chromium() {
+    if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
+        say "installing Debian's Chromium for the browser tests"
+        apt_install chromium
+    fi
+}
+
+ensure_playwright() {
+    ensure_node
+    ensure_chromium
+    if [ ! -x "$ROOT/end2end/node_modules/.bin/playwright" ]; then
+        say "installing Playwright (npm ci in end2end/)"
+        (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --silent)
+    fi
+}
