@@ -1,6 +1,7 @@
 //! Runtime configuration from command-line flags and the environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 use leptos::config::{Env, LeptosOptions};
@@ -33,6 +34,14 @@ pub struct Config {
     )]
     pub seed_demo_items: bool,
 
+    /// Folder of models: one sub-folder per model with model.onnx and model.toml.
+    #[arg(long, env = "MODELS_DIR", default_value = "models")]
+    pub models_dir: PathBuf,
+
+    /// How often the models folder is checked for changes, in milliseconds.
+    #[arg(long, env = "MODELS_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub models_poll_ms: u64,
+
     /// Log filter, e.g. `info` or `itemserve=debug,tower_http=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -50,6 +59,8 @@ impl Config {
             addr: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.into(),
             seed_demo_items: false,
+            models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
+            models_poll_ms: 100,
             log: "warn".into(),
             site_root: "target/site".into(),
         }

@@ -1,6 +1,7 @@
 //! Everything that runs only on the server (feature `ssr`).
 
 pub mod config;
+pub mod inference;
 pub mod rest;
 pub mod startup;
 pub mod state;

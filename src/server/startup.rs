@@ -2,6 +2,8 @@
 //! tests both start the server through [`Application::build`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -10,6 +12,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
 use crate::server::config::Config;
+use crate::server::inference::ModelRegistry;
 use crate::server::rest;
 use crate::server::state::AppState;
 use crate::server::store::{self, StoreError, StoreOptions};
@@ -19,6 +22,8 @@ use crate::server::store::{self, StoreError, StoreOptions};
 pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot load the models: {0}")]
+    Models(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -42,6 +47,12 @@ impl Application {
             seed_demo_items: config.seed_demo_items,
         })
         .await?;
+        let models_dir = config.models_dir.clone();
+        let models = tokio::task::spawn_blocking(move || ModelRegistry::open(models_dir))
+            .await
+            .map(Arc::new)
+            .map_err(|e| StartupError::Models(e.to_string()))?;
+        models.watch(Duration::from_millis(config.models_poll_ms));
         let listener =
             TcpListener::bind(config.addr)
                 .await
@@ -55,6 +66,7 @@ impl Application {
         })?;
         let state = AppState {
             store,
+            models,
             leptos_options: config.leptos_options(addr),
         };
         Ok(Application {

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::server::inference::ModelRegistry;
 use crate::server::store::ItemStore;
 
 /// Handles to the seams, cloned cheaply into each request.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn ItemStore>,
+    pub models: Arc<ModelRegistry>,
     pub leptos_options: LeptosOptions,
 }
 

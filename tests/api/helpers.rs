@@ -35,11 +35,29 @@ impl TestApp {
         app
     }
 
+    /// A server on a new database whose models come from `models_dir`.
+    pub async fn spawn_with_models(models_dir: &std::path::Path) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_tests(format!(
+            "sqlite://{}",
+            dir.path().join("items.db").display()
+        ));
+        config.models_dir = models_dir.to_owned();
+        let mut app = Self::start_with(&config).await;
+        app._dir = Some(dir);
+        app
+    }
+
     /// A server on an existing database URL (for restarts).
     pub async fn start(database_url: &str, seed: bool) -> TestApp {
         let mut config = Config::for_tests(database_url);
         config.seed_demo_items = seed;
-        let app = Application::build(&config).await.expect("app starts");
+        Self::start_with(&config).await
+    }
+
+    /// A server with exactly this configuration.
+    pub async fn start_with(config: &Config) -> TestApp {
+        let app = Application::build(config).await.expect("app starts");
         let addr = app.addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

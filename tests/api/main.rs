@@ -5,7 +5,10 @@ mod helpers;
 
 mod concurrency;
 mod errors;
+mod hot_reload;
 mod items;
+mod models;
 mod persistence;
 mod search;
 mod ui;
+mod v2;

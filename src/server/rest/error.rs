@@ -39,6 +39,17 @@ impl ValidationDetail {
         }
     }
 
+    /// A detail at an arbitrary location, e.g. `["body", "instances", 3, "x1"]`.
+    pub fn at(loc: Vec<Value>, kind: &str, msg: impl Into<String>, input: Value) -> Self {
+        ValidationDetail {
+            kind: kind.to_owned(),
+            loc,
+            msg: msg.into(),
+            input,
+            ctx: None,
+        }
+    }
+
     /// A domain field error, located in `source` and showing the offending input.
     pub fn from_field(source: &str, error: &FieldError, input: Value) -> Self {
         Self::new(
@@ -77,6 +88,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Unavailable(String),
+    /// An Open Inference Protocol error: `{"error": "..."}`.
+    #[error("{1}")]
+    OpenInference(StatusCode, String),
     /// Logged in full; clients see a generic sentence.
     #[error("internal error: {0}")]
     Internal(String),
@@ -98,7 +112,55 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::OpenInference(status, _) => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The same error in the Open Inference Protocol's shape: a sentence
+    /// under `error`, 400 for anything the client got wrong.
+    pub fn into_open_inference(self) -> ApiError {
+        let status = match self.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            other => other,
+        };
+        let message = match &self {
+            ApiError::Validation(details) => details
+                .iter()
+                .map(|d| {
+                    let at: Vec<String> = d
+                        .loc
+                        .iter()
+                        .skip(1)
+                        .map(|p| p.as_str().map_or(p.to_string(), str::to_owned))
+                        .collect();
+                    match d.ctx.as_ref().and_then(|c| c["error"].as_str()) {
+                        Some(cause) => format!("{}: {cause}", d.msg),
+                        None if at.is_empty() => d.msg.clone(),
+                        None => format!("{}: {}", at.join("."), d.msg),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            ApiError::OpenInference(_, message) => message.clone(),
+            ApiError::Internal(message) => {
+                tracing::error!(%message, "request failed");
+                "Internal server error".into()
+            }
+            other => other.to_string(),
+        };
+        ApiError::OpenInference(status, message)
+    }
+}
+
+impl From<crate::server::inference::InferenceError> for ApiError {
+    fn from(e: crate::server::inference::InferenceError) -> Self {
+        use crate::server::inference::InferenceError;
+        match e {
+            InferenceError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            InferenceError::NotReady { .. } => ApiError::Unavailable(e.to_string()),
+            InferenceError::InvalidInput(message) => ApiError::BadRequest(message),
+            InferenceError::Runtime(message) => ApiError::Internal(message),
         }
     }
 }
@@ -130,6 +192,9 @@ impl IntoResponse for ApiError {
             ApiError::Internal(message) => {
                 tracing::error!(%message, "request failed");
                 json!("Internal server error")
+            }
+            ApiError::OpenInference(_, message) => {
+                return (status, Json(json!({ "error": message }))).into_response()
             }
             other => json!(other.to_string()),
         };

@@ -40,6 +40,12 @@ pub async fn index() -> Json<Value> {
             "DELETE /items/{id}": "Delete an item (If-Match supported)",
             "GET /search/": "Search items by name or description (q, skip, limit)",
             "GET /filter/": "Filter items (category, price_lt)",
+            "POST /predict/": "Predict with the 'linear' model (feature1, feature2, feature3)",
+            "GET /api/models": "List the models with status and input schema",
+            "GET /api/models/{name}": "One model's metadata",
+            "POST /api/models/{name}/predict": "Predict one row ('features') or a batch ('instances')",
+            "GET /v2": "Open Inference Protocol (KServe v2): server metadata",
+            "POST /v2/models/{name}/infer": "Open Inference Protocol inference",
             "GET /healthz": "Liveness",
             "GET /readyz": "Readiness (database reachable)",
         }

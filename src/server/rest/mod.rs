@@ -5,10 +5,12 @@ mod extract;
 mod item_body;
 mod items;
 mod meta;
+mod models;
 mod search;
+mod v2;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::{ApiError, ValidationDetail};
@@ -32,6 +34,25 @@ pub fn routes() -> Router<AppState> {
         .route("/filter/", get(search::filter))
         .route("/api", get(meta::index))
         .route("/api/", get(meta::index))
+        .route("/predict", post(models::predict_original))
+        .route("/predict/", post(models::predict_original))
+        .route("/api/models", get(models::list))
+        .route("/api/models/{name}", get(models::get))
+        .route("/api/models/{name}/predict", post(models::predict))
+        .route("/v2", get(v2::server_metadata))
+        .route("/v2/health/live", get(v2::live))
+        .route("/v2/health/ready", get(v2::ready))
+        .route("/v2/models/{name}", get(v2::model_metadata))
+        .route("/v2/models/{name}/ready", get(v2::model_ready))
+        .route("/v2/models/{name}/infer", post(v2::infer))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(v2::model_version_metadata),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            post(v2::infer_version),
+        )
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

@@ -1,0 +1,169 @@
+//! The metadata file beside each model (`model.toml`, or `model.json` with
+//! the same fields).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::domain::{FeatureSpec, OutputSpec, Provenance, Task};
+
+/// A model's metadata as written on disk.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    #[serde(default)]
+    pub description: String,
+    pub task: Task,
+    pub version: String,
+    pub inputs: Vec<FeatureSpec>,
+    #[serde(default)]
+    pub outputs: Vec<OutputSpec>,
+    #[serde(default)]
+    pub classes: Option<Classes>,
+    #[serde(default)]
+    pub provenance: ManifestProvenance,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Classes {
+    pub labels: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ManifestProvenance {
+    #[serde(default)]
+    pub dataset: String,
+    #[serde(default)]
+    pub recipe: String,
+    #[serde(default)]
+    pub metric: String,
+}
+
+impl From<ManifestProvenance> for Provenance {
+    fn from(p: ManifestProvenance) -> Self {
+        Provenance {
+            dataset: p.dataset,
+            recipe: p.recipe,
+            metric: p.metric,
+        }
+    }
+}
+
+/// The metadata file names looked for, in order.
+pub const MANIFEST_FILES: [&str; 2] = ["model.toml", "model.json"];
+
+impl Manifest {
+    /// Reads and checks the metadata in `dir`.
+    pub fn load(dir: &Path) -> Result<Manifest, String> {
+        let (file, text) = MANIFEST_FILES
+            .iter()
+            .find_map(|f| std::fs::read_to_string(dir.join(f)).ok().map(|t| (*f, t)))
+            .ok_or_else(|| format!("no {} found", MANIFEST_FILES.join(" or ")))?;
+        let manifest: Manifest = if file.ends_with(".toml") {
+            toml::from_str(&text).map_err(|e| format!("{file}: {}", e.message()))?
+        } else {
+            serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?
+        };
+        manifest.check().map_err(|e| format!("{file}: {e}"))?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.inputs.is_empty() {
+            return Err("lists no inputs".into());
+        }
+        for (i, spec) in self.inputs.iter().enumerate() {
+            if spec.name.trim().is_empty() {
+                return Err(format!("input #{} has no name", i + 1));
+            }
+            if self.inputs[..i].iter().any(|s| s.name == spec.name) {
+                return Err(format!("input '{}' is listed twice", spec.name));
+            }
+            if ![spec.min, spec.max, spec.default]
+                .iter()
+                .all(|v| v.is_finite())
+                || spec.min > spec.max
+            {
+                return Err(format!(
+                    "input '{}' needs finite min <= max and a finite default",
+                    spec.name
+                ));
+            }
+        }
+        if self.task == Task::Classification && self.labels().is_empty() {
+            return Err("a classifier needs [classes] labels".into());
+        }
+        Ok(())
+    }
+
+    pub fn labels(&self) -> &[String] {
+        self.classes.as_ref().map_or(&[], |c| c.labels.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    const VALID: &str = r#"
+        description = "d"
+        task = "classification"
+        version = "1"
+        [[inputs]]
+        name = "a"
+        min = 0.0
+        max = 1.0
+        default = 0.5
+        [classes]
+        labels = ["x", "y"]
+    "#;
+
+    #[test]
+    fn a_valid_toml_manifest_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "model.toml", VALID);
+        let m = Manifest::load(dir.path()).unwrap();
+        assert_eq!(m.task, Task::Classification);
+        assert_eq!(m.labels(), ["x", "y"]);
+    }
+
+    #[test]
+    fn a_json_manifest_loads_too() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "model.json",
+            r#"{"task":"regression","version":"2","inputs":[{"name":"a","min":0,"max":1,"default":0}]}"#,
+        );
+        assert_eq!(Manifest::load(dir.path()).unwrap().version, "2");
+    }
+
+    #[test]
+    fn problems_are_reported_with_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Manifest::load(dir.path())
+            .unwrap_err()
+            .contains("no model.toml"));
+        write(
+            dir.path(),
+            "model.toml",
+            &VALID.replace("[classes]\n        labels = [\"x\", \"y\"]", ""),
+        );
+        assert!(Manifest::load(dir.path()).unwrap_err().contains("labels"));
+        write(
+            dir.path(),
+            "model.toml",
+            &VALID.replace("max = 1.0", "max = -1.0"),
+        );
+        assert!(Manifest::load(dir.path())
+            .unwrap_err()
+            .contains("min <= max"));
+        write(dir.path(), "model.toml", "task = 3");
+        assert!(Manifest::load(dir.path())
+            .unwrap_err()
+            .starts_with("model.toml:"));
+    }
+}

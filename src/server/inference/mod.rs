@@ -1,0 +1,72 @@
+//! The model seam: every prediction goes through [`ModelRegistry`].
+//!
+//! Models live in `models/<name>/` (ONNX graph + metadata), are loaded and
+//! optimized once with tract, and are swapped atomically when their files
+//! change. A request holds an `Arc` of the version it started with, so a
+//! swap never disturbs it.
+
+mod manifest;
+mod model;
+mod registry;
+
+use std::sync::Arc;
+
+pub use model::{as_f64, InputType, LoadedModel, TensorOutput, TensorSignature};
+pub use registry::ModelRegistry;
+
+use crate::domain::Prediction;
+
+/// Rows above which inference moves to the blocking pool, so that a big
+/// batch cannot hold up other requests on the async workers.
+const INLINE_ROWS: usize = 256;
+
+/// What can go wrong when asking for a prediction.
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error("Model '{0}' not found")]
+    NotFound(String),
+    #[error("Model '{name}' is not available: {reason}")]
+    NotReady { name: String, reason: String },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("inference failed: {0}")]
+    Runtime(String),
+}
+
+/// Predicts `rows` with `model`, off the async workers when the batch is big.
+pub async fn predict(
+    model: Arc<LoadedModel>,
+    rows: Vec<Vec<f64>>,
+) -> Result<Vec<Prediction>, InferenceError> {
+    if rows.len() <= INLINE_ROWS {
+        return model.predict(&rows);
+    }
+    tokio::task::spawn_blocking(move || model.predict(&rows))
+        .await
+        .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
+}
+
+/// Runs the raw graph on row-major `flat` data, off the async workers when
+/// the batch is big (for the Open Inference Protocol).
+pub async fn run_flat(
+    model: Arc<LoadedModel>,
+    flat: Vec<f64>,
+    n_rows: usize,
+) -> Result<Vec<(TensorOutput, Vec<f64>)>, InferenceError> {
+    let work = move || {
+        let outputs = model.run_flat(&flat, n_rows)?;
+        model
+            .signature
+            .outputs
+            .iter()
+            .zip(outputs.iter())
+            .map(|(spec, value)| Ok((spec.clone(), as_f64(value)?)))
+            .collect()
+    };
+    if n_rows <= INLINE_ROWS {
+        return work();
+    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
+}

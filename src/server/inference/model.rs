@@ -1,0 +1,290 @@
+//! One model loaded into tract: parsed, typed with a symbolic batch size,
+//! optimized once, and shared by every request.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::DimLike;
+
+use super::manifest::Manifest;
+use super::InferenceError;
+use crate::domain::{ClassProbability, ModelInfo, ModelStatus, Prediction, Task};
+
+/// Element types the models may take as input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputType {
+    F32,
+    F64,
+}
+
+impl InputType {
+    /// The Open Inference Protocol's name for it.
+    pub fn v2_name(self) -> &'static str {
+        match self {
+            InputType::F32 => "FP32",
+            InputType::F64 => "FP64",
+        }
+    }
+}
+
+/// A named output tensor of the ONNX graph.
+#[derive(Clone, Debug)]
+pub struct TensorOutput {
+    pub name: String,
+    pub datum_type: DatumType,
+    /// Trailing dimensions after the batch one (empty for `[N]`).
+    pub inner_shape: Vec<usize>,
+}
+
+/// The ONNX-level view of a model, for the Open Inference Protocol.
+#[derive(Clone, Debug)]
+pub struct TensorSignature {
+    pub input_name: String,
+    pub input_type: InputType,
+    pub features: usize,
+    pub outputs: Vec<TensorOutput>,
+}
+
+/// A model ready to run.
+pub struct LoadedModel {
+    pub info: ModelInfo,
+    pub signature: TensorSignature,
+    plan: Arc<TypedRunnableModel>,
+    /// Index of the output holding the values (regression) or the class
+    /// probabilities (classification).
+    result_output: usize,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("name", &self.info.name)
+            .finish()
+    }
+}
+
+impl LoadedModel {
+    /// Loads `dir/model.onnx` with its metadata, optimizes it for any batch
+    /// size and checks it on one row. Unsupported operators surface here, at
+    /// the typing/optimizing step, not at the first request.
+    pub fn load(name: &str, dir: &Path) -> Result<LoadedModel, String> {
+        let manifest = Manifest::load(dir)?;
+        let features = manifest.inputs.len();
+
+        let mut model = tract_onnx::onnx()
+            .model_for_path(dir.join("model.onnx"))
+            .map_err(|e| format!("model.onnx: {}", root_cause(&e)))?;
+        if model.input_outlets().map_err(|e| e.to_string())?.len() != 1 {
+            return Err("model.onnx must have exactly one input tensor".into());
+        }
+        let declared = model
+            .input_fact(0)
+            .ok()
+            .and_then(|f| f.datum_type.concretize());
+        let input_type = match declared {
+            Some(DatumType::F64) => InputType::F64,
+            Some(DatumType::F32) | None => InputType::F32,
+            Some(other) => {
+                return Err(format!(
+                    "model.onnx takes {other:?} input; only float32 and float64 are supported"
+                ))
+            }
+        };
+        let input_name = model
+            .node(model.input_outlets().map_err(|e| e.to_string())?[0].node)
+            .name
+            .clone();
+        let output_names: Vec<String> = model
+            .output_outlets()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|o| {
+                model
+                    .outlet_label(*o)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| model.node(o.node).name.clone())
+            })
+            .collect();
+
+        // skl2onnx leaves the batch dimension unnamed; a symbol lets one
+        // optimized plan serve every batch size.
+        let batch = model.symbols.sym("N");
+        let dt = match input_type {
+            InputType::F32 => f32::datum_type(),
+            InputType::F64 => f64::datum_type(),
+        };
+        model
+            .set_input_fact(
+                0,
+                InferenceFact::dt_shape(dt, tvec![batch.to_dim(), features.to_dim()]),
+            )
+            .map_err(|e| format!("input shape: {}", root_cause(&e)))?;
+        let optimized = model
+            .into_optimized()
+            .map_err(|e| format!("cannot prepare model.onnx for tract: {}", root_cause(&e)))?;
+
+        let mut outputs = Vec::new();
+        for (i, name) in output_names.into_iter().enumerate() {
+            let fact = optimized.output_fact(i).map_err(|e| e.to_string())?;
+            let inner_shape = fact
+                .shape
+                .iter()
+                .skip(1)
+                .map(|d| d.to_usize().unwrap_or(0))
+                .collect();
+            outputs.push(TensorOutput {
+                name,
+                datum_type: fact.datum_type,
+                inner_shape,
+            });
+        }
+        let labels = manifest.labels().to_vec();
+        let is_float = |o: &TensorOutput| matches!(o.datum_type, DatumType::F32 | DatumType::F64);
+        let result_output = match manifest.task {
+            Task::Regression => outputs
+                .iter()
+                .position(|o| is_float(o) && o.inner_shape.iter().product::<usize>() == 1)
+                .ok_or("no float output with one value per row")?,
+            Task::Classification => outputs
+                .iter()
+                .position(|o| is_float(o) && o.inner_shape == [labels.len()])
+                .ok_or_else(|| {
+                    format!(
+                        "no probability output with {} classes (export with zipmap=False)",
+                        labels.len()
+                    )
+                })?,
+        };
+        let plan = optimized
+            .into_runnable()
+            .map_err(|e| format!("cannot plan model.onnx: {}", root_cause(&e)))?;
+
+        let info = ModelInfo {
+            name: name.to_owned(),
+            version: manifest.version.clone(),
+            task: manifest.task,
+            description: manifest.description.clone(),
+            status: ModelStatus::Ready,
+            inputs: manifest.inputs.clone(),
+            outputs: manifest.outputs.clone(),
+            labels,
+            provenance: manifest.provenance.clone().into(),
+        };
+        let loaded = LoadedModel {
+            info,
+            signature: TensorSignature {
+                input_name,
+                input_type,
+                features,
+                outputs,
+            },
+            plan,
+            result_output,
+        };
+        // Catch shape mismatches now rather than at the first request.
+        let defaults: Vec<f64> = loaded.info.inputs.iter().map(|s| s.default).collect();
+        loaded
+            .predict(&[defaults])
+            .map_err(|e| format!("a test prediction failed: {e}"))?;
+        Ok(loaded)
+    }
+
+    /// Runs the raw graph on `rows` (each of `features` values) and returns
+    /// every output tensor.
+    pub fn run(&self, rows: &[Vec<f64>]) -> Result<TVec<TValue>, InferenceError> {
+        let k = self.signature.features;
+        if let Some(bad) = rows.iter().position(|r| r.len() != k) {
+            return Err(InferenceError::InvalidInput(format!(
+                "row {bad} has {} values; the model takes {k}",
+                rows[bad].len()
+            )));
+        }
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        self.run_flat(&flat, rows.len())
+    }
+
+    /// Like [`LoadedModel::run`] for row-major data already flattened.
+    pub fn run_flat(&self, flat: &[f64], n_rows: usize) -> Result<TVec<TValue>, InferenceError> {
+        let shape = [n_rows, self.signature.features];
+        let tensor = match self.signature.input_type {
+            InputType::F64 => Tensor::from_shape(&shape, flat),
+            InputType::F32 => {
+                let narrow: Vec<f32> = flat.iter().map(|v| *v as f32).collect();
+                Tensor::from_shape(&shape, &narrow)
+            }
+        }
+        .map_err(|e| InferenceError::InvalidInput(e.to_string()))?;
+        self.plan
+            .run(tvec!(tensor.into_tvalue()))
+            .map_err(|e| InferenceError::Runtime(root_cause(&e)))
+    }
+
+    /// Predictions for each row, in order.
+    pub fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Prediction>, InferenceError> {
+        let outputs = self.run(rows)?;
+        let values = as_f64(&outputs[self.result_output])?;
+        Ok(match self.info.task {
+            Task::Regression => values
+                .into_iter()
+                .map(|value| Prediction::Regression { value })
+                .collect(),
+            Task::Classification => values
+                .chunks(self.info.labels.len().max(1))
+                .map(|probs| self.classify(probs))
+                .collect(),
+        })
+    }
+
+    fn classify(&self, probs: &[f64]) -> Prediction {
+        // The arg-max of the probabilities, not the graph's label output:
+        // some exports get that one wrong (see MODELS.md).
+        let class_index = probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        Prediction::Classification {
+            label: self
+                .info
+                .labels
+                .get(class_index)
+                .cloned()
+                .unwrap_or_default(),
+            class_index,
+            probabilities: self
+                .info
+                .labels
+                .iter()
+                .zip(probs)
+                .map(|(label, p)| ClassProbability {
+                    label: label.clone(),
+                    probability: *p,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A float output tensor as f64 values, row-major.
+pub fn as_f64(value: &TValue) -> Result<Vec<f64>, InferenceError> {
+    let tensor: &Tensor = value;
+    let cast = tensor
+        .cast_to::<f64>()
+        .map_err(|e| InferenceError::Runtime(e.to_string()))?;
+    let view = cast
+        .to_plain_array_view::<f64>()
+        .map_err(|e| InferenceError::Runtime(e.to_string()))?;
+    Ok(view.iter().copied().collect())
+}
+
+fn root_cause(e: &TractError) -> String {
+    // tract's errors are chains; the outermost says where, the innermost why.
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    match (chain.first(), chain.last()) {
+        (Some(first), Some(last)) if first != last => format!("{first}: {last}"),
+        (Some(first), _) => first.clone(),
+        _ => e.to_string(),
+    }
+}

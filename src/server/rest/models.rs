@@ -1,0 +1,231 @@
+//! `/predict/` (the original contract) and `/api/models` (every model).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ValidationDetail};
+use super::extract::JsonBody;
+use crate::domain::{ModelInfo, MAX_BATCH_ROWS};
+use crate::server::inference::{self, InferenceError};
+use crate::server::state::AppState;
+
+/// The model behind the original app's `POST /predict/`.
+const ORIGINAL_MODEL: &str = "linear";
+
+/// At most this many problems are listed for one request.
+const MAX_DETAILS: usize = 50;
+
+/// `POST /predict/`: `{"feature1","feature2","feature3"}` → `{"prediction"}`.
+pub async fn predict_original(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let model = state.models.get(ORIGINAL_MODEL).map_err(|e| match e {
+        InferenceError::NotFound(_) => ApiError::Unavailable(format!(
+            "Model '{ORIGINAL_MODEL}' is not loaded: add models/{ORIGINAL_MODEL}/"
+        )),
+        other => other.into(),
+    })?;
+    let row = parse_row(&body, &model.info, &[json!("body")]).map_err(ApiError::Validation)?;
+    let prediction = inference::predict(model, vec![row]).await?;
+    Ok(Json(json!({ "prediction": prediction[0].headline() })))
+}
+
+/// `GET /api/models`: every model with its status and schema.
+pub async fn list(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "models": state.models.list() }))
+}
+
+/// `GET /api/models/{name}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ModelInfo>, ApiError> {
+    state
+        .models
+        .info(&name)
+        .map(Json)
+        .ok_or_else(|| InferenceError::NotFound(name).into())
+}
+
+/// `POST /api/models/{name}/predict`: `{"features": {...}}` for one row or
+/// `{"instances": [{...}, ...]}` for a batch.
+pub async fn predict(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let model = state.models.get(&name)?;
+    let request = PredictRequest::parse(&body, &model.info)?;
+    let (model_name, version) = (model.info.name.clone(), model.info.version.clone());
+    let single = matches!(request, PredictRequest::One(_));
+    let rows = match request {
+        PredictRequest::One(row) => vec![row],
+        PredictRequest::Batch(rows) => rows,
+    };
+    let predictions = inference::predict(model, rows).await?;
+    Ok(Json(if single {
+        json!({ "model": model_name, "version": version, "prediction": predictions[0] })
+    } else {
+        json!({ "model": model_name, "version": version, "predictions": predictions })
+    }))
+}
+
+enum PredictRequest {
+    One(Vec<f64>),
+    Batch(Vec<Vec<f64>>),
+}
+
+impl PredictRequest {
+    fn parse(body: &Value, info: &ModelInfo) -> Result<PredictRequest, ApiError> {
+        let invalid = |loc: Vec<Value>, kind: &str, msg: &str, input: &Value| {
+            ApiError::Validation(vec![ValidationDetail::at(loc, kind, msg, input.clone())])
+        };
+        let Some(object) = body.as_object() else {
+            return Err(invalid(
+                vec![json!("body")],
+                "model_attributes_type",
+                "Input should be an object with 'features' or 'instances'",
+                body,
+            ));
+        };
+        match (object.get("features"), object.get("instances")) {
+            (Some(_), Some(_)) => Err(invalid(
+                vec![json!("body")],
+                "value_error",
+                "Send either 'features' (one row) or 'instances' (a list of rows), not both",
+                &json!({}),
+            )),
+            (None, None) => Err(invalid(
+                vec![json!("body"), json!("features")],
+                "missing",
+                "Field required: send 'features' (one row) or 'instances' (a list of rows)",
+                body,
+            )),
+            (Some(features), None) => {
+                let loc = [json!("body"), json!("features")];
+                parse_row(features, info, &loc)
+                    .map(PredictRequest::One)
+                    .map_err(ApiError::Validation)
+            }
+            (None, Some(instances)) => {
+                let loc = vec![json!("body"), json!("instances")];
+                let Some(list) = instances.as_array() else {
+                    return Err(invalid(
+                        loc,
+                        "list_type",
+                        "Input should be a valid list",
+                        instances,
+                    ));
+                };
+                if list.is_empty() {
+                    return Err(invalid(
+                        loc,
+                        "too_short",
+                        "List should have at least 1 item",
+                        instances,
+                    ));
+                }
+                if list.len() > MAX_BATCH_ROWS {
+                    return Err(invalid(
+                        loc,
+                        "too_long",
+                        &format!(
+                            "List should have at most {MAX_BATCH_ROWS} items, not {}",
+                            list.len()
+                        ),
+                        &json!(list.len()),
+                    ));
+                }
+                let mut rows = Vec::with_capacity(list.len());
+                let mut details = Vec::new();
+                for (i, row) in list.iter().enumerate() {
+                    let loc = [json!("body"), json!("instances"), json!(i)];
+                    match parse_row(row, info, &loc) {
+                        Ok(values) => rows.push(values),
+                        Err(mut errors) => details.append(&mut errors),
+                    }
+                    if details.len() >= MAX_DETAILS {
+                        details.truncate(MAX_DETAILS);
+                        break;
+                    }
+                }
+                if details.is_empty() {
+                    Ok(PredictRequest::Batch(rows))
+                } else {
+                    Err(ApiError::Validation(details))
+                }
+            }
+        }
+    }
+}
+
+/// Reads one row of named features (an object) in the model's column
+/// order, naming every missing, unknown or non-numeric feature.
+fn parse_row(
+    value: &Value,
+    info: &ModelInfo,
+    loc: &[Value],
+) -> Result<Vec<f64>, Vec<ValidationDetail>> {
+    let at = |field: &str| {
+        let mut loc = loc.to_vec();
+        loc.push(json!(field));
+        loc
+    };
+    let Some(object) = value.as_object() else {
+        return Err(vec![ValidationDetail::at(
+            loc.to_vec(),
+            "model_attributes_type",
+            format!(
+                "Input should be an object of features: {}",
+                info.feature_names().join(", ")
+            ),
+            value.clone(),
+        )]);
+    };
+    let mut details = Vec::new();
+    let mut row = Vec::with_capacity(info.inputs.len());
+    for spec in &info.inputs {
+        match object.get(&spec.name) {
+            None => details.push(ValidationDetail::at(
+                at(&spec.name),
+                "missing",
+                "Field required",
+                value.clone(),
+            )),
+            Some(Value::Number(n)) => row.push(n.as_f64().unwrap_or(f64::NAN)),
+            Some(other) => details.push(ValidationDetail::at(
+                at(&spec.name),
+                "float_type",
+                "Input should be a valid (finite) number",
+                other.clone(),
+            )),
+        }
+    }
+    for (key, input) in extra_fields(object, info) {
+        details.push(ValidationDetail::at(
+            at(key),
+            "extra_forbidden",
+            format!(
+                "Unknown feature; this model takes {}",
+                info.feature_names().join(", ")
+            ),
+            input.clone(),
+        ));
+    }
+    if details.is_empty() {
+        Ok(row)
+    } else {
+        Err(details)
+    }
+}
+
+fn extra_fields<'a>(
+    object: &'a Map<String, Value>,
+    info: &'a ModelInfo,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    object
+        .iter()
+        .filter(|(k, _)| !info.inputs.iter().any(|s| &s.name == *k))
+}

@@ -1,0 +1,297 @@
+//! `/predict/` and `/api/models`, against the shipped models.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{error_locs, pairs, status_and_json, TestApp};
+
+const IRIS_ROW: [(&str, f64); 4] = [
+    ("sepal_length", 5.1),
+    ("sepal_width", 3.5),
+    ("petal_length", 1.4),
+    ("petal_width", 0.2),
+];
+
+fn iris_features() -> Value {
+    json!(IRIS_ROW
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect::<BTreeMap<_, _>>())
+}
+
+#[tokio::test]
+async fn the_original_predict_example_gives_about_6_88() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(
+        app.post_json(
+            "/predict/",
+            &json!({"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let prediction = body["prediction"].as_f64().unwrap();
+    assert!((prediction - 6.88).abs() < 0.01, "{prediction}");
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "only 'prediction': {body}"
+    );
+}
+
+#[tokio::test]
+async fn predict_without_the_trailing_slash_works_too() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_json(
+            "/predict",
+            &json!({"feature1": 0, "feature2": 0, "feature3": 0}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn predict_names_every_missing_or_non_numeric_feature() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(
+        app.post_json("/predict/", &json!({"feature1": "abc", "feature3": null}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error_locs(&body),
+        pairs(&[
+            ("body.feature1", "float_type"),
+            ("body.feature2", "missing"),
+            ("body.feature3", "float_type")
+        ])
+    );
+}
+
+#[tokio::test]
+async fn predict_rejects_unknown_features_nan_strings_and_huge_numbers() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(
+        app.post_json(
+            "/predict/",
+            &json!({"feature1": 1, "feature2": 1, "feature3": 1, "feature4": 1}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error_locs(&body),
+        pairs(&[("body.feature4", "extra_forbidden")])
+    );
+
+    let (status, body) = status_and_json(
+        app.post_json(
+            "/predict/",
+            &json!({"feature1": "NaN", "feature2": "Infinity", "feature3": 1}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error_locs(&body),
+        pairs(&[
+            ("body.feature1", "float_type"),
+            ("body.feature2", "float_type")
+        ])
+    );
+
+    let raw = br#"{"feature1": 1e999, "feature2": 1, "feature3": 1}"#.to_vec();
+    let (status, body) = status_and_json(
+        app.send_raw(reqwest::Method::POST, "/predict/", "application/json", raw)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["detail"][0]["type"], "json_invalid");
+}
+
+#[tokio::test]
+async fn predict_answers_503_when_the_linear_model_is_missing() {
+    let empty = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with_models(empty.path()).await;
+    let (status, body) = status_and_json(
+        app.post_json(
+            "/predict/",
+            &json!({"feature1": 1, "feature2": 1, "feature3": 1}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert!(
+        body["detail"].as_str().unwrap().contains("'linear'"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_model_listing_shows_every_shipped_model_ready() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(app.get("/api/models").await).await;
+    assert_eq!(status, 200);
+    let models = body["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["diabetes", "iris", "linear"]);
+    for model in models {
+        assert_eq!(model["status"]["state"], "ready", "{model}");
+        assert!(!model["inputs"].as_array().unwrap().is_empty());
+        assert!(model["version"].is_string());
+    }
+    let iris = &models[1];
+    assert_eq!(iris["task"], "classification");
+    assert_eq!(iris["labels"], json!(["setosa", "versicolor", "virginica"]));
+    assert_eq!(models[0]["inputs"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn one_models_metadata_and_a_404_for_unknown_names() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(app.get("/api/models/linear").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["task"], "regression");
+    assert_eq!(body["inputs"][0]["name"], "feature1");
+    assert!(body["provenance"]["recipe"]
+        .as_str()
+        .unwrap()
+        .contains("train.py"));
+
+    for name in ["nope", "..%2F..%2Fetc%2Fpasswd", "linear.onnx"] {
+        let (status, body) = status_and_json(app.get(&format!("/api/models/{name}")).await).await;
+        assert_eq!(status, 404, "{name}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("not found"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_classifier_predicts_a_label_with_probabilities() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(
+        app.post_json(
+            "/api/models/iris/predict",
+            &json!({"features": iris_features()}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["model"], "iris");
+    assert_eq!(body["prediction"]["label"], "setosa");
+    let probabilities = body["prediction"]["probabilities"].as_array().unwrap();
+    assert_eq!(probabilities.len(), 3);
+    let sum: f64 = probabilities
+        .iter()
+        .map(|p| p["probability"].as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-5);
+}
+
+#[tokio::test]
+async fn a_batch_of_instances_gets_one_prediction_each() {
+    let app = TestApp::spawn().await;
+    let instances: Vec<Value> = (0..500)
+        .map(|i| json!({"feature1": i as f64 / 100.0, "feature2": 0.5, "feature3": 0.5}))
+        .collect();
+    let (status, body) = status_and_json(
+        app.post_json(
+            "/api/models/linear/predict",
+            &json!({ "instances": instances }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let predictions = body["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 500);
+    let first = predictions[0]["value"].as_f64().unwrap();
+    let last = predictions[499]["value"].as_f64().unwrap();
+    assert!(last > first, "the prediction grows with feature1");
+}
+
+#[tokio::test]
+async fn ten_thousand_rows_are_accepted_and_one_more_is_not() {
+    let app = TestApp::spawn().await;
+    let row = json!({"feature1": 1, "feature2": 2, "feature3": 3});
+    let ok = vec![row.clone(); 10_000];
+    let (status, body) = status_and_json(
+        app.post_json("/api/models/linear/predict", &json!({ "instances": ok }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["predictions"].as_array().unwrap().len(), 10_000);
+
+    let too_many = vec![row; 10_001];
+    let (status, body) = status_and_json(
+        app.post_json(
+            "/api/models/linear/predict",
+            &json!({ "instances": too_many }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(error_locs(&body), pairs(&[("body.instances", "too_long")]));
+}
+
+#[tokio::test]
+async fn bad_prediction_requests_get_422_naming_the_problem() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (json!({}), vec![("body.features", "missing")]),
+        (
+            json!({"features": {}, "instances": []}),
+            vec![("body", "value_error")],
+        ),
+        (
+            json!({"instances": []}),
+            vec![("body.instances", "too_short")],
+        ),
+        (
+            json!({"instances": {"a": 1}}),
+            vec![("body.instances", "list_type")],
+        ),
+        (
+            json!({"features": [1, 2, 3]}),
+            vec![("body.features", "model_attributes_type")],
+        ),
+        (
+            json!({"instances": [{"feature1": 1, "feature2": 1, "feature3": 1}, {"feature1": "x", "feature2": 1}]}),
+            vec![
+                ("body.instances.1.feature1", "float_type"),
+                ("body.instances.1.feature3", "missing"),
+            ],
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, response) =
+            status_and_json(app.post_json("/api/models/linear/predict", &body).await).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(error_locs(&response), pairs(&expected), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn predicting_with_an_unknown_model_is_a_404() {
+    let app = TestApp::spawn().await;
+    let (status, body) = status_and_json(
+        app.post_json("/api/models/nope/predict", &json!({"features": {}}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({"detail": "Model 'nope' not found"}));
+}

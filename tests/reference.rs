@@ -1,0 +1,100 @@
+//! Every shipped model reproduces scikit-learn's outputs from its
+//! `reference.json` within 1e-4, through the same loading path the server uses.
+
+use std::path::Path;
+
+use itemserve::domain::Prediction;
+use itemserve::server::inference::ModelRegistry;
+use serde_json::Value;
+
+const TOLERANCE: f64 = 1e-4;
+
+fn reference(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
+        .join("reference.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn rows(reference: &Value) -> Vec<Vec<f64>> {
+    reference["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+fn registry() -> ModelRegistry {
+    ModelRegistry::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+}
+
+fn check_regressor(name: &str) {
+    let reference = reference(name);
+    let model = registry().get(name).unwrap();
+    let predictions = model.predict(&rows(&reference)).unwrap();
+    let expected = reference["outputs"]["prediction"].as_array().unwrap();
+    assert_eq!(predictions.len(), expected.len());
+    for (got, want) in predictions.iter().zip(expected) {
+        let Prediction::Regression { value } = got else {
+            panic!("{name} is a regressor")
+        };
+        let want = want.as_f64().unwrap();
+        assert!(
+            (value - want).abs() < TOLERANCE,
+            "{name}: {value} vs scikit-learn {want}"
+        );
+    }
+}
+
+#[test]
+fn linear_matches_scikit_learn() {
+    check_regressor("linear");
+}
+
+#[test]
+fn diabetes_matches_scikit_learn() {
+    check_regressor("diabetes");
+}
+
+#[test]
+fn iris_matches_scikit_learn() {
+    let reference = reference("iris");
+    let model = registry().get("iris").unwrap();
+    let predictions = model.predict(&rows(&reference)).unwrap();
+    let labels = reference["outputs"]["label"].as_array().unwrap();
+    let probabilities = reference["outputs"]["probabilities"].as_array().unwrap();
+    for (i, got) in predictions.iter().enumerate() {
+        let Prediction::Classification {
+            class_index,
+            probabilities: got_probs,
+            ..
+        } = got
+        else {
+            panic!("iris is a classifier")
+        };
+        assert_eq!(*class_index as u64, labels[i].as_u64().unwrap(), "row {i}");
+        for (g, w) in got_probs.iter().zip(probabilities[i].as_array().unwrap()) {
+            let w = w.as_f64().unwrap();
+            assert!(
+                (g.probability - w).abs() < TOLERANCE,
+                "row {i}: {} vs {w}",
+                g.probability
+            );
+        }
+    }
+}
+
+#[test]
+fn the_original_example_predicts_about_6_88() {
+    let model = registry().get("linear").unwrap();
+    let prediction = model.predict(&[vec![1.5, 2.3, 0.8]]).unwrap();
+    assert!((prediction[0].headline() - 6.88).abs() < 0.01);
+}
