@@ -5,5 +5,7 @@
 //! HTTP calls under `/rpc/`, clear of the REST paths.
 
 mod items;
+mod models;
 
 pub use items::*;
+pub use models::*;

@@ -1,6 +1,7 @@
 //! The browser UI, rendered on the server and hydrated by the WASM bundle.
 
 mod items;
+mod predict;
 mod widgets;
 
 use widgets::HydrationMarker;
@@ -11,6 +12,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{SsrMode, StaticSegment};
 
 use items::ItemsPage;
+use predict::PredictPage;
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -50,12 +52,14 @@ pub fn App() -> impl IntoView {
                 </a>
                 <nav aria-label="Main">
                     <A href="/" exact=true>"Items"</A>
+                    <A href="/predict">"Predict"</A>
                     <a href="/api" rel="external">"REST API"</a>
                 </nav>
             </header>
             <main class="page">
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=ItemsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("predict") view=PredictPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -120,6 +120,63 @@ impl ModelInfo {
         }
     }
 
+    /// Parses the text of one input per feature (as typed in a form), in
+    /// column order, reporting every empty or non-numeric field.
+    pub fn parse_form(&self, texts: &[String]) -> Result<Vec<f64>, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut row = Vec::with_capacity(self.inputs.len());
+        for (spec, text) in self.inputs.iter().zip(texts) {
+            match super::validation::parse_number(&spec.name, text) {
+                Ok(Some(v)) if v.is_finite() => row.push(v),
+                Ok(Some(_)) => errors.push(FieldError::new(
+                    &spec.name,
+                    "finite_number",
+                    "Input should be a finite number",
+                )),
+                Ok(None) => errors.push(FieldError::new(&spec.name, "missing", "Enter a number")),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() && row.len() == self.inputs.len() {
+            Ok(row)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Checks rows of values for this model: 1 to [`MAX_BATCH_ROWS`] rows,
+    /// each with one finite value per feature.
+    pub fn check_rows(&self, rows: &[Vec<f64>]) -> Result<(), Vec<FieldError>> {
+        if rows.is_empty() || rows.len() > MAX_BATCH_ROWS {
+            return Err(vec![FieldError::new(
+                "rows",
+                "too_long",
+                format!("Send 1 to {MAX_BATCH_ROWS} rows, not {}", rows.len()),
+            )]);
+        }
+        for (i, row) in rows.iter().enumerate() {
+            if row.len() != self.inputs.len() {
+                return Err(vec![FieldError::new(
+                    "rows",
+                    "length",
+                    format!(
+                        "Row {i} has {} values; the model takes {}",
+                        row.len(),
+                        self.inputs.len()
+                    ),
+                )]);
+            }
+            if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+                return Err(vec![FieldError::new(
+                    &self.inputs[j].name,
+                    "finite_number",
+                    "Input should be a finite number",
+                )]);
+            }
+        }
+        Ok(())
+    }
+
     pub fn feature_names(&self) -> Vec<&str> {
         self.inputs.iter().map(|s| s.name.as_str()).collect()
     }
@@ -189,6 +246,32 @@ mod tests {
             labels: vec![],
             provenance: Provenance::default(),
         }
+    }
+
+    #[test]
+    fn the_form_parses_numbers_and_names_bad_fields() {
+        let texts = vec!["1.5".to_string(), "x".to_string()];
+        let errors = info().parse_form(&texts).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].kind.as_str()),
+            ("b", "float_parsing")
+        );
+        let texts = vec![" 2 ".to_string(), "-0.5".to_string()];
+        assert_eq!(info().parse_form(&texts).unwrap(), vec![2.0, -0.5]);
+        let errors = info()
+            .parse_form(&["".to_string(), "inf".to_string()])
+            .unwrap_err();
+        let kinds: Vec<_> = errors.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["missing", "finite_number"]);
+    }
+
+    #[test]
+    fn rows_must_fit_the_model() {
+        assert!(info().check_rows(&[vec![1.0, 2.0]]).is_ok());
+        assert!(info().check_rows(&[]).is_err());
+        assert!(info().check_rows(&[vec![1.0]]).is_err());
+        assert!(info().check_rows(&[vec![1.0, f64::NAN]]).is_err());
     }
 
     #[test]

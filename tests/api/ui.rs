@@ -62,3 +62,26 @@ async fn unknown_pages_render_a_404_page() {
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("Page not found"));
 }
+
+#[tokio::test]
+async fn the_prediction_page_lists_the_models_on_the_server() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/predict").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    for needle in ["diabetes", "iris", "linear", "feature1", "What if"] {
+        assert!(html.contains(needle), "page contains {needle}");
+    }
+}
+
+#[tokio::test]
+async fn get_predict_with_a_slash_redirects_to_the_page() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(app.url("/predict/")).send().await.unwrap();
+    assert_eq!(response.status(), 308);
+    assert_eq!(response.headers()["location"], "/predict");
+}

@@ -35,7 +35,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api", get(meta::index))
         .route("/api/", get(meta::index))
         .route("/predict", post(models::predict_original))
-        .route("/predict/", post(models::predict_original))
+        .route(
+            "/predict/",
+            // GET /predict/ is a person who typed the page's address with a slash.
+            post(models::predict_original)
+                .get(|| async { axum::response::Redirect::permanent("/predict") }),
+        )
         .route("/api/models", get(models::list))
         .route("/api/models/{name}", get(models::get))
         .route("/api/models/{name}/predict", post(models::predict))

@@ -1,0 +1,35 @@
+//! Model listing and inference for the prediction page.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::domain::{AppError, ModelInfo, Prediction};
+
+#[cfg(feature = "ssr")]
+fn registry() -> Result<std::sync::Arc<crate::server::inference::ModelRegistry>, AppError> {
+    use_context::<crate::server::state::AppState>()
+        .map(|state| state.models)
+        .ok_or_else(|| AppError::Internal("application state missing".into()))
+}
+
+/// Every model with its status and input schema.
+#[server(prefix = "/rpc", endpoint = "models/list", input = Json)]
+pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
+    Ok(registry()?.list())
+}
+
+/// Predictions for `rows` (values in the model's feature order); one call
+/// serves both a single prediction and a what-if sweep.
+#[server(prefix = "/rpc", endpoint = "models/predict", input = Json)]
+pub async fn predict_rows(model: String, rows: Vec<Vec<f64>>) -> Result<Vec<Prediction>, AppError> {
+    use crate::server::inference::{self, InferenceError};
+    let model = registry()?.get(&model).map_err(|e| match e {
+        InferenceError::NotFound(_) => AppError::NotFound(e.to_string()),
+        other => AppError::Conflict(other.to_string()),
+    })?;
+    model.info.check_rows(&rows).map_err(AppError::Validation)?;
+    inference::predict(model, rows).await.map_err(|e| {
+        tracing::error!(error = %e, "inference failed in a server function");
+        AppError::Internal(e.to_string())
+    })
+}
