@@ -16,11 +16,13 @@ RUN useradd --system --home /app --create-home itemserve
 WORKDIR /app
 COPY --from=build /src/target/release/itemserve /app/itemserve
 COPY --from=build /src/target/site /app/site
+COPY --from=build /src/models /app/models
 USER itemserve
 ENV LEPTOS_SITE_ADDR=0.0.0.0:3000 \
     LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_ENV=PROD \
     DATABASE_URL=sqlite:///app/data/itemserve.db \
+    MODELS_DIR=/app/models \
     RUST_LOG=info
 VOLUME ["/app/data"]
 EXPOSE 3000

@@ -101,13 +101,19 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let ui_routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
-    Router::new()
+    let router = Router::new()
         .merge(rest::routes())
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .fallback(rest::fallback)
-        .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .method_not_allowed_fallback(rest::method_not_allowed);
+    // Request spans cost a few percent of throughput and are only logged at
+    // debug level: add them only when that level is on.
+    let router = if tracing::enabled!(target: "tower_http", tracing::Level::DEBUG) {
+        router.layer(TraceLayer::new_for_http())
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 async fn shutdown_signal() {

@@ -20,32 +20,12 @@ pub struct Manifest {
     #[serde(default)]
     pub classes: Option<Classes>,
     #[serde(default)]
-    pub provenance: ManifestProvenance,
+    pub provenance: Provenance,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Classes {
     pub labels: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct ManifestProvenance {
-    #[serde(default)]
-    pub dataset: String,
-    #[serde(default)]
-    pub recipe: String,
-    #[serde(default)]
-    pub metric: String,
-}
-
-impl From<ManifestProvenance> for Provenance {
-    fn from(p: ManifestProvenance) -> Self {
-        Provenance {
-            dataset: p.dataset,
-            recipe: p.recipe,
-            metric: p.metric,
-        }
-    }
 }
 
 /// The metadata file names looked for, in order.

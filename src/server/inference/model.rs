@@ -170,7 +170,7 @@ impl LoadedModel {
             inputs: manifest.inputs.clone(),
             outputs: manifest.outputs.clone(),
             labels,
-            provenance: manifest.provenance.clone().into(),
+            provenance: manifest.provenance.clone(),
         };
         let loaded = LoadedModel {
             info,

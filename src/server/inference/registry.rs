@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::manifest::{Manifest, MANIFEST_FILES};
 use super::{InferenceError, LoadedModel};
-use crate::domain::{ModelInfo, ModelStatus, Provenance, Task};
+use crate::domain::{ModelInfo, ModelStatus, Task};
 
 /// Size and modification time of a model's files: a change means "reload".
 type Fingerprint = Vec<(&'static str, u64, SystemTime)>;
@@ -251,8 +251,6 @@ fn info_without_model(name: &str, dir: &Path) -> ModelInfo {
             .as_ref()
             .map(|m| m.labels().to_vec())
             .unwrap_or_default(),
-        provenance: manifest
-            .map(|m| m.provenance.into())
-            .unwrap_or_else(Provenance::default),
+        provenance: manifest.map(|m| m.provenance).unwrap_or_default(),
     }
 }

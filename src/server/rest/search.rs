@@ -6,16 +6,25 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::extract::ListParams;
-use crate::domain::DEFAULT_LIMIT;
+use crate::domain::{Item, ItemQuery, DEFAULT_LIMIT};
 use crate::server::state::AppState;
+
+/// The query of a listing request, one page of its items and their total.
+async fn page(
+    state: &AppState,
+    raw: Option<&str>,
+) -> Result<(ItemQuery, Vec<Item>, u64), ApiError> {
+    let query = ListParams::parse(raw, DEFAULT_LIMIT)?;
+    let (items, total) = tokio::try_join!(state.store.list(&query), state.store.count(&query))?;
+    Ok((query, items, total))
+}
 
 /// `GET /search/?q=&skip=&limit=`: matching items with the total count.
 pub async fn search(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let query = ListParams::parse(raw.as_deref(), DEFAULT_LIMIT)?;
-    let (items, total) = tokio::try_join!(state.store.list(&query), state.store.count(&query))?;
+    let (query, items, total) = page(&state, raw.as_deref()).await?;
     Ok(Json(json!({
         "q": query.q,
         "skip": query.skip,
@@ -30,8 +39,7 @@ pub async fn filter(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let query = ListParams::parse(raw.as_deref(), DEFAULT_LIMIT)?;
-    let (items, total) = tokio::try_join!(state.store.list(&query), state.store.count(&query))?;
+    let (query, items, total) = page(&state, raw.as_deref()).await?;
     Ok(Json(json!({
         "category": query.category,
         "price_less_than": query.price_lt,

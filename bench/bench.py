@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""itemserve benchmark: drives the release server and a bare axum baseline
+with wrk from a second process on loopback and prints one table (plus a JSON
+file). Every scenario is also shown as a ratio to the baseline measured in
+the same run, because absolute figures drift on a shared machine.
+
+Run it through bench/run, which builds what it needs first.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = ROOT / "target" / "release" / "itemserve"
+BASELINE = ROOT / "target" / "bench-baseline" / "release" / "bench-baseline"
+SERVER_ADDR = "127.0.0.1:3902"
+BASELINE_ADDR = "127.0.0.1:3901"
+
+
+def http(method, url, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("content-type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, dict(resp.headers), resp.read()
+
+
+def wait_ready(url, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.002)
+    raise SystemExit(f"server at {url} did not become ready")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class RssSampler(threading.Thread):
+    """Samples a process's RSS every 50 ms while scenarios run."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0, True
+
+    def run(self):
+        while self.running:
+            try:
+                self.peak = max(self.peak, rss_kib(self.pid))
+            except OSError:
+                return
+            time.sleep(0.05)
+
+
+LUA_BODY = """
+wrk.method = "{method}"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[{body}]]
+"""
+
+
+def wrk(url, seconds, connections, method="GET", body=None, tmp=None):
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if body is not None:
+        script = Path(tmp) / f"s{abs(hash((url, method))) % 10**8}.lua"
+        script.write_text(LUA_BODY.format(method=method, body=json.dumps(body)))
+        cmd += ["-s", str(script)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+
+    def latency(pct):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return None
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    return {"rps": rps, "p50_ms": latency(50), "p99_ms": latency(99), "requests": requests, "errors": errors}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=int, default=5, help="duration of each scenario")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    args = ap.parse_args()
+    for tool in (SERVER, BASELINE):
+        if not tool.exists():
+            raise SystemExit(f"{tool} is missing: run bench/run, which builds it")
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: bench/run installs it (apt-get install wrk)")
+
+    tmp = tempfile.mkdtemp(prefix="itemserve-bench-")
+    base = f"http://{SERVER_ADDR}"
+    env = dict(os.environ, LEPTOS_SITE_ADDR=SERVER_ADDR, LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
+               LEPTOS_ENV="PROD", DATABASE_URL=f"sqlite://{tmp}/bench.db", RUST_LOG="warn",
+               MODELS_DIR=str(ROOT / "models"))
+    baseline = subprocess.Popen([str(BASELINE), BASELINE_ADDR], stdout=subprocess.DEVNULL)
+    started = time.monotonic()
+    server = subprocess.Popen([str(SERVER)], env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_ready(f"{base}/readyz")
+        startup_ms = (time.monotonic() - started) * 1000
+        wait_ready(f"http://{BASELINE_ADDR}/items/1")
+        time.sleep(0.5)
+        rss_idle = rss_kib(server.pid)
+
+        for i in range(100):
+            http("POST", f"{base}/items/", {"name": f"Bench item {i:03}", "description": "x" * 40,
+                                            "category": ["Lighting", "Furniture", "Textiles"][i % 3], "price": i + 0.5})
+
+        row = {"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}
+        batch_1000 = {"instances": [row] * 1000}
+        v2_body = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]}
+        scenarios = [
+            ("baseline: bare axum GET /items/1", f"http://{BASELINE_ADDR}/items/1", "GET", None),
+            ("GET /items/{id}", f"{base}/items/1", "GET", None),
+            ("GET /items/?limit=100", f"{base}/items/?limit=100", "GET", None),
+            ("POST /items/ (durable)", f"{base}/items/", "POST", {"name": "bench write", "price": 1.0}),
+            ("PUT /items/{id} (durable)", f"{base}/items/2", "PUT", {"name": "bench update", "price": 2.0}),
+            ("GET / (server-rendered page)", f"{base}/", "GET", None),
+            ("POST /predict/", f"{base}/predict/", "POST", row),
+            ("POST batch predict, 1000 rows", f"{base}/api/models/linear/predict", "POST", batch_1000),
+            ("POST /v2/models/linear/infer", f"{base}/v2/models/linear/infer", "POST", v2_body),
+        ]
+        sampler = RssSampler(server.pid)
+        sampler.start()
+        results = []
+        for name, url, method, body in scenarios:
+            r = wrk(url, args.seconds, args.connections, method, body, tmp)
+            r["scenario"] = name
+            results.append(r)
+            print(f"  measured {name}: {r['rps']:.0f} req/s", file=sys.stderr)
+        sampler.running = False
+        sampler.join()
+
+        # The model's own time for 10 000 rows, from the Server-Timing header.
+        big = {"instances": [row] * 10_000}
+        inference_ms, request_ms = [], []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            _, headers, _ = http("POST", f"{base}/api/models/linear/predict", big)
+            request_ms.append((time.perf_counter() - t0) * 1000)
+            timing = headers.get("server-timing") or headers.get("Server-Timing") or ""
+            m = re.search(r"dur=([\d.]+)", timing)
+            if m:
+                inference_ms.append(float(m.group(1)))
+
+        # Server-side render of the item page showing 100 items.
+        render_ms = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            http("GET", f"{base}/?limit=100")
+            render_ms.append((time.perf_counter() - t0) * 1000)
+
+        wasm = ROOT / "target" / "site" / "pkg" / "itemserve.wasm"
+        wasm_raw = wasm.stat().st_size if wasm.exists() else None
+        wasm_gz = len(gzip.compress(wasm.read_bytes(), 9)) if wasm.exists() else None
+    finally:
+        server.terminate()
+        baseline.terminate()
+        server.wait()
+        baseline.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    ceiling = results[0]["rps"]
+    for r in results:
+        r["ratio"] = r["rps"] / ceiling
+    extras = {
+        "startup_to_ready_ms": round(startup_ms, 1),
+        "rss_idle_mib": round(rss_idle / 1024, 1),
+        "rss_peak_under_load_mib": round(sampler.peak / 1024, 1),
+        "batch_10000_linear_inference_ms_median": round(statistics.median(inference_ms), 3) if inference_ms else None,
+        "batch_10000_linear_request_ms_median": round(statistics.median(request_ms), 1),
+        "ssr_100_items_ms_median": round(statistics.median(render_ms), 2),
+        "wasm_bytes": wasm_raw,
+        "wasm_gzip_bytes": wasm_gz,
+    }
+
+    print()
+    print(f"itemserve benchmark — wrk -t1 -c{args.connections}, {args.seconds}s per scenario, loopback, "
+          f"{os.cpu_count()} cores shared by server and load")
+    print()
+    print(f"| {'scenario':<34} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'vs baseline':>11} |")
+    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 13}|")
+    for r in results:
+        p50 = f"{r['p50_ms']:.2f}" if r["p50_ms"] is not None else "-"
+        p99 = f"{r['p99_ms']:.2f}" if r["p99_ms"] is not None else "-"
+        print(f"| {r['scenario']:<34} | {r['rps']:>9.0f} | {p50:>7} | {p99:>7} | {r['errors']:>6} | {r['ratio']:>10.0%} |")
+    print()
+    for key, value in extras.items():
+        print(f"  {key.replace('_', ' ')}: {value}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"scenarios": results, **extras}, indent=2))
+    print(f"\n  JSON: {args.out}")
+    if any(r["errors"] for r in results):
+        raise SystemExit("some requests failed")
+
+
+if __name__ == "__main__":
+    main()
