@@ -173,6 +173,15 @@ def main():
             if m:
                 inference_ms.append(float(m.group(1)))
 
+        # The same 10 000 rows as one flat v2 tensor (no per-row JSON objects).
+        v2_big = {"inputs": [{"name": "input", "shape": [10_000, 3], "datatype": "FP64",
+                              "data": [1.5, 2.3, 0.8] * 10_000}]}
+        v2_ms = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            http("POST", f"{base}/v2/models/linear/infer", v2_big)
+            v2_ms.append((time.perf_counter() - t0) * 1000)
+
         # Server-side render of the item page showing 100 items.
         render_ms = []
         for _ in range(30):
@@ -199,6 +208,7 @@ def main():
         "rss_peak_under_load_mib": round(sampler.peak / 1024, 1),
         "batch_10000_linear_inference_ms_median": round(statistics.median(inference_ms), 3) if inference_ms else None,
         "batch_10000_linear_request_ms_median": round(statistics.median(request_ms), 1),
+        "batch_10000_linear_v2_tensor_request_ms_median": round(statistics.median(v2_ms), 1),
         "ssr_100_items_ms_median": round(statistics.median(render_ms), 2),
         "wasm_bytes": wasm_raw,
         "wasm_gzip_bytes": wasm_gz,

@@ -98,3 +98,21 @@ fn the_original_example_predicts_about_6_88() {
     let prediction = model.predict(&[vec![1.5, 2.3, 0.8]]).unwrap();
     assert!((prediction[0].headline() - 6.88).abs() < 0.01);
 }
+
+#[test]
+fn batches_of_different_sizes_give_the_same_rows_as_single_runs() {
+    // Run states are reused between calls; a batch size must not leak into
+    // the next call.
+    let model = registry().get("linear").unwrap();
+    let rows: Vec<Vec<f64>> = (0..7).map(|i| vec![i as f64, 1.0, 2.0]).collect();
+    let singles: Vec<f64> = rows
+        .iter()
+        .map(|r| model.predict(std::slice::from_ref(r)).unwrap()[0].headline())
+        .collect();
+    for size in [3, 1, 7, 2] {
+        let batch = model.predict(&rows[..size]).unwrap();
+        for (i, p) in batch.iter().enumerate() {
+            assert_eq!(p.headline(), singles[i], "batch of {size}, row {i}");
+        }
+    }
+}

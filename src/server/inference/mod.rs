@@ -20,6 +20,26 @@ use crate::domain::Prediction;
 /// batch cannot hold up other requests on the async workers.
 const INLINE_ROWS: usize = 256;
 
+/// Big batches running at once: one per core. More would only queue for the
+/// CPU while each held its request's buffers in memory.
+static BLOCKING_PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+
+/// Runs blocking inference work on the blocking pool, at most one job per core.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, InferenceError> + Send + 'static,
+) -> Result<T, InferenceError> {
+    let _permit = BLOCKING_PERMITS
+        .acquire()
+        .await
+        .map_err(|e| InferenceError::Runtime(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
+}
+
 /// What can go wrong when asking for a prediction.
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
@@ -41,9 +61,7 @@ pub async fn predict(
     if rows.len() <= INLINE_ROWS {
         return model.predict(&rows);
     }
-    tokio::task::spawn_blocking(move || model.predict(&rows))
-        .await
-        .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
+    run_blocking(move || model.predict(&rows)).await
 }
 
 /// Runs the raw graph on row-major `flat` data, off the async workers when
@@ -66,7 +84,5 @@ pub async fn run_flat(
     if n_rows <= INLINE_ROWS {
         return work();
     }
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
+    run_blocking(work).await
 }

@@ -12,6 +12,9 @@ use super::manifest::Manifest;
 use super::InferenceError;
 use crate::domain::{ClassProbability, ModelInfo, ModelStatus, Prediction, Task};
 
+/// Run states kept per model: enough for every worker thread at once.
+const MAX_POOLED_STATES: usize = 16;
+
 /// Element types the models may take as input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputType {
@@ -52,6 +55,9 @@ pub struct LoadedModel {
     pub info: ModelInfo,
     pub signature: TensorSignature,
     plan: Arc<TypedRunnableModel>,
+    /// Run states kept for reuse: spawning one allocates per graph node,
+    /// which would cost more than running a small model.
+    states: std::sync::Mutex<Vec<TypedSimpleState>>,
     /// Index of the output holding the values (regression) or the class
     /// probabilities (classification).
     result_output: usize,
@@ -181,6 +187,7 @@ impl LoadedModel {
                 outputs,
             },
             plan,
+            states: std::sync::Mutex::new(Vec::new()),
             result_output,
         };
         // Catch shape mismatches now rather than at the first request.
@@ -216,9 +223,29 @@ impl LoadedModel {
             }
         }
         .map_err(|e| InferenceError::InvalidInput(e.to_string()))?;
-        self.plan
+        let pooled = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => self
+                .plan
+                .spawn()
+                .map_err(|e| InferenceError::Runtime(root_cause(&e)))?,
+        };
+        let outputs = state
             .run(tvec!(tensor.into_tvalue()))
-            .map_err(|e| InferenceError::Runtime(root_cause(&e)))
+            .map_err(|e| InferenceError::Runtime(root_cause(&e)))?;
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if states.len() < MAX_POOLED_STATES {
+            states.push(state);
+        }
+        Ok(outputs)
     }
 
     /// Predictions for each row, in order.

@@ -21,7 +21,7 @@ const MAX_DETAILS: usize = 50;
 pub async fn predict_original(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OriginalPrediction>, ApiError> {
     let model = state.models.get(ORIGINAL_MODEL).map_err(|e| match e {
         InferenceError::NotFound(_) => ApiError::Unavailable(format!(
             "Model '{ORIGINAL_MODEL}' is not loaded: add models/{ORIGINAL_MODEL}/"
@@ -30,7 +30,15 @@ pub async fn predict_original(
     })?;
     let row = parse_row(&body, &model.info, &[json!("body")]).map_err(ApiError::Validation)?;
     let prediction = inference::predict(model, vec![row]).await?;
-    Ok(Json(json!({ "prediction": prediction[0].headline() })))
+    Ok(Json(OriginalPrediction {
+        prediction: prediction[0].headline(),
+    }))
+}
+
+/// The original app's response body.
+#[derive(serde::Serialize)]
+pub struct OriginalPrediction {
+    prediction: f64,
 }
 
 /// `GET /api/models`: every model with its status and schema.
