@@ -295,3 +295,26 @@ async fn predicting_with_an_unknown_model_is_a_404() {
     assert_eq!(status, 404);
     assert_eq!(body, json!({"detail": "Model 'nope' not found"}));
 }
+
+#[tokio::test]
+async fn a_batch_predicts_the_same_values_as_single_rows() {
+    let app = TestApp::spawn().await;
+    let rows = [
+        json!({"feature3": 0.8, "feature1": 1.5, "feature2": 2.3}),
+        json!({"feature1": -4, "feature2": 0, "feature3": 10}),
+    ];
+    let (status, batch) = status_and_json(
+        app.post_json("/api/models/linear/predict", &json!({ "instances": rows }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    for (i, row) in rows.iter().enumerate() {
+        let (_, single) = status_and_json(
+            app.post_json("/api/models/linear/predict", &json!({ "features": row }))
+                .await,
+        )
+        .await;
+        assert_eq!(batch["predictions"][i], single["prediction"], "row {i}");
+    }
+}

@@ -64,6 +64,19 @@ pub async fn predict(
     run_blocking(move || model.predict(&rows)).await
 }
 
+/// Predicts `n_rows` rows of row-major `flat` values, off the async workers
+/// when the batch is big.
+pub async fn predict_flat(
+    model: Arc<LoadedModel>,
+    flat: Vec<f64>,
+    n_rows: usize,
+) -> Result<Vec<Prediction>, InferenceError> {
+    if n_rows <= INLINE_ROWS {
+        return model.predict_flat(&flat, n_rows);
+    }
+    run_blocking(move || model.predict_flat(&flat, n_rows)).await
+}
+
 /// Runs the raw graph on row-major `flat` data, off the async workers when
 /// the batch is big (for the Open Inference Protocol).
 pub async fn run_flat(

@@ -251,6 +251,20 @@ impl LoadedModel {
     /// Predictions for each row, in order.
     pub fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Prediction>, InferenceError> {
         let outputs = self.run(rows)?;
+        self.predictions(&outputs)
+    }
+
+    /// Predictions for `n_rows` rows of row-major `flat` values.
+    pub fn predict_flat(
+        &self,
+        flat: &[f64],
+        n_rows: usize,
+    ) -> Result<Vec<Prediction>, InferenceError> {
+        let outputs = self.run_flat(flat, n_rows)?;
+        self.predictions(&outputs)
+    }
+
+    fn predictions(&self, outputs: &[TValue]) -> Result<Vec<Prediction>, InferenceError> {
         let values = as_f64(&outputs[self.result_output])?;
         Ok(match self.info.task {
             Task::Regression => values

@@ -14,13 +14,11 @@ use crate::domain::{FieldError, ItemQuery};
 /// The most a request body may hold.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A JSON request body, parsed but not yet typed.
-///
-/// Taking a `Value` first lets the item parser report every bad field at
-/// once, where serde would stop at the first.
-pub struct JsonBody(pub Value);
+/// The raw bytes of a JSON request body: the content type is checked and
+/// the size limit applied, but nothing is parsed yet.
+pub struct JsonBytes(pub Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
@@ -31,18 +29,40 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     .into(),
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!(
-                    "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
-                ))
-            } else {
-                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| json_invalid(&e, &bytes))
+        Bytes::from_request(req, state)
+            .await
+            .map(JsonBytes)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!(
+                        "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
+                    ))
+                } else {
+                    ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+                }
+            })
+    }
+}
+
+impl JsonBytes {
+    /// Parses the body into an untyped JSON value.
+    pub fn parse(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.0).map_err(|e| json_invalid(&e, &self.0))
+    }
+}
+
+/// A JSON request body, parsed but not yet typed.
+///
+/// Taking a `Value` first lets the item parser report every bad field at
+/// once, where serde would stop at the first.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = JsonBytes::from_request(req, state).await?;
+        bytes.parse().map(JsonBody)
     }
 }
 

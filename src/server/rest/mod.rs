@@ -2,6 +2,7 @@
 
 mod error;
 mod extract;
+mod instances;
 mod item_body;
 mod items;
 mod meta;

@@ -6,7 +6,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use super::extract::JsonBody;
+use super::extract::{JsonBody, JsonBytes};
+use super::instances;
 use crate::domain::{ModelInfo, MAX_BATCH_ROWS};
 use crate::server::inference::{self, InferenceError};
 use crate::server::state::AppState;
@@ -63,18 +64,23 @@ pub async fn get(
 pub async fn predict(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody,
+    body: JsonBytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let model = state.models.get(&name)?;
-    let request = PredictRequest::parse(&body, &model.info)?;
     let (model_name, version) = (model.info.name.clone(), model.info.version.clone());
-    let single = matches!(request, PredictRequest::One(_));
-    let rows = match request {
-        PredictRequest::One(row) => vec![row],
-        PredictRequest::Batch(rows) => rows,
+    let features = model.info.feature_names();
+    let (flat, n_rows, single) = match instances::decode(&body.0, &features) {
+        Some((flat, n_rows)) => (flat, n_rows, false),
+        None => match PredictRequest::parse(&body.parse()?, &model.info)? {
+            PredictRequest::One(row) => (row, 1, true),
+            PredictRequest::Batch(rows) => {
+                let n_rows = rows.len();
+                (rows.concat(), n_rows, false)
+            }
+        },
     };
     let started = std::time::Instant::now();
-    let predictions = inference::predict(model, rows).await?;
+    let predictions = inference::predict_flat(model, flat, n_rows).await?;
     // Lets clients (and the benchmark) see the model's share of the time.
     let timing = format!(
         "inference;dur={:.3}",
