@@ -10,5 +10,4 @@ mod items;
 mod models;
 mod persistence;
 mod search;
-mod ui;
 mod v2;

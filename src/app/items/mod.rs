@@ -29,19 +29,22 @@ impl Refresh {
     }
 }
 
+/// The first page with no filters.
+fn first_page() -> ItemQuery {
+    ItemQuery {
+        limit: UI_PAGE_SIZE,
+        ..ItemQuery::default()
+    }
+}
+
 /// The page at `/`.
 #[component]
 pub fn ItemsPage() -> impl IntoView {
     let params = use_query_map();
     let parsed = Memo::new(move |_| params.with(|map| ItemQuery::from_pairs(map, UI_PAGE_SIZE)));
-    let query = Memo::new(move |_| {
-        parsed.get().unwrap_or_else(|_| ItemQuery {
-            limit: UI_PAGE_SIZE,
-            ..ItemQuery::default()
-        })
-    });
+    let query = Memo::new(move |_| parsed.get().unwrap_or_else(|_| first_page()));
     let bad_params = Signal::derive(move || {
-        parsed.get().err().map(|errors| {
+        parsed.try_get()?.err().map(|errors| {
             let fields: Vec<String> = errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
@@ -55,11 +58,19 @@ pub fn ItemsPage() -> impl IntoView {
 
     let refresh = Refresh(RwSignal::new(0));
     provide_context(refresh);
+    // Sources use `try_get`: a server render can finish (and dispose of this
+    // page) while a resource task is still looking at its source.
     let page = Resource::new(
-        move || (query.get(), refresh.0.get()),
+        move || {
+            let q = query.try_get().unwrap_or_else(first_page);
+            (q, refresh.0.try_get().unwrap_or_default())
+        },
         |(q, _)| list_items(q),
     );
-    let categories = Resource::new(move || refresh.0.get(), |_| list_categories());
+    let categories = Resource::new(
+        move || refresh.0.try_get().unwrap_or_default(),
+        |_| list_categories(),
+    );
     // Reference-counted rather than owned by this page: the transition may
     // report "done" after a server render has already disposed the page.
     let pending = ArcRwSignal::new(false);
@@ -69,7 +80,7 @@ pub fn ItemsPage() -> impl IntoView {
     });
     let is_pending = Signal::derive({
         let pending = pending.clone();
-        move || pending.get()
+        move || pending.try_get().unwrap_or(false)
     });
 
     view! {
@@ -86,13 +97,13 @@ pub fn ItemsPage() -> impl IntoView {
                 <h2 id="items-heading" class="visually-hidden">"Item list"</h2>
                 <SearchBar query=query categories=categories/>
                 <Banner message=bad_params/>
-                <div class="table-wrap" class:is-loading=is_pending aria-busy=move || is_pending.get().to_string()>
+                <div class="table-wrap" class:is-loading=move || is_pending.try_get().unwrap_or(false) aria-busy=move || is_pending.try_get().unwrap_or(false).to_string()>
                     <div class="progress" aria-hidden="true"></div>
                     <Transition fallback=TableSkeleton set_pending=set_pending>
                         {move || Suspend::new(async move {
                             match page.await {
                                 Ok(result) => {
-                                    let query = query.get_untracked();
+                                    let query = query.try_get_untracked().unwrap_or_else(first_page);
                                     let total = result.total;
                                     view! {
                                         <ItemTable page=result query=query.clone()/>

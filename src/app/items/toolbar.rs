@@ -61,7 +61,7 @@ pub fn SearchBar(
                     <option value="">"All categories"</option>
                     <Transition>
                         {move || Suspend::new(async move {
-                            let current = category.get_untracked();
+                            let current = category.try_get_untracked().unwrap_or_default();
                             let mut names = categories.await.unwrap_or_default();
                             if !current.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(&current)) {
                                 names.insert(0, current.clone());
@@ -75,7 +75,7 @@ pub fn SearchBar(
                 </select>
             </div>
             <button type="submit" class="button">"Search"</button>
-            <Show when=move || query.read().is_filtered()>
+            <Show when=move || query.try_with(ItemQuery::is_filtered).unwrap_or(false)>
                 <a class="button ghost" href="/">"Clear"</a>
             </Show>
         </form>

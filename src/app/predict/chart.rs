@@ -22,15 +22,25 @@ const BOTTOM: f64 = 40.0;
 pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl IntoView {
     let info = StoredValue::new(info);
     let feature = RwSignal::new(0usize);
+    // `try_` reads: a server render may dispose of this component while a
+    // resource task still looks at its source.
     let sweep = Resource::new(
-        move || (values.get(), feature.get()),
+        move || {
+            (
+                values.try_get().flatten(),
+                feature.try_get().unwrap_or_default(),
+            )
+        },
         move |(values, feature)| {
-            let (name, request) =
-                info.with_value(|i| (i.name.clone(), values.map(|v| sweep_rows(i, &v, feature))));
+            let request = info
+                .try_with_value(|i| values.map(|v| (i.name.clone(), sweep_rows(i, &v, feature))))
+                .flatten();
             async move {
                 match request {
                     None => Ok(None),
-                    Some((xs, rows)) => predict_rows(name, rows).await.map(|p| Some((xs, p))),
+                    Some((name, (xs, rows))) => {
+                        predict_rows(name, rows).await.map(|p| Some((xs, p)))
+                    }
                 }
             }
         },
@@ -59,9 +69,13 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
                 {move || Suspend::new(async move {
                     let view = match sweep.await {
                         Ok(Some((xs, predictions))) => {
-                            let current = values.get_untracked().and_then(|v| v.get(feature.get_untracked()).copied());
-                            let label = info.with_value(|i| i.inputs[feature.get_untracked()].name.clone());
-                            info.with_value(|i| draw(i, &xs, &predictions, current, &label)).into_any()
+                            let feature = feature.try_get_untracked().unwrap_or_default();
+                            let current = values.try_get_untracked().flatten().and_then(|v| v.get(feature).copied());
+                            info.try_with_value(|i| {
+                                let label = i.inputs.get(feature).map(|s| s.name.clone()).unwrap_or_default();
+                                draw(i, &xs, &predictions, current, &label).into_any()
+                            })
+                            .unwrap_or_else(|| ().into_any())
                         }
                         Ok(None) => view! { <p class="muted chart-placeholder">"Fix the highlighted fields to see the chart."</p> }.into_any(),
                         Err(error) => view! { <p class="form-status error">{format!("Could not compute the chart: {error}")}</p> }.into_any(),

@@ -47,7 +47,7 @@ pub fn PredictPage() -> impl IntoView {
                         <HydrationMarker/>
                     }.into_any(),
                     Ok(list) => {
-                        let chosen = choose(&list, requested.get().as_deref());
+                        let chosen = choose(&list, requested.try_get().flatten().as_deref());
                         let selected = list.iter().find(|m| m.name == chosen).cloned();
                         view! {
                             <div class="predict-layout">
