@@ -286,3 +286,28 @@ async fn sql_and_markup_in_fields_are_stored_verbatim() {
     assert_eq!(status, 200);
     assert_eq!(items.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_ten_megabyte_body_is_refused_and_the_server_keeps_serving() {
+    let app = TestApp::spawn().await;
+    let body = vec![b'['; 10 * 1024 * 1024];
+    let (status, response) = status_and_json(
+        app.send_raw(Method::POST, "/items/", "application/json", body.clone())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(response["detail"].is_string());
+    let (status, _) = status_and_json(
+        app.send_raw(
+            Method::POST,
+            "/api/models/linear/predict",
+            "application/json",
+            body,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(app.get("/items/1").await.status(), 200);
+}
