@@ -7,9 +7,7 @@ use crate::domain::{AppError, Item, ItemDraft, ItemPage, ItemQuery};
 
 #[cfg(feature = "ssr")]
 fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, AppError> {
-    use_context::<crate::server::state::AppState>()
-        .map(|state| state.store)
-        .ok_or_else(|| AppError::Internal("application state missing".into()))
+    super::app_state().map(|state| state.store)
 }
 
 /// A page of items with the total that match the filters.

@@ -7,5 +7,12 @@
 mod items;
 mod models;
 
+/// The application state the server functions run against.
+#[cfg(feature = "ssr")]
+fn app_state() -> Result<crate::server::state::AppState, crate::domain::AppError> {
+    leptos::prelude::use_context::<crate::server::state::AppState>()
+        .ok_or_else(|| crate::domain::AppError::Internal("application state missing".into()))
+}
+
 pub use items::*;
 pub use models::*;

@@ -7,9 +7,7 @@ use crate::domain::{AppError, ModelInfo, Prediction};
 
 #[cfg(feature = "ssr")]
 fn registry() -> Result<std::sync::Arc<crate::server::inference::ModelRegistry>, AppError> {
-    use_context::<crate::server::state::AppState>()
-        .map(|state| state.models)
-        .ok_or_else(|| AppError::Internal("application state missing".into()))
+    super::app_state().map(|state| state.models)
 }
 
 /// Every model with its status and input schema.

@@ -205,14 +205,18 @@ async fn a_batch_of_instances_gets_one_prediction_each() {
     let instances: Vec<Value> = (0..500)
         .map(|i| json!({"feature1": i as f64 / 100.0, "feature2": 0.5, "feature3": 0.5}))
         .collect();
-    let (status, body) = status_and_json(
-        app.post_json(
+    let response = app
+        .post_json(
             "/api/models/linear/predict",
             &json!({ "instances": instances }),
         )
-        .await,
-    )
-    .await;
+        .await;
+    let timing = response.headers()["server-timing"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(timing.starts_with("inference;dur="), "{timing}");
+    let (status, body) = status_and_json(response).await;
     assert_eq!(status, 200);
     let predictions = body["predictions"].as_array().unwrap();
     assert_eq!(predictions.len(), 500);

@@ -58,10 +58,12 @@ impl ItemFormState {
         self.form().validate().ok().map(ItemDraft::from)
     }
 
-    pub fn reset(&self) {
-        for field in [self.name, self.description, self.category, self.price] {
-            field.set(String::new());
-        }
+    /// Puts `form` back in the fields and hides every error.
+    pub fn reset_to(&self, form: ItemForm) {
+        self.name.set(form.name);
+        self.description.set(form.description);
+        self.category.set(form.category);
+        self.price.set(form.price);
         self.submitted.set(false);
         self.server_errors.set(Vec::new());
     }
@@ -95,7 +97,7 @@ pub fn CreateItemForm() -> impl IntoView {
         if let Some(result) = create.value().get() {
             match result {
                 Ok(item) => {
-                    state.reset();
+                    state.reset_to(ItemForm::default());
                     message.set(Some((
                         true,
                         format!("Added “{}” as item #{}.", item.name, item.id),

@@ -56,13 +56,7 @@ pub fn ItemRow(item: Item) -> impl IntoView {
     let cancel_edit = {
         let item = item.clone();
         move |_| {
-            let original = ItemForm::from_item(&item);
-            state.name.set(original.name);
-            state.description.set(original.description);
-            state.category.set(original.category);
-            state.price.set(original.price);
-            state.submitted.set(false);
-            state.server_errors.set(Vec::new());
+            state.reset_to(ItemForm::from_item(&item));
             problem.set(None);
             mode.set(Mode::View);
         }

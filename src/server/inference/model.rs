@@ -41,6 +41,25 @@ pub struct TensorOutput {
     pub inner_shape: Vec<usize>,
 }
 
+impl TensorOutput {
+    /// The Open Inference Protocol's name for the element type.
+    pub fn v2_datatype(&self) -> &'static str {
+        match self.datum_type {
+            DatumType::F32 => "FP32",
+            DatumType::F64 => "FP64",
+            DatumType::I64 => "INT64",
+            DatumType::I32 => "INT32",
+            DatumType::Bool => "BOOL",
+            _ => "BYTES",
+        }
+    }
+
+    /// Whether the values are integers (class labels, say).
+    pub fn is_integer(&self) -> bool {
+        self.datum_type.is_integer()
+    }
+}
+
 /// The ONNX-level view of a model, for the Open Inference Protocol.
 #[derive(Clone, Debug)]
 pub struct TensorSignature {

@@ -11,7 +11,6 @@ use super::extract::JsonBody;
 use crate::domain::MAX_BATCH_ROWS;
 use crate::server::inference::{self, InferenceError, LoadedModel, TensorOutput};
 use crate::server::state::AppState;
-use tract_onnx::prelude::DatumType;
 
 type V2Result = Result<Json<Value>, ApiError>;
 
@@ -59,17 +58,6 @@ fn model(
     Ok(model)
 }
 
-fn datatype(dt: DatumType) -> &'static str {
-    match dt {
-        DatumType::F32 => "FP32",
-        DatumType::F64 => "FP64",
-        DatumType::I64 => "INT64",
-        DatumType::I32 => "INT32",
-        DatumType::Bool => "BOOL",
-        _ => "BYTES",
-    }
-}
-
 fn metadata(model: &LoadedModel) -> Value {
     let sig = &model.signature;
     json!({
@@ -84,7 +72,7 @@ fn metadata(model: &LoadedModel) -> Value {
         "outputs": sig.outputs.iter().map(|o| {
             let mut shape = vec![json!(-1)];
             shape.extend(o.inner_shape.iter().map(|d| json!(d)));
-            json!({ "name": o.name, "datatype": datatype(o.datum_type), "shape": shape })
+            json!({ "name": o.name, "datatype": o.v2_datatype(), "shape": shape })
         }).collect::<Vec<_>>(),
     })
 }
@@ -168,11 +156,12 @@ async fn run_infer(
 fn output_tensor(spec: &TensorOutput, values: Vec<f64>, n_rows: usize) -> Value {
     let mut shape = vec![n_rows];
     shape.extend(&spec.inner_shape);
-    let data: Vec<Value> = match spec.datum_type {
-        DatumType::I64 | DatumType::I32 => values.iter().map(|v| json!(*v as i64)).collect(),
-        _ => values.iter().map(|v| json!(v)).collect(),
+    let data: Vec<Value> = if spec.is_integer() {
+        values.iter().map(|v| json!(*v as i64)).collect()
+    } else {
+        values.iter().map(|v| json!(v)).collect()
     };
-    json!({ "name": spec.name, "datatype": datatype(spec.datum_type), "shape": shape, "data": data })
+    json!({ "name": spec.name, "datatype": spec.v2_datatype(), "shape": shape, "data": data })
 }
 
 /// A validated inference request: one input tensor, flattened row-major.

@@ -24,7 +24,14 @@ const MIGRATIONS: &[&str] = &[include_str!(
 /// Read connections: enough for both cores plus a request waiting on I/O.
 const READERS: usize = 4;
 
-const COLUMNS: &str = "id, name, description, category, price, created_at, updated_at, version";
+macro_rules! columns {
+    () => {
+        "id, name, description, category, price, created_at, updated_at, version"
+    };
+}
+const COLUMNS: &str = columns!();
+/// The hot point read, as a literal: no formatting per request.
+const SELECT_BY_ID: &str = concat!("SELECT ", columns!(), " FROM items WHERE id = ?1");
 
 /// Items stored in one SQLite database file.
 pub struct SqliteStore {
@@ -260,7 +267,7 @@ fn missing_or_moved(
 impl ItemStore for SqliteStore {
     async fn get(&self, id: i64) -> Result<Option<Item>, StoreError> {
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE id = ?1"))?
+            conn.prepare_cached(SELECT_BY_ID)?
                 .query_row([id], item_from_row)
                 .optional()
         })
