@@ -2,13 +2,19 @@
 //!
 //! Reads run inline on the calling task: a point read is a few microseconds,
 //! far less than the thread hop that moving it elsewhere would cost (see
-//! PERFORMANCE.md). Writes end in an fsync, so they run on the blocking pool,
-//! one at a time through a single writer connection; readers never block the
-//! writer and the writer never blocks readers (WAL).
+//! PERFORMANCE.md).
+//!
+//! Writes go to one writer thread that owns the only write connection. It
+//! practises group commit: every write waiting when a transaction starts
+//! joins it, each inside its own savepoint (so one failing write leaves the
+//! others intact), and the whole group becomes durable with a single fsync.
+//! No caller hears "done" before the commit that holds its write returned.
+//! Readers never block the writer and the writer never blocks readers (WAL).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
@@ -23,6 +29,13 @@ const MIGRATIONS: &[&str] = &[include_str!(
 
 /// Read connections: enough for both cores plus a request waiting on I/O.
 const READERS: usize = 4;
+
+/// Most writes one transaction (one fsync) carries.
+const MAX_GROUP: usize = 256;
+
+/// Writes queued for the writer thread; callers wait (asynchronously) when
+/// it is full.
+const QUEUE: usize = 1024;
 
 macro_rules! columns {
     () => {
@@ -39,9 +52,55 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    writer: Mutex<Connection>,
+    writes: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+}
+
+/// One caller's write, queued for the writer thread.
+trait Write: Send {
+    /// Runs the statements; says whether they succeeded and returns how to
+    /// answer the caller once the group's commit is known.
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Completion);
+    /// Answers the caller with `error` without running.
+    fn fail(self: Box<Self>, error: &StoreError);
+}
+
+type WriteJob = Box<dyn Write>;
+type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+struct Job<T, F> {
+    f: F,
+    reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Write for Job<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Completion) {
+        let Job { f, reply } = *self;
+        // A panicking write must not take the writer thread (and every later
+        // write) down with it: it fails alone and its statements roll back.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Backend("a database write panicked".into())));
+        let ok = result.is_ok();
+        let completion: Completion = Box::new(move |committed| {
+            let outcome = match (committed, result) {
+                (Ok(()), result) => result,
+                (Err(e), Ok(_)) => Err(StoreError::Backend(e.to_string())),
+                // The write had failed by itself; its own error says more.
+                (Err(_), Err(e)) => Err(e),
+            };
+            let _ = reply.send(outcome);
+        });
+        (ok, completion)
+    }
+
+    fn fail(self: Box<Self>, error: &StoreError) {
+        let _ = self.reply.send(Err(StoreError::Backend(error.to_string())));
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -103,9 +162,15 @@ impl SqliteStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
 
+        let (writes, queue) = tokio::sync::mpsc::channel(QUEUE);
+        thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(writer, queue))
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                writer: Mutex::new(writer),
+                writes,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -122,24 +187,73 @@ impl SqliteStore {
         Ok(f(&guard)?)
     }
 
-    /// Runs `f` on the writer connection inside a transaction, on the
-    /// blocking pool.
+    /// Runs `f` on the writer thread inside a transaction (shared with other
+    /// writes waiting at the time) and returns its result once committed.
+    /// An error from `f` undoes only `f`'s own statements.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = lock(&inner.writer);
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("database write panicked: {e}")))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::Backend("the database writer has stopped".into());
+        self.inner
+            .writes
+            .send(Box::new(Job { f, reply }))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
+}
+
+/// The writer thread: takes every queued write (up to [`MAX_GROUP`]) into
+/// one transaction, commits it with one fsync, then answers each caller.
+/// Ends when the store is dropped.
+fn write_loop(mut conn: Connection, mut queue: tokio::sync::mpsc::Receiver<WriteJob>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut done = Vec::with_capacity(MAX_GROUP);
+    while queue.blocking_recv_many(&mut group, MAX_GROUP) > 0 {
+        match run_group(&mut conn, &mut group, &mut done) {
+            Ok(()) => done.drain(..).for_each(|answer| answer(Ok(()))),
+            Err(e) => {
+                tracing::error!(error = %e, writes = done.len() + group.len(), "a group of writes failed");
+                done.drain(..).for_each(|answer| answer(Err(&e)));
+                group.drain(..).for_each(|job| job.fail(&e));
+            }
+        }
+    }
+}
+
+/// Runs the jobs in `group` in one immediate transaction, each inside its own
+/// savepoint, and commits. Jobs that ran move their answers to `done`; on an
+/// error, the jobs still in `group` never ran.
+fn run_group(
+    conn: &mut Connection,
+    group: &mut Vec<WriteJob>,
+    done: &mut Vec<Completion>,
+) -> Result<(), StoreError> {
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Oldest first: a caller's later write must see its earlier ones.
+    group.reverse();
+    while let Some(job) = group.pop() {
+        let mut savepoint = match tx.savepoint() {
+            Ok(sp) => sp,
+            Err(e) => {
+                group.push(job);
+                return Err(e.into());
+            }
+        };
+        let (ok, answer) = job.run(&savepoint);
+        done.push(answer);
+        if ok {
+            savepoint.commit()?;
+        } else {
+            savepoint.rollback()?;
+            savepoint.commit()?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// A poisoned lock only means another request panicked mid-query; SQLite
@@ -244,7 +358,7 @@ fn order_by(query: &ItemQuery) -> String {
 
 /// Why an update or delete of `id` touched no row.
 fn missing_or_moved(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     id: i64,
     expected: Option<i64>,
 ) -> Result<StoreError, StoreError> {
