@@ -294,3 +294,54 @@ mod tests {
         assert_eq!(valid.category(), Some("Home"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            " {0,3}[a-z]{0,5} {0,3}",
+            ".{195,205}",
+            ".{1995,2005}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Validation never panics, and what it accepts is within every
+        /// limit; what it refuses names each bad field with a sentence.
+        #[test]
+        fn validation_accepts_only_what_fits(
+            name in text(),
+            description in proptest::option::of(text()),
+            category in proptest::option::of(text()),
+            price in proptest::option::of(any::<f64>()),
+        ) {
+            let draft = ItemDraft { name, description, category, price };
+            match draft.validate() {
+                Ok(valid) => {
+                    prop_assert!(!valid.name().trim().is_empty());
+                    prop_assert_eq!(valid.name(), valid.name().trim());
+                    prop_assert!(valid.name().chars().count() <= NAME_MAX_CHARS);
+                    prop_assert!(valid.description().is_none_or(|d| d.chars().count() <= DESCRIPTION_MAX_CHARS));
+                    prop_assert!(valid.category().is_none_or(|c| c.chars().count() <= CATEGORY_MAX_CHARS));
+                    prop_assert!(valid.price().is_none_or(|p| p.is_finite() && p >= 0.0));
+                    // Validating the result again changes nothing.
+                    prop_assert_eq!(ItemDraft::from(valid.clone()).validate(), Ok(valid));
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    for e in &errors {
+                        prop_assert!(["name", "description", "category", "price"].contains(&e.field.as_str()));
+                        prop_assert!(!e.message.is_empty());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -337,3 +337,59 @@ mod tests {
         assert_eq!(q, back);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        let key = prop_oneof![
+            Just("skip".to_owned()),
+            Just("limit".to_owned()),
+            Just("q".to_owned()),
+            Just("category".to_owned()),
+            Just("price_lt".to_owned()),
+            Just("sort".to_owned()),
+            any::<String>(),
+        ];
+        let value = prop_oneof![
+            any::<String>(),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| f.to_string()),
+            Just("-price".to_owned()),
+            Just("created_at".to_owned()),
+        ];
+        prop::collection::vec((key, value), 0..8)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any query string either fails with errors naming real fields, or
+        /// gives a query that survives the trip through a URL unchanged.
+        #[test]
+        fn queries_parse_or_explain_and_round_trip(pairs in pairs()) {
+            match ItemQuery::from_pairs(pairs.iter().map(|(k, v)| (k, v)), DEFAULT_LIMIT) {
+                Ok(query) => {
+                    prop_assert!(query.limit <= MAX_LIMIT);
+                    let url = query.to_query_string(DEFAULT_LIMIT);
+                    let back = ItemQuery::from_pairs(
+                        form_urlencoded::parse(url.as_bytes()),
+                        DEFAULT_LIMIT,
+                    );
+                    prop_assert_eq!(back, Ok(query));
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    for e in errors {
+                        prop_assert!(pairs.iter().any(|(k, _)| *k == e.field));
+                        prop_assert!(!e.message.is_empty());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -46,6 +46,30 @@ pub struct Config {
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
 
+    /// Requests a second one client address may make on average (IPv6: per
+    /// /64); more get 429 with Retry-After. 0 turns the limit off. Behind a
+    /// reverse proxy every client shares the proxy's address: limit there.
+    #[arg(long, env = "ITEMSERVE_RATE_LIMIT", default_value_t = 200)]
+    pub rate_limit: u32,
+
+    /// Requests one client may make at once before the per-second rate
+    /// applies [default: twice --rate-limit].
+    #[arg(long, env = "ITEMSERVE_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+
+    /// Open connections at most; further ones are closed on arrival.
+    #[arg(long, env = "ITEMSERVE_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds a client has to send a request's headers; idle keep-alive
+    /// connections are closed after the same time.
+    #[arg(long, env = "ITEMSERVE_HEADER_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub header_timeout: f64,
+
+    /// Seconds a request with a body may take, body upload included (408 after).
+    #[arg(long, env = "ITEMSERVE_BODY_TIMEOUT", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub body_timeout: f64,
+
     /// Folder with the built browser assets (pkg/ with the WASM bundle, CSS, public files).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -63,7 +87,24 @@ impl Config {
             models_poll_ms: 100,
             log: "warn".into(),
             site_root: "target/site".into(),
+            // Tests fire requests far faster than people do; the limit has
+            // its own tests, which turn it on.
+            rate_limit: 0,
+            rate_limit_burst: None,
+            max_connections: 10_000,
+            header_timeout: 10.0,
+            body_timeout: 30.0,
         }
+    }
+
+    /// The request rate and burst per client, or `None` when unlimited.
+    pub fn rate(&self) -> Option<(u32, u32)> {
+        (self.rate_limit > 0).then(|| {
+            let burst = self
+                .rate_limit_burst
+                .unwrap_or(self.rate_limit.saturating_mul(2));
+            (self.rate_limit, burst.max(1))
+        })
     }
 
     /// The options Leptos renders with. cargo-leptos passes its own settings
@@ -82,5 +123,14 @@ impl Config {
             .site_addr(bound)
             .reload_port(var("LEPTOS_RELOAD_PORT", "3001").parse().unwrap_or(3001))
             .build()
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 86400"
+        )),
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod config;
 pub mod inference;
+pub mod limits;
 pub mod rest;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod store;

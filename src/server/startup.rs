@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -13,9 +13,15 @@ use tower_http::trace::TraceLayer;
 use crate::app::{shell, App};
 use crate::server::config::Config;
 use crate::server::inference::ModelRegistry;
+use crate::server::limits::{self, RateLimiter, RequestLimits};
 use crate::server::rest;
+use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::AppState;
 use crate::server::store::{self, StoreError, StoreOptions};
+
+/// Longest path plus query string accepted (nginx's default is the same);
+/// longer ones get a JSON 414.
+const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +42,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     addr: SocketAddr,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -69,10 +76,27 @@ impl Application {
             models,
             leptos_options: config.leptos_options(addr),
         };
+        let request_limits = RequestLimits {
+            rate: config
+                .rate()
+                .map(|(per_second, burst)| RateLimiter::new(per_second, burst)),
+            body_timeout: Duration::from_secs_f64(config.body_timeout),
+            max_uri_bytes: MAX_URI_BYTES,
+        };
+        // Outermost, so a refused request costs as little as possible.
+        let router = router(state).layer(middleware::from_fn_with_state(
+            Arc::new(request_limits),
+            limits::enforce,
+        ));
         Ok(Application {
             listener,
-            router: router(state),
+            router,
             addr,
+            limits: ConnectionLimits {
+                max_connections: config.max_connections as usize,
+                header_timeout: Duration::from_secs_f64(config.header_timeout),
+                drain_timeout: Duration::from_secs(30),
+            },
         })
     }
 
@@ -91,9 +115,7 @@ impl Application {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await
+        serve(self.listener, self.router, self.limits, stop).await
     }
 }
 

@@ -48,6 +48,20 @@ impl TestApp {
         app
     }
 
+    /// A server on a new, empty database, with `adjust` applied to the test
+    /// configuration (limits, timeouts).
+    pub async fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_tests(format!(
+            "sqlite://{}",
+            dir.path().join("items.db").display()
+        ));
+        adjust(&mut config);
+        let mut app = Self::start_with(&config).await;
+        app._dir = Some(dir);
+        app
+    }
+
     /// A server on an existing database URL (for restarts).
     pub async fn start(database_url: &str, seed: bool) -> TestApp {
         let mut config = Config::for_tests(database_url);

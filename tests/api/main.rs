@@ -5,8 +5,10 @@ mod helpers;
 
 mod concurrency;
 mod errors;
+mod fuzz;
 mod hot_reload;
 mod items;
+mod limits;
 mod models;
 mod persistence;
 mod search;

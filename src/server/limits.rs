@@ -1,0 +1,259 @@
+//! Per-request limits, as one axum middleware: URI length, a rate limit
+//! per client address and a deadline for request bodies.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, RETRY_AFTER, TRANSFER_ENCODING};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::server::rest::ApiError;
+
+/// Paths never limited: orchestrators' probes must not be throttled into
+/// restarting a healthy server.
+const UNLIMITED: &[&str] = &["/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"];
+
+/// A generic cell rate algorithm (token bucket) per client: `per_second`
+/// requests a second on average, up to `burst` at once.
+pub struct RateLimiter {
+    /// Time one request "costs", in nanoseconds.
+    cost: u64,
+    /// How far ahead of now a client's budget may be spent.
+    window: u64,
+    per_second: u32,
+    burst: u32,
+    epoch: Instant,
+    clients: Mutex<Clients>,
+}
+
+struct Clients {
+    /// When each client's budget is next fully spent, in nanoseconds since
+    /// `epoch` (the GCRA "theoretical arrival time").
+    spent_until: HashMap<ClientKey, u64>,
+    /// Forget idle clients when the map reaches this size.
+    sweep_at: usize,
+}
+
+/// Who a request is counted against: an IPv4 address, or an IPv6 /64
+/// (one subscriber usually owns a whole /64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientKey(u128);
+
+impl From<IpAddr> for ClientKey {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => ClientKey(u128::from(v4.to_bits())),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => ClientKey(u128::from(v4.to_bits())),
+                // Bit 32 marks IPv6: IPv4 keys never reach it.
+                None => ClientKey(v6.to_bits() & (u128::MAX << 64) | 1 << 32),
+            },
+        }
+    }
+}
+
+impl RateLimiter {
+    /// `per_second` must be at least 1; `burst` is raised to at least 1.
+    pub fn new(per_second: u32, burst: u32) -> RateLimiter {
+        let per_second = per_second.max(1);
+        let burst = burst.max(1);
+        let cost = 1_000_000_000 / u64::from(per_second);
+        RateLimiter {
+            cost,
+            window: cost * u64::from(burst),
+            per_second,
+            burst,
+            epoch: Instant::now(),
+            clients: Mutex::new(Clients {
+                spent_until: HashMap::new(),
+                sweep_at: 1024,
+            }),
+        }
+    }
+
+    /// Takes one request from `client`'s budget, or says how long until
+    /// one is available.
+    pub fn check(&self, client: ClientKey) -> Result<(), Duration> {
+        self.check_at(client, self.epoch.elapsed())
+    }
+
+    fn check_at(&self, client: ClientKey, now: Duration) -> Result<(), Duration> {
+        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if clients.spent_until.len() >= clients.sweep_at {
+            // Clients whose budget has fully refilled carry no state.
+            clients.spent_until.retain(|_, until| *until > now);
+            clients.sweep_at = (clients.spent_until.len() * 2).max(1024);
+        }
+        let until = clients.spent_until.entry(client).or_insert(now);
+        let next = (*until).max(now) + self.cost;
+        if next - now > self.window {
+            return Err(Duration::from_nanos(next - now - self.window));
+        }
+        *until = next;
+        Ok(())
+    }
+
+    fn refusal(&self, retry_after: Duration, path: &str) -> Response {
+        let message = format!(
+            "Too many requests from your address: the limit is {} per second with bursts of {}. \
+             Retry in {:.2} s.",
+            self.per_second,
+            self.burst,
+            retry_after.as_secs_f64()
+        );
+        let mut response = api_error(ApiError::TooManyRequests(message), path);
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        response
+    }
+}
+
+/// What one request may cost the server, enforced by [`enforce`].
+pub struct RequestLimits {
+    /// Requests per client address; `None` for no limit.
+    pub rate: Option<RateLimiter>,
+    /// Time a request with a body may take, upload included.
+    pub body_timeout: Duration,
+    /// Longest accepted path plus query string, in bytes.
+    pub max_uri_bytes: usize,
+}
+
+/// Middleware, outermost: refuses over-long URIs (414) and a client's
+/// requests beyond its rate (429 with `Retry-After`), and answers 408 to a
+/// request whose body does not arrive within the body timeout, so a client
+/// trickling a body cannot hold a connection and a task indefinitely.
+pub async fn enforce(
+    State(limits): State<Arc<RequestLimits>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let uri = request.uri();
+    let path = uri.path();
+    let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_bytes > limits.max_uri_bytes {
+        let message = format!(
+            "The URL is {uri_bytes} bytes long; at most {} are accepted. \
+             Send long search terms or inputs in a request body.",
+            limits.max_uri_bytes
+        );
+        return api_error(ApiError::UriTooLong(message), path);
+    }
+    if let Some(limiter) = &limits.rate {
+        let client = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| ClientKey::from(addr.ip()));
+        if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
+            if let Err(retry_after) = limiter.check(client) {
+                return limiter.refusal(retry_after, path);
+            }
+        }
+    }
+
+    let headers = request.headers();
+    let has_body = headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if !has_body {
+        return next.run(request).await;
+    }
+    let path = path.to_owned();
+    match tokio::time::timeout(limits.body_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let message = format!(
+                "The request was not complete within {} s; send the body without pauses.",
+                limits.body_timeout.as_secs_f64()
+            );
+            let mut response = api_error(ApiError::RequestTimeout(message), &path);
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+/// An error in the shape the path's clients expect.
+fn api_error(error: ApiError, path: &str) -> Response {
+    if path.starts_with("/v2") {
+        error.into_open_inference().into_response()
+    } else {
+        error.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(n: u8) -> ClientKey {
+        ClientKey::from(IpAddr::from([10, 0, 0, n]))
+    }
+
+    #[test]
+    fn allows_a_burst_then_the_steady_rate() {
+        let limiter = RateLimiter::new(10, 5);
+        let t0 = Duration::from_secs(1);
+        for _ in 0..5 {
+            assert!(limiter.check_at(client(1), t0).is_ok());
+        }
+        let wait = limiter.check_at(client(1), t0).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(100));
+        // Another client has its own budget.
+        assert!(limiter.check_at(client(2), t0).is_ok());
+        // One request's worth of time later, exactly one more fits.
+        let t1 = t0 + Duration::from_millis(100);
+        assert!(limiter.check_at(client(1), t1).is_ok());
+        assert!(limiter.check_at(client(1), t1).is_err());
+        // After a quiet second the whole burst is back.
+        let t2 = t1 + Duration::from_secs(1);
+        for _ in 0..5 {
+            assert!(limiter.check_at(client(1), t2).is_ok());
+        }
+        assert!(limiter.check_at(client(1), t2).is_err());
+    }
+
+    #[test]
+    fn idle_clients_are_forgotten() {
+        let limiter = RateLimiter::new(1000, 1);
+        for n in 0..=255u8 {
+            for m in 0..4u8 {
+                let ip = IpAddr::from([10, m, 0, n]);
+                assert!(limiter
+                    .check_at(ClientKey::from(ip), Duration::ZERO)
+                    .is_ok());
+            }
+        }
+        // Everyone's budget has refilled by now; the next sweep drops them.
+        let _ = limiter.check_at(client(1), Duration::from_secs(1));
+        let clients = limiter.clients.lock().unwrap();
+        assert_eq!(clients.spent_until.len(), 1);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_prefix() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ClientKey::from(a), ClientKey::from(b));
+        assert_ne!(ClientKey::from(a), ClientKey::from(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(ClientKey::from(mapped), client(1));
+        // An IPv6 /64 never collides with an IPv4 address.
+        let low: IpAddr = "::".parse().unwrap();
+        assert_ne!(
+            ClientKey::from(low),
+            ClientKey::from(IpAddr::from([0, 0, 0, 0]))
+        );
+    }
+}
