@@ -75,6 +75,7 @@ impl Application {
             store,
             models,
             leptos_options: config.leptos_options(addr),
+            pages: Default::default(),
         };
         let request_limits = RequestLimits {
             rate: config

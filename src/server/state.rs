@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::server::inference::ModelRegistry;
+use crate::server::rest::PageCache;
 use crate::server::store::ItemStore;
 
 /// Handles to the seams, cloned cheaply into each request.
@@ -14,6 +15,8 @@ pub struct AppState {
     pub store: Arc<dyn ItemStore>,
     pub models: Arc<ModelRegistry>,
     pub leptos_options: LeptosOptions,
+    /// Serialized listing pages, valid until the next write.
+    pub pages: Arc<PageCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

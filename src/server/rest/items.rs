@@ -3,22 +3,28 @@
 use axum::extract::State;
 use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::cache::{cached_json, to_json};
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{IfMatch, ItemId, JsonBody, ListParams};
 use super::item_body::ItemBody;
-use crate::domain::Item;
+use crate::domain::{Item, DEFAULT_LIMIT};
 use crate::server::state::AppState;
 
-/// `GET /items/`: a page of items, filtered and sorted.
+/// `GET /items/`: a page of items, filtered and sorted; reused until the
+/// next write.
 pub async fn list(
     State(state): State<AppState>,
     ListParams(query): ListParams,
-) -> Result<Json<Vec<Item>>, ApiError> {
-    Ok(Json(state.store.list(&query).await?))
+) -> Result<Response, ApiError> {
+    let key = format!("items?{}", query.to_query_string(DEFAULT_LIMIT));
+    cached_json(&state, key, async {
+        to_json(&state.store.list(&query).await?)
+    })
+    .await
 }
 
 /// `GET /items/{id}`.

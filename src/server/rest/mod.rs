@@ -1,5 +1,6 @@
 //! The JSON REST API for scripts: the original FastAPI contract plus health.
 
+mod cache;
 mod error;
 mod extract;
 mod instances;
@@ -14,6 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use cache::PageCache;
 pub use error::{ApiError, ValidationDetail};
 pub use meta::{fallback, method_not_allowed};
 

@@ -1,49 +1,61 @@
 //! `/search/` and `/filter/`: listings that echo their parameters.
 
 use axum::extract::{RawQuery, State};
-use axum::Json;
+use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::cache::{cached_json, to_json};
 use super::error::ApiError;
 use super::extract::ListParams;
 use crate::domain::{Item, ItemQuery, DEFAULT_LIMIT};
 use crate::server::state::AppState;
 
-/// The query of a listing request, one page of its items and their total.
+/// Answers a listing request with `shape(query, items, total)`, reusing the
+/// answer until the next write.
 async fn page(
     state: &AppState,
+    route: &str,
     raw: Option<&str>,
-) -> Result<(ItemQuery, Vec<Item>, u64), ApiError> {
+    shape: impl FnOnce(&ItemQuery, Vec<Item>, u64) -> Value,
+) -> Result<Response, ApiError> {
     let query = ListParams::parse(raw, DEFAULT_LIMIT)?;
-    let (items, total) = tokio::try_join!(state.store.list(&query), state.store.count(&query))?;
-    Ok((query, items, total))
+    let key = format!("{route}?{}", query.to_query_string(DEFAULT_LIMIT));
+    cached_json(state, key, async {
+        let (items, total) = tokio::try_join!(state.store.list(&query), state.store.count(&query))?;
+        to_json(&shape(&query, items, total))
+    })
+    .await
 }
 
 /// `GET /search/?q=&skip=&limit=`: matching items with the total count.
 pub async fn search(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let (query, items, total) = page(&state, raw.as_deref()).await?;
-    Ok(Json(json!({
-        "q": query.q,
-        "skip": query.skip,
-        "limit": query.limit,
-        "total": total,
-        "items": items,
-    })))
+) -> Result<Response, ApiError> {
+    page(&state, "search", raw.as_deref(), |query, items, total| {
+        json!({
+            "q": query.q,
+            "skip": query.skip,
+            "limit": query.limit,
+            "total": total,
+            "items": items,
+        })
+    })
+    .await
 }
 
 /// `GET /filter/?category=&price_lt=`: items in a category and/or under a price.
 pub async fn filter(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let (query, items, total) = page(&state, raw.as_deref()).await?;
-    Ok(Json(json!({
-        "category": query.category,
-        "price_less_than": query.price_lt,
-        "total": total,
-        "items": items,
-    })))
+) -> Result<Response, ApiError> {
+    page(&state, "filter", raw.as_deref(), |query, items, total| {
+        json!({
+            "category": query.category,
+            "price_less_than": query.price_lt,
+            "total": total,
+            "items": items,
+        })
+    })
+    .await
 }

@@ -72,6 +72,13 @@ pub trait ItemStore: Send + Sync + 'static {
     /// Distinct categories in use, sorted.
     async fn categories(&self) -> Result<Vec<String>, StoreError>;
 
+    /// A number that grows with every committed write: two reads at the
+    /// same revision see the same items, so their answers can be reused
+    /// until it moves. Advanced after a write commits and before the
+    /// writer hears of it. A backend that cannot tell (another process may
+    /// write) must return a new number on every call.
+    fn revision(&self) -> u64;
+
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 }

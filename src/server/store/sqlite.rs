@@ -11,8 +11,9 @@
 //! No caller hears "done" before the commit that holds its write returned.
 //! Readers never block the writer and the writer never blocks readers (WAL).
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
@@ -53,8 +54,38 @@ pub struct SqliteStore {
 
 struct Inner {
     writes: tokio::sync::mpsc::Sender<WriteJob>,
+    /// Commits so far; see [`ItemStore::revision`].
+    revision: Arc<AtomicU64>,
+    /// Counts and categories scan the whole table; they are reused until
+    /// the next commit.
+    aggregates: Mutex<Aggregates>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+}
+
+/// Results of whole-table queries at one revision.
+#[derive(Default)]
+struct Aggregates {
+    revision: u64,
+    counts: HashMap<String, u64>,
+    categories: Option<Vec<String>>,
+}
+
+impl Aggregates {
+    /// Most distinct filters whose counts are kept.
+    const MAX_COUNTS: usize = 1024;
+
+    /// The results for `revision`: older ones are dropped on the way, and
+    /// `None` for a revision older than what is kept (a slow reader).
+    fn at(&mut self, revision: u64) -> Option<&mut Self> {
+        if revision > self.revision {
+            *self = Aggregates {
+                revision,
+                ..Aggregates::default()
+            };
+        }
+        (revision == self.revision).then_some(self)
+    }
 }
 
 /// One caller's write, queued for the writer thread.
@@ -163,14 +194,18 @@ impl SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
 
         let (writes, queue) = tokio::sync::mpsc::channel(QUEUE);
+        let revision = Arc::new(AtomicU64::new(1));
+        let committed = Arc::clone(&revision);
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(writer, queue))
+            .spawn(move || write_loop(writer, queue, &committed))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
 
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writes,
+                revision,
+                aggregates: Mutex::default(),
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -209,12 +244,21 @@ impl SqliteStore {
 /// The writer thread: takes every queued write (up to [`MAX_GROUP`]) into
 /// one transaction, commits it with one fsync, then answers each caller.
 /// Ends when the store is dropped.
-fn write_loop(mut conn: Connection, mut queue: tokio::sync::mpsc::Receiver<WriteJob>) {
+fn write_loop(
+    mut conn: Connection,
+    mut queue: tokio::sync::mpsc::Receiver<WriteJob>,
+    revision: &AtomicU64,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut done = Vec::with_capacity(MAX_GROUP);
     while queue.blocking_recv_many(&mut group, MAX_GROUP) > 0 {
         match run_group(&mut conn, &mut group, &mut done) {
-            Ok(()) => done.drain(..).for_each(|answer| answer(Ok(()))),
+            Ok(()) => {
+                // Before anyone hears "done": a reader that then starts sees
+                // the new revision and no page cached before this commit.
+                revision.fetch_add(1, Ordering::Release);
+                done.drain(..).for_each(|answer| answer(Ok(())));
+            }
             Err(e) => {
                 tracing::error!(error = %e, writes = done.len() + group.len(), "a group of writes failed");
                 done.drain(..).for_each(|answer| answer(Err(&e)));
@@ -257,8 +301,8 @@ fn run_group(
 }
 
 /// A poisoned lock only means another request panicked mid-query; SQLite
-/// rolled its transaction back, so the connection is still good.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+/// rolled its transaction back, so the connection (or cache) is still good.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -407,13 +451,28 @@ impl ItemStore for SqliteStore {
     }
 
     async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError> {
+        let revision = self.revision();
         let (where_sql, values) = filters(query);
+        let key = format!("{where_sql} {values:?}");
+        let aggregates = || lock(&self.inner.aggregates);
+        if let Some(n) = aggregates()
+            .at(revision)
+            .and_then(|a| a.counts.get(&key).copied())
+        {
+            return Ok(n);
+        }
         let sql = format!("SELECT count(*) FROM items{where_sql}");
-        self.read(|conn| {
+        let n = self.read(|conn| {
             conn.prepare_cached(&sql)?
                 .query_row(rusqlite::params_from_iter(values), |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
-        })
+        })?;
+        if let Some(a) = aggregates().at(revision) {
+            if a.counts.len() < Aggregates::MAX_COUNTS {
+                a.counts.insert(key, n);
+            }
+        }
+        Ok(n)
     }
 
     async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
@@ -497,14 +556,27 @@ impl ItemStore for SqliteStore {
     }
 
     async fn categories(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|conn| {
+        let revision = self.revision();
+        let aggregates = || lock(&self.inner.aggregates);
+        if let Some(known) = aggregates().at(revision).and_then(|a| a.categories.clone()) {
+            return Ok(known);
+        }
+        let categories: Vec<String> = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT DISTINCT category FROM items WHERE category IS NOT NULL \
                  ORDER BY category COLLATE NOCASE LIMIT 500",
             )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
-        })
+        })?;
+        if let Some(a) = aggregates().at(revision) {
+            a.categories = Some(categories.clone());
+        }
+        Ok(categories)
+    }
+
+    fn revision(&self) -> u64 {
+        self.inner.revision.load(Ordering::Acquire)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,0 +1,140 @@
+//! Serialized listing pages, reused until the next write.
+//!
+//! A page of 100 items costs far more to read and serialize than to send,
+//! and catalogue traffic is mostly reads. Every answer is stored with the
+//! store's revision at the time it was read; a write moves the revision on
+//! and so retires every stored page at once. A request never sees data
+//! older than the last write acknowledged before it started: it reads the
+//! revision before it queries, and the store advances the revision only
+//! after the commit and before acknowledging the write.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::server::state::AppState;
+
+/// Bytes of pages kept at most; a full cache simply stops storing until
+/// the next write empties it.
+const BUDGET_BYTES: usize = 8 * 1024 * 1024;
+
+/// Listing pages by route and canonical query, for one store revision.
+#[derive(Default)]
+pub struct PageCache {
+    inner: Mutex<Pages>,
+}
+
+#[derive(Default)]
+struct Pages {
+    revision: u64,
+    bytes: usize,
+    pages: HashMap<String, Bytes>,
+}
+
+impl PageCache {
+    /// The page stored under `key` at `revision`, if any.
+    pub fn get(&self, revision: u64, key: &str) -> Option<Bytes> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner.revision != revision {
+            return None;
+        }
+        inner.pages.get(key).cloned()
+    }
+
+    /// Stores a page read at `revision`. Pages of an older revision than
+    /// the cache's are dropped; a newer one replaces every stored page.
+    pub fn put(&self, revision: u64, key: String, page: Bytes) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if revision < inner.revision {
+            return;
+        }
+        if revision > inner.revision {
+            inner.pages.clear();
+            inner.bytes = 0;
+            inner.revision = revision;
+        }
+        let key_len = key.len();
+        let size = page.len() + key_len;
+        if inner.bytes + size > BUDGET_BYTES {
+            return;
+        }
+        if let Some(old) = inner.pages.insert(key, page) {
+            inner.bytes -= old.len() + key_len;
+        }
+        inner.bytes += size;
+    }
+}
+
+/// A JSON answer for `key`: from the cache when the store has not changed
+/// since it was stored, else made by `page` (serialized JSON) and stored.
+pub async fn cached_json(
+    state: &AppState,
+    key: String,
+    page: impl std::future::Future<Output = Result<Vec<u8>, ApiError>>,
+) -> Result<Response, ApiError> {
+    let revision = state.store.revision();
+    let body = match state.pages.get(revision, &key) {
+        Some(body) => body,
+        None => {
+            let body = Bytes::from(page.await?);
+            state.pages.put(revision, key, body.clone());
+            body
+        }
+    };
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response())
+}
+
+/// JSON bytes of a value, for [`cached_json`].
+pub fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| ApiError::Internal(format!("serializing a page: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_served_only_at_its_revision() {
+        let cache = PageCache::default();
+        cache.put(3, "items?".into(), Bytes::from_static(b"[1]"));
+        assert_eq!(cache.get(3, "items?").as_deref(), Some(&b"[1]"[..]));
+        assert_eq!(cache.get(4, "items?"), None);
+        assert_eq!(cache.get(3, "items?limit=5"), None);
+    }
+
+    #[test]
+    fn a_newer_revision_retires_older_pages_and_stale_ones_are_refused() {
+        let cache = PageCache::default();
+        cache.put(1, "a".into(), Bytes::from_static(b"old"));
+        cache.put(2, "b".into(), Bytes::from_static(b"new"));
+        assert_eq!(cache.get(2, "a"), None);
+        // A slow reader that started before the write must not store its
+        // page over the newer revision.
+        cache.put(1, "a".into(), Bytes::from_static(b"old"));
+        assert_eq!(cache.get(1, "a"), None);
+        assert_eq!(cache.get(2, "a"), None);
+        assert_eq!(cache.get(2, "b").as_deref(), Some(&b"new"[..]));
+    }
+
+    #[test]
+    fn the_budget_bounds_memory() {
+        let cache = PageCache::default();
+        let page = Bytes::from(vec![b'x'; BUDGET_BYTES / 3]);
+        for key in ["a", "b", "c", "d"] {
+            cache.put(1, key.into(), page.clone());
+        }
+        assert!(cache.get(1, "b").is_some());
+        assert!(cache.get(1, "d").is_none(), "over budget: not stored");
+        let inner = cache.inner.lock().unwrap();
+        assert!(inner.bytes <= BUDGET_BYTES);
+    }
+}
