@@ -49,6 +49,7 @@ pub(crate) fn required_text(field: &str, raw: &str, max: usize) -> Result<String
         ));
     }
     check_length(field, trimmed, max)?;
+    check_characters(field, trimmed, false)?;
     Ok(trimmed.to_owned())
 }
 
@@ -65,6 +66,9 @@ pub(crate) fn optional_text(
     }
     let value = if trim { raw.trim() } else { raw };
     check_length(field, value, max)?;
+    // Trimmed fields are single-line ones (category); the untrimmed one
+    // (description) is free text.
+    check_characters(field, value, !trim)?;
     Ok(Some(value.to_owned()))
 }
 
@@ -75,6 +79,21 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), FieldError> 
             "string_too_long",
             format!("String should have at most {max} characters"),
         ));
+    }
+    Ok(())
+}
+
+/// Refuses control characters (NUL among them, which databases truncate
+/// at); multi-line text may hold line breaks and tabs.
+fn check_characters(field: &str, value: &str, multiline: bool) -> Result<(), FieldError> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        let message = if multiline {
+            "String should not contain control characters other than line breaks and tabs"
+        } else {
+            "String should not contain control characters such as line breaks"
+        };
+        return Err(FieldError::new(field, "string_pattern_mismatch", message));
     }
     Ok(())
 }
