@@ -217,3 +217,19 @@ async fn an_unsupported_database_url_fails_with_a_clear_message() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("items.db").display());
+    let (_first, _) = start_binary(&url).await;
+    let output = Command::new(env!("CARGO_BIN_EXE_itemserve"))
+        .args(["--addr", "127.0.0.1:0", "--database-url", &url])
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(log.contains("is in use by another process"), "{log}");
+}
