@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,7 +59,7 @@ pub async fn serve(
 
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
-    let refusals = RefusalLog::default();
+    let mut refusals = RefusalLog::default();
     tokio::pin!(stop);
 
     loop {
@@ -127,24 +126,26 @@ async fn accept_failed(e: &io::Error) {
 }
 
 /// Logs refused connections at most once a second, with a count, so a
-/// flood does not also flood the log.
+/// flood does not also flood the log. Only the accept loop touches it.
 #[derive(Default)]
 struct RefusalLog {
-    since_last: AtomicU64,
-    last: std::sync::Mutex<Option<Instant>>,
+    since_last: u64,
+    last: Option<Instant>,
 }
 
 impl RefusalLog {
-    fn note(&self, max: usize) {
-        let count = self.since_last.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-            *last = Some(Instant::now());
-            self.since_last.store(0, Ordering::Relaxed);
+    fn note(&mut self, max: usize) {
+        self.since_last += 1;
+        if self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.last = Some(Instant::now());
             tracing::warn!(
-                refused = count,
+                refused = self.since_last,
                 "connection limit ({max}) reached: closing new connections"
             );
+            self.since_last = 0;
         }
     }
 }

@@ -197,21 +197,22 @@ async fn the_help_documents_the_configuration() {
     }
 }
 
-#[tokio::test]
-async fn an_unsupported_database_url_fails_with_a_clear_message() {
+/// Runs the binary on `database_url`, expects it to refuse to start, and
+/// returns its log.
+async fn failed_start_log(database_url: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_itemserve"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--database-url",
-            "mysql://localhost/x",
-        ])
+        .args(["--addr", "127.0.0.1:0", "--database-url", database_url])
         .env("NO_COLOR", "1")
         .output()
         .await
         .unwrap();
     assert!(!output.status.success());
-    let log = String::from_utf8_lossy(&output.stdout);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn an_unsupported_database_url_fails_with_a_clear_message() {
+    let log = failed_start_log("mysql://localhost/x").await;
     assert!(
         log.contains("unsupported DATABASE_URL scheme 'mysql'"),
         "{log}"
@@ -223,13 +224,6 @@ async fn a_second_server_on_the_same_database_file_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("items.db").display());
     let (_first, _) = start_binary(&url).await;
-    let output = Command::new(env!("CARGO_BIN_EXE_itemserve"))
-        .args(["--addr", "127.0.0.1:0", "--database-url", &url])
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let log = String::from_utf8_lossy(&output.stdout);
+    let log = failed_start_log(&url).await;
     assert!(log.contains("is in use by another process"), "{log}");
 }
