@@ -16,7 +16,7 @@ For every model it writes a folder holding:
 The data come only from scikit-learn itself (load_iris, load_diabetes) or are
 generated here with a fixed seed, so a rerun gives the same models. Each export
 is checked before it is written: its op types must all be ones tract-onnx can
-run (see shared/MODELS.md), and onnxruntime's outputs must match scikit-learn's
+run in tract-onnx 0.23.9 (UNSUPPORTED_OPS below), and onnxruntime's outputs must match scikit-learn's
 on the reference rows and the whole held-out split.
 """
 
@@ -42,7 +42,7 @@ from sklearn.model_selection import train_test_split
 # Opsets: standard ONNX 17, ai.onnx.ml 1 (what skl2onnx writes; tract reads both).
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 1}
 
-# ai.onnx.ml ops that tract-onnx 0.23.9 cannot run (shared/MODELS.md). A graph
+# ai.onnx.ml ops that tract-onnx 0.23.9 cannot run (checked by hand against it). A graph
 # that contains any of them would load but fail at into_optimized() in the server.
 UNSUPPORTED_OPS = {
     "ZipMap", "Scaler", "TreeEnsembleRegressor", "TreeEnsemble", "SVMRegressor",
@@ -52,9 +52,9 @@ UNSUPPORTED_OPS = {
 # Largest allowed |onnxruntime - scikit-learn| on any output value.
 TOLERANCE = 1e-4
 
-# The example request of the original FastAPI app and its expected answer.
+# The example request of the original FastAPI app and its answer there.
 LINEAR_EXAMPLE = [1.5, 2.3, 0.8]
-LINEAR_EXAMPLE_EXPECTED = 6.88
+LINEAR_EXAMPLE_EXPECTED = 6.876654844185817
 
 
 @dataclass
@@ -85,6 +85,10 @@ class Spec:
     # (min, max) per feature for model.toml; computed from X_train if None
     ranges: list[tuple[float, float]] | None = None
     range_decimals: int = 3
+    # default value per feature for model.toml; the training mean if None
+    defaults: list[float] | None = None
+    # model.toml's version; bump it when the trained model changes
+    version: str = "1.0.0"
 
 
 # --------------------------------------------------------------------------
@@ -92,42 +96,40 @@ class Spec:
 # --------------------------------------------------------------------------
 
 def train_linear() -> Spec:
-    """The original FastAPI app's model: y = 2 x1 + 1.5 x2 + 0.5 x3 + noise."""
+    """The original FastAPI app's model, by its own recipe (`create_default_model`).
+
+    Exactly the original: 1000 rows with features uniform on [0, 10), the target
+    y = 2 x1 + 1.5 x2 + 0.5 x3 + N(0, 0.5) noise, an 80/20 split with
+    random_state=42, and a LinearRegression fitted on the 80%. The graph takes and
+    returns float64, so the served model answers what the original app answers
+    (6.876654844185817 for its example) to within rounding.
+    """
     np.random.seed(42)
-    X = np.random.rand(1000, 3)  # uniform on [0, 1)
-    y = 2 * X[:, 0] + 1.5 * X[:, 1] + 0.5 * X[:, 2] + np.random.normal(0, 0.5, 1000)
+    n_samples = 1000
+    X = np.random.rand(n_samples, 3) * 10
+    y = 2 * X[:, 0] + 1.5 * X[:, 1] + 0.5 * X[:, 2] + np.random.randn(n_samples) * 0.5
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+    model = LinearRegression().fit(X_train, y_train)
+    r2 = r2_score(y_test, model.predict(X_test))
 
-    # The held-out score comes from a twin fitted on the 80% split only.
-    holdout = LinearRegression().fit(X_train, y_train)
-    r2 = r2_score(y_test, holdout.predict(X_test))
-
-    # The shipped model is fitted on all 1000 rows, as the original app's must have
-    # been: that is what gives its documented answer of about 6.88 for the example
-    # (6.878 here). The 80%-only twin answers 6.826, which misses it by 0.054.
-    model = LinearRegression().fit(X, y)
     example = float(model.predict(np.array([LINEAR_EXAMPLE]))[0])
-    print(f"[linear] prediction for {LINEAR_EXAMPLE}: {example:.6f} "
-          f"(80%-only twin: {float(holdout.predict(np.array([LINEAR_EXAMPLE]))[0]):.6f})")
-    assert abs(example - LINEAR_EXAMPLE_EXPECTED) < 0.05, example
-
-    r2_all = r2_score(y, model.predict(X))
-    coef = ", ".join(f"{c:.3f}" for c in model.coef_)
-    print(f"[linear] coefficients [{coef}], intercept {model.intercept_:.3f}, "
-          f"held-out R² (80% twin) {r2:.4f}, R² of the shipped model on all rows {r2_all:.4f}")
+    coef = ", ".join(f"{c:.4f}" for c in model.coef_)
+    print(f"[linear] prediction for {LINEAR_EXAMPLE}: {example!r}; coefficients [{coef}], "
+          f"intercept {model.intercept_:.4f}, R² on the held-out 20% {r2:.4f}")
+    assert abs(example - LINEAR_EXAMPLE_EXPECTED) < 1e-12, example
 
     # Reference rows: the original example first, a few fixed points, then test rows.
     reference_rows = np.vstack([
-        [LINEAR_EXAMPLE, [0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]],
+        [LINEAR_EXAMPLE, [0.0, 0.0, 0.0], [5.0, 5.0, 5.0], [10.0, 10.0, 10.0]],
         X_test[:3],
     ])
     coeffs = {1: "2.0", 2: "1.5", 3: "0.5"}
     features = [
         Feature(
             f"feature{i}",
-            f"Synthetic feature {i}, drawn uniformly from [0, 1) in training "
+            f"Synthetic feature {i}, drawn uniformly from [0, 10) in training "
             f"(true coefficient {coeffs[i]}). Values outside that range are accepted "
-            "and extrapolate linearly, e.g. the original example [1.5, 2.3, 0.8].",
+            "and extrapolate linearly.",
         )
         for i in (1, 2, 3)
     ]
@@ -135,33 +137,34 @@ def train_linear() -> Spec:
         name="linear",
         description=(
             "Linear regression on three synthetic features, the model of the original "
-            "FastAPI app: y = 2*feature1 + 1.5*feature2 + 0.5*feature3 + noise. "
-            f"For [1.5, 2.3, 0.8] it predicts about {example:.2f}."
+            "FastAPI app, trained by its recipe: y = 2*feature1 + 1.5*feature2 + "
+            f"0.5*feature3 + noise. For [1.5, 2.3, 0.8] it predicts {example:.6f}."
         ),
         task="regression",
         model=model,
         features=features,
-        X_train=X,  # what the shipped model was fitted on
+        X_train=X_train,
         X_test=X_test,
         reference_rows=reference_rows,
         dtype=np.float64,
-        dataset="generated by train.py: 1000 rows, X uniform on [0, 1)^3 "
-                "(np.random.seed(42)), y = 2*x1 + 1.5*x2 + 0.5*x3 + N(0, 0.5) noise",
+        dataset="generated by train.py exactly as the original app's train_model.py: "
+                "1000 rows, X uniform on [0, 10)^3 (np.random.seed(42)), "
+                "y = 2*x1 + 1.5*x2 + 0.5*x3 + 0.5*N(0, 1) noise",
         recipe=(
-            "train.py: np.random.seed(42); X = np.random.rand(1000, 3); "
-            "y = 2*x1 + 1.5*x2 + 0.5*x3 + np.random.normal(0, 0.5, 1000); "
-            "train_test_split(test_size=0.2, random_state=42) to score a LinearRegression() "
-            "fitted on the 800 training rows; the shipped LinearRegression() is then fitted on "
-            "all 1000 rows, like the original app's (it answers about 6.88 for [1.5, 2.3, 0.8]; "
-            "the 800-row fit answers 6.83); exported with skl2onnx (DoubleTensorType input, "
-            "opset 17)."
+            "train.py, as the original app's create_default_model: np.random.seed(42); "
+            "X = np.random.rand(1000, 3) * 10; "
+            "y = 2*X[:,0] + 1.5*X[:,1] + 0.5*X[:,2] + np.random.randn(1000) * 0.5; "
+            "train_test_split(X, y, test_size=0.2, random_state=42); "
+            "LinearRegression() fitted on the 800 training rows; exported with skl2onnx "
+            "(DoubleTensorType input, float64 throughout, opset 17)."
         ),
-        metric=(f"R² on the held-out 20% (200 rows) of the same recipe fitted on the other "
-                f"80%: {r2:.2f}; the shipped model, fitted on all 1000 rows: R² {r2_all:.2f} "
-                "on its training data"),
+        metric=f"R² on the held-out 20% (200 rows): {r2:.4f}",
         outputs=[("prediction", "Predicted target value y.")],
-        # The brief's training range, not the rounded sample min/max.
-        ranges=[(0.0, 1.0)] * 3,
+        ranges=[(0.0, 10.0)] * 3,
+        # The page opens on the original app's example request.
+        defaults=list(LINEAR_EXAMPLE),
+        # 1.0.0 was fitted on features in [0, 1) and all 1000 rows, unlike the original.
+        version="2.0.0",
     )
 
 
@@ -403,11 +406,11 @@ def write_toml(spec: Spec, path: Path) -> None:
         f"# {spec.name}: written by models/train.py; edit train.py and rerun rather than this file.",
         f"description = {toml_value(spec.description)}",
         f"task = {toml_value(spec.task)}",
-        'version = "1.0.0"',
+        f"version = {toml_value(spec.version)}",
         "",
     ]
-    for f, (lo, hi), mean in zip(spec.features, ranges, means):
-        default = 0.5 if spec.name == "linear" else round(float(mean), 3)
+    defaults = spec.defaults or [round(float(m), 3) for m in means]
+    for f, (lo, hi), default in zip(spec.features, ranges, defaults):
         lines += [
             "[[inputs]]",
             f"name = {toml_value(f.name)}",
