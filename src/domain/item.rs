@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::validation::{self, FieldError};
 use super::{CATEGORY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};
 
+/// The largest item id, explicit or assigned: 2^53 − 1, the largest integer
+/// that JavaScript (every browser, `JSON.parse`) holds exactly, so every
+/// client reads back the id it was given.
+pub const MAX_ITEM_ID: i64 = (1 << 53) - 1;
+
 /// A stored catalogue item, as every client sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Item {

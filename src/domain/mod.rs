@@ -11,10 +11,10 @@ mod query;
 mod validation;
 
 pub use error::AppError;
-pub use item::{Item, ItemDraft, ItemForm, ItemPage, ValidItem};
+pub use item::{Item, ItemDraft, ItemForm, ItemPage, ValidItem, MAX_ITEM_ID};
 pub use model::{
-    ClassProbability, FeatureSpec, ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance,
-    Task, MAX_BATCH_ROWS,
+    ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,
+    Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,
 };
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
 pub use validation::{FieldError, CATEGORY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};

@@ -7,6 +7,7 @@ mod concurrency;
 mod errors;
 mod fuzz;
 mod hot_reload;
+mod ids;
 mod items;
 mod limits;
 mod models;

@@ -164,3 +164,47 @@ async fn filter_rejects_a_non_numeric_or_infinite_price() {
         assert_eq!(error_locs(&body), pairs(&[("query.price_lt", kind)]));
     }
 }
+
+#[tokio::test]
+async fn q_ignores_case_beyond_ascii() {
+    let app = TestApp::spawn_empty().await;
+    for (name, description) in [
+        ("Café crème", "Petit déjeuner"),
+        ("äöü Schokolade", "süß"),
+        ("Straße", "ΟΔΟΣ sign"),
+        ("Plain", "nothing special"),
+    ] {
+        app.create(json!({"name": name, "description": description}))
+            .await;
+    }
+    for (q, expected) in [
+        ("CAFÉ", vec!["Café crème"]),
+        ("café CRÈME", vec!["Café crème"]),
+        ("ÄÖÜ", vec!["äöü Schokolade"]),
+        ("SÜSS", vec!["äöü Schokolade"]),
+        ("strasse", vec!["Straße"]),
+        ("οδος", vec!["Straße"]),
+        ("DÉJEUNER", vec!["Café crème"]),
+    ] {
+        let path = format!("/search/?q={}", urlencode(q));
+        let (status, body) = status_and_json(app.get(&path).await).await;
+        assert_eq!(status, 200);
+        assert_eq!(names(&body["items"]), expected, "q={q}");
+    }
+}
+
+#[tokio::test]
+async fn the_category_filter_ignores_case_beyond_ascii() {
+    let app = TestApp::spawn_empty().await;
+    app.create(json!({"name": "Espresso", "category": "Café"}))
+        .await;
+    app.create(json!({"name": "Tea", "category": "Tee"})).await;
+    let (_, body) = status_and_json(app.get("/filter/?category=CAF%C3%89").await).await;
+    assert_eq!(names(&body["items"]), ["Espresso"]);
+    let (_, items) = status_and_json(app.get("/items/?category=caf%C3%A9").await).await;
+    assert_eq!(names(&items), ["Espresso"]);
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

@@ -63,11 +63,14 @@ pub fn SearchBar(
                         {move || Suspend::new(async move {
                             let current = category.try_get_untracked().unwrap_or_default();
                             let mut names = categories.await.unwrap_or_default();
-                            if !current.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(&current)) {
+                            // The server matches categories ignoring case in any
+                            // language; lowercase is close enough to mark the choice.
+                            let same = |name: &str| name.to_lowercase() == current.to_lowercase();
+                            if !current.is_empty() && !names.iter().any(|n| same(n)) {
                                 names.insert(0, current.clone());
                             }
                             names.into_iter().map(|name| {
-                                let selected = name.eq_ignore_ascii_case(&current);
+                                let selected = same(&name);
                                 view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
                             }).collect_view()
                         })}

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ValidationDetail};
 use super::extract::body_errors;
-use crate::domain::{ItemDraft, ValidItem};
+use crate::domain::{ItemDraft, ValidItem, MAX_ITEM_ID};
 
 /// A parsed `POST /items/` or `PUT /items/{id}` body.
 pub struct ItemBody {
@@ -30,12 +30,38 @@ impl ItemBody {
             type_errors.push(ValidationDetail::new("body", field, kind, msg, input));
         };
 
+        let mut id_error = None;
         let id = match object.get("id") {
             None | Some(Value::Null) => None,
             Some(v) => match integer(v) {
-                Some(id) if id > 0 => Some(id),
+                Some(id) if (1..=MAX_ITEM_ID as i128).contains(&id) => Some(id as i64),
+                Some(id) if id < 1 => {
+                    id_error = Some(
+                        ValidationDetail::new(
+                            "body",
+                            "id",
+                            "greater_than",
+                            "Input should be greater than 0",
+                            v.clone(),
+                        )
+                        .with_ctx(json!({"gt": 0})),
+                    );
+                    None
+                }
                 Some(_) => {
-                    type_error("id", "greater_than", "Input should be greater than 0");
+                    id_error = Some(
+                        ValidationDetail::new(
+                            "body",
+                            "id",
+                            "less_than_equal",
+                            format!(
+                                "Input should be less than or equal to {MAX_ITEM_ID} \
+                                 (2^53 - 1, the largest integer JavaScript clients read exactly)"
+                            ),
+                            v.clone(),
+                        )
+                        .with_ctx(json!({"le": MAX_ITEM_ID})),
+                    );
                     None
                 }
                 None => {
@@ -81,6 +107,7 @@ impl ItemBody {
             price,
         };
         let mut details = type_errors;
+        details.extend(id_error);
         match draft.validate() {
             Ok(item) if details.is_empty() => Ok(ItemBody { id, item }),
             Ok(_) => Err(ApiError::Validation(details)),
@@ -98,14 +125,20 @@ impl ItemBody {
     }
 }
 
-/// Accepts JSON integers, and floats with no fractional part (as pydantic does).
-fn integer(v: &Value) -> Option<i64> {
+/// Accepts JSON integers of any size, and floats with no fractional part
+/// (as pydantic does); wide enough that an out-of-range id is reported as
+/// out of range rather than as "not an integer".
+fn integer(v: &Value) -> Option<i128> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
-        }),
+        Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e30)
+                    .map(|f| f as i128)
+            }),
         _ => None,
     }
 }
@@ -178,5 +211,23 @@ mod tests {
         assert_eq!(errors(json!({"id": 0, "name": "a"}))[0].1, "greater_than");
         assert_eq!(errors(json!({"id": 1.5, "name": "a"}))[0].1, "int_type");
         assert!(ItemBody::parse(&json!({"id": 7.0, "name": "a"})).is_ok());
+    }
+
+    #[test]
+    fn ids_stop_at_the_largest_integer_javascript_holds_exactly() {
+        let body = ItemBody::parse(&json!({"id": MAX_ITEM_ID, "name": "a"})).unwrap();
+        assert_eq!(body.id, Some(MAX_ITEM_ID));
+        for id in [
+            json!(MAX_ITEM_ID + 1),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(1e20),
+        ] {
+            assert_eq!(
+                errors(json!({"id": id, "name": "a"})),
+                [("id".to_string(), "less_than_equal".to_string())],
+                "{id}"
+            );
+        }
     }
 }

@@ -21,6 +21,9 @@ pub enum StoreError {
     NotFound(i64),
     #[error("an item with id {0} already exists")]
     Conflict(i64),
+    /// Every id up to [`crate::domain::MAX_ITEM_ID`] has been handed out.
+    #[error("no item ids are left to assign")]
+    IdsExhausted,
     #[error("item {id} is at version {current}, not the expected {expected}")]
     VersionMismatch {
         id: i64,
@@ -54,6 +57,11 @@ pub trait ItemStore: Send + Sync + 'static {
     async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError>;
 
     /// Stores a new item under `id`, or under the next free id when `None`.
+    ///
+    /// Assigned ids come from a counter that only assignment moves: they
+    /// grow, skip ids that clients chose themselves, and never repeat the
+    /// id of a deleted item. An explicit id does not change which ids are
+    /// assigned later.
     async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError>;
 
     /// Replaces an item's fields and bumps its version. With
@@ -106,6 +114,13 @@ pub(crate) const DEMO_ITEMS: [(i64, &str, &str); 3] = [
     (3, "Item Three", "This is the third item."),
 ];
 
+/// Text as the search compares it: Unicode default case folding, so that
+/// `CAFÉ` finds `Café` and `STRASSE` finds `Straße`. Computed here, not by
+/// the database, so every backend folds alike.
+pub(crate) fn fold_case(text: &str) -> String {
+    caseless::default_case_fold_str(text)
+}
+
 /// The current time as the RFC 3339 text stored in `created_at`/`updated_at`.
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -121,6 +136,9 @@ impl From<StoreError> for crate::domain::AppError {
             StoreError::Conflict(id) => {
                 AppError::Conflict(format!("An item with id {id} already exists."))
             }
+            StoreError::IdsExhausted => AppError::Conflict(
+                "No item ids are left to assign; delete items or ask an administrator.".into(),
+            ),
             StoreError::VersionMismatch { .. } => AppError::Conflict(
                 "Someone else changed this item meanwhile. The table now shows their version; \
                  edit it again if needed."
