@@ -26,8 +26,14 @@ pub async fn predict_rows(model: String, rows: Vec<Vec<f64>>) -> Result<Vec<Pred
         other => AppError::Conflict(other.to_string()),
     })?;
     model.info.check_rows(&rows).map_err(AppError::Validation)?;
-    inference::predict(model, rows).await.map_err(|e| {
-        tracing::error!(error = %e, "inference failed in a server function");
-        AppError::Internal(e.to_string())
+    let info = model.info.clone();
+    inference::predict(model, rows).await.map_err(|e| match e {
+        InferenceError::NonFinite(rows) => {
+            AppError::Rejected(info.non_finite_message(&rows[0].inputs))
+        }
+        other => {
+            tracing::error!(error = %other, "inference failed in a server function");
+            AppError::Internal("the model could not run".into())
+        }
     })
 }

@@ -18,6 +18,10 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request was understood but cannot be answered as it stands
+    /// (e.g. the model's result for these inputs overflows).
+    #[error("{0}")]
+    Rejected(String),
     #[error("The server could not complete the request: {0}")]
     Internal(String),
     #[error("Could not reach the server: {0}")]

@@ -180,6 +180,29 @@ impl ModelInfo {
     pub fn feature_names(&self) -> Vec<&str> {
         self.inputs.iter().map(|s| s.name.as_str()).collect()
     }
+
+    /// Why a row got no prediction when the model's result for it is not a
+    /// finite number (an overflow, typically from huge inputs): names each
+    /// input with its value and the range the model knows.
+    pub fn non_finite_message(&self, row: &[f64]) -> String {
+        let inputs: Vec<String> = self
+            .inputs
+            .iter()
+            .zip(row)
+            .map(|(spec, v)| format!("{}={v:e}", spec.name))
+            .collect();
+        let ranges: Vec<String> = self
+            .inputs
+            .iter()
+            .map(|s| format!("{} {} to {}", s.name, s.min, s.max))
+            .collect();
+        format!(
+            "The model's result for {} is not a finite number (it overflows), so there is \
+             no prediction. Use values nearer the model's typical range ({}).",
+            inputs.join(", "),
+            ranges.join(", ")
+        )
+    }
 }
 
 /// One row's prediction.
@@ -218,6 +241,18 @@ impl Prediction {
         }
     }
 }
+
+/// A row whose prediction came out as infinity or NaN.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NonFiniteRow {
+    /// Position of the row in the request (0 for a single prediction).
+    pub index: usize,
+    /// The row's input values, in the model's feature order.
+    pub inputs: Vec<f64>,
+}
+
+/// Most non-finite rows an error reports.
+pub const MAX_NON_FINITE_ROWS: usize = 50;
 
 /// Largest batch one request may send.
 pub const MAX_BATCH_ROWS: usize = 10_000;

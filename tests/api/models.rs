@@ -21,7 +21,7 @@ fn iris_features() -> Value {
 }
 
 #[tokio::test]
-async fn the_original_predict_example_gives_about_6_88() {
+async fn the_original_predict_example_answers_what_the_original_app_does() {
     let app = TestApp::spawn().await;
     let (status, body) = status_and_json(
         app.post_json(
@@ -33,7 +33,11 @@ async fn the_original_predict_example_gives_about_6_88() {
     .await;
     assert_eq!(status, 200);
     let prediction = body["prediction"].as_f64().unwrap();
-    assert!((prediction - 6.88).abs() < 0.01, "{prediction}");
+    // The original app answers 6.876654844185817.
+    assert!(
+        (prediction - 6.876654844185817).abs() < 1e-9,
+        "{prediction}"
+    );
     assert_eq!(
         body.as_object().unwrap().len(),
         1,
@@ -321,4 +325,73 @@ async fn a_batch_predicts_the_same_values_as_single_rows() {
         .await;
         assert_eq!(batch["predictions"][i], single["prediction"], "row {i}");
     }
+}
+
+const HUGE: f64 = 1e308;
+
+#[tokio::test]
+async fn an_overflowing_original_prediction_is_a_422_naming_the_inputs_not_a_null() {
+    let app = TestApp::spawn().await;
+    let body = json!({"feature1": HUGE, "feature2": HUGE, "feature3": HUGE});
+    let (status, answer) = status_and_json(app.post_json("/predict/", &body).await).await;
+    assert_eq!(status, 422, "{answer}");
+    let detail = &answer["detail"][0];
+    assert_eq!(detail["type"], "prediction_not_finite");
+    assert_eq!(detail["loc"], json!(["body"]));
+    assert_eq!(detail["input"], body);
+    let msg = detail["msg"].as_str().unwrap();
+    for named in [
+        "feature1=1e308",
+        "feature2=1e308",
+        "feature3=1e308",
+        "not a finite number",
+    ] {
+        assert!(msg.contains(named), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn an_overflowing_prediction_is_a_422_on_the_model_routes_too() {
+    let app = TestApp::spawn().await;
+    let huge = json!({"feature1": HUGE, "feature2": HUGE, "feature3": 0.5});
+    let (status, answer) = status_and_json(
+        app.post_json("/api/models/linear/predict", &json!({"features": huge}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["detail"][0]["loc"], json!(["body", "features"]));
+    assert_eq!(answer["detail"][0]["input"], huge);
+
+    // In a batch, each overflowing row is named by its position; the
+    // others get no partial answer either.
+    let fine = json!({"feature1": 1.5, "feature2": 2.3, "feature3": 0.8});
+    let batch = json!({"instances": [fine, huge, fine, huge]});
+    let (status, answer) =
+        status_and_json(app.post_json("/api/models/linear/predict", &batch).await).await;
+    assert_eq!(status, 422, "{answer}");
+    let locs: Vec<&Value> = answer["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        [
+            &json!(["body", "instances", 1]),
+            &json!(["body", "instances", 3])
+        ]
+    );
+
+    // A float32 model overflows already when the input is narrowed.
+    let mut iris = iris_features();
+    iris["petal_length"] = json!(HUGE);
+    let (status, answer) = status_and_json(
+        app.post_json("/api/models/iris/predict", &json!({"features": iris}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["detail"][0]["type"], "prediction_not_finite");
 }

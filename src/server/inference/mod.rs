@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub use model::{as_f64, InputType, LoadedModel, TensorOutput, TensorSignature};
 pub use registry::ModelRegistry;
 
-use crate::domain::Prediction;
+use crate::domain::{NonFiniteRow, Prediction, MAX_NON_FINITE_ROWS};
 
 /// Rows above which inference moves to the blocking pool, so that a big
 /// batch cannot hold up other requests on the async workers.
@@ -40,6 +40,32 @@ async fn run_blocking<T: Send + 'static>(
         .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
 }
 
+/// Fails with [`InferenceError::NonFinite`] naming the rows of `flat`
+/// (row-major inputs of `n_rows` rows) whose share of `values` (an output
+/// tensor, row-major) holds an infinity or NaN.
+pub(crate) fn check_finite(
+    values: &[f64],
+    n_rows: usize,
+    flat: &[f64],
+) -> Result<(), InferenceError> {
+    if values.iter().all(|v| v.is_finite()) || n_rows == 0 {
+        return Ok(());
+    }
+    let per_row = values.len() / n_rows;
+    let features = flat.len() / n_rows;
+    let rows: Vec<NonFiniteRow> = values
+        .chunks(per_row.max(1))
+        .enumerate()
+        .filter(|(_, out)| out.iter().any(|v| !v.is_finite()))
+        .take(MAX_NON_FINITE_ROWS)
+        .map(|(index, _)| NonFiniteRow {
+            index,
+            inputs: flat[index * features..(index + 1) * features].to_vec(),
+        })
+        .collect();
+    Err(InferenceError::NonFinite(rows))
+}
+
 /// What can go wrong when asking for a prediction.
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
@@ -49,6 +75,10 @@ pub enum InferenceError {
     NotReady { name: String, reason: String },
     #[error("{0}")]
     InvalidInput(String),
+    /// The model's result is infinite or NaN for these rows (at most
+    /// [`MAX_NON_FINITE_ROWS`]): never a prediction, always the client's to fix.
+    #[error("the model's result is not a finite number for {} row(s)", .0.len())]
+    NonFinite(Vec<NonFiniteRow>),
     #[error("inference failed: {0}")]
     Runtime(String),
 }
@@ -86,13 +116,17 @@ pub async fn run_flat(
 ) -> Result<Vec<(TensorOutput, Vec<f64>)>, InferenceError> {
     let work = move || {
         let outputs = model.run_flat(&flat, n_rows)?;
-        model
+        let outputs: Vec<(TensorOutput, Vec<f64>)> = model
             .signature
             .outputs
             .iter()
             .zip(outputs.iter())
             .map(|(spec, value)| Ok((spec.clone(), as_f64(value)?)))
-            .collect()
+            .collect::<Result<_, InferenceError>>()?;
+        for (_, values) in &outputs {
+            check_finite(values, n_rows, &flat)?;
+        }
+        Ok(outputs)
     };
     if n_rows <= INLINE_ROWS {
         return work();

@@ -217,21 +217,8 @@ impl LoadedModel {
         Ok(loaded)
     }
 
-    /// Runs the raw graph on `rows` (each of `features` values) and returns
-    /// every output tensor.
-    pub fn run(&self, rows: &[Vec<f64>]) -> Result<TVec<TValue>, InferenceError> {
-        let k = self.signature.features;
-        if let Some(bad) = rows.iter().position(|r| r.len() != k) {
-            return Err(InferenceError::InvalidInput(format!(
-                "row {bad} has {} values; the model takes {k}",
-                rows[bad].len()
-            )));
-        }
-        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-        self.run_flat(&flat, rows.len())
-    }
-
-    /// Like [`LoadedModel::run`] for row-major data already flattened.
+    /// Runs the raw graph on `n_rows` rows of row-major `flat` values and
+    /// returns every output tensor.
     pub fn run_flat(&self, flat: &[f64], n_rows: usize) -> Result<TVec<TValue>, InferenceError> {
         let shape = [n_rows, self.signature.features];
         let tensor = match self.signature.input_type {
@@ -269,8 +256,15 @@ impl LoadedModel {
 
     /// Predictions for each row, in order.
     pub fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Prediction>, InferenceError> {
-        let outputs = self.run(rows)?;
-        self.predictions(&outputs)
+        let k = self.signature.features;
+        if let Some(bad) = rows.iter().position(|r| r.len() != k) {
+            return Err(InferenceError::InvalidInput(format!(
+                "row {bad} has {} values; the model takes {k}",
+                rows[bad].len()
+            )));
+        }
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        self.predict_flat(&flat, rows.len())
     }
 
     /// Predictions for `n_rows` rows of row-major `flat` values.
@@ -280,12 +274,13 @@ impl LoadedModel {
         n_rows: usize,
     ) -> Result<Vec<Prediction>, InferenceError> {
         let outputs = self.run_flat(flat, n_rows)?;
-        self.predictions(&outputs)
+        let values = as_f64(&outputs[self.result_output])?;
+        super::check_finite(&values, n_rows, flat)?;
+        Ok(self.predictions(values))
     }
 
-    fn predictions(&self, outputs: &[TValue]) -> Result<Vec<Prediction>, InferenceError> {
-        let values = as_f64(&outputs[self.result_output])?;
-        Ok(match self.info.task {
+    fn predictions(&self, values: Vec<f64>) -> Vec<Prediction> {
+        match self.info.task {
             Task::Regression => values
                 .into_iter()
                 .map(|value| Prediction::Regression { value })
@@ -294,12 +289,13 @@ impl LoadedModel {
                 .chunks(self.info.labels.len().max(1))
                 .map(|probs| self.classify(probs))
                 .collect(),
-        })
+        }
     }
 
     fn classify(&self, probs: &[f64]) -> Prediction {
         // The arg-max of the probabilities, not the graph's label output:
-        // some exports get that one wrong (see MODELS.md).
+        // some exports get it wrong (a binary random forest in tract-onnx 0.23
+        // always labels 0) while their probabilities are right.
         let class_index = probs
             .iter()
             .enumerate()

@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 use crate::domain::FieldError;
 use crate::server::store::StoreError;
 
+/// The `type` of a 422 detail for a prediction that came out infinite or NaN.
+pub const NON_FINITE_KIND: &str = "prediction_not_finite";
+
 /// One entry of a 422 body, in the shape FastAPI/pydantic uses.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ValidationDetail {
@@ -48,6 +51,12 @@ impl ValidationDetail {
             input,
             ctx: None,
         }
+    }
+
+    /// The same detail with pydantic's `ctx` (the limit that was broken).
+    pub fn with_ctx(mut self, ctx: Value) -> Self {
+        self.ctx = Some(ctx);
+        self
     }
 
     /// A domain field error, located in `source` and showing the offending input.
@@ -169,6 +178,23 @@ impl From<crate::server::inference::InferenceError> for ApiError {
             InferenceError::NotFound(_) => ApiError::NotFound(e.to_string()),
             InferenceError::NotReady { .. } => ApiError::Unavailable(e.to_string()),
             InferenceError::InvalidInput(message) => ApiError::BadRequest(message),
+            // Doors that know where each row came from locate them better
+            // (see `rest::models::prediction_error`); this is the fallback.
+            InferenceError::NonFinite(rows) => ApiError::Validation(
+                rows.iter()
+                    .map(|row| {
+                        ValidationDetail::at(
+                            vec![json!("body")],
+                            NON_FINITE_KIND,
+                            format!(
+                                "The model's result for row {} is not a finite number",
+                                row.index
+                            ),
+                            json!(row.inputs),
+                        )
+                    })
+                    .collect(),
+            ),
             InferenceError::Runtime(message) => ApiError::Internal(message),
         }
     }
@@ -181,6 +207,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(id) => {
                 ApiError::Conflict(format!("Item with id {id} already exists"))
             }
+            StoreError::IdsExhausted => ApiError::Unavailable(format!(
+                "No item ids are left to assign (ids end at {}); send an explicit free id",
+                crate::domain::MAX_ITEM_ID
+            )),
             StoreError::VersionMismatch { current, .. } => ApiError::PreconditionFailed(format!(
                 "Item was changed by someone else: it is now at version {current}; \
                  fetch it again and retry"

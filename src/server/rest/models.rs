@@ -5,10 +5,10 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ValidationDetail};
+use super::error::{ApiError, ValidationDetail, NON_FINITE_KIND};
 use super::extract::{JsonBody, JsonBytes};
 use super::instances;
-use crate::domain::{ModelInfo, MAX_BATCH_ROWS};
+use crate::domain::{ModelInfo, NonFiniteRow, MAX_BATCH_ROWS};
 use crate::server::inference::{self, InferenceError};
 use crate::server::state::AppState;
 
@@ -30,7 +30,10 @@ pub async fn predict_original(
         other => other.into(),
     })?;
     let row = parse_row(&body, &model.info, &[json!("body")]).map_err(ApiError::Validation)?;
-    let prediction = inference::predict(model, vec![row]).await?;
+    let info = model.info.clone();
+    let prediction = inference::predict(model, vec![row])
+        .await
+        .map_err(prediction_error(&info, |_| vec![json!("body")]))?;
     Ok(Json(OriginalPrediction {
         prediction: prediction[0].headline(),
     }))
@@ -80,7 +83,14 @@ pub async fn predict(
         },
     };
     let started = std::time::Instant::now();
-    let predictions = inference::predict_flat(model, flat, n_rows).await?;
+    let info = model.info.clone();
+    let locate = |i: usize| match single {
+        true => vec![json!("body"), json!("features")],
+        false => vec![json!("body"), json!("instances"), json!(i)],
+    };
+    let predictions = inference::predict_flat(model, flat, n_rows)
+        .await
+        .map_err(prediction_error(&info, locate))?;
     // Lets clients (and the benchmark) see the model's share of the time.
     let timing = format!(
         "inference;dur={:.3}",
@@ -92,6 +102,40 @@ pub async fn predict(
         json!({ "model": model_name, "version": version, "predictions": predictions })
     };
     Ok(([("server-timing", timing)], Json(body)))
+}
+
+/// Maps an inference failure to the REST error, locating each row whose
+/// result is not finite with `locate(row index)` and showing its inputs.
+pub(super) fn prediction_error<'a>(
+    info: &'a ModelInfo,
+    locate: impl Fn(usize) -> Vec<Value> + 'a,
+) -> impl FnOnce(InferenceError) -> ApiError + 'a {
+    move |error| match error {
+        InferenceError::NonFinite(rows) => ApiError::Validation(
+            rows.iter()
+                .map(|row| {
+                    ValidationDetail::at(
+                        locate(row.index),
+                        NON_FINITE_KIND,
+                        info.non_finite_message(&row.inputs),
+                        named_features(info, row),
+                    )
+                })
+                .collect(),
+        ),
+        other => other.into(),
+    }
+}
+
+/// A row's inputs as the object of named features a client sends.
+fn named_features(info: &ModelInfo, row: &NonFiniteRow) -> Value {
+    let object: Map<String, Value> = info
+        .inputs
+        .iter()
+        .zip(&row.inputs)
+        .map(|(spec, v)| (spec.name.clone(), json!(v)))
+        .collect();
+    Value::Object(object)
 }
 
 enum PredictRequest {
