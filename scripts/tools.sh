@@ -1,6 +1,8 @@
 # Installs the build tools itemserve needs, only where missing.
-# Sourced by scripts/run and scripts/test; see ../shared/TOOLCHAIN.md for why
-# each tool comes from where it does (nothing is downloaded from a web site).
+# Sourced by scripts/run and scripts/test. Every tool comes from a package
+# registry (crates.io, npm, Debian); nothing is downloaded from a web site,
+# which is why cargo-leptos's own downloads of wasm-bindgen and wasm-opt are
+# replaced by the installs below.
 
 set -euo pipefail
 
@@ -61,6 +63,41 @@ ensure_wasm_opt() {
         mkdir -p "$TOOLS"
         npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
     fi
+}
+
+# A Python environment for the tests that drive the server through Python
+# clients (the official Triton client); packages from PyPI.
+ensure_python_tests() {
+    local venv="$TOOLS/venv" wanted="$ROOT/tests/triton/requirements.txt"
+    if ! cmp -s "$wanted" "$venv/.installed" 2>/dev/null; then
+        say "installing the Python test clients (tritonclient, pytest) into .tools/venv"
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; }
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$wanted"
+        cp "$wanted" "$venv/.installed"
+    fi
+}
+
+# A free TCP port on the loopback interface.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts target/debug/itemserve on a fresh temporary database at
+# 127.0.0.1:$1 and waits until it is ready; its pid goes in SERVER_PID.
+start_debug_server() {
+    local port="$1" data
+    data="$(mktemp -d)"
+    LEPTOS_SITE_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$data/items.db" RUST_LOG=warn \
+        "$ROOT/target/debug/itemserve" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: the server did not start" >&2; exit 1; }
+        sleep 0.2
+    done
+    echo "error: the server was not ready within 20 s" >&2
+    exit 1
 }
 
 ensure_chromium() {

@@ -18,7 +18,7 @@ async fn health_and_server_metadata() {
     let (status, body) = status_and_json(app.get("/v2").await).await;
     assert_eq!(status, 200);
     assert_eq!(body["name"], "itemserve");
-    assert!(body["extensions"].is_array());
+    assert_eq!(body["extensions"], json!(["binary_tensor_data"]));
 }
 
 #[tokio::test]
@@ -82,7 +82,7 @@ async fn infer_takes_nested_or_flat_data_and_echoes_the_id() {
     assert_eq!(output["name"], "variable");
     assert_eq!(output["datatype"], "FP64");
     assert_eq!(output["shape"], json!([2, 1]));
-    assert!((output["data"][0].as_f64().unwrap() - 6.878).abs() < 0.01);
+    assert!((output["data"][0].as_f64().unwrap() - 6.876654844185817).abs() < 1e-9);
 
     let flat = json!({"inputs": [{"name": "input", "shape": [2, 3], "datatype": "FP32", "data": [1.5, 2.3, 0.8, 0, 0, 0]}]});
     let (status, flat_body) =
@@ -204,4 +204,169 @@ async fn malformed_json_to_infer_is_a_400_in_the_v2_shape() {
             .contains("JSON decode error"),
         "{body}"
     );
+}
+
+fn linear_request(rows: &[[f64; 3]]) -> serde_json::Value {
+    let data: Vec<f64> = rows.iter().flatten().copied().collect();
+    json!({"inputs": [{"name": "input", "shape": [rows.len(), 3], "datatype": "FP64", "data": data}]})
+}
+
+#[tokio::test]
+async fn an_overflowing_result_is_a_422_naming_the_row() {
+    let app = TestApp::spawn().await;
+    let request = linear_request(&[[1.5, 2.3, 0.8], [1e308, 1e308, 1e308]]);
+    let (status, body) =
+        status_and_json(app.post_json("/v2/models/linear/infer", &request).await).await;
+    assert_eq!(status, 422, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.starts_with("row 1: "), "{error}");
+    assert!(error.contains("feature1=1e308"), "{error}");
+}
+
+#[tokio::test]
+async fn infer_takes_json_without_a_content_type_or_as_octet_stream() {
+    let app = TestApp::spawn().await;
+    let body = serde_json::to_vec(&linear_request(&[[1.5, 2.3, 0.8]])).unwrap();
+    let response = app
+        .client
+        .post(app.url("/v2/models/linear/infer"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = status_and_json(response).await;
+    assert_eq!(status, 200, "{answer}");
+    let value = answer["outputs"][0]["data"][0].as_f64().unwrap();
+    assert!((value - 6.876654844185817).abs() < 1e-9, "{answer}");
+
+    let (status, _) = status_and_json(
+        app.send_raw(
+            reqwest::Method::POST,
+            "/v2/models/linear/infer",
+            "application/octet-stream",
+            body.clone(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let (status, answer) = status_and_json(
+        app.send_raw(
+            reqwest::Method::POST,
+            "/v2/models/linear/infer",
+            "text/plain",
+            body,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 415);
+    assert!(
+        answer["error"].as_str().unwrap().contains("text/plain"),
+        "{answer}"
+    );
+
+    // The original REST routes still insist on JSON.
+    let response = app
+        .client
+        .post(app.url("/predict/"))
+        .body(r#"{"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+}
+
+/// A binary-extension request: the JSON header, then the tensor bytes.
+fn binary_request(header: &serde_json::Value, tensor: &[u8]) -> (Vec<u8>, usize) {
+    let mut body = serde_json::to_vec(header).unwrap();
+    let header_length = body.len();
+    body.extend_from_slice(tensor);
+    (body, header_length)
+}
+
+#[tokio::test]
+async fn binary_tensor_data_goes_in_and_comes_out() {
+    let app = TestApp::spawn().await;
+    let rows = [[1.5f32, 2.3, 0.8], [0.0, 0.0, 0.0]];
+    let tensor: Vec<u8> = rows
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let header = json!({
+        "id": "bin-1",
+        "inputs": [{"name": "input", "shape": [2, 3], "datatype": "FP32",
+                    "parameters": {"binary_data_size": tensor.len()}}],
+        "outputs": [{"name": "variable", "parameters": {"binary_data": true}}]
+    });
+    let (body, header_length) = binary_request(&header, &tensor);
+    let response = app
+        .client
+        .post(app.url("/v2/models/linear/infer"))
+        .header("inference-header-content-length", header_length)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
+    let json_length: usize = response.headers()["inference-header-content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = response.bytes().await.unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes[..json_length]).unwrap();
+    assert_eq!(answer["id"], "bin-1");
+    let output = &answer["outputs"][0];
+    assert_eq!(output["shape"], json!([2, 1]));
+    assert_eq!(output["parameters"]["binary_data_size"], 16);
+    assert!(output.get("data").is_none(), "{answer}");
+    let values: Vec<f64> = bytes[json_length..]
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(values.len(), 2);
+    // FP32 inputs: the original example to float32 precision.
+    assert!((values[0] - 6.876654844185817).abs() < 1e-5, "{values:?}");
+}
+
+#[tokio::test]
+async fn binary_requests_that_do_not_add_up_are_400_with_an_error() {
+    let app = TestApp::spawn().await;
+    let tensor = vec![0u8; 24];
+    let header = |size: usize| {
+        json!({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64",
+                           "parameters": {"binary_data_size": size}}]})
+    };
+    let cases = [
+        // declared size does not fit the shape
+        (header(16), tensor[..16].to_vec(), None),
+        // fewer bytes after the header than declared
+        (header(24), tensor[..8].to_vec(), None),
+        // header length beyond the body
+        (header(24), tensor.clone(), Some(100_000)),
+    ];
+    for (header, tensor, claimed) in cases {
+        let (body, header_length) = binary_request(&header, &tensor);
+        let response = app
+            .client
+            .post(app.url("/v2/models/linear/infer"))
+            .header(
+                "inference-header-content-length",
+                claimed.unwrap_or(header_length),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, answer) = status_and_json(response).await;
+        assert_eq!(status, 400, "{header}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
 }

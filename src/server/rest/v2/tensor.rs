@@ -1,0 +1,461 @@
+//! Inference requests and responses of the Open Inference Protocol, in both
+//! of its encodings: plain JSON, and the binary tensor data extension
+//! (a JSON header followed by raw little-endian tensor bytes, the header's
+//! length in `Inference-Header-Content-Length`). The official Triton client
+//! uses the binary form by default.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use super::bad_request;
+use crate::domain::MAX_BATCH_ROWS;
+use crate::server::inference::{LoadedModel, TensorOutput};
+use crate::server::rest::error::ApiError;
+use crate::server::rest::extract::MAX_BODY_BYTES;
+
+/// The header that gives the length of the JSON part of a binary request
+/// or response.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+/// A v2 inference request body as sent: the JSON header and the binary
+/// tensor data after it (empty for a plain JSON request).
+pub struct InferBody {
+    header: Value,
+    binary: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for InferBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        check_content_type(req.headers())?;
+        let header_length = match req.headers().get(HEADER_LENGTH) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        bad_request(format!(
+                            "{HEADER_LENGTH} must be the byte length of the JSON header"
+                        ))
+                    })?,
+            ),
+        };
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::OpenInference(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("Request body too large: the limit is {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                bad_request(format!("Could not read the request body: {rejection}"))
+            }
+        })?;
+        let (json_part, binary) = match header_length {
+            None => (bytes.clone(), Bytes::new()),
+            Some(n) if n <= bytes.len() => (bytes.slice(..n), bytes.slice(n..)),
+            Some(n) => {
+                return Err(bad_request(format!(
+                    "{HEADER_LENGTH} is {n}, but the body has only {} bytes",
+                    bytes.len()
+                )))
+            }
+        };
+        let header = serde_json::from_slice(&json_part)
+            .map_err(|e| bad_request(format!("JSON decode error: {e}")))?;
+        Ok(InferBody { header, binary })
+    }
+}
+
+/// Triton and KServe take inference requests with a JSON content type,
+/// `application/octet-stream` (the binary form), or none at all (what the
+/// Triton client sends); anything else is a mistake worth naming.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let mime = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = mime == "application/json" || mime.ends_with("+json");
+    if json || mime == "application/octet-stream" {
+        Ok(())
+    } else {
+        Err(ApiError::OpenInference(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Unsupported media type '{mime}': send JSON (application/json), the binary \
+                 tensor form (application/octet-stream with {HEADER_LENGTH}), or no Content-Type"
+            ),
+        ))
+    }
+}
+
+/// A validated inference request: one input tensor, flattened row-major.
+pub struct InferRequest {
+    pub id: Option<Value>,
+    pub rows: usize,
+    pub data: Vec<f64>,
+    /// The outputs asked for (all when `None`), each with whether it is
+    /// wanted as binary data.
+    outputs: Option<Vec<(String, bool)>>,
+    /// Request-wide `binary_data_output`: outputs not listed come as binary.
+    binary_by_default: bool,
+}
+
+impl InferRequest {
+    pub fn parse(body: InferBody, model: &LoadedModel) -> Result<InferRequest, ApiError> {
+        let sig = &model.signature;
+        let object = body
+            .header
+            .as_object()
+            .ok_or_else(|| bad_request("The request body must be a JSON object"))?;
+        let inputs = object
+            .get("inputs")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad_request("'inputs' must be a list of input tensors"))?;
+        let [input] = inputs.as_slice() else {
+            return Err(bad_request(format!(
+                "Expected exactly one input tensor ('{}'), got {}",
+                sig.input_name,
+                inputs.len()
+            )));
+        };
+        let input_name = input
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if input_name != sig.input_name {
+            return Err(bad_request(format!(
+                "Unknown input '{input_name}'; model '{}' takes '{}'",
+                model.info.name, sig.input_name
+            )));
+        }
+        let datatype = input
+            .get("datatype")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let width = match datatype {
+            "FP32" => 4,
+            "FP64" => 8,
+            _ => {
+                return Err(bad_request(format!(
+                    "Unsupported datatype '{datatype}' for '{input_name}': use FP32 or FP64"
+                )))
+            }
+        };
+        let shape: Vec<u64> = input
+            .get("shape")
+            .and_then(Value::as_array)
+            .and_then(|dims| dims.iter().map(Value::as_u64).collect())
+            .ok_or_else(|| {
+                bad_request(format!(
+                    "'shape' of '{input_name}' must be a list of non-negative integers"
+                ))
+            })?;
+        let k = sig.features as u64;
+        let rows = match shape.as_slice() {
+            [n, cols] if *cols == k => *n,
+            [cols] if *cols == k => 1,
+            _ => {
+                return Err(bad_request(format!(
+                    "Shape {shape:?} of '{input_name}' does not fit the model: expected [N, {k}]"
+                )))
+            }
+        };
+        if rows == 0 || rows > MAX_BATCH_ROWS as u64 {
+            return Err(bad_request(format!(
+                "The batch must have 1 to {MAX_BATCH_ROWS} rows, not {rows}"
+            )));
+        }
+        let expected = (rows * k) as usize;
+        let binary_size = parameter(input, "binary_data_size")
+            .map(|v| {
+                v.as_u64().map(|n| n as usize).ok_or_else(|| {
+                    bad_request(format!(
+                        "'binary_data_size' of '{input_name}' must be a byte count"
+                    ))
+                })
+            })
+            .transpose()?;
+        let data = match (binary_size, input.get("data")) {
+            (Some(_), Some(_)) => {
+                return Err(bad_request(format!(
+                    "'{input_name}' has both 'data' and 'binary_data_size'; send one"
+                )))
+            }
+            (Some(size), None) => {
+                if size != expected * width {
+                    return Err(bad_request(format!(
+                        "'binary_data_size' of '{input_name}' is {size} bytes; shape {shape:?} \
+                         of {datatype} needs {}",
+                        expected * width
+                    )));
+                }
+                if body.binary.len() != size {
+                    return Err(bad_request(format!(
+                        "The body carries {} bytes of binary tensor data after the JSON header; \
+                         '{input_name}' declares {size}",
+                        body.binary.len()
+                    )));
+                }
+                decode_le(&body.binary, width)
+            }
+            (None, Some(raw)) => {
+                if !body.binary.is_empty() {
+                    return Err(bad_request(
+                        "The body has binary data after the JSON header, but no input declares \
+                         'binary_data_size'",
+                    ));
+                }
+                let mut data = Vec::with_capacity(expected);
+                flatten(raw, &mut data, expected, 0)?;
+                if data.len() != expected {
+                    return Err(bad_request(format!(
+                        "'data' of '{input_name}' has {} values; shape {shape:?} needs {expected}",
+                        data.len()
+                    )));
+                }
+                data
+            }
+            (None, None) => {
+                return Err(bad_request(format!(
+                    "'data' of '{input_name}' is missing (or send it as binary data with \
+                     'binary_data_size')"
+                )))
+            }
+        };
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(bad_request(format!(
+                "'{input_name}' holds a value that is not a finite number at position {i}"
+            )));
+        }
+        let binary_by_default = match object
+            .get("parameters")
+            .map(|p| p.get("binary_data_output"))
+        {
+            None | Some(None) => false,
+            Some(Some(Value::Bool(b))) => *b,
+            Some(Some(_)) => return Err(bad_request("'binary_data_output' must be true or false")),
+        };
+        let outputs = match object.get("outputs") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(list)) => Some(requested_outputs(list, model, binary_by_default)?),
+            Some(_) => return Err(bad_request("'outputs' must be a list")),
+        };
+        Ok(InferRequest {
+            id: object.get("id").cloned(),
+            rows: rows as usize,
+            data,
+            outputs,
+            binary_by_default,
+        })
+    }
+
+    /// The answer to this request, given every output of the model as
+    /// row-major values: the outputs asked for, each as JSON data or as
+    /// binary data after the JSON header, as the request wanted.
+    pub fn respond(self, model: &LoadedModel, results: Vec<(TensorOutput, Vec<f64>)>) -> Response {
+        let mut tensors = Vec::new();
+        let mut binary = Vec::new();
+        for (spec, values) in results {
+            let as_binary = match &self.outputs {
+                None => self.binary_by_default,
+                Some(wanted) => match wanted.iter().find(|(name, _)| *name == spec.name) {
+                    Some((_, as_binary)) => *as_binary,
+                    None => continue,
+                },
+            };
+            let mut shape = vec![self.rows];
+            shape.extend(&spec.inner_shape);
+            let mut tensor = json!({
+                "name": spec.name,
+                "datatype": spec.v2_datatype(),
+                "shape": shape,
+            });
+            if as_binary {
+                let before = binary.len();
+                encode_le(&spec, &values, &mut binary);
+                tensor["parameters"] = json!({ "binary_data_size": binary.len() - before });
+            } else if spec.is_integer() {
+                tensor["data"] = values.iter().map(|v| json!(*v as i64)).collect();
+            } else {
+                tensor["data"] = values.iter().map(|v| json!(v)).collect();
+            }
+            tensors.push(tensor);
+        }
+        let mut header = json!({
+            "model_name": model.info.name,
+            "model_version": model.info.version,
+            "outputs": tensors,
+        });
+        if let Some(id) = self.id {
+            header["id"] = id;
+        }
+        let header = serde_json::to_vec(&header).unwrap_or_default();
+        if binary.is_empty() {
+            return ([(CONTENT_TYPE, "application/json")], header).into_response();
+        }
+        let header_length = header.len();
+        let mut body = header;
+        body.extend_from_slice(&binary);
+        let mut response = Response::new(Body::from(body));
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        headers.insert(HEADER_LENGTH, HeaderValue::from(header_length));
+        headers.remove(CONTENT_LENGTH);
+        response
+    }
+}
+
+/// The outputs named in a request's `outputs` list, with whether each is
+/// wanted as binary data (its own `binary_data` parameter, else the
+/// request's default).
+fn requested_outputs(
+    list: &[Value],
+    model: &LoadedModel,
+    binary_by_default: bool,
+) -> Result<Vec<(String, bool)>, ApiError> {
+    let sig = &model.signature;
+    list.iter()
+        .map(|o| {
+            let name = o
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad_request("each requested output needs a 'name'"))?;
+            if !sig.outputs.iter().any(|out| out.name == name) {
+                let known: Vec<&str> = sig.outputs.iter().map(|o| o.name.as_str()).collect();
+                return Err(bad_request(format!(
+                    "Unknown output '{name}'; the model has {}",
+                    known.join(", ")
+                )));
+            }
+            let as_binary = match parameter(o, "binary_data") {
+                None => binary_by_default,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(bad_request(format!(
+                        "'binary_data' of output '{name}' must be true or false"
+                    )))
+                }
+            };
+            Ok((name.to_owned(), as_binary))
+        })
+        .collect()
+}
+
+/// `tensor.parameters.<key>`, if present.
+fn parameter<'a>(tensor: &'a Value, key: &str) -> Option<&'a Value> {
+    tensor
+        .get("parameters")
+        .and_then(Value::as_object)
+        .and_then(|p: &Map<String, Value>| p.get(key))
+}
+
+/// Little-endian FP32 or FP64 values (`width` 4 or 8) as f64.
+fn decode_le(bytes: &[u8], width: usize) -> Vec<f64> {
+    if width == 4 {
+        bytes
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect()
+    } else {
+        bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// Appends `values` to `out` as little-endian bytes of the output's own
+/// datatype (f32, f64 or i64).
+fn encode_le(spec: &TensorOutput, values: &[f64], out: &mut Vec<u8>) {
+    match spec.v2_datatype() {
+        "FP32" => values
+            .iter()
+            .for_each(|v| out.extend_from_slice(&(*v as f32).to_le_bytes())),
+        "INT64" => values
+            .iter()
+            .for_each(|v| out.extend_from_slice(&(*v as i64).to_le_bytes())),
+        "INT32" => values
+            .iter()
+            .for_each(|v| out.extend_from_slice(&(*v as i32).to_le_bytes())),
+        "BOOL" => values.iter().for_each(|v| out.push(u8::from(*v != 0.0))),
+        _ => values
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+    }
+}
+
+/// Appends the numbers of a flat or nested list to `out`.
+fn flatten(value: &Value, out: &mut Vec<f64>, limit: usize, depth: usize) -> Result<(), ApiError> {
+    match value {
+        Value::Number(n) => {
+            if out.len() >= limit {
+                return Err(bad_request(format!(
+                    "'data' has more than the {limit} values its shape allows"
+                )));
+            }
+            out.push(n.as_f64().unwrap_or(f64::NAN));
+            Ok(())
+        }
+        Value::Array(items) if depth < 2 => items
+            .iter()
+            .try_for_each(|v| flatten(v, out, limit, depth + 1)),
+        Value::Array(_) => Err(bad_request("'data' is nested deeper than its shape")),
+        other => Err(bad_request(format!(
+            "'data' must hold only numbers (finite, as JSON numbers); found {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn little_endian_floats_round_trip() {
+        let values = [1.5, -2.25, 0.0, 1e10];
+        let mut bytes = Vec::new();
+        for v in values {
+            bytes.extend_from_slice(&f64::to_le_bytes(v));
+        }
+        assert_eq!(decode_le(&bytes, 8), values);
+        let narrow: Vec<u8> = values
+            .iter()
+            .flat_map(|v| (*v as f32).to_le_bytes())
+            .collect();
+        assert_eq!(decode_le(&narrow, 4), values);
+    }
+
+    #[test]
+    fn content_types_of_the_protocol_are_accepted_and_others_named() {
+        let mut headers = HeaderMap::new();
+        assert!(check_content_type(&headers).is_ok());
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/octet-stream",
+        ] {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(ok));
+            assert!(check_content_type(&headers).is_ok(), "{ok}");
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let error = check_content_type(&headers).unwrap_err();
+        assert!(error.to_string().contains("text/plain"), "{error}");
+    }
+}
