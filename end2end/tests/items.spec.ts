@@ -24,6 +24,9 @@ test("a person creates an item with the form", async ({ page, request }) => {
 
   await expect(page.getByRole("status").filter({ hasText: `Added “${name}”` })).toBeVisible();
   await expect(createForm(page).getByRole("textbox", { name: "Name", exact: true })).toHaveValue("");
+  // The emptied form shows no errors until the person types or submits again.
+  await expect(page.locator("#new-name-error")).toHaveText("");
+  await expect(createForm(page).getByRole("textbox", { name: "Name", exact: true })).toHaveAttribute("aria-invalid", "false");
   expect(await countViaRest(request, name)).toBe(1);
 
   await search(page, name);
@@ -42,6 +45,17 @@ test("an empty name shows a field error and saves nothing", async ({ page, reque
   await expect(error).toHaveText("String should have at least 1 character");
   await expect(createForm(page).getByRole("textbox", { name: "Name", exact: true })).toHaveAttribute("aria-invalid", "true");
   expect(await countViaRest(request)).toBe(before);
+});
+
+test("a person searches in their own language, whatever the case", async ({ page, request }) => {
+  const tag = uniqueName("x").split(" ")[1];
+  await createViaRest(request, { name: `Café crème ${tag}`, category: "Boissons" });
+  await createViaRest(request, { name: `Grüße ÄÖÜ ${tag}` });
+  await openHydrated(page);
+  await search(page, `CAFÉ CRÈME ${tag}`);
+  await expect(row(page, `Café crème ${tag}`)).toBeVisible();
+  await search(page, `grüße äöü ${tag}`);
+  await expect(row(page, `Grüße ÄÖÜ ${tag}`)).toBeVisible();
 });
 
 test("field errors appear while typing", async ({ page }) => {

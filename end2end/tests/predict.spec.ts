@@ -9,14 +9,27 @@ function chartLine(page: Page) {
   return page.locator("svg.chart polyline").first();
 }
 
-test("the linear model gives about 6.88 for the original example", async ({ page }) => {
+test("the linear model opens on the original example and answers what the original app does", async ({ page }) => {
   await openHydrated(page, "/predict?model=linear");
   await expect(page.getByRole("heading", { name: "linear" })).toBeVisible();
-  await feature(page, "feature1").fill("1.5");
-  await feature(page, "feature2").fill("2.3");
-  await feature(page, "feature3").fill("0.8");
+  // The defaults are the original app's example request.
+  await expect(feature(page, "feature1")).toHaveValue("1.5");
+  await expect(feature(page, "feature2")).toHaveValue("2.3");
+  await expect(feature(page, "feature3")).toHaveValue("0.8");
   await page.getByRole("button", { name: "Predict" }).click();
-  await expect(page.getByTestId("prediction-value")).toHaveText(/^6\.8[78]/);
+  // The original app answers 6.876654844185817.
+  await expect(page.getByTestId("prediction-value")).toHaveText("6.8767");
+});
+
+test("an overflowing prediction shows why instead of a number", async ({ page }) => {
+  await openHydrated(page, "/predict?model=linear");
+  for (const name of ["feature1", "feature2", "feature3"]) {
+    await feature(page, name).fill("1e308");
+  }
+  await page.getByRole("button", { name: "Predict" }).click();
+  await expect(page.locator(".result")).toContainText("is not a finite number");
+  await expect(page.locator(".result")).toContainText("feature1=1e308");
+  await expect(page.getByTestId("prediction-value")).toHaveCount(0);
 });
 
 test("iris shows a class with a probability bar per class", async ({ page }) => {

@@ -7,7 +7,9 @@ use crate::domain::FieldError;
 /// A labelled text input bound to `value`, with its field error underneath.
 ///
 /// `errors` holds the current errors of the whole form; the one for `field`
-/// is shown once the field was touched or the form was submitted.
+/// is shown once the field was typed in or the form was submitted. A form
+/// that resets itself bumps `generation`, which forgets earlier typing, so
+/// an emptied form shows no errors until the user types or submits again.
 #[component]
 pub fn TextField(
     /// Element id; also links the label and the error message.
@@ -19,6 +21,9 @@ pub fn TextField(
     /// Whether errors should be visible yet.
     #[prop(into)]
     show_errors: Signal<bool>,
+    /// Bumped by the form on reset; typing before the last bump no longer counts.
+    #[prop(optional, into)]
+    generation: Signal<u32>,
     #[prop(optional)] placeholder: &'static str,
     #[prop(optional)] input_mode: &'static str,
     #[prop(optional)] required: bool,
@@ -28,9 +33,12 @@ pub fn TextField(
     #[prop(optional, into)]
     form: Option<String>,
 ) -> impl IntoView {
-    let touched = RwSignal::new(false);
+    // The form generation in which the user last typed here.
+    let typed_in = RwSignal::new(None::<u32>);
+    let touched = move || typed_in.get() == Some(generation.get());
+    let on_input = move |_| typed_in.set(Some(generation.get_untracked()));
     let error = Memo::new(move |_| {
-        (touched.get() || show_errors.get())
+        (touched() || show_errors.get())
             .then(|| FieldError::find(&errors.read(), field).map(|e| e.message.clone()))
             .flatten()
     });
@@ -54,7 +62,7 @@ pub fn TextField(
                 aria-invalid=invalid
                 aria-describedby=described.clone()
                 bind:value=value
-                on:input=move |_| touched.set(true)
+                on:input=on_input
             ></textarea>
         }
         .into_any()
@@ -72,7 +80,7 @@ pub fn TextField(
                 aria-required=required.then_some("true")
                 aria-describedby=described.clone()
                 bind:value=value
-                on:input=move |_| touched.set(true)
+                on:input=on_input
             />
         }
         .into_any()

@@ -19,6 +19,8 @@ pub struct ItemFormState {
     pub submitted: RwSignal<bool>,
     /// Errors the server reported for the last submit.
     pub server_errors: RwSignal<Vec<FieldError>>,
+    /// Bumped by every reset, so the fields forget what was typed before.
+    pub generation: RwSignal<u32>,
 }
 
 impl ItemFormState {
@@ -30,6 +32,7 @@ impl ItemFormState {
             price: RwSignal::new(initial.price),
             submitted: RwSignal::new(false),
             server_errors: RwSignal::new(Vec::new()),
+            generation: RwSignal::new(0),
         }
     }
 
@@ -66,6 +69,7 @@ impl ItemFormState {
         self.price.set(form.price);
         self.submitted.set(false);
         self.server_errors.set(Vec::new());
+        self.generation.update(|g| *g += 1);
     }
 
     /// Shows a server's answer: field errors under the fields, anything
@@ -124,13 +128,13 @@ pub fn CreateItemForm() -> impl IntoView {
             <h2 id="create-heading">"Add an item"</h2>
             <form class="item-form" on:submit=on_submit novalidate>
                 <TextField id="new-name".into() label="Name" field="name" value=state.name
-                    errors=errors show_errors=state.submitted required=true placeholder="e.g. Desk lamp"/>
+                    errors=errors show_errors=state.submitted generation=state.generation required=true placeholder="e.g. Desk lamp"/>
                 <TextField id="new-category".into() label="Category" field="category" value=state.category
-                    errors=errors show_errors=state.submitted placeholder="e.g. Lighting"/>
+                    errors=errors show_errors=state.submitted generation=state.generation placeholder="e.g. Lighting"/>
                 <TextField id="new-price".into() label="Price" field="price" value=state.price
-                    errors=errors show_errors=state.submitted placeholder="0.00" input_mode="decimal"/>
+                    errors=errors show_errors=state.submitted generation=state.generation placeholder="0.00" input_mode="decimal"/>
                 <TextField id="new-description".into() label="Description" field="description"
-                    value=state.description errors=errors show_errors=state.submitted multiline=true
+                    value=state.description errors=errors show_errors=state.submitted generation=state.generation multiline=true
                     placeholder="Optional"/>
                 <div class="form-actions">
                     <button type="submit" class="button primary" disabled=move || create.pending().get()>

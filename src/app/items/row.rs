@@ -75,19 +75,19 @@ pub fn ItemRow(item: Item) -> impl IntoView {
                     <td class="col-id" data-label="ID">{id}</td>
                     <td class="col-name" data-label="Name">
                         <TextField id=field_id("name") form=form_id.clone() label="Name" field="name" value=state.name
-                            errors=errors show_errors=state.submitted required=true/>
+                            errors=errors show_errors=state.submitted generation=state.generation required=true/>
                     </td>
                     <td class="col-description" data-label="Description">
                         <TextField id=field_id("description") form=form_id.clone() label="Description" field="description"
-                            value=state.description errors=errors show_errors=state.submitted multiline=true/>
+                            value=state.description errors=errors show_errors=state.submitted generation=state.generation multiline=true/>
                     </td>
                     <td class="col-category" data-label="Category">
                         <TextField id=field_id("category") form=form_id.clone() label="Category" field="category"
-                            value=state.category errors=errors show_errors=state.submitted/>
+                            value=state.category errors=errors show_errors=state.submitted generation=state.generation/>
                     </td>
                     <td class="col-price num" data-label="Price">
                         <TextField id=field_id("price") form=form_id.clone() label="Price" field="price" value=state.price
-                            errors=errors show_errors=state.submitted input_mode="decimal"/>
+                            errors=errors show_errors=state.submitted generation=state.generation input_mode="decimal"/>
                     </td>
                     <td class="col-updated" data-label="Updated"><Timestamp value=item.updated_at.clone()/></td>
                 }
