@@ -96,8 +96,13 @@ fn sweep_rows(info: &ModelInfo, values: &[f64], feature: usize) -> (Vec<f64>, Ve
         lo -= 1.0;
         hi += 1.0;
     }
+    // Weighted ends rather than `lo + (hi - lo) * t`: with inputs near
+    // f64::MAX the difference overflows to infinity, which JSON cannot carry.
     let xs: Vec<f64> = (0..STEPS)
-        .map(|i| lo + (hi - lo) * i as f64 / (STEPS - 1) as f64)
+        .map(|i| {
+            let t = i as f64 / (STEPS - 1) as f64;
+            lo * (1.0 - t) + hi * t
+        })
         .collect();
     let rows = xs
         .iter()
@@ -275,6 +280,16 @@ mod tests {
         assert_eq!((xs[0], xs[STEPS - 1]), (0.0, 1.5));
         assert!(rows.iter().all(|r| r[1] == 2.0), "other features are held");
         assert_eq!(rows[STEPS - 1][0], 1.5);
+    }
+
+    #[test]
+    fn a_sweep_up_to_a_huge_value_stays_finite() {
+        for current in [1e308, -1e308, f64::MAX] {
+            let (xs, rows) = sweep_rows(&info(), &[current, 2.0], 0);
+            assert!(xs.iter().all(|x| x.is_finite()), "{current}: {xs:?}");
+            assert!(xs[0] == current || xs[STEPS - 1] == current, "{current}");
+            assert_eq!(rows.len(), STEPS);
+        }
     }
 
     #[test]
