@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -31,9 +32,12 @@ BASELINE_ADDR = "127.0.0.1:3901"
 
 def http(method, url, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
+    return http_raw(method, url, data, {"content-type": "application/json", **(headers or {})})
+
+
+def http_raw(method, url, data, headers):
     req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("content-type", "application/json")
-    for k, v in (headers or {}).items():
+    for k, v in headers.items():
         req.add_header(k, v)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return resp.status, dict(resp.headers), resp.read()
@@ -185,6 +189,21 @@ def main():
             http("POST", f"{base}/v2/models/linear/infer", v2_big)
             v2_ms.append((time.perf_counter() - t0) * 1000)
 
+        # The same rows in the v2 binary tensor data extension: a JSON header,
+        # then the raw little-endian float64 values, and the output as raw bytes.
+        tensor = struct.pack("<30000d", *([1.5, 2.3, 0.8] * 10_000))
+        header = json.dumps({
+            "inputs": [{"name": "input", "shape": [10_000, 3], "datatype": "FP64",
+                        "parameters": {"binary_data_size": len(tensor)}}],
+            "outputs": [{"name": "variable", "parameters": {"binary_data": True}}],
+        }).encode()
+        v2_binary_ms = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            http_raw("POST", f"{base}/v2/models/linear/infer", header + tensor,
+                     {"inference-header-content-length": str(len(header))})
+            v2_binary_ms.append((time.perf_counter() - t0) * 1000)
+
         # Server-side render of the item page showing 100 items.
         render_ms = []
         for _ in range(30):
@@ -212,6 +231,7 @@ def main():
         "batch_10000_linear_inference_ms_median": round(statistics.median(inference_ms), 3) if inference_ms else None,
         "batch_10000_linear_request_ms_median": round(statistics.median(request_ms), 1),
         "batch_10000_linear_v2_tensor_request_ms_median": round(statistics.median(v2_ms), 1),
+        "batch_10000_linear_v2_binary_request_ms_median": round(statistics.median(v2_binary_ms), 1),
         "ssr_100_items_ms_median": round(statistics.median(render_ms), 2),
         "wasm_bytes": wasm_raw,
         "wasm_gzip_bytes": wasm_gz,
