@@ -201,7 +201,8 @@ def main():
         for _ in range(20):
             t0 = time.perf_counter()
             http_raw("POST", f"{base}/v2/models/linear/infer", header + tensor,
-                     {"inference-header-content-length": str(len(header))})
+                     {"content-type": "application/octet-stream",
+                      "inference-header-content-length": str(len(header))})
             v2_binary_ms.append((time.perf_counter() - t0) * 1000)
 
         # Server-side render of the item page showing 100 items.
