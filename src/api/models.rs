@@ -26,10 +26,10 @@ pub async fn predict_rows(model: String, rows: Vec<Vec<f64>>) -> Result<Vec<Pred
         other => AppError::Conflict(other.to_string()),
     })?;
     model.info.check_rows(&rows).map_err(AppError::Validation)?;
-    let info = model.info.clone();
+    let described = model.clone();
     inference::predict(model, rows).await.map_err(|e| match e {
         InferenceError::NonFinite(rows) => {
-            AppError::Rejected(info.non_finite_message(&rows[0].inputs))
+            AppError::Rejected(described.info.non_finite_message(&rows[0].inputs))
         }
         other => {
             tracing::error!(error = %other, "inference failed in a server function");

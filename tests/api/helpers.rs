@@ -156,6 +156,21 @@ impl TestApp {
             .expect("request")
     }
 
+    /// POSTs a raw body with exactly these headers (none added, not even a
+    /// content type).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Response {
+        let mut request = self.client.post(self.url(path)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.expect("request")
+    }
+
     /// Creates an item and returns its JSON.
     pub async fn create(&self, body: Value) -> Value {
         let response = self.post_json("/items/", &body).await;

@@ -7,10 +7,9 @@ use crate::helpers::{status_and_json, TestApp};
 use itemserve::domain::MAX_ITEM_ID;
 
 async fn create_without_id(app: &TestApp) -> i64 {
-    let (status, body) =
-        status_and_json(app.post_json("/items/", &json!({"name": "auto"})).await).await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_i64().unwrap()
+    app.create(json!({"name": "auto"})).await["id"]
+        .as_i64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -133,25 +132,13 @@ async fn many_writers_mixing_explicit_and_assigned_ids_never_collide() {
 async fn a_database_wedged_by_an_old_build_upgrades_and_assigns_ids_again() {
     // A database as the previous schema left it after a client stored an
     // item under id 2^63 - 1: SQLite's own sequence is at its end.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!(
-            "../../migrations/sqlite/0001_create_items.sql"
-        ))
-        .unwrap();
-        conn.execute_batch(
-            "INSERT INTO items (id, name, description, category, created_at, updated_at) VALUES
-               (1, 'Café crème', NULL, 'Boissons', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
-               (2, 'Straße', 'GRÜNE Ecke', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
-               (9223372036854775807, 'Wedge', NULL, NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
-             PRAGMA journal_mode = WAL;
-             PRAGMA user_version = 1;",
-        )
-        .unwrap();
-    }
-    let app = TestApp::start(&format!("sqlite://{}", path.display()), true).await;
+    let (app, _dir) = start_on_schema_1(
+        "INSERT INTO items (id, name, description, category, created_at, updated_at) VALUES
+           (1, 'Café crème', NULL, 'Boissons', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+           (2, 'Straße', 'GRÜNE Ecke', NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+           (9223372036854775807, 'Wedge', NULL, NULL, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+    )
+    .await;
     assert_eq!(create_without_id(&app).await, 3);
     // The old rows became searchable by their folded text.
     let (_, found) = status_and_json(app.get("/search/?q=CAF%C3%89").await).await;
@@ -160,4 +147,49 @@ async fn a_database_wedged_by_an_old_build_upgrades_and_assigns_ids_again() {
     assert_eq!(found["items"][0]["name"], "Straße", "{found}");
     let (_, found) = status_and_json(app.get("/filter/?category=BOISSONS").await).await;
     assert_eq!(found["total"], 1, "{found}");
+}
+
+#[tokio::test]
+async fn when_every_id_is_handed_out_a_create_without_one_is_a_503_saying_so() {
+    // A database whose sequence an old build had moved to the last id.
+    let (app, _dir) = start_on_schema_1(&format!(
+        "INSERT INTO items (id, name, created_at, updated_at)
+         VALUES ({MAX_ITEM_ID}, 'Last', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');"
+    ))
+    .await;
+    let (status, body) =
+        status_and_json(app.post_json("/items/", &json!({"name": "one more"})).await).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("No item ids are left"),
+        "{body}"
+    );
+    // An explicit free id still works.
+    let (status, _) = status_and_json(
+        app.post_json("/items/", &json!({"id": 7, "name": "chosen"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+}
+
+/// A server on a database at schema version 1 (as builds before the id
+/// counter left it), holding the rows that `inserts` adds.
+async fn start_on_schema_1(inserts: &str) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(include_str!(
+        "../../migrations/sqlite/0001_create_items.sql"
+    ))
+    .unwrap();
+    conn.execute_batch(inserts).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(conn);
+    let app = TestApp::start(&format!("sqlite://{}", path.display()), true).await;
+    (app, dir)
 }

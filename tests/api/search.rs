@@ -208,3 +208,38 @@ async fn the_category_filter_ignores_case_beyond_ascii() {
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn invented_categories_cannot_push_used_ones_out_of_the_menu() {
+    let app = TestApp::spawn_empty().await;
+    // One client invents 600 categories that sort before everything else...
+    let creates = (0..600).map(|i| {
+        let client = app.client.clone();
+        let url = app.url("/items/");
+        async move {
+            let body = json!({"name": "junk", "category": format!("!{i:03}")});
+            let response = client.post(&url).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    });
+    futures::future::join_all(creates).await;
+    // ...while a category in real use has a few items.
+    for name in ["Desk lamp", "Floor lamp"] {
+        app.create(json!({"name": name, "category": "Lighting"}))
+            .await;
+    }
+    let (status, menu) =
+        status_and_json(app.post_json("/rpc/items/categories", &json!({})).await).await;
+    assert_eq!(status, 200, "{menu}");
+    let menu: Vec<&str> = menu
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(menu.len(), 500);
+    assert!(menu.contains(&"Lighting"), "{menu:?}");
+    let mut sorted = menu.clone();
+    sorted.sort();
+    assert_eq!(menu, sorted, "the menu is sorted by name");
+}

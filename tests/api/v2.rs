@@ -228,12 +228,8 @@ async fn infer_takes_json_without_a_content_type_or_as_octet_stream() {
     let app = TestApp::spawn().await;
     let body = serde_json::to_vec(&linear_request(&[[1.5, 2.3, 0.8]])).unwrap();
     let response = app
-        .client
-        .post(app.url("/v2/models/linear/infer"))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+        .post_with_headers("/v2/models/linear/infer", &[], body.clone())
+        .await;
     let (status, answer) = status_and_json(response).await;
     assert_eq!(status, 200, "{answer}");
     let value = answer["outputs"][0]["data"][0].as_f64().unwrap();
@@ -268,22 +264,29 @@ async fn infer_takes_json_without_a_content_type_or_as_octet_stream() {
     );
 
     // The original REST routes still insist on JSON.
-    let response = app
-        .client
-        .post(app.url("/predict/"))
-        .body(r#"{"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}"#)
-        .send()
-        .await
-        .unwrap();
+    let original = br#"{"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}"#.to_vec();
+    let response = app.post_with_headers("/predict/", &[], original).await;
     assert_eq!(response.status(), 415);
 }
 
-/// A binary-extension request: the JSON header, then the tensor bytes.
-fn binary_request(header: &serde_json::Value, tensor: &[u8]) -> (Vec<u8>, usize) {
+/// Sends a binary-extension request: the JSON header, then the tensor
+/// bytes, announcing `claimed_length` (default: the true one) as the
+/// header's length.
+async fn post_binary(
+    app: &TestApp,
+    header: &serde_json::Value,
+    tensor: &[u8],
+    claimed_length: Option<usize>,
+) -> reqwest::Response {
     let mut body = serde_json::to_vec(header).unwrap();
-    let header_length = body.len();
+    let length = claimed_length.unwrap_or(body.len());
     body.extend_from_slice(tensor);
-    (body, header_length)
+    app.post_with_headers(
+        "/v2/models/linear/infer",
+        &[("inference-header-content-length", length.to_string())],
+        body,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -301,15 +304,7 @@ async fn binary_tensor_data_goes_in_and_comes_out() {
                     "parameters": {"binary_data_size": tensor.len()}}],
         "outputs": [{"name": "variable", "parameters": {"binary_data": true}}]
     });
-    let (body, header_length) = binary_request(&header, &tensor);
-    let response = app
-        .client
-        .post(app.url("/v2/models/linear/infer"))
-        .header("inference-header-content-length", header_length)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = post_binary(&app, &header, &tensor, None).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -351,20 +346,18 @@ async fn binary_requests_that_do_not_add_up_are_400_with_an_error() {
         (header(24), tensor[..8].to_vec(), None),
         // header length beyond the body
         (header(24), tensor.clone(), Some(100_000)),
+        // a value that is not a finite number
+        (
+            header(24),
+            [0.0, f64::NAN, 1.0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            None,
+        ),
     ];
     for (header, tensor, claimed) in cases {
-        let (body, header_length) = binary_request(&header, &tensor);
-        let response = app
-            .client
-            .post(app.url("/v2/models/linear/infer"))
-            .header(
-                "inference-header-content-length",
-                claimed.unwrap_or(header_length),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = post_binary(&app, &header, &tensor, claimed).await;
         let (status, answer) = status_and_json(response).await;
         assert_eq!(status, 400, "{header}: {answer}");
         assert!(answer["error"].is_string(), "{answer}");

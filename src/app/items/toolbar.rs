@@ -65,7 +65,8 @@ pub fn SearchBar(
                             let mut names = categories.await.unwrap_or_default();
                             // The server matches categories ignoring case in any
                             // language; lowercase is close enough to mark the choice.
-                            let same = |name: &str| name.to_lowercase() == current.to_lowercase();
+                            let current_lower = current.to_lowercase();
+                            let same = |name: &str| name.to_lowercase() == current_lower;
                             if !current.is_empty() && !names.iter().any(|n| same(n)) {
                                 names.insert(0, current.clone());
                             }

@@ -22,26 +22,28 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json(req.headers()) {
+        if !mime_type(req.headers()).is_some_and(|mime| is_json(&mime)) {
             return Err(ApiError::UnsupportedMediaType(
                 "Unsupported media type: send the body as JSON with \
                  'Content-Type: application/json'"
                     .into(),
             ));
         }
-        Bytes::from_request(req, state)
-            .await
-            .map(JsonBytes)
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(format!(
-                        "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
-                    ))
-                } else {
-                    ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
-                }
-            })
+        read_body(req, state).await.map(JsonBytes)
     }
+}
+
+/// The whole request body, within [`MAX_BODY_BYTES`] (413 beyond).
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
+            ))
+        } else {
+            ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+        }
+    })
 }
 
 impl JsonBytes {
@@ -66,16 +68,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+/// The request's media type, lowercased and without parameters, when it
+/// names one.
+pub fn mime_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let mime = value.split(';').next().unwrap_or_default().trim();
+    Some(mime.to_ascii_lowercase())
+}
+
+/// `application/json` or one of its `application/*+json` relatives.
+pub fn is_json(mime: &str) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 

@@ -30,10 +30,11 @@ pub async fn predict_original(
         other => other.into(),
     })?;
     let row = parse_row(&body, &model.info, &[json!("body")]).map_err(ApiError::Validation)?;
-    let info = model.info.clone();
+    // An Arc clone (not the metadata's) keeps the model's names for an error.
+    let described = model.clone();
     let prediction = inference::predict(model, vec![row])
         .await
-        .map_err(prediction_error(&info, |_| vec![json!("body")]))?;
+        .map_err(prediction_error(&described.info, |_| vec![json!("body")]))?;
     Ok(Json(OriginalPrediction {
         prediction: prediction[0].headline(),
     }))
@@ -83,14 +84,14 @@ pub async fn predict(
         },
     };
     let started = std::time::Instant::now();
-    let info = model.info.clone();
+    let described = model.clone();
     let locate = |i: usize| match single {
         true => vec![json!("body"), json!("features")],
         false => vec![json!("body"), json!("instances"), json!(i)],
     };
     let predictions = inference::predict_flat(model, flat, n_rows)
         .await
-        .map_err(prediction_error(&info, locate))?;
+        .map_err(prediction_error(&described.info, locate))?;
     // Lets clients (and the benchmark) see the model's share of the time.
     let timing = format!(
         "inference;dur={:.3}",
@@ -106,7 +107,7 @@ pub async fn predict(
 
 /// Maps an inference failure to the REST error, locating each row whose
 /// result is not finite with `locate(row index)` and showing its inputs.
-pub(super) fn prediction_error<'a>(
+fn prediction_error<'a>(
     info: &'a ModelInfo,
     locate: impl Fn(usize) -> Vec<Value> + 'a,
 ) -> impl FnOnce(InferenceError) -> ApiError + 'a {

@@ -121,6 +121,28 @@ pub(crate) fn fold_case(text: &str) -> String {
     caseless::default_case_fold_str(text)
 }
 
+/// The case-folded copies of an item's text that are stored beside it for
+/// search; every write of the text writes these too.
+pub(crate) struct FoldedText {
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+}
+
+impl FoldedText {
+    pub fn of(name: &str, description: Option<&str>, category: Option<&str>) -> Self {
+        FoldedText {
+            name: fold_case(name),
+            description: description.map(fold_case),
+            category: category.map(fold_case),
+        }
+    }
+
+    pub fn of_item(item: &ValidItem) -> Self {
+        Self::of(item.name(), item.description(), item.category())
+    }
+}
+
 /// The current time as the RFC 3339 text stored in `created_at`/`updated_at`.
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

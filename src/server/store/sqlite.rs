@@ -21,7 +21,7 @@ use std::thread;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
-use super::{fold_case, now_rfc3339, ItemStore, StoreError, DEMO_ITEMS};
+use super::{fold_case, now_rfc3339, FoldedText, ItemStore, StoreError, DEMO_ITEMS};
 use crate::domain::{Item, ItemDraft, ItemQuery, SortField, ValidItem, MAX_ITEM_ID};
 
 /// Schema migrations in order; `PRAGMA user_version` records how many ran.
@@ -392,11 +392,12 @@ fn fill_folded_text(tx: &Connection) -> Result<(), StoreError> {
          WHERE id = ?1",
     )?;
     for (id, name, description, category) in rows {
+        let folded = FoldedText::of(&name, description.as_deref(), category.as_deref());
         update.execute(params![
             id,
-            fold_case(&name),
-            description.as_deref().map(fold_case),
-            category.as_deref().map(fold_case)
+            folded.name,
+            folded.description,
+            folded.category
         ])?;
     }
     Ok(())
@@ -409,6 +410,7 @@ fn insert(tx: &Connection, id: Option<i64>, item: &ValidItem) -> Result<Item, St
         Some(id) => id,
         None => next_assigned_id(tx)?,
     };
+    let folded = FoldedText::of_item(item);
     let result = tx
         .prepare_cached(&format!(
             "INSERT INTO items (id, name, description, category, price, created_at, \
@@ -423,9 +425,9 @@ fn insert(tx: &Connection, id: Option<i64>, item: &ValidItem) -> Result<Item, St
                 item.category(),
                 item.price(),
                 now_rfc3339(),
-                fold_case(item.name()),
-                item.description().map(fold_case),
-                item.category().map(fold_case),
+                folded.name,
+                folded.description,
+                folded.category,
             ],
             item_from_row,
         );
@@ -609,6 +611,7 @@ impl ItemStore for SqliteStore {
         expected_version: Option<i64>,
     ) -> Result<Item, StoreError> {
         self.write(move |tx| {
+            let folded = FoldedText::of_item(&item);
             let updated = tx
                 .prepare_cached(&format!(
                     "UPDATE items SET name = ?2, description = ?3, category = ?4, price = ?5, \
@@ -625,9 +628,9 @@ impl ItemStore for SqliteStore {
                         item.price(),
                         now_rfc3339(),
                         expected_version,
-                        fold_case(item.name()),
-                        item.description().map(fold_case),
-                        item.category().map(fold_case),
+                        folded.name,
+                        folded.description,
+                        folded.category,
                     ],
                     item_from_row,
                 )

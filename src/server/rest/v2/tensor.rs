@@ -15,7 +15,7 @@ use super::bad_request;
 use crate::domain::MAX_BATCH_ROWS;
 use crate::server::inference::{LoadedModel, TensorOutput};
 use crate::server::rest::error::ApiError;
-use crate::server::rest::extract::MAX_BODY_BYTES;
+use crate::server::rest::extract::{is_json, mime_type, read_body};
 
 /// The header that gives the length of the JSON part of a binary request
 /// or response.
@@ -47,16 +47,9 @@ impl<S: Send + Sync> FromRequest<S> for InferBody {
                     })?,
             ),
         };
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::OpenInference(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("Request body too large: the limit is {MAX_BODY_BYTES} bytes"),
-                )
-            } else {
-                bad_request(format!("Could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = read_body(req, state)
+            .await
+            .map_err(ApiError::into_open_inference)?;
         let (json_part, binary) = match header_length {
             None => (bytes.clone(), Bytes::new()),
             Some(n) if n <= bytes.len() => (bytes.slice(..n), bytes.slice(n..)),
@@ -77,19 +70,11 @@ impl<S: Send + Sync> FromRequest<S> for InferBody {
 /// `application/octet-stream` (the binary form), or none at all (what the
 /// Triton client sends); anything else is a mistake worth naming.
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(value) = headers.get(CONTENT_TYPE) else {
+    if !headers.contains_key(CONTENT_TYPE) {
         return Ok(());
-    };
-    let mime = value
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let json = mime == "application/json" || mime.ends_with("+json");
-    if json || mime == "application/octet-stream" {
+    }
+    let mime = mime_type(headers).unwrap_or_default();
+    if is_json(&mime) || mime == "application/octet-stream" {
         Ok(())
     } else {
         Err(ApiError::OpenInference(
