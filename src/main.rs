@@ -26,7 +26,7 @@ fn main() -> std::process::ExitCode {
 #[tokio::main]
 async fn serve() -> std::process::ExitCode {
     let config = Config::parse();
-    telemetry::init(&config.log);
+    telemetry::init(&config.log, config.log_format);
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(e) => {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use itemserve::domain::Prediction;
 use itemserve::server::inference::ModelRegistry;
+use itemserve::server::telemetry::Metrics;
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-4;
@@ -33,7 +34,10 @@ fn rows(reference: &Value) -> Vec<Vec<f64>> {
 }
 
 fn registry() -> ModelRegistry {
-    ModelRegistry::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+    ModelRegistry::open(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
+        Metrics::new(),
+    )
 }
 
 fn check_regressor(name: &str, tolerance: f64) {

@@ -16,6 +16,8 @@ use predict::PredictPage;
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -53,7 +55,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <A href="/" exact=true>"Items"</A>
                     <A href="/predict">"Predict"</A>
-                    <a href="/api" rel="external">"REST API"</a>
+                    <a href="/docs" rel="external">"API docs"</a>
                 </nav>
             </header>
             <main class="page">

@@ -12,6 +12,12 @@ pub const MAX_ITEM_ID: i64 = (1 << 53) - 1;
 
 /// A stored catalogue item, as every client sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(example = json!({
+    "id": 1, "name": "Item One", "description": "This is the first item.", "category": null, "price": null,
+    "created_at": "2026-01-01T12:00:00.000Z", "updated_at": "2026-01-01T12:00:00.000Z",
+    "version": 1
+})))]
 pub struct Item {
     pub id: i64,
     pub name: String,

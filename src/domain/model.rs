@@ -10,6 +10,7 @@ use super::validation::FieldError;
 /// What a model predicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Task {
     Regression,
     Classification,
@@ -17,6 +18,7 @@ pub enum Task {
 
 /// One input feature, in the model's column order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FeatureSpec {
     pub name: String,
     #[serde(default)]
@@ -32,6 +34,7 @@ pub struct FeatureSpec {
 
 /// One named output of a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OutputSpec {
     pub name: String,
     #[serde(default)]
@@ -40,6 +43,7 @@ pub struct OutputSpec {
 
 /// Where a model came from and how good it is.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Provenance {
     #[serde(default)]
     pub dataset: String,
@@ -52,6 +56,7 @@ pub struct Provenance {
 /// Whether a model can serve predictions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ModelStatus {
     Ready,
     /// Failed to load; `serving_previous` when an earlier good version of
@@ -70,6 +75,7 @@ impl ModelStatus {
 
 /// Everything a client needs to know to call a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelInfo {
     pub name: String,
     pub version: String,
@@ -208,6 +214,7 @@ impl ModelInfo {
 /// One row's prediction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Prediction {
     Regression {
         value: f64,
@@ -221,6 +228,7 @@ pub enum Prediction {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClassProbability {
     pub label: String,
     pub probability: f64,

@@ -3,8 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use axum::http::HeaderValue;
 use clap::Parser;
 use leptos::config::{Env, LeptosOptions};
+
+use crate::server::telemetry::LogFormat;
 
 /// itemserve: an item catalogue with a browser UI and a JSON REST API.
 ///
@@ -42,9 +45,24 @@ pub struct Config {
     #[arg(long, env = "MODELS_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub models_poll_ms: u64,
 
-    /// Log filter, e.g. `info` or `itemserve=debug,tower_http=debug`.
+    /// Log filter, e.g. `info` or `itemserve=debug,tower_http=debug`. At
+    /// `info`, every request is logged once (target `itemserve::http`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log lines as readable text or as one JSON object per line.
+    #[arg(long, env = "ITEMSERVE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Serve `/metrics` only on this separate address (e.g. 127.0.0.1:9100,
+    /// reachable by the monitoring system alone) instead of the main one.
+    #[arg(long, env = "ITEMSERVE_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Origins allowed to call the API from other sites' pages (CORS), comma
+    /// separated, e.g. `https://app.example.com`. Empty: none (the default).
+    #[arg(long, env = "ITEMSERVE_CORS_ORIGINS", value_delimiter = ',', value_parser = origin)]
+    pub cors_origins: Vec<HeaderValue>,
 
     /// Requests a second one client address may make on average (IPv6: per
     /// /64); more get 429 with Retry-After. 0 turns the limit off. Behind a
@@ -86,6 +104,9 @@ impl Config {
             models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
             models_poll_ms: 100,
             log: "warn".into(),
+            log_format: LogFormat::Text,
+            metrics_addr: None,
+            cors_origins: Vec::new(),
             site_root: "target/site".into(),
             // Tests fire requests far faster than people do; the limit has
             // its own tests, which turn it on.
@@ -123,6 +144,20 @@ impl Config {
             .site_addr(bound)
             .reload_port(var("LEPTOS_RELOAD_PORT", "3001").parse().unwrap_or(3001))
             .build()
+    }
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after.
+fn origin(s: &str) -> Result<HeaderValue, String> {
+    let s = s.trim();
+    let valid = s.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+    });
+    match HeaderValue::from_str(s) {
+        Ok(value) if valid => Ok(value),
+        _ => Err(format!(
+            "'{s}' is not an origin like https://app.example.com (scheme, host, optional port)"
+        )),
     }
 }
 

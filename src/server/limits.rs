@@ -16,7 +16,13 @@ use crate::server::rest::ApiError;
 
 /// Paths never limited: orchestrators' probes must not be throttled into
 /// restarting a healthy server.
-const UNLIMITED: &[&str] = &["/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"];
+const UNLIMITED: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/metrics",
+];
 
 /// A generic cell rate algorithm (token bucket) per client: `per_second`
 /// requests a second on average, up to `burst` at once.
@@ -124,6 +130,8 @@ pub struct RequestLimits {
     pub body_timeout: Duration,
     /// Longest accepted path plus query string, in bytes.
     pub max_uri_bytes: usize,
+    /// Counts the requests the rate limit refuses.
+    pub refused: prometheus_client::metrics::counter::Counter,
 }
 
 /// Middleware, outermost: refuses over-long URIs (414) and a client's
@@ -153,6 +161,7 @@ pub async fn enforce(
             .map(|ConnectInfo(addr)| ClientKey::from(addr.ip()));
         if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
             if let Err(retry_after) = limiter.check(client) {
+                limits.refused.inc();
                 return limiter.refusal(retry_after, path);
             }
         }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod inference;
 pub mod limits;
 pub mod rest;
+pub mod security;
 pub mod serve;
 pub mod startup;
 pub mod state;

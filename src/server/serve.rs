@@ -22,6 +22,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -47,6 +48,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    open: Gauge,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
@@ -87,6 +89,8 @@ pub async fn serve(
             });
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let open = open.clone();
+        open.inc();
         tokio::spawn(async move {
             let connection =
                 builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
@@ -94,6 +98,7 @@ pub async fn serve(
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
             drop(slot);
+            open.dec();
         });
     }
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::routing::get;
 use axum::{middleware, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
@@ -15,9 +16,11 @@ use crate::server::config::Config;
 use crate::server::inference::ModelRegistry;
 use crate::server::limits::{self, RateLimiter, RequestLimits};
 use crate::server::rest;
+use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::AppState;
 use crate::server::store::{self, StoreError, StoreOptions};
+use crate::server::telemetry::{self, Metrics, MetricsState};
 
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
@@ -43,22 +46,29 @@ pub struct Application {
     router: Router,
     addr: SocketAddr,
     limits: ConnectionLimits,
+    metrics: Arc<Metrics>,
+    /// `/metrics` on its own address, when configured.
+    metrics_listener: Option<(TcpListener, Router)>,
 }
 
 impl Application {
     /// Opens the store (applying migrations), binds the listener and builds
     /// the router. Port 0 picks a free port; see [`Application::addr`].
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
+        let metrics = Metrics::new();
         let store = store::open(&StoreOptions {
             database_url: config.database_url.clone(),
             seed_demo_items: config.seed_demo_items,
+            commits: metrics.commits(),
         })
         .await?;
         let models_dir = config.models_dir.clone();
-        let models = tokio::task::spawn_blocking(move || ModelRegistry::open(models_dir))
-            .await
-            .map(Arc::new)
-            .map_err(|e| StartupError::Models(e.to_string()))?;
+        let registry_metrics = Arc::clone(&metrics);
+        let models =
+            tokio::task::spawn_blocking(move || ModelRegistry::open(models_dir, registry_metrics))
+                .await
+                .map(Arc::new)
+                .map_err(|e| StartupError::Models(e.to_string()))?;
         models.watch(Duration::from_millis(config.models_poll_ms));
         let listener =
             TcpListener::bind(config.addr)
@@ -71,6 +81,26 @@ impl Application {
             addr: config.addr,
             source,
         })?;
+        let metrics_state = MetricsState {
+            metrics: Arc::clone(&metrics),
+            store: Arc::clone(&store),
+        };
+        let metrics_route = Router::new()
+            .route("/metrics", get(telemetry::metrics_endpoint))
+            .with_state(metrics_state);
+        let metrics_listener = match config.metrics_addr {
+            Some(metrics_addr) => {
+                let listener =
+                    TcpListener::bind(metrics_addr)
+                        .await
+                        .map_err(|source| StartupError::Bind {
+                            addr: metrics_addr,
+                            source,
+                        })?;
+                Some((listener, metrics_route.clone()))
+            }
+            None => None,
+        };
         let state = AppState {
             store,
             models,
@@ -83,12 +113,30 @@ impl Application {
                 .map(|(per_second, burst)| RateLimiter::new(per_second, burst)),
             body_timeout: Duration::from_secs_f64(config.body_timeout),
             max_uri_bytes: MAX_URI_BYTES,
+            refused: metrics.rate_limited.clone(),
         };
-        // Outermost, so a refused request costs as little as possible.
-        let router = router(state).layer(middleware::from_fn_with_state(
-            Arc::new(request_limits),
-            limits::enforce,
-        ));
+        let mut router = router(state);
+        if metrics_listener.is_none() {
+            router = router.merge(metrics_route);
+        }
+        // Layers run outermost (last added) first.
+        router = router.layer(middleware::from_fn(security::same_origin_server_fns));
+        if let Some(cors) = security::cors(&config.cors_origins) {
+            router = router.layer(cors);
+        }
+        let router = router
+            // Early, so a refused request costs as little as possible...
+            .layer(middleware::from_fn_with_state(
+                Arc::new(request_limits),
+                limits::enforce,
+            ))
+            // ...but still answered with the security headers,
+            .layer(middleware::from_fn(security::headers))
+            // and with its request id, log line and metrics.
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&metrics),
+                telemetry::track,
+            ));
         Ok(Application {
             listener,
             router,
@@ -98,12 +146,21 @@ impl Application {
                 header_timeout: Duration::from_secs_f64(config.header_timeout),
                 drain_timeout: Duration::from_secs(30),
             },
+            metrics,
+            metrics_listener,
         })
     }
 
     /// The address actually bound.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `/metrics` is served on when it has its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
@@ -116,7 +173,15 @@ impl Application {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        serve(self.listener, self.router, self.limits, stop).await
+        if let Some((listener, router)) = self.metrics_listener {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
+        let connections = self.metrics.open_connections.clone();
+        serve(self.listener, self.router, self.limits, connections, stop).await
     }
 }
 
@@ -128,7 +193,8 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .fallback(rest::fallback)
-        .method_not_allowed_fallback(rest::method_not_allowed);
+        .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(middleware::from_fn(telemetry::expose_route));
     // Request spans cost a few percent of throughput and are only logged at
     // debug level: add them only when that level is on.
     let router = if tracing::enabled!(target: "tower_http", tracing::Level::DEBUG) {

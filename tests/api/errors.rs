@@ -270,7 +270,7 @@ async fn unknown_api_routes_return_json_404() {
 #[tokio::test]
 async fn a_wrong_method_returns_json_405() {
     let app = TestApp::spawn().await;
-    let response = app.client.patch(app.url("/items/1")).send().await.unwrap();
+    let response = app.client.post(app.url("/items/1")).send().await.unwrap();
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, 405);
     assert_eq!(body, json!({"detail": "Method Not Allowed"}));

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod concurrency;
+mod docs;
 mod errors;
 mod fuzz;
 mod hot_reload;
@@ -11,6 +12,8 @@ mod ids;
 mod items;
 mod limits;
 mod models;
+mod observability;
+mod patch;
 mod persistence;
 mod search;
 mod v2;

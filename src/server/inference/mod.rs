@@ -35,7 +35,9 @@ async fn run_blocking<T: Send + 'static>(
         .acquire()
         .await
         .map_err(|e| InferenceError::Runtime(e.to_string()))?;
-    tokio::task::spawn_blocking(work)
+    // The caller's span (with its request id) follows the work.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
 }

@@ -11,6 +11,7 @@ use tract_onnx::tract_hir::internal::DimLike;
 use super::manifest::Manifest;
 use super::InferenceError;
 use crate::domain::{ClassProbability, ModelInfo, ModelStatus, Prediction, Task};
+use crate::server::telemetry::ModelMetrics;
 
 /// Run states kept per model: enough for every worker thread at once.
 const MAX_POOLED_STATES: usize = 16;
@@ -80,6 +81,8 @@ pub struct LoadedModel {
     /// Index of the output holding the values (regression) or the class
     /// probabilities (classification).
     result_output: usize,
+    /// Where each run is counted; the registry sets it.
+    pub(crate) metrics: ModelMetrics,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -208,6 +211,7 @@ impl LoadedModel {
             plan,
             states: std::sync::Mutex::new(Vec::new()),
             result_output,
+            metrics: ModelMetrics::default(),
         };
         // Catch shape mismatches now rather than at the first request.
         let defaults: Vec<f64> = loaded.info.inputs.iter().map(|s| s.default).collect();
@@ -220,6 +224,7 @@ impl LoadedModel {
     /// Runs the raw graph on `n_rows` rows of row-major `flat` values and
     /// returns every output tensor.
     pub fn run_flat(&self, flat: &[f64], n_rows: usize) -> Result<TVec<TValue>, InferenceError> {
+        let started = std::time::Instant::now();
         let shape = [n_rows, self.signature.features];
         let tensor = match self.signature.input_type {
             InputType::F64 => Tensor::from_shape(&shape, flat),
@@ -251,6 +256,8 @@ impl LoadedModel {
         if states.len() < MAX_POOLED_STATES {
             states.push(state);
         }
+        drop(states);
+        self.metrics.observe(n_rows, started.elapsed());
         Ok(outputs)
     }
 

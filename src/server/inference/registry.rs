@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::manifest::{Manifest, MANIFEST_FILES};
 use super::{InferenceError, LoadedModel};
 use crate::domain::{ModelInfo, ModelStatus, Task};
+use crate::server::telemetry::Metrics;
 
 /// Size and modification time of a model's files: a change means "reload".
 type Fingerprint = Vec<(&'static str, u64, SystemTime)>;
@@ -28,16 +29,18 @@ pub struct ModelRegistry {
     /// Fingerprints seen at the previous poll: files are reloaded once they
     /// stop changing, so a model is not loaded half-copied.
     last_seen: Mutex<HashMap<String, Fingerprint>>,
+    metrics: Arc<Metrics>,
 }
 
 impl ModelRegistry {
     /// Loads every model folder in `dir` (blocking; call at startup). A
     /// missing folder is an empty repository, not an error.
-    pub fn open(dir: impl Into<PathBuf>) -> ModelRegistry {
+    pub fn open(dir: impl Into<PathBuf>, metrics: Arc<Metrics>) -> ModelRegistry {
         let registry = ModelRegistry {
             dir: dir.into(),
             slots: RwLock::new(BTreeMap::new()),
             last_seen: Mutex::new(HashMap::new()),
+            metrics,
         };
         for (name, fingerprint) in registry.scan() {
             registry.load(&name, fingerprint);
@@ -166,10 +169,12 @@ impl ModelRegistry {
     fn load(&self, name: &str, fingerprint: Fingerprint) {
         let dir = self.dir.join(name);
         let result = LoadedModel::load(name, &dir);
+        self.metrics.model_loaded(name, result.is_ok());
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         let previous = slots.remove(name).and_then(|s| s.serving);
         let slot = match result {
-            Ok(model) => {
+            Ok(mut model) => {
+                model.metrics = self.metrics.model(name, &model.info.version);
                 tracing::info!(model = %name, version = %model.info.version, "model loaded");
                 Slot {
                     info: model.info.clone(),

@@ -13,15 +13,31 @@ use crate::server::store::StoreError;
 pub const NON_FINITE_KIND: &str = "prediction_not_finite";
 
 /// One entry of a 422 body, in the shape FastAPI/pydantic uses.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ValidationDetail {
+    /// What kind of problem, in pydantic's names (`missing`, `string_too_long`, ...).
     #[serde(rename = "type")]
     pub kind: String,
+    /// Where: `["body", "name"]`, `["query", "limit"]`, `["path", "id"]`, ...
+    #[schema(value_type = Vec<LocEntry>)]
     pub loc: Vec<Value>,
+    /// A sentence for people.
     pub msg: String,
+    /// The value that was rejected.
     pub input: Value,
+    /// The limit that was broken, e.g. `{"max_length": 200}`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub ctx: Option<Value>,
+}
+
+/// A step of a [`ValidationDetail`]'s location: a name or an index.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LocEntry {
+    Name(String),
+    Index(u64),
 }
 
 impl ValidationDetail {

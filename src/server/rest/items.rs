@@ -1,4 +1,4 @@
-//! `/items/` — the original app's CRUD contract.
+//! `/items/` — the original app's CRUD contract, plus JSON merge patch.
 
 use axum::extract::State;
 use axum::http::header::{ETAG, LOCATION};
@@ -10,12 +10,29 @@ use serde_json::{json, Value};
 use super::cache::{cached_json, to_json};
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{IfMatch, ItemId, JsonBody, ListParams};
-use super::item_body::ItemBody;
+use super::item_body::{merge_patch, ItemBody};
+use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch, ValidationError};
 use crate::domain::{Item, DEFAULT_LIMIT};
 use crate::server::state::AppState;
 
+/// How often a PATCH without `If-Match` is reapplied when another writer
+/// changes the item between its read and its write.
+const PATCH_ATTEMPTS: usize = 5;
+
 /// `GET /items/`: a page of items, filtered and sorted; reused until the
 /// next write.
+#[utoipa::path(
+    get,
+    path = "/items/",
+    tag = "items",
+    summary = "List items",
+    description = "A page of items, filtered and sorted (`skip`, `limit`, `q`, `category`, `price_lt`, `sort`).",
+    params(doc::ListParams),
+    responses(
+        (status = 200, description = "The page of items", body = Vec<Item>),
+        (status = 422, description = "A query parameter is invalid", body = ValidationError),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     ListParams(query): ListParams,
@@ -28,6 +45,20 @@ pub async fn list(
 }
 
 /// `GET /items/{id}`.
+#[utoipa::path(
+    get,
+    path = "/items/{id}",
+    tag = "items",
+    summary = "Read one item",
+    description = "The item, with its version in `ETag` (send it back in `If-Match` to update safely).",
+    params(("id" = i64, Path, description = "The item's id")),
+    responses(
+        (status = 200, description = "The item", body = Item,
+            headers(("ETag" = String, description = "The item's version, quoted"))),
+        (status = 404, description = "No item has this id", body = Detail),
+        (status = 422, description = "The id is not an integer", body = ValidationError),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     ItemId(id): ItemId,
@@ -41,6 +72,24 @@ pub async fn get(
 }
 
 /// `POST /items/`: 201 with the stored item; the id is assigned when absent.
+#[utoipa::path(
+    post,
+    path = "/items/",
+    tag = "items",
+    summary = "Create an item",
+    description = "Stores the item durably before answering. Without `id`, the next free id is assigned (a deleted item's id is never reused).",
+    request_body = ItemIn,
+    responses(
+        (status = 201, description = "The stored item", body = Item,
+            headers(
+                ("ETag" = String, description = "The item's version, quoted"),
+                ("Location" = String, description = "The item's URL"),
+            )),
+        (status = 409, description = "An item with this id already exists", body = Detail),
+        (status = 422, description = "Every invalid field, at once", body = ValidationError),
+        (status = 503, description = "No id is left to assign", body = Detail),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
@@ -55,13 +104,103 @@ pub async fn create(
 }
 
 /// `PUT /items/{id}`: replaces every field; honours `If-Match`.
+#[utoipa::path(
+    put,
+    path = "/items/{id}",
+    tag = "items",
+    summary = "Replace an item",
+    description = "Replaces every field (absent optional fields become null). With `If-Match`, only if the item is still at that version.",
+    params(
+        ("id" = i64, Path, description = "The item's id"),
+        ("If-Match" = Option<String>, Header, description = "An `ETag` from an earlier read, like `\"3\"`"),
+    ),
+    request_body = ItemIn,
+    responses(
+        (status = 200, description = "The updated item", body = Item,
+            headers(("ETag" = String, description = "The item's new version, quoted"))),
+        (status = 404, description = "No item has this id", body = Detail),
+        (status = 412, description = "The item changed since the `If-Match` version", body = Detail),
+        (status = 422, description = "Every invalid field, at once", body = ValidationError),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     ItemId(id): ItemId,
     IfMatch(expected_version): IfMatch,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ItemBody { id: body_id, item } = ItemBody::parse(&body)?;
+    let item = replace(&state, id, &body, expected_version).await?;
+    Ok((etag(&item), Json(item)))
+}
+
+/// `PATCH /items/{id}`: a JSON merge patch (RFC 7396) of the item's fields,
+/// validated as a whole item the way PUT validates it; honours `If-Match`.
+#[utoipa::path(
+    patch,
+    path = "/items/{id}",
+    tag = "items",
+    summary = "Change some fields of an item",
+    description = "A JSON merge patch (RFC 7396, `application/merge-patch+json` or `application/json`): fields given replace the stored ones, `null` clears an optional field, absent fields stay. The result is validated like a PUT body. With `If-Match`, only if the item is still at that version.",
+    params(
+        ("id" = i64, Path, description = "The item's id"),
+        ("If-Match" = Option<String>, Header, description = "An `ETag` from an earlier read, like `\"3\"`"),
+    ),
+    request_body(content = ItemPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated item", body = Item,
+            headers(("ETag" = String, description = "The item's new version, quoted"))),
+        (status = 404, description = "No item has this id", body = Detail),
+        (status = 412, description = "The item changed since the `If-Match` version", body = Detail),
+        (status = 422, description = "Every invalid field of the patched item, at once", body = ValidationError),
+    )
+)]
+pub async fn patch(
+    State(state): State<AppState>,
+    ItemId(id): ItemId,
+    IfMatch(expected_version): IfMatch,
+    JsonBody(patch): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let current = state
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(ApiError::item_not_found)?;
+        let mut merged = json!({
+            "id": current.id,
+            "name": current.name,
+            "description": current.description,
+            "category": current.category,
+            "price": current.price,
+        });
+        merge_patch(&mut merged, &patch);
+        // The patch decides the outcome; a version the client named is
+        // checked by the store in the same statement as the write.
+        let version = expected_version.unwrap_or(current.version);
+        match replace(&state, id, &merged, Some(version)).await {
+            Err(ApiError::PreconditionFailed(_))
+                if expected_version.is_none() && attempts < PATCH_ATTEMPTS =>
+            {
+                continue
+            }
+            result => {
+                let item = result?;
+                return Ok((etag(&item), Json(item)));
+            }
+        }
+    }
+}
+
+/// Validates a whole item body for `id` and stores it.
+async fn replace(
+    state: &AppState,
+    id: i64,
+    body: &Value,
+    expected_version: Option<i64>,
+) -> Result<Item, ApiError> {
+    let ItemBody { id: body_id, item } = ItemBody::parse(body)?;
     if let Some(body_id) = body_id.filter(|b| *b != id) {
         return Err(ApiError::Validation(vec![ValidationDetail::new(
             "body",
@@ -71,11 +210,27 @@ pub async fn update(
             json!(body_id),
         )]));
     }
-    let item = state.store.update(id, item, expected_version).await?;
-    Ok((etag(&item), Json(item)))
+    Ok(state.store.update(id, item, expected_version).await?)
 }
 
 /// `DELETE /items/{id}`; honours `If-Match`.
+#[utoipa::path(
+    delete,
+    path = "/items/{id}",
+    tag = "items",
+    summary = "Delete an item",
+    description = "With `If-Match`, only if the item is still at that version.",
+    params(
+        ("id" = i64, Path, description = "The item's id"),
+        ("If-Match" = Option<String>, Header, description = "An `ETag` from an earlier read, like `\"3\"`"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 404, description = "No item has this id", body = Detail),
+        (status = 412, description = "The item changed since the `If-Match` version", body = Detail),
+        (status = 422, description = "The id is not an integer", body = ValidationError),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     ItemId(id): ItemId,

@@ -2,7 +2,7 @@
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -27,16 +27,23 @@ const API_PREFIXES: &[&str] = &[
 ];
 
 /// `GET /api`: what the original app served at `GET /`.
+#[utoipa::path(get, path = "/api/", tag = "meta", summary = "Welcome map",
+    description = "What the original app served at `GET /`: every route in a sentence, and where the docs are.",
+    responses((status = 200, description = "The map", body = super::openapi::Welcome)))]
 pub async fn index() -> Json<Value> {
     Json(json!({
         "message": "Welcome to itemserve: the item catalogue API",
         "version": env!("CARGO_PKG_VERSION"),
         "ui": "/",
+        "docs": "/docs",
+        "redoc": "/redoc",
+        "openapi": "/openapi.json",
         "endpoints": {
             "GET /items/": "List items (skip, limit, q, category, price_lt, sort)",
             "POST /items/": "Create an item",
             "GET /items/{id}": "Read one item",
             "PUT /items/{id}": "Replace an item (If-Match supported)",
+            "PATCH /items/{id}": "Change some fields: a JSON merge patch (If-Match supported)",
             "DELETE /items/{id}": "Delete an item (If-Match supported)",
             "GET /search/": "Search items by name or description (q, skip, limit)",
             "GET /filter/": "Filter items (category, price_lt)",
@@ -48,16 +55,36 @@ pub async fn index() -> Json<Value> {
             "POST /v2/models/{name}/infer": "Open Inference Protocol inference",
             "GET /healthz": "Liveness",
             "GET /readyz": "Readiness (database reachable)",
+            "GET /openapi.json": "This API's OpenAPI 3.1 document",
+            "GET /docs": "Interactive API documentation (Swagger UI)",
+            "GET /redoc": "API reference (ReDoc)",
         }
     }))
 }
 
+/// `GET /predict/`: a person who typed the prediction page's address with
+/// a slash.
+#[utoipa::path(get, path = "/predict/", tag = "models", summary = "The prediction page",
+    description = "Redirects to the browser's prediction page, `/predict`.",
+    responses((status = 308, description = "Redirect to `/predict`")))]
+pub async fn to_prediction_page() -> Redirect {
+    Redirect::permanent("/predict")
+}
+
 /// `GET /healthz`: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "meta", summary = "Liveness",
+    responses((status = 200, description = "The process is up", body = super::openapi::Status)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "meta", summary = "Readiness",
+    description = "Ready when the database answers.",
+    responses(
+        (status = 200, description = "Ready", body = super::openapi::Status, example = json!({"status": "ready"})),
+        (status = 503, description = "The database does not answer", body = super::openapi::Detail),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");

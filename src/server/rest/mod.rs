@@ -1,6 +1,9 @@
-//! The JSON REST API for scripts: the original FastAPI contract plus health.
+//! The JSON REST API for scripts: the original FastAPI contract, the model
+//! routes, the Open Inference Protocol, health, and the API's own
+//! documentation (`/openapi.json`, `/docs`, `/redoc`).
 
 mod cache;
+mod docs;
 mod error;
 mod extract;
 mod instances;
@@ -8,60 +11,105 @@ mod item_body;
 mod items;
 mod meta;
 mod models;
+mod openapi;
 mod search;
 mod v2;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 pub use cache::PageCache;
 pub use error::{ApiError, ValidationDetail};
 pub use meta::{fallback, method_not_allowed};
+pub use openapi::document;
 
 use crate::server::state::AppState;
 
-/// Every REST route. Collection paths answer with and without the trailing
-/// slash, as the original app did.
+/// Every REST route, registered through [`RouteTable`] so that the list of
+/// routes the router serves and the list `/openapi.json` documents can be
+/// compared (a test does). Collection paths answer with and without the
+/// trailing slash, as the original app did.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/items", get(items::list).post(items::create))
-        .route("/items/", get(items::list).post(items::create))
-        .route(
-            "/items/{id}",
-            get(items::get).put(items::update).delete(items::delete),
-        )
-        .route("/search", get(search::search))
-        .route("/search/", get(search::search))
-        .route("/filter", get(search::filter))
-        .route("/filter/", get(search::filter))
-        .route("/api", get(meta::index))
-        .route("/api/", get(meta::index))
-        .route("/predict", post(models::predict_original))
-        .route(
-            "/predict/",
-            // GET /predict/ is a person who typed the page's address with a slash.
-            post(models::predict_original)
-                .get(|| async { axum::response::Redirect::permanent("/predict") }),
-        )
-        .route("/api/models", get(models::list))
-        .route("/api/models/{name}", get(models::get))
-        .route("/api/models/{name}/predict", post(models::predict))
-        .route("/v2", get(v2::server_metadata))
-        .route("/v2/health/live", get(v2::live))
-        .route("/v2/health/ready", get(v2::ready))
-        .route("/v2/models/{name}", get(v2::model_metadata))
-        .route("/v2/models/{name}/ready", get(v2::model_ready))
-        .route("/v2/models/{name}/infer", post(v2::infer))
-        .route(
-            "/v2/models/{name}/versions/{version}",
-            get(v2::model_version_metadata),
-        )
-        .route(
-            "/v2/models/{name}/versions/{version}/infer",
-            post(v2::infer_version),
-        )
-        .route("/healthz", get(meta::healthz))
-        .route("/readyz", get(meta::readyz))
+    table()
+        .router
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .merge(docs::pages())
+}
+
+/// Every `(method, path)` the REST router serves, in registration order.
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    table().routes
+}
+
+fn table() -> RouteTable {
+    RouteTable::default()
+        .both_slashes(Method::GET, "/items/", items::list)
+        .both_slashes(Method::POST, "/items/", items::create)
+        .add(Method::GET, "/items/{id}", items::get)
+        .add(Method::PUT, "/items/{id}", items::update)
+        .add(Method::PATCH, "/items/{id}", items::patch)
+        .add(Method::DELETE, "/items/{id}", items::delete)
+        .both_slashes(Method::GET, "/search/", search::search)
+        .both_slashes(Method::GET, "/filter/", search::filter)
+        .both_slashes(Method::GET, "/api/", meta::index)
+        .both_slashes(Method::POST, "/predict/", models::predict_original)
+        // GET /predict/ is a person who typed the page's address with a slash.
+        .add(Method::GET, "/predict/", meta::to_prediction_page)
+        .add(Method::GET, "/api/models", models::list)
+        .add(Method::GET, "/api/models/{name}", models::get)
+        .add(Method::POST, "/api/models/{name}/predict", models::predict)
+        .add(Method::GET, "/v2", v2::server_metadata)
+        .add(Method::GET, "/v2/health/live", v2::live)
+        .add(Method::GET, "/v2/health/ready", v2::ready)
+        .add(Method::GET, "/v2/models/{name}", v2::model_metadata)
+        .add(Method::GET, "/v2/models/{name}/ready", v2::model_ready)
+        .add(Method::POST, "/v2/models/{name}/infer", v2::infer)
+        .add(
+            Method::GET,
+            "/v2/models/{name}/versions/{version}",
+            v2::model_version_metadata,
+        )
+        .add(
+            Method::POST,
+            "/v2/models/{name}/versions/{version}/infer",
+            v2::infer_version,
+        )
+        .add(Method::GET, "/healthz", meta::healthz)
+        .add(Method::GET, "/readyz", meta::readyz)
+        .add(Method::GET, docs::OPENAPI_PATH, docs::openapi_json)
+}
+
+/// A router that remembers what it registered.
+#[derive(Default)]
+struct RouteTable {
+    router: Router<AppState>,
+    routes: Vec<(Method, &'static str)>,
+}
+
+impl RouteTable {
+    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a routable method");
+        // axum merges the method routers of one path.
+        self.router = self.router.route(path, on(filter, handler));
+        self.routes.push((method, path));
+        self
+    }
+
+    /// `path` (ending in `/`) and the same path without the slash.
+    fn both_slashes<H, T>(self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState> + Clone,
+        T: 'static,
+    {
+        let bare = path.strip_suffix('/').expect("a path ending in a slash");
+        self.add(method.clone(), path, handler.clone())
+            .add(method, bare, handler)
+    }
 }

@@ -19,6 +19,19 @@ const ORIGINAL_MODEL: &str = "linear";
 const MAX_DETAILS: usize = 50;
 
 /// `POST /predict/`: `{"feature1","feature2","feature3"}` → `{"prediction"}`.
+#[utoipa::path(
+    post,
+    path = "/predict/",
+    tag = "models",
+    summary = "Predict with the original model",
+    description = "The original app's contract: the `linear` model on three features.",
+    request_body = super::openapi::OriginalFeatures,
+    responses(
+        (status = 200, description = "The prediction", body = OriginalPrediction),
+        (status = 422, description = "A feature is missing or not a number, or the result overflows (`prediction_not_finite`)", body = super::openapi::ValidationError),
+        (status = 503, description = "The `linear` model is not loaded", body = super::openapi::Detail),
+    )
+)]
 pub async fn predict_original(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
@@ -41,17 +54,37 @@ pub async fn predict_original(
 }
 
 /// The original app's response body.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"prediction": 6.876654844185815}))]
 pub struct OriginalPrediction {
     prediction: f64,
 }
 
 /// `GET /api/models`: every model with its status and schema.
+#[utoipa::path(
+    get,
+    path = "/api/models",
+    tag = "models",
+    summary = "List the models",
+    description = "Every model in `models/`: version, task, status, inputs with typical ranges, outputs, labels and provenance.",
+    responses((status = 200, description = "The models", body = super::openapi::ModelList))
+)]
 pub async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "models": state.models.list() }))
 }
 
 /// `GET /api/models/{name}`.
+#[utoipa::path(
+    get,
+    path = "/api/models/{name}",
+    tag = "models",
+    summary = "One model's metadata",
+    params(("name" = String, Path, description = "The model's name (its folder in `models/`)", example = "iris")),
+    responses(
+        (status = 200, description = "The model", body = ModelInfo),
+        (status = 404, description = "No model has this name", body = super::openapi::Detail),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -65,6 +98,22 @@ pub async fn get(
 
 /// `POST /api/models/{name}/predict`: `{"features": {...}}` for one row or
 /// `{"instances": [{...}, ...]}` for a batch.
+#[utoipa::path(
+    post,
+    path = "/api/models/{name}/predict",
+    tag = "models",
+    summary = "Predict with a model",
+    description = "One row as `features` or up to 10 000 rows as `instances`. The `Server-Timing` header carries the model's own time.",
+    params(("name" = String, Path, description = "The model's name", example = "iris")),
+    request_body = super::openapi::PredictRequest,
+    responses(
+        (status = 200, description = "The prediction(s)", body = super::openapi::PredictResponse,
+            headers(("Server-Timing" = String, description = "`inference;dur=<ms>`"))),
+        (status = 404, description = "No model has this name", body = super::openapi::Detail),
+        (status = 422, description = "Every bad feature or row; results that overflow (`prediction_not_finite`)", body = super::openapi::ValidationError),
+        (status = 503, description = "The model failed to load", body = super::openapi::Detail),
+    )
+)]
 pub async fn predict(
     State(state): State<AppState>,
     Path(name): Path<String>,

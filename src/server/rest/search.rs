@@ -28,6 +28,22 @@ async fn page(
 }
 
 /// `GET /search/?q=&skip=&limit=`: matching items with the total count.
+#[utoipa::path(
+    get,
+    path = "/search/",
+    tag = "items",
+    summary = "Search items",
+    description = "Items whose name or description contains `q` (Unicode case folding), with the total number of matches.",
+    params(
+        ("q" = Option<String>, Query, description = "Text to find; blank matches every item"),
+        ("skip" = Option<u64>, Query, description = "Items to skip (paging)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "The page of matches", body = super::openapi::ItemPage),
+        (status = 422, description = "A query parameter is invalid", body = super::openapi::ValidationError),
+    )
+)]
 pub async fn search(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -45,6 +61,23 @@ pub async fn search(
 }
 
 /// `GET /filter/?category=&price_lt=`: items in a category and/or under a price.
+#[utoipa::path(
+    get,
+    path = "/filter/",
+    tag = "items",
+    summary = "Filter items",
+    description = "Items in a category (ignoring case) and/or cheaper than `price_lt`, with the total.",
+    params(
+        ("category" = Option<String>, Query, description = "Exact category, ignoring case"),
+        ("price_lt" = Option<f64>, Query, description = "Only items cheaper than this"),
+        ("skip" = Option<u64>, Query, description = "Items to skip (paging)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "The filtered page", body = super::openapi::FilterPage),
+        (status = 422, description = "A query parameter is invalid", body = super::openapi::ValidationError),
+    )
+)]
 pub async fn filter(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,

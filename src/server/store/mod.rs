@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{Item, ItemQuery, ValidItem};
+use crate::server::telemetry::CommitMetrics;
 
 pub use sqlite::SqliteStore;
 
@@ -42,6 +43,8 @@ pub struct StoreOptions {
     pub database_url: String,
     /// Insert the original app's three demo items into a brand-new database.
     pub seed_demo_items: bool,
+    /// Where group commits are measured.
+    pub commits: CommitMetrics,
 }
 
 /// Items storage, shared by the REST API and the UI's server functions.
@@ -98,7 +101,8 @@ pub async fn open(options: &StoreOptions) -> Result<Arc<dyn ItemStore>, StoreErr
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let store = SqliteStore::open(path, options.seed_demo_items).await?;
+        let store =
+            SqliteStore::open(path, options.seed_demo_items, options.commits.clone()).await?;
         return Ok(Arc::new(store));
     }
     let scheme = url.split(':').next().unwrap_or_default();

@@ -17,12 +17,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use super::{fold_case, now_rfc3339, FoldedText, ItemStore, StoreError, DEMO_ITEMS};
 use crate::domain::{Item, ItemDraft, ItemQuery, SortField, ValidItem, MAX_ITEM_ID};
+use crate::server::telemetry::CommitMetrics;
 
 /// Schema migrations in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -156,10 +158,14 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, with its parent
     /// folder, and applies pending migrations. `:memory:` gives a private
     /// in-memory database, for tests.
-    pub async fn open(path: &str, seed_demo_items: bool) -> Result<SqliteStore, StoreError> {
+    pub async fn open(
+        path: &str,
+        seed_demo_items: bool,
+        commits: CommitMetrics,
+    ) -> Result<SqliteStore, StoreError> {
         let path = path.to_owned();
         let opened = tokio::task::spawn_blocking(move || {
-            Self::open_blocking(&path, seed_demo_items).map_err(|e| match e {
+            Self::open_blocking(&path, seed_demo_items, commits).map_err(|e| match e {
                 StoreError::Backend(message) if message.contains("database is locked") => {
                     StoreError::Backend(format!(
                         "{path} is in use by another process (itemserve keeps its database \
@@ -174,7 +180,11 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("opening the database panicked: {e}")))?
     }
 
-    fn open_blocking(path: &str, seed_demo_items: bool) -> Result<SqliteStore, StoreError> {
+    fn open_blocking(
+        path: &str,
+        seed_demo_items: bool,
+        commits: CommitMetrics,
+    ) -> Result<SqliteStore, StoreError> {
         let (target, flags, vfs) = if path == ":memory:" {
             // A named shared-cache memory database, so the reader connections
             // see the writer's data.
@@ -234,7 +244,7 @@ impl SqliteStore {
         let committed = Arc::clone(&revision);
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(writer, queue, &committed))
+            .spawn(move || write_loop(writer, queue, &committed, &commits))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
 
         Ok(SqliteStore {
@@ -284,12 +294,15 @@ fn write_loop(
     mut conn: Connection,
     mut queue: tokio::sync::mpsc::Receiver<WriteJob>,
     revision: &AtomicU64,
+    metrics: &CommitMetrics,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut done = Vec::with_capacity(MAX_GROUP);
     while queue.blocking_recv_many(&mut group, MAX_GROUP) > 0 {
+        let started = Instant::now();
         match run_group(&mut conn, &mut group, &mut done) {
             Ok(()) => {
+                metrics.observe(done.len(), started.elapsed());
                 // Before anyone hears "done": a reader that then starts sees
                 // the new revision and no page cached before this commit.
                 revision.fetch_add(1, Ordering::Release);

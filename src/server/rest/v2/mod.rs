@@ -22,16 +22,22 @@ pub(super) fn bad_request(message: impl Into<String>) -> ApiError {
 }
 
 /// `GET /v2/health/live`.
+#[utoipa::path(get, path = "/v2/health/live", tag = "v2", summary = "Server liveness",
+    responses((status = 200, description = "The server is live", body = super::openapi::V2Live)))]
 pub async fn live() -> Json<Value> {
     Json(json!({ "live": true }))
 }
 
 /// `GET /v2/health/ready`: the server accepts inference requests.
+#[utoipa::path(get, path = "/v2/health/ready", tag = "v2", summary = "Server readiness",
+    responses((status = 200, description = "The server accepts inference requests", body = super::openapi::V2Ready)))]
 pub async fn ready() -> Json<Value> {
     Json(json!({ "ready": true }))
 }
 
 /// `GET /v2`: server metadata.
+#[utoipa::path(get, path = "/v2", tag = "v2", summary = "Server metadata",
+    responses((status = 200, description = "Name, version and protocol extensions", body = super::openapi::V2ServerMetadata)))]
 pub async fn server_metadata() -> Json<Value> {
     Json(json!({
         "name": "itemserve",
@@ -81,12 +87,29 @@ fn metadata(model: &LoadedModel) -> Value {
 }
 
 /// `GET /v2/models/{name}`.
+#[utoipa::path(get, path = "/v2/models/{name}", tag = "v2", summary = "Model metadata",
+    params(("name" = String, Path, description = "The model's name", example = "linear")),
+    responses(
+        (status = 200, description = "Inputs and outputs with datatypes and shapes", body = super::openapi::V2ModelMetadata),
+        (status = 404, description = "No model has this name", body = super::openapi::InferenceErrorBody),
+        (status = 503, description = "The model failed to load", body = super::openapi::InferenceErrorBody),
+    ))]
 pub async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> V2Result {
     let model = model(&state, &name, None)?;
     Ok(Json(metadata(&model)))
 }
 
 /// `GET /v2/models/{name}/versions/{version}`.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "v2", summary = "Model metadata of one version",
+    params(
+        ("name" = String, Path, description = "The model's name", example = "linear"),
+        ("version" = String, Path, description = "The version served", example = "2.0.0"),
+    ),
+    responses(
+        (status = 200, description = "Inputs and outputs with datatypes and shapes", body = super::openapi::V2ModelMetadata),
+        (status = 404, description = "No model has this name, or it serves another version", body = super::openapi::InferenceErrorBody),
+        (status = 503, description = "The model failed to load", body = super::openapi::InferenceErrorBody),
+    ))]
 pub async fn model_version_metadata(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
@@ -98,6 +121,13 @@ pub async fn model_version_metadata(
 /// `GET /v2/models/{name}/ready`: the status code is the answer, as the
 /// protocol says (200 ready, 4xx not), so clients that only look at the
 /// status (the Triton client does) read it right; the body says it too.
+#[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "v2", summary = "Model readiness",
+    params(("name" = String, Path, description = "The model's name", example = "linear")),
+    responses(
+        (status = 200, description = "The model is ready", body = super::openapi::V2ModelReady),
+        (status = 400, description = "The model exists but is not ready (it failed to load)", body = super::openapi::V2ModelReady),
+        (status = 404, description = "No model has this name", body = super::openapi::InferenceErrorBody),
+    ))]
 pub async fn model_ready(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -114,6 +144,26 @@ pub async fn model_ready(
 }
 
 /// `POST /v2/models/{name}/infer`.
+#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "v2", summary = "Inference",
+    params(("name" = String, Path, description = "The model's name", example = "linear")),
+    request_body(
+        description = "JSON (`application/json` or no content type), or the binary tensor form: `application/octet-stream` with the JSON header's length in `Inference-Header-Content-Length`, then the raw little-endian tensor bytes.",
+        content(
+            (super::openapi::V2InferRequest = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The output tensors (JSON, or the binary form when asked)", content(
+            (super::openapi::V2InferResponse = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        )),
+        (status = 400, description = "The request does not fit the model (names, shapes, datatypes, sizes)", body = super::openapi::InferenceErrorBody),
+        (status = 404, description = "No model has this name (or version)", body = super::openapi::InferenceErrorBody),
+        (status = 415, description = "Another content type", body = super::openapi::InferenceErrorBody),
+        (status = 422, description = "A result is not a finite number; the rows and their inputs are named", body = super::openapi::InferenceErrorBody),
+        (status = 503, description = "The model failed to load", body = super::openapi::InferenceErrorBody),
+    ))]
 pub async fn infer(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -123,6 +173,29 @@ pub async fn infer(
 }
 
 /// `POST /v2/models/{name}/versions/{version}/infer`.
+#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "v2", summary = "Inference with one version",
+    params(
+        ("name" = String, Path, description = "The model's name", example = "linear"),
+        ("version" = String, Path, description = "The version served", example = "2.0.0"),
+    ),
+    request_body(
+        description = "JSON (`application/json` or no content type), or the binary tensor form: `application/octet-stream` with the JSON header's length in `Inference-Header-Content-Length`, then the raw little-endian tensor bytes.",
+        content(
+            (super::openapi::V2InferRequest = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The output tensors (JSON, or the binary form when asked)", content(
+            (super::openapi::V2InferResponse = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        )),
+        (status = 400, description = "The request does not fit the model (names, shapes, datatypes, sizes)", body = super::openapi::InferenceErrorBody),
+        (status = 404, description = "No model has this name (or version)", body = super::openapi::InferenceErrorBody),
+        (status = 415, description = "Another content type", body = super::openapi::InferenceErrorBody),
+        (status = 422, description = "A result is not a finite number; the rows and their inputs are named", body = super::openapi::InferenceErrorBody),
+        (status = 503, description = "The model failed to load", body = super::openapi::InferenceErrorBody),
+    ))]
 pub async fn infer_version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,

@@ -1,0 +1,473 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! attributes and the shared types. Responses every route can give (429,
+//! 414, and for routes with a body 408/413/415) are added here once rather
+//! than repeated on each handler, and so are the slash-less aliases of the
+//! collection routes.
+//!
+//! The structs below describe bodies that handlers build as JSON values:
+//! utoipa reads their shape, nothing constructs them.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+use super::error::{LocEntry, ValidationDetail};
+use crate::domain::{
+    ClassProbability, FeatureSpec, Item, ModelInfo, ModelStatus, OutputSpec, Prediction,
+    Provenance, Task,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "itemserve",
+        description = "An item catalogue and in-process model serving. The item and \
+            `/predict/` routes keep the original FastAPI app's contract (paths, status \
+            codes, bodies); `/api/models` serves every model in `models/`, and `/v2` speaks \
+            the Open Inference Protocol (KServe/Triton v2). Every error body is \
+            `{\"detail\": ...}` (a list of problems for 422), except in `/v2`, where it \
+            is the protocol's `{\"error\": \"...\"}`.",
+        license(name = "MIT"),
+    ),
+    paths(
+        super::items::list,
+        super::items::create,
+        super::items::get,
+        super::items::update,
+        super::items::patch,
+        super::items::delete,
+        super::search::search,
+        super::search::filter,
+        super::models::predict_original,
+        super::models::list,
+        super::models::get,
+        super::models::predict,
+        super::v2::server_metadata,
+        super::v2::live,
+        super::v2::ready,
+        super::v2::model_metadata,
+        super::v2::model_ready,
+        super::v2::infer,
+        super::v2::model_version_metadata,
+        super::v2::infer_version,
+        super::meta::index,
+        super::meta::to_prediction_page,
+        super::meta::healthz,
+        super::meta::readyz,
+        super::docs::openapi_json,
+    ),
+    components(schemas(
+        Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted,
+        Detail, ValidationError, ValidationDetail, LocEntry, InferenceErrorBody,
+        OriginalFeatures, super::models::OriginalPrediction,
+        ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
+        PredictRequest, PredictResponse, Prediction, ClassProbability,
+        Welcome, Status,
+        V2ServerMetadata, V2ModelMetadata, V2TensorMetadata, V2InferRequest, V2InputTensor,
+        V2RequestedOutput, V2InferResponse, V2OutputTensor, V2Live, V2Ready, V2ModelReady,
+    )),
+    tags(
+        (name = "items", description = "The catalogue: the original app's CRUD contract, with search, filters, sorting, paging and optimistic concurrency (`ETag` / `If-Match`)."),
+        (name = "models", description = "Predictions with the models in `models/`; `POST /predict/` is the original app's contract."),
+        (name = "v2", description = "The Open Inference Protocol (KServe/Triton v2 REST), binary tensor extension included."),
+        (name = "meta", description = "The welcome map, health and readiness, and this document."),
+    ),
+    modifiers(&CommonResponses, &SlashAliases),
+)]
+struct ApiDoc;
+
+/// The complete document, as served at `/openapi.json`.
+pub fn document() -> Document {
+    ApiDoc::openapi()
+}
+
+// ---- Schemas of bodies the handlers build as JSON values ----
+
+/// An item as clients send it (`POST /items/`, `PUT /items/{id}`). Unknown
+/// fields are ignored; text is trimmed; blank optional text means none.
+#[derive(ToSchema)]
+#[schema(example = json!({"id": 4, "name": "Item Four", "description": "Great item"}))]
+pub struct ItemIn {
+    /// Optional on create (one is assigned); on PUT it must equal the path's id.
+    #[schema(minimum = 1, maximum = 9007199254740991_i64)]
+    id: Option<i64>,
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    #[schema(max_length = 2000)]
+    description: Option<String>,
+    #[schema(max_length = 100)]
+    category: Option<String>,
+    /// A finite number, not negative.
+    #[schema(minimum = 0)]
+    price: Option<f64>,
+}
+
+/// A JSON merge patch (RFC 7396) of an item: the fields given replace the
+/// stored ones, `null` clears an optional field, absent fields stay.
+#[derive(ToSchema)]
+#[schema(example = json!({"price": 19.5, "description": null}))]
+pub struct ItemPatch {
+    #[schema(min_length = 1, max_length = 200)]
+    name: Option<String>,
+    #[schema(max_length = 2000)]
+    description: Option<String>,
+    #[schema(max_length = 100)]
+    category: Option<String>,
+    #[schema(minimum = 0)]
+    price: Option<f64>,
+}
+
+/// `GET /search/`: a page of matching items and how many match in all.
+#[derive(ToSchema)]
+pub struct ItemPage {
+    q: Option<String>,
+    skip: u64,
+    limit: u32,
+    total: u64,
+    items: Vec<Item>,
+}
+
+/// `GET /filter/`: the filters applied, the page and the total.
+#[derive(ToSchema)]
+pub struct FilterPage {
+    category: Option<String>,
+    price_less_than: Option<f64>,
+    total: u64,
+    items: Vec<Item>,
+}
+
+/// The answer to a successful `DELETE`.
+#[derive(ToSchema)]
+#[schema(example = json!({"detail": "Item deleted"}))]
+pub struct Deleted {
+    detail: String,
+}
+
+/// Every error except 422 and `/v2`'s: one sentence saying what is wrong.
+#[derive(ToSchema)]
+#[schema(example = json!({"detail": "Item not found"}))]
+pub struct Detail {
+    detail: String,
+}
+
+/// 422: every problem with the request at once, in pydantic's shape.
+#[derive(ToSchema)]
+#[schema(example = json!({"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": null}]}))]
+pub struct ValidationError {
+    detail: Vec<ValidationDetail>,
+}
+
+/// An Open Inference Protocol error.
+#[derive(ToSchema)]
+#[schema(as = InferenceError, example = json!({"error": "Model 'nope' not found"}))]
+pub struct InferenceErrorBody {
+    error: String,
+}
+
+/// The original app's `POST /predict/` body.
+#[derive(ToSchema)]
+#[schema(example = json!({"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}))]
+pub struct OriginalFeatures {
+    feature1: f64,
+    feature2: f64,
+    feature3: f64,
+}
+
+/// `GET /api/models`.
+#[derive(ToSchema)]
+pub struct ModelList {
+    models: Vec<ModelInfo>,
+}
+
+/// One row as `features`, or up to 10 000 rows as `instances`; each row maps
+/// every input feature's name to a number.
+#[derive(ToSchema)]
+#[schema(example = json!({"features": {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}}))]
+pub struct PredictRequest {
+    features: Option<BTreeMap<String, f64>>,
+    #[schema(max_items = 10000)]
+    instances: Option<Vec<BTreeMap<String, f64>>>,
+}
+
+/// `prediction` for `features`, `predictions` (in row order) for `instances`.
+#[derive(ToSchema)]
+#[schema(example = json!({"model": "linear", "version": "2.0.0", "prediction": {"value": 6.876654844185815}}))]
+pub struct PredictResponse {
+    model: String,
+    version: String,
+    prediction: Option<Prediction>,
+    predictions: Option<Vec<Prediction>>,
+}
+
+/// `GET /api`: the original app's welcome map.
+#[derive(ToSchema)]
+pub struct Welcome {
+    message: String,
+    version: String,
+    ui: String,
+    docs: String,
+    redoc: String,
+    openapi: String,
+    /// `"METHOD /path"` → what it does.
+    endpoints: BTreeMap<String, String>,
+}
+
+/// `/healthz` and `/readyz`.
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct Status {
+    status: String,
+}
+
+#[derive(ToSchema)]
+pub struct V2ServerMetadata {
+    name: String,
+    version: String,
+    extensions: Vec<String>,
+}
+
+#[derive(ToSchema)]
+pub struct V2Live {
+    live: bool,
+}
+
+#[derive(ToSchema)]
+pub struct V2Ready {
+    ready: bool,
+}
+
+#[derive(ToSchema)]
+pub struct V2ModelReady {
+    name: String,
+    ready: bool,
+}
+
+#[derive(ToSchema)]
+pub struct V2TensorMetadata {
+    name: String,
+    datatype: String,
+    /// `-1` for the batch dimension.
+    shape: Vec<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct V2ModelMetadata {
+    name: String,
+    versions: Vec<String>,
+    platform: String,
+    inputs: Vec<V2TensorMetadata>,
+    outputs: Vec<V2TensorMetadata>,
+}
+
+/// One input tensor: `[rows, features]`, FP32 or FP64, `data` flat or nested
+/// (or, in the binary form, `parameters.binary_data_size` and no `data`).
+#[derive(ToSchema)]
+pub struct V2InputTensor {
+    name: String,
+    shape: Vec<i64>,
+    #[schema(example = "FP64")]
+    datatype: String,
+    #[schema(value_type = Vec<Object>)]
+    data: Option<Vec<Value>>,
+    #[schema(value_type = Object)]
+    parameters: Option<Value>,
+}
+
+#[derive(ToSchema)]
+pub struct V2RequestedOutput {
+    name: String,
+    #[schema(value_type = Object)]
+    parameters: Option<Value>,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"id": "1", "inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]}))]
+pub struct V2InferRequest {
+    #[schema(value_type = Object)]
+    id: Option<Value>,
+    inputs: Vec<V2InputTensor>,
+    outputs: Option<Vec<V2RequestedOutput>>,
+    #[schema(value_type = Object)]
+    parameters: Option<Value>,
+}
+
+#[derive(ToSchema)]
+pub struct V2OutputTensor {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    #[schema(value_type = Vec<Object>)]
+    data: Option<Vec<Value>>,
+    #[schema(value_type = Object)]
+    parameters: Option<Value>,
+}
+
+#[derive(ToSchema)]
+pub struct V2InferResponse {
+    #[schema(value_type = Object)]
+    id: Option<Value>,
+    model_name: String,
+    model_version: String,
+    outputs: Vec<V2OutputTensor>,
+}
+
+/// The query of `GET /items/`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// Items to skip (paging).
+    #[param(minimum = 0)]
+    skip: Option<u64>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// Case-insensitive text in the name or description (Unicode case folding).
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Exact category, ignoring case.
+    category: Option<String>,
+    /// Only items cheaper than this.
+    price_lt: Option<f64>,
+    /// A field (`id`, `name`, `description`, `category`, `price`, `created_at`,
+    /// `updated_at`, `version`), `-` in front for descending.
+    #[param(example = "-price")]
+    sort: Option<String>,
+}
+
+// ---- Modifiers ----
+
+/// The responses any route can give, added to every operation.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut Document) {
+        let detail = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(RefOr::Ref(Ref::from_schema_name("Detail")))),
+                )
+                .build()
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let v2 = path.starts_with("/v2");
+            for (_, has_body, operation) in operations(item) {
+                // Unique ids for generated clients: `items_list`, `models_list`.
+                let tag = operation
+                    .tags
+                    .as_ref()
+                    .and_then(|tags| tags.first())
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(id) = &mut operation.operation_id {
+                    *id = format!("{tag}_{id}");
+                }
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| detail(description).into());
+                };
+                add("414", "The path and query string are longer than 8 KiB");
+                add(
+                    "429",
+                    "Too many requests from this client; `Retry-After` says when to retry",
+                );
+                if has_body {
+                    add(
+                        "408",
+                        "The body did not arrive within the body timeout (30 s by default)",
+                    );
+                    add("413", "The body is larger than 1 MiB");
+                    if !v2 {
+                        add("415", "The body is not `application/json`");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Collection routes answer without their trailing slash too, as the
+/// original app did; the document lists both so that it matches the router.
+struct SlashAliases;
+
+impl Modify for SlashAliases {
+    fn modify(&self, doc: &mut Document) {
+        let routes = super::route_list();
+        let registered = |method: &str, path: &str| {
+            routes
+                .iter()
+                .any(|(m, p)| m.as_str().eq_ignore_ascii_case(method) && *p == path)
+        };
+        let mut aliases = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            let Some(bare) = path.strip_suffix('/').filter(|bare| !bare.is_empty()) else {
+                continue;
+            };
+            if doc.paths.paths.contains_key(bare) {
+                continue;
+            }
+            let mut item = item.clone();
+            // Only the methods the bare path really serves (`GET /predict`
+            // is the prediction page, not an alias of `GET /predict/`).
+            retain_operations(&mut item, |method| registered(method, bare));
+            for (_, _, operation) in operations(&mut item) {
+                operation.summary = Some(format!(
+                    "{} (same as `{path}`)",
+                    operation.summary.as_deref().unwrap_or_default()
+                ));
+                if let Some(id) = &mut operation.operation_id {
+                    id.push_str("_without_slash");
+                }
+            }
+            if !operations(&mut item).is_empty() {
+                aliases.push((bare.to_owned(), item));
+            }
+        }
+        for (path, item) in aliases {
+            doc.paths.paths.insert(path, item);
+        }
+    }
+}
+
+/// The operations of a path item, each with its method and whether it
+/// takes a body.
+fn operations(item: &mut PathItem) -> Vec<(&'static str, bool, &mut Operation)> {
+    [
+        ("GET", false, item.get.as_mut()),
+        ("PUT", true, item.put.as_mut()),
+        ("POST", true, item.post.as_mut()),
+        ("DELETE", false, item.delete.as_mut()),
+        ("PATCH", true, item.patch.as_mut()),
+        ("HEAD", false, item.head.as_mut()),
+        ("OPTIONS", false, item.options.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, body, op)| op.map(|op| (method, body, op)))
+    .collect()
+}
+
+/// Drops the operations whose method `keep` refuses.
+fn retain_operations(item: &mut PathItem, keep: impl Fn(&str) -> bool) {
+    for (method, slot) in [
+        ("GET", &mut item.get),
+        ("PUT", &mut item.put),
+        ("POST", &mut item.post),
+        ("DELETE", &mut item.delete),
+        ("PATCH", &mut item.patch),
+        ("HEAD", &mut item.head),
+        ("OPTIONS", &mut item.options),
+    ] {
+        if !keep(method) {
+            *slot = None;
+        }
+    }
+}

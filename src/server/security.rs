@@ -1,0 +1,147 @@
+//! Safe defaults for browsers: security headers on every response, the
+//! Content-Security-Policy (with the page's nonce on server-rendered
+//! pages), CORS for configured origins only, and a same-origin check on
+//! the UI's server functions.
+
+use axum::extract::Request;
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, HOST, ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::server::telemetry::REQUEST_ID;
+
+/// Everything but the script sources: only this server's own resources;
+/// styles may be inline (ReDoc and Swagger UI set them; scripts are what
+/// matters); no frames, plugins or foreign form targets.
+const POLICY_REST: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
+    worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The policy of a server-rendered page: its inline hydration script runs
+/// by its nonce, the WASM bundle by `'wasm-unsafe-eval'`.
+pub fn page_policy(nonce: &str) -> String {
+    format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; {POLICY_REST}")
+}
+
+/// Sets the page policy, with the nonce Leptos gave this render's inline
+/// scripts, on the response being rendered (called by the page shell).
+pub fn set_page_policy() {
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce.to_string())) {
+        response.insert_header(CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// Where the UI's server functions live.
+const SERVER_FN_PREFIX: &str = "/rpc/";
+
+static PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
+
+/// Middleware: the security headers, and the default policy on responses
+/// that did not set their own (pages set theirs with their nonce).
+pub async fn headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        static DEFAULT: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+            HeaderValue::from_str(&format!("script-src 'self'; {POLICY_REST}"))
+                .expect("a valid header value")
+        });
+        headers.insert(CONTENT_SECURITY_POLICY, DEFAULT.clone());
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    headers.insert(
+        PERMISSIONS_POLICY.clone(),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    );
+    response
+}
+
+/// Middleware: a server function call from another site's page is refused
+/// (403). Browsers name the caller in `Sec-Fetch-Site` and `Origin`; a
+/// request with neither is not from a browser page (a script), and the
+/// session cookie is SameSite=Strict in any case.
+pub async fn same_origin_server_fns(request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with(SERVER_FN_PREFIX) && !is_same_origin(&request) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "detail": "Cross-site request refused: the UI's server functions answer \
+                           this site's own pages only"
+            })),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+fn is_same_origin(request: &Request) -> bool {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return false;
+        }
+    }
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, authority)| authority);
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+/// CORS for the configured origins; `None` (no CORS headers at all, so
+/// browsers keep other sites' pages out) when there are none.
+pub fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::IF_MATCH,
+                axum::http::header::AUTHORIZATION,
+                REQUEST_ID.clone(),
+                HeaderName::from_static("inference-header-content-length"),
+            ])
+            .expose_headers([
+                axum::http::header::ETAG,
+                axum::http::header::LOCATION,
+                axum::http::header::RETRY_AFTER,
+                REQUEST_ID.clone(),
+                HeaderName::from_static("server-timing"),
+                HeaderName::from_static("inference-header-content-length"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}

@@ -1,0 +1,271 @@
+//! Prometheus metrics, in the text exposition format at `/metrics`.
+//!
+//! One [`Metrics`] per server (not a global registry), so that each part
+//! gets handles to exactly the series it updates and tests can read one
+//! server's figures. Handles are cheap clones of atomics; per-request work
+//! is one family lookup for the HTTP histogram.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+
+/// Latency buckets from 50 µs to about 3.3 s.
+fn latency_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: &'static str,
+    /// The route pattern (`/items/{id}`), never the raw path, so that the
+    /// number of series stays bounded; `unmatched` for unknown paths.
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+    version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    model: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// Every series this server exports.
+pub struct Metrics {
+    registry: Registry,
+    http: HistogramFamily<HttpLabels>,
+    inference_requests: Family<ModelLabels, Counter>,
+    inference_rows: Family<ModelLabels, Counter>,
+    inference_latency: HistogramFamily<ModelLabels>,
+    model_reloads: Family<ReloadLabels, Counter>,
+    commits: CommitMetrics,
+    /// Requests refused by the rate limit.
+    pub rate_limited: Counter,
+    /// Connections open now.
+    pub open_connections: Gauge,
+    /// Items stored, refreshed at each scrape.
+    pub items: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("itemserve");
+        let http = HistogramFamily::<HttpLabels>::new_with_constructor(latency_buckets);
+        registry.register_with_unit(
+            "http_request_duration",
+            "HTTP requests by method, route pattern and status, with their latency",
+            Unit::Seconds,
+            http.clone(),
+        );
+        let inference_requests = Family::<ModelLabels, Counter>::default();
+        registry.register(
+            "inference_requests",
+            "Inference requests per model and version (every door: REST, v2, the UI)",
+            inference_requests.clone(),
+        );
+        let inference_rows = Family::<ModelLabels, Counter>::default();
+        registry.register(
+            "inference_rows",
+            "Rows predicted per model and version",
+            inference_rows.clone(),
+        );
+        let inference_latency =
+            HistogramFamily::<ModelLabels>::new_with_constructor(latency_buckets);
+        registry.register_with_unit(
+            "inference_duration",
+            "Time the model itself took per request",
+            Unit::Seconds,
+            inference_latency.clone(),
+        );
+        let model_reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "model_loads",
+            "Model loads and reloads by outcome (success, failure)",
+            model_reloads.clone(),
+        );
+        let commit_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "store_commit_writes",
+            "Writes per group commit (one transaction, one fsync)",
+            commit_size.clone(),
+        );
+        let commit_latency = latency_buckets();
+        registry.register_with_unit(
+            "store_commit_duration",
+            "Time of one group commit, fsync included",
+            Unit::Seconds,
+            commit_latency.clone(),
+        );
+        let rate_limited = Counter::default();
+        registry.register(
+            "rate_limit_rejections",
+            "Requests refused with 429 by the per-client rate limit",
+            rate_limited.clone(),
+        );
+        let open_connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "HTTP connections open now",
+            open_connections.clone(),
+        );
+        let items = Gauge::default();
+        registry.register("items", "Items in the catalogue", items.clone());
+        registry.register(
+            "build",
+            "The running build",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        Arc::new(Metrics {
+            registry,
+            http,
+            inference_requests,
+            inference_rows,
+            inference_latency,
+            model_reloads,
+            commits: CommitMetrics {
+                size: commit_size,
+                latency: commit_latency,
+            },
+            rate_limited,
+            open_connections,
+            items,
+        })
+    }
+
+    /// Records one answered HTTP request.
+    pub fn http_request(&self, method: &'static str, route: String, status: u16, took: Duration) {
+        self.http
+            .get_or_create(&HttpLabels {
+                method,
+                route,
+                status,
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The inference series of one model version, to keep with the model.
+    pub fn model(&self, model: &str, version: &str) -> ModelMetrics {
+        let labels = ModelLabels {
+            model: model.to_owned(),
+            version: version.to_owned(),
+        };
+        ModelMetrics {
+            requests: self.inference_requests.get_or_create_owned(&labels),
+            rows: self.inference_rows.get_or_create_owned(&labels),
+            latency: self.inference_latency.get_or_create_owned(&labels),
+        }
+    }
+
+    /// The storage writer's series.
+    pub fn commits(&self) -> CommitMetrics {
+        self.commits.clone()
+    }
+
+    /// Records a model load or reload.
+    pub fn model_loaded(&self, model: &str, succeeded: bool) {
+        self.model_reloads
+            .get_or_create(&ReloadLabels {
+                model: model.to_owned(),
+                outcome: if succeeded { "success" } else { "failure" },
+            })
+            .inc();
+    }
+
+    /// The text exposition of every series.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// The group-commit series of the storage writer.
+#[derive(Clone, Debug)]
+pub struct CommitMetrics {
+    size: Histogram,
+    latency: Histogram,
+}
+
+impl CommitMetrics {
+    /// Records one commit of `writes` writes.
+    pub fn observe(&self, writes: usize, took: Duration) {
+        self.size.observe(writes as f64);
+        self.latency.observe(took.as_secs_f64());
+    }
+}
+
+impl Default for CommitMetrics {
+    /// Series registered nowhere: for stores opened outside a server.
+    fn default() -> Self {
+        CommitMetrics {
+            size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            latency: latency_buckets(),
+        }
+    }
+}
+
+/// The inference series of one model version.
+#[derive(Clone, Debug)]
+pub struct ModelMetrics {
+    requests: Counter,
+    rows: Counter,
+    latency: Histogram,
+}
+
+impl Default for ModelMetrics {
+    /// Series registered nowhere: for models loaded outside a server.
+    fn default() -> Self {
+        ModelMetrics {
+            requests: Counter::default(),
+            rows: Counter::default(),
+            latency: latency_buckets(),
+        }
+    }
+}
+
+impl ModelMetrics {
+    /// Records one inference request of `rows` rows.
+    pub fn observe(&self, rows: usize, took: Duration) {
+        self.requests.inc();
+        self.rows.inc_by(rows as u64);
+        self.latency.observe(took.as_secs_f64());
+    }
+}
+
+/// The HTTP method as a static label (others are `OTHER`, so a client
+/// cannot invent series).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}

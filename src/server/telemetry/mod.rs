@@ -1,0 +1,75 @@
+//! Logs, request ids and metrics.
+//!
+//! - [`init`]: the global log subscriber (human-readable or JSON lines)
+//! - [`request`]: request ids, the access log and the HTTP histogram
+//! - [`metrics`]: every Prometheus series and `/metrics`
+
+mod metrics;
+mod request;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use tracing_subscriber::EnvFilter;
+
+pub use metrics::{CommitMetrics, Metrics, ModelMetrics};
+pub use request::{expose_route, track, RequestId, REQUEST_ID};
+
+use crate::domain::ItemQuery;
+use crate::server::store::ItemStore;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+/// Installs the global log subscriber; later calls (e.g. from tests) are no-ops.
+pub fn init(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("invalid log filter '{filter}' ({e}); using 'info'");
+        EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+/// What `/metrics` needs: the series and the store to count items in.
+#[derive(Clone)]
+pub struct MetricsState {
+    pub metrics: Arc<Metrics>,
+    pub store: Arc<dyn ItemStore>,
+}
+
+/// `GET /metrics`: every series in the Prometheus text format.
+pub async fn metrics_endpoint(State(state): State<MetricsState>) -> impl IntoResponse {
+    // The count is cached per store revision, so a scrape costs a query only
+    // after writes.
+    if let Ok(count) = state.store.count(&ItemQuery::default()).await {
+        state
+            .metrics
+            .items
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
