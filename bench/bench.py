@@ -114,8 +114,15 @@ def main():
     ap.add_argument("--seconds", type=int, default=5, help="duration of each scenario")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    ap.add_argument("--server", type=Path, default=SERVER,
+                    help="the itemserve binary to measure (default: the release build), "
+                         "e.g. an older build for a before/after comparison")
+    ap.add_argument("--only", action="append", default=[],
+                    help="run only scenarios whose name contains this text (repeatable); "
+                         "the baseline always runs")
     args = ap.parse_args()
-    for tool in (SERVER, BASELINE):
+    server_bin = args.server
+    for tool in (server_bin, BASELINE):
         if not tool.exists():
             raise SystemExit(f"{tool} is missing: run bench/run, which builds it")
     if not shutil.which("wrk"):
@@ -131,7 +138,7 @@ def main():
                ITEMSERVE_RATE_LIMIT="1000000000")
     baseline = subprocess.Popen([str(BASELINE), BASELINE_ADDR], stdout=subprocess.DEVNULL)
     started = time.monotonic()
-    server = subprocess.Popen([str(SERVER)], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen([str(server_bin)], env=env, stdout=subprocess.DEVNULL)
     try:
         wait_ready(f"{base}/readyz")
         startup_ms = (time.monotonic() - started) * 1000
@@ -157,6 +164,9 @@ def main():
             ("POST batch predict, 1000 rows", f"{base}/api/models/linear/predict", "POST", batch_1000),
             ("POST /v2/models/linear/infer", f"{base}/v2/models/linear/infer", "POST", v2_body),
         ]
+        if args.only:
+            scenarios = [s for s in scenarios
+                         if s[0].startswith("baseline") or any(o in s[0] for o in args.only)]
         sampler = RssSampler(server.pid)
         sampler.start()
         results = []

@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
+#[cfg(feature = "ssr")]
+use crate::domain::Permission;
 use crate::domain::{AppError, Item, ItemDraft, ItemPage, ItemQuery};
 
 #[cfg(feature = "ssr")]
@@ -13,6 +15,7 @@ fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, AppErr
 /// A page of items with the total that match the filters.
 #[server(prefix = "/rpc", endpoint = "items/list", input = Json)]
 pub async fn list_items(query: ItemQuery) -> Result<ItemPage, AppError> {
+    super::authorize(Permission::Read).await?;
     let store = store()?;
     let (items, total) = tokio::try_join!(store.list(&query), store.count(&query))?;
     Ok(ItemPage { items, total })
@@ -21,12 +24,14 @@ pub async fn list_items(query: ItemQuery) -> Result<ItemPage, AppError> {
 /// Categories in use, for the filter menu.
 #[server(prefix = "/rpc", endpoint = "items/categories", input = Json)]
 pub async fn list_categories() -> Result<Vec<String>, AppError> {
+    super::authorize(Permission::Read).await?;
     Ok(store()?.categories().await?)
 }
 
 /// Creates an item with the next free id.
 #[server(prefix = "/rpc", endpoint = "items/create", input = Json)]
 pub async fn create_item(draft: ItemDraft) -> Result<Item, AppError> {
+    super::authorize(Permission::WriteItems).await?;
     let item = draft.validate().map_err(AppError::Validation)?;
     Ok(store()?.create(None, item).await?)
 }
@@ -34,6 +39,7 @@ pub async fn create_item(draft: ItemDraft) -> Result<Item, AppError> {
 /// Replaces an item's fields, if nobody changed it since `version`.
 #[server(prefix = "/rpc", endpoint = "items/update", input = Json)]
 pub async fn update_item(id: i64, version: i64, draft: ItemDraft) -> Result<Item, AppError> {
+    super::authorize(Permission::WriteItems).await?;
     let item = draft.validate().map_err(AppError::Validation)?;
     Ok(store()?.update(id, item, Some(version)).await?)
 }
@@ -41,5 +47,6 @@ pub async fn update_item(id: i64, version: i64, draft: ItemDraft) -> Result<Item
 /// Deletes an item, if nobody changed it since `version`.
 #[server(prefix = "/rpc", endpoint = "items/delete", input = Json)]
 pub async fn delete_item(id: i64, version: i64) -> Result<(), AppError> {
+    super::authorize(Permission::WriteItems).await?;
     Ok(store()?.delete(id, Some(version)).await?)
 }

@@ -13,6 +13,7 @@ fn registry() -> Result<std::sync::Arc<crate::server::inference::ModelRegistry>,
 /// Every model with its status and input schema.
 #[server(prefix = "/rpc", endpoint = "models/list", input = Json)]
 pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
+    super::authorize(crate::domain::Permission::Read).await?;
     Ok(registry()?.list())
 }
 
@@ -20,6 +21,7 @@ pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
 /// serves both a single prediction and a what-if sweep.
 #[server(prefix = "/rpc", endpoint = "models/predict", input = Json)]
 pub async fn predict_rows(model: String, rows: Vec<Vec<f64>>) -> Result<Vec<Prediction>, AppError> {
+    super::authorize(crate::domain::Permission::Read).await?;
     use crate::server::inference::{self, InferenceError};
     let model = registry()?.get(&model).map_err(|e| match e {
         InferenceError::NotFound(_) => AppError::NotFound(e.to_string()),

@@ -22,6 +22,12 @@ pub enum AppError {
     /// (e.g. the model's result for these inputs overflows).
     #[error("{0}")]
     Rejected(String),
+    /// Not logged in, or the session expired: log in (again).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Logged in without the role for this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("The server could not complete the request: {0}")]
     Internal(String),
     #[error("Could not reach the server: {0}")]

@@ -8,6 +8,7 @@ mod error;
 mod item;
 mod model;
 mod query;
+mod user;
 mod validation;
 
 pub use error::AppError;
@@ -17,4 +18,8 @@ pub use model::{
     Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,
 };
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
+pub use user::{
+    validate_password, validate_user_name, AccessPolicy, Denied, Permission, Role, Session, User,
+    PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USER_NAME_MAX_CHARS,
+};
 pub use validation::{FieldError, CATEGORY_MAX_CHARS, DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS};

@@ -2,12 +2,25 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::Parser;
 use leptos::config::{Env, LeptosOptions};
 
+use crate::domain::AccessPolicy;
+use crate::server::auth::AuthOptions;
 use crate::server::telemetry::LogFormat;
+
+/// The first admin's password in [`Config::for_tests`].
+pub const TEST_ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// On or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
 
 /// itemserve: an item catalogue with a browser UI and a JSON REST API.
 ///
@@ -88,6 +101,47 @@ pub struct Config {
     #[arg(long, env = "ITEMSERVE_BODY_TIMEOUT", default_value_t = 30.0, value_parser = positive_seconds)]
     pub body_timeout: f64,
 
+    /// `on`: users log in (the default); `off`: no login at all and every
+    /// caller may do everything (local demos only; the log warns).
+    #[arg(long, env = "ITEMSERVE_AUTH", value_enum, default_value = "on")]
+    pub auth: Switch,
+
+    /// Reading items and models and running predictions without logging in.
+    #[arg(
+        long,
+        env = "ITEMSERVE_PUBLIC_READ",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub public_read: bool,
+
+    /// Password of the first user, `admin`, created when no user exists
+    /// [default: generated and printed once to the log].
+    #[arg(long, env = "ITEMSERVE_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Key (32+ characters) that signs access tokens; every instance must
+    /// share it [default: generated once and kept in the database].
+    #[arg(long, env = "ITEMSERVE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "ITEMSERVE_ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub access_token_ttl: u64,
+
+    /// Lifetime of a refresh token, in seconds (30 days).
+    #[arg(long, env = "ITEMSERVE_REFRESH_TOKEN_TTL", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(60..))]
+    pub refresh_token_ttl: u64,
+
+    /// Lifetime of a browser session, in seconds (12 hours).
+    #[arg(long, env = "ITEMSERVE_SESSION_TTL", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_ttl: u64,
+
+    /// Login attempts a minute, per client address and per user name.
+    #[arg(long, env = "ITEMSERVE_LOGIN_RATE_LIMIT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_rate_limit: u32,
+
     /// Folder with the built browser assets (pkg/ with the WASM bundle, CSS, public files).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -107,6 +161,16 @@ impl Config {
             log_format: LogFormat::Text,
             metrics_addr: None,
             cors_origins: Vec::new(),
+            // Most tests exercise the item contract anonymously; the auth
+            // tests turn it on.
+            auth: Switch::Off,
+            public_read: true,
+            admin_password: Some(TEST_ADMIN_PASSWORD.into()),
+            jwt_secret: None,
+            access_token_ttl: 900,
+            refresh_token_ttl: 2_592_000,
+            session_ttl: 43_200,
+            login_rate_limit: 1_000,
             site_root: "target/site".into(),
             // Tests fire requests far faster than people do; the limit has
             // its own tests, which turn it on.
@@ -115,6 +179,22 @@ impl Config {
             max_connections: 10_000,
             header_timeout: 10.0,
             body_timeout: 30.0,
+        }
+    }
+
+    /// The authentication settings.
+    pub fn auth_options(&self) -> AuthOptions {
+        AuthOptions {
+            policy: AccessPolicy {
+                enabled: self.auth == Switch::On,
+                public_read: self.public_read,
+            },
+            jwt_secret: self.jwt_secret.clone(),
+            admin_password: self.admin_password.clone(),
+            access_ttl: Duration::from_secs(self.access_token_ttl),
+            refresh_ttl: Duration::from_secs(self.refresh_token_ttl),
+            session_ttl: Duration::from_secs(self.session_ttl),
+            login_per_minute: self.login_rate_limit,
         }
     }
 

@@ -63,12 +63,33 @@ impl From<IpAddr> for ClientKey {
     }
 }
 
+impl ClientKey {
+    /// A key for something other than an address (a hashed user name), for
+    /// a limiter that counts only such keys.
+    pub fn from_hash(hash: u64) -> ClientKey {
+        ClientKey(u128::from(hash))
+    }
+}
+
 impl RateLimiter {
     /// `per_second` must be at least 1; `burst` is raised to at least 1.
     pub fn new(per_second: u32, burst: u32) -> RateLimiter {
+        Self::with_cost(
+            1_000_000_000 / u64::from(per_second.max(1)),
+            per_second,
+            burst,
+        )
+    }
+
+    /// `per_minute` requests a minute on average (at least 1), up to
+    /// `burst` at once.
+    pub fn per_minute(per_minute: u32, burst: u32) -> RateLimiter {
+        Self::with_cost(60_000_000_000 / u64::from(per_minute.max(1)), 0, burst)
+    }
+
+    fn with_cost(cost: u64, per_second: u32, burst: u32) -> RateLimiter {
         let per_second = per_second.max(1);
         let burst = burst.max(1);
-        let cost = 1_000_000_000 / u64::from(per_second);
         RateLimiter {
             cost,
             window: cost * u64::from(burst),

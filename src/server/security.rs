@@ -7,8 +7,7 @@ use axum::extract::Request;
 use axum::http::header::{
     CONTENT_SECURITY_POLICY, HOST, ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -49,17 +48,15 @@ const SERVER_FN_PREFIX: &str = "/rpc/";
 
 static PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
 
-/// Middleware: the security headers, and the default policy on responses
-/// that did not set their own (pages set theirs with their nonce).
-pub async fn headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+/// Adds the security headers to a response, and the default policy when
+/// the response did not set its own (pages set theirs with their nonce).
+pub fn add_headers(headers: &mut HeaderMap) {
+    static DEFAULT_POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+        HeaderValue::from_str(&format!("script-src 'self'; {POLICY_REST}"))
+            .expect("a valid header value")
+    });
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
-        static DEFAULT: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
-            HeaderValue::from_str(&format!("script-src 'self'; {POLICY_REST}"))
-                .expect("a valid header value")
-        });
-        headers.insert(CONTENT_SECURITY_POLICY, DEFAULT.clone());
+        headers.insert(CONTENT_SECURITY_POLICY, DEFAULT_POLICY.clone());
     }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -71,25 +68,27 @@ pub async fn headers(request: Request, next: Next) -> Response {
         PERMISSIONS_POLICY.clone(),
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     );
-    response
 }
 
-/// Middleware: a server function call from another site's page is refused
-/// (403). Browsers name the caller in `Sec-Fetch-Site` and `Origin`; a
-/// request with neither is not from a browser page (a script), and the
-/// session cookie is SameSite=Strict in any case.
-pub async fn same_origin_server_fns(request: Request, next: Next) -> Response {
-    if request.uri().path().starts_with(SERVER_FN_PREFIX) && !is_same_origin(&request) {
-        return (
+/// The answer to a server function call from another site's page (403),
+/// or `None` to let the request through. Browsers name the caller in
+/// `Sec-Fetch-Site` and `Origin`; a request with neither is not from a
+/// browser page (a script), and the session cookie is SameSite=Strict in
+/// any case.
+pub fn cross_site_refusal(request: &Request) -> Option<Response> {
+    if !request.uri().path().starts_with(SERVER_FN_PREFIX) || is_same_origin(request) {
+        return None;
+    }
+    Some(
+        (
             StatusCode::FORBIDDEN,
             Json(json!({
                 "detail": "Cross-site request refused: the UI's server functions answer \
                            this site's own pages only"
             })),
         )
-            .into_response();
-    }
-    next.run(request).await
+            .into_response(),
+    )
 }
 
 fn is_same_origin(request: &Request) -> bool {

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
+use crate::server::auth::{Auth, AuthError};
 use crate::server::config::Config;
 use crate::server::inference::ModelRegistry;
 use crate::server::limits::{self, RateLimiter, RequestLimits};
@@ -20,7 +21,7 @@ use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::AppState;
 use crate::server::store::{self, StoreError, StoreOptions};
-use crate::server::telemetry::{self, Metrics, MetricsState};
+use crate::server::telemetry::{self, FrontLayer, Metrics, MetricsState, RouteLabelLayer};
 
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
@@ -31,6 +32,8 @@ const MAX_URI_BYTES: usize = 8 * 1024;
 pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot set up authentication: {0}")]
+    Auth(#[from] AuthError),
     #[error("cannot load the models: {0}")]
     Models(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -56,12 +59,14 @@ impl Application {
     /// the router. Port 0 picks a free port; see [`Application::addr`].
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
         let metrics = Metrics::new();
-        let store = store::open(&StoreOptions {
+        let stores = store::open(&StoreOptions {
             database_url: config.database_url.clone(),
             seed_demo_items: config.seed_demo_items,
             commits: metrics.commits(),
         })
         .await?;
+        let store = stores.items;
+        let auth = Arc::new(Auth::start(config.auth_options(), stores.users).await?);
         let models_dir = config.models_dir.clone();
         let registry_metrics = Arc::clone(&metrics);
         let models =
@@ -106,6 +111,7 @@ impl Application {
             models,
             leptos_options: config.leptos_options(addr),
             pages: Default::default(),
+            auth,
         };
         let request_limits = RequestLimits {
             rate: config
@@ -120,7 +126,6 @@ impl Application {
             router = router.merge(metrics_route);
         }
         // Layers run outermost (last added) first.
-        router = router.layer(middleware::from_fn(security::same_origin_server_fns));
         if let Some(cors) = security::cors(&config.cors_origins) {
             router = router.layer(cors);
         }
@@ -130,13 +135,9 @@ impl Application {
                 Arc::new(request_limits),
                 limits::enforce,
             ))
-            // ...but still answered with the security headers,
-            .layer(middleware::from_fn(security::headers))
-            // and with its request id, log line and metrics.
-            .layer(middleware::from_fn_with_state(
-                Arc::clone(&metrics),
-                telemetry::track,
-            ));
+            // ...but still answered with its request id, the security
+            // headers, a log line and metrics.
+            .layer(FrontLayer::new(Arc::clone(&metrics)));
         Ok(Application {
             listener,
             router,
@@ -194,7 +195,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .fallback(rest::fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(middleware::from_fn(telemetry::expose_route));
+        .layer(RouteLabelLayer);
     // Request spans cost a few percent of throughput and are only logged at
     // debug level: add them only when that level is on.
     let router = if tracing::enabled!(target: "tower_http", tracing::Level::DEBUG) {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::server::auth::Auth;
 use crate::server::inference::ModelRegistry;
 use crate::server::rest::PageCache;
 use crate::server::store::ItemStore;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Serialized listing pages, valid until the next write.
     pub pages: Arc<PageCache>,
+    /// Who may do what.
+    pub auth: Arc<Auth>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

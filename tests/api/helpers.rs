@@ -1,6 +1,6 @@
 use std::net::SocketAddr;
 
-use itemserve::server::config::Config;
+use itemserve::server::config::{Config, Switch, TEST_ADMIN_PASSWORD};
 use itemserve::server::startup::Application;
 use reqwest::{Client, Response};
 use serde_json::Value;
@@ -167,6 +167,70 @@ impl TestApp {
         let mut request = self.client.post(self.url(path)).body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// A server with authentication on; the first user is `admin` with
+    /// [`TEST_ADMIN_PASSWORD`].
+    pub async fn spawn_with_auth() -> TestApp {
+        Self::spawn_configured(|c| c.auth = Switch::On).await
+    }
+
+    /// Logs in through `POST /auth/token` (the OAuth2 form) and returns
+    /// the whole answer.
+    pub async fn login(&self, name: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/auth/token"))
+            .form(&[("username", name), ("password", password)])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// An access token for `name`.
+    pub async fn token(&self, name: &str, password: &str) -> String {
+        let response = self.login(name, password).await;
+        assert_eq!(response.status(), 200, "logging in as {name}");
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// An access token for the first admin.
+    pub async fn admin_token(&self) -> String {
+        self.token("admin", TEST_ADMIN_PASSWORD).await
+    }
+
+    /// Adds a user with `role` (password `password-of-NAME`) and returns an
+    /// access token for them.
+    pub async fn user_token(&self, admin: &str, name: &str, role: &str) -> String {
+        let password = format!("password-of-{name}");
+        let response = self
+            .client
+            .post(self.url("/users"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({"name": name, "password": password, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "adding {name}");
+        self.token(name, &password).await
+    }
+
+    /// Sends `method path` with a JSON body and an optional bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
         }
         request.send().await.expect("request")
     }

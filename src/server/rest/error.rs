@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::FieldError;
+use crate::server::auth::AuthError;
 use crate::server::store::StoreError;
 
 /// The `type` of a 422 detail for a prediction that came out infinite or NaN.
@@ -119,6 +120,13 @@ pub enum ApiError {
     RequestTimeout(String),
     #[error("{0}")]
     UriTooLong(String),
+    /// Not logged in, or credentials that are not valid: 401 with
+    /// `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Logged in without the role: 403.
+    #[error("{0}")]
+    Forbidden(String),
     /// An Open Inference Protocol error: `{"error": "..."}`.
     #[error("{1}")]
     OpenInference(StatusCode, String),
@@ -146,6 +154,8 @@ impl ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::OpenInference(status, _) => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -231,13 +241,47 @@ impl From<StoreError> for ApiError {
                 "Item was changed by someone else: it is now at version {current}; \
                  fetch it again and retry"
             )),
+            StoreError::UserExists(name) => {
+                ApiError::Conflict(format!("A user named '{name}' already exists"))
+            }
+            StoreError::UserNotFound(_) => ApiError::NotFound("User not found".into()),
+            StoreError::CredentialNotFound(_) => {
+                ApiError::NotFound("Token not found (or already revoked)".into())
+            }
             StoreError::Backend(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::NotLoggedIn | AuthError::BadCredentials(_) => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            AuthError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
+            AuthError::TooManyAttempts(_) => ApiError::TooManyRequests(e.to_string()),
+            AuthError::Store(e) => e.into(),
+            AuthError::Internal(message) => ApiError::Internal(message),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut response = self.into_body_response();
+        if response.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl ApiError {
+    fn into_body_response(self) -> Response {
         let status = self.status();
         let detail = match self {
             // Serialized straight from the structs to keep pydantic's key order.

@@ -1,6 +1,8 @@
 //! Request extractors that turn bad input into the API's error shapes
 //! instead of axum's plain-text rejections.
 
+use std::marker::PhantomData;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_TYPE, IF_MATCH};
@@ -9,7 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use crate::domain::{FieldError, ItemQuery};
+use crate::domain::{FieldError, ItemQuery, Permission};
+use crate::server::auth::Principal;
+use crate::server::state::AppState;
 
 /// The most a request body may hold.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -208,4 +212,75 @@ pub fn body_errors(errors: &[FieldError], body: &Value) -> Vec<ValidationDetail>
             )
         })
         .collect()
+}
+
+/// What a route needs the caller to hold, for [`Can`].
+pub trait Needs: Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+/// Reading items and models, predicting.
+pub struct Read;
+/// Creating, editing and deleting items.
+pub struct WriteItems;
+/// Managing users and other users' tokens.
+pub struct ManageUsers;
+
+impl Needs for Read {
+    const PERMISSION: Permission = Permission::Read;
+}
+impl Needs for WriteItems {
+    const PERMISSION: Permission = Permission::WriteItems;
+}
+impl Needs for ManageUsers {
+    const PERMISSION: Permission = Permission::ManageUsers;
+}
+
+/// Proof that the caller may do `P` (401/403 otherwise), with the caller
+/// when the permission needed a login. Put it before any body extractor,
+/// so a refused request is refused before its body is read.
+pub struct Can<P>(pub Option<Principal>, PhantomData<P>);
+
+impl<P: Needs> FromRequestParts<AppState> for Can<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = state.auth.require(&parts.headers, P::PERMISSION).await?;
+        if let Some(principal) = &principal {
+            note_user(parts, principal);
+        }
+        Ok(Can(principal, PhantomData))
+    }
+}
+
+/// The logged-in caller, whatever their role (401 when nobody is).
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !state.auth.policy.enabled {
+            return Err(ApiError::BadRequest(AUTH_OFF.into()));
+        }
+        let principal = state
+            .auth
+            .authenticate(&parts.headers)
+            .await?
+            .ok_or(ApiError::Unauthorized("Not authenticated".into()))?;
+        note_user(parts, &principal);
+        Ok(Caller(principal))
+    }
+}
+
+/// The answer of the account routes when authentication is off.
+pub const AUTH_OFF: &str =
+    "Authentication is off on this server (ITEMSERVE_AUTH=off): every request is allowed \
+     without logging in";
+
+/// Lets the access log name the user.
+fn note_user(parts: &Parts, principal: &Principal) {
+    if let Some(slot) = parts.extensions.get::<crate::server::telemetry::UserSlot>() {
+        slot.set(&principal.user.name);
+    }
 }

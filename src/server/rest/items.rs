@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::cache::{cached_json, to_json};
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{IfMatch, ItemId, JsonBody, ListParams};
+use super::extract::{Can, IfMatch, ItemId, JsonBody, ListParams, Read, WriteItems};
 use super::item_body::{merge_patch, ItemBody};
 use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch, ValidationError};
 use crate::domain::{Item, DEFAULT_LIMIT};
@@ -35,6 +35,7 @@ const PATCH_ATTEMPTS: usize = 5;
 )]
 pub async fn list(
     State(state): State<AppState>,
+    _: Can<Read>,
     ListParams(query): ListParams,
 ) -> Result<Response, ApiError> {
     let key = format!("items?{}", query.to_query_string(DEFAULT_LIMIT));
@@ -61,6 +62,7 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
+    _: Can<Read>,
     ItemId(id): ItemId,
 ) -> Result<impl IntoResponse, ApiError> {
     let item = state
@@ -92,6 +94,7 @@ pub async fn get(
 )]
 pub async fn create(
     State(state): State<AppState>,
+    _: Can<WriteItems>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let ItemBody { id, item } = ItemBody::parse(&body)?;
@@ -125,6 +128,7 @@ pub async fn create(
 )]
 pub async fn update(
     State(state): State<AppState>,
+    _: Can<WriteItems>,
     ItemId(id): ItemId,
     IfMatch(expected_version): IfMatch,
     JsonBody(body): JsonBody,
@@ -156,6 +160,7 @@ pub async fn update(
 )]
 pub async fn patch(
     State(state): State<AppState>,
+    _: Can<WriteItems>,
     ItemId(id): ItemId,
     IfMatch(expected_version): IfMatch,
     JsonBody(patch): JsonBody,
@@ -233,6 +238,7 @@ async fn replace(
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    _: Can<WriteItems>,
     ItemId(id): ItemId,
     IfMatch(expected_version): IfMatch,
 ) -> Result<Json<Value>, ApiError> {

@@ -2,6 +2,7 @@
 //! routes, the Open Inference Protocol, health, and the API's own
 //! documentation (`/openapi.json`, `/docs`, `/redoc`).
 
+mod account;
 mod cache;
 mod docs;
 mod error;
@@ -13,6 +14,7 @@ mod meta;
 mod models;
 mod openapi;
 mod search;
+mod users;
 mod v2;
 
 use axum::extract::DefaultBodyLimit;
@@ -77,6 +79,18 @@ fn table() -> RouteTable {
             "/v2/models/{name}/versions/{version}/infer",
             v2::infer_version,
         )
+        .add(Method::POST, "/auth/token", account::token)
+        .add(Method::POST, "/auth/refresh", account::refresh)
+        .add(Method::POST, "/auth/revoke", account::revoke)
+        .add(Method::GET, "/auth/me", account::me)
+        .add(Method::GET, "/auth/tokens", account::list_tokens)
+        .add(Method::POST, "/auth/tokens", account::create_token)
+        .add(Method::DELETE, "/auth/tokens/{id}", account::revoke_token)
+        .add(Method::GET, "/users", users::list)
+        .add(Method::POST, "/users", users::create)
+        .add(Method::GET, "/users/{id}", users::get)
+        .add(Method::PATCH, "/users/{id}", users::update)
+        .add(Method::GET, "/users/{id}/tokens", users::tokens)
         .add(Method::GET, "/healthz", meta::healthz)
         .add(Method::GET, "/readyz", meta::readyz)
         .add(Method::GET, docs::OPENAPI_PATH, docs::openapi_json)

@@ -6,7 +6,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail, NON_FINITE_KIND};
-use super::extract::{JsonBody, JsonBytes};
+use super::extract::{Can, JsonBody, JsonBytes, Read};
 use super::instances;
 use crate::domain::{ModelInfo, NonFiniteRow, MAX_BATCH_ROWS};
 use crate::server::inference::{self, InferenceError};
@@ -34,6 +34,7 @@ const MAX_DETAILS: usize = 50;
 )]
 pub async fn predict_original(
     State(state): State<AppState>,
+    _: Can<Read>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<OriginalPrediction>, ApiError> {
     let model = state.models.get(ORIGINAL_MODEL).map_err(|e| match e {
@@ -69,7 +70,7 @@ pub struct OriginalPrediction {
     description = "Every model in `models/`: version, task, status, inputs with typical ranges, outputs, labels and provenance.",
     responses((status = 200, description = "The models", body = super::openapi::ModelList))
 )]
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+pub async fn list(State(state): State<AppState>, _: Can<Read>) -> Json<Value> {
     Json(json!({ "models": state.models.list() }))
 }
 
@@ -87,6 +88,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
 )]
 pub async fn get(
     State(state): State<AppState>,
+    _: Can<Read>,
     Path(name): Path<String>,
 ) -> Result<Json<ModelInfo>, ApiError> {
     state
@@ -116,6 +118,7 @@ pub async fn get(
 )]
 pub async fn predict(
     State(state): State<AppState>,
+    _: Can<Read>,
     Path(name): Path<String>,
     body: JsonBytes,
 ) -> Result<impl IntoResponse, ApiError> {

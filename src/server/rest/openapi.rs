@@ -19,8 +19,9 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use super::error::{LocEntry, ValidationDetail};
 use crate::domain::{
     ClassProbability, FeatureSpec, Item, ModelInfo, ModelStatus, OutputSpec, Prediction,
-    Provenance, Task,
+    Provenance, Role, Task, User,
 };
+use crate::server::store::Credential;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +56,18 @@ use crate::domain::{
         super::v2::infer,
         super::v2::model_version_metadata,
         super::v2::infer_version,
+        super::account::token,
+        super::account::refresh,
+        super::account::revoke,
+        super::account::me,
+        super::account::list_tokens,
+        super::account::create_token,
+        super::account::revoke_token,
+        super::users::list,
+        super::users::create,
+        super::users::get,
+        super::users::update,
+        super::users::tokens,
         super::meta::index,
         super::meta::to_prediction_page,
         super::meta::healthz,
@@ -68,6 +81,9 @@ use crate::domain::{
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
         PredictRequest, PredictResponse, Prediction, ClassProbability,
         Welcome, Status,
+        User, Role, Credential, super::account::TokenResponse, super::account::LoginForm,
+        super::account::RefreshForm, super::account::NewApiToken, super::account::NewTokenForm,
+        super::users::NewUser, super::users::UserPatch,
         V2ServerMetadata, V2ModelMetadata, V2TensorMetadata, V2InferRequest, V2InputTensor,
         V2RequestedOutput, V2InferResponse, V2OutputTensor, V2Live, V2Ready, V2ModelReady,
     )),
@@ -75,9 +91,11 @@ use crate::domain::{
         (name = "items", description = "The catalogue: the original app's CRUD contract, with search, filters, sorting, paging and optimistic concurrency (`ETag` / `If-Match`)."),
         (name = "models", description = "Predictions with the models in `models/`; `POST /predict/` is the original app's contract."),
         (name = "v2", description = "The Open Inference Protocol (KServe/Triton v2 REST), binary tensor extension included."),
+        (name = "auth", description = "Logging in (OAuth2 password flow: use the Authorize button), refresh tokens, your account and personal API tokens."),
+        (name = "users", description = "User management, for admins."),
         (name = "meta", description = "The welcome map, health and readiness, and this document."),
     ),
-    modifiers(&CommonResponses, &SlashAliases),
+    modifiers(&SecuritySchemes, &CommonResponses, &SlashAliases),
 )]
 struct ApiDoc;
 
@@ -341,6 +359,100 @@ pub struct ListParams {
 }
 
 // ---- Modifiers ----
+
+/// How callers prove who they are: the OAuth2 password flow (Swagger UI's
+/// Authorize button), a bearer token (access or API token), or the
+/// browser's session cookie. Item reads and predictions need none by
+/// default (`ITEMSERVE_PUBLIC_READ`); item writes need an editor, `/users`
+/// an admin.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
+            SecurityRequirement, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new("/auth/token", Scopes::new()))],
+                "Log in with a user name and password (the first user is `admin`).",
+            )),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token or isk_ API token")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::server::auth::SESSION_COOKIE,
+            ))),
+        );
+        let logged_in = || {
+            vec![
+                SecurityRequirement::new("oauth2", Vec::<String>::new()),
+                SecurityRequirement::new("bearer", Vec::<String>::new()),
+                SecurityRequirement::new("session", Vec::<String>::new()),
+            ]
+        };
+        let detail = |description: &str| -> RefOr<utoipa::openapi::Response> {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(RefOr::Ref(Ref::from_schema_name("Detail")))),
+                )
+                .build()
+                .into()
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let guarded = [
+                "/items",
+                "/search",
+                "/filter",
+                "/predict",
+                "/api/models",
+                "/v2/models",
+            ]
+            .iter()
+            .any(|p| path.starts_with(p));
+            let users = path.starts_with("/users");
+            for (method, _, operation) in operations(item) {
+                if !(guarded || users) || method == "GET" && path == "/predict/" {
+                    continue;
+                }
+                let write = path.starts_with("/items") && method != "GET";
+                let mut security = logged_in();
+                if !write && !users {
+                    // Anonymous unless ITEMSERVE_PUBLIC_READ=false.
+                    security.insert(0, SecurityRequirement::default());
+                }
+                operation.security = Some(security);
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| detail("Not logged in, or the token is invalid or expired (`WWW-Authenticate: Bearer`)"));
+                if write || users {
+                    responses.entry("403".into()).or_insert_with(|| {
+                        detail(if users {
+                            "Logged in without the admin role"
+                        } else {
+                            "Logged in without the editor or admin role"
+                        })
+                    });
+                }
+            }
+        }
+    }
+}
 
 /// The responses any route can give, added to every operation.
 struct CommonResponses;

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::cache::{cached_json, to_json};
 use super::error::ApiError;
 use super::extract::ListParams;
+use super::extract::{Can, Read};
 use crate::domain::{Item, ItemQuery, DEFAULT_LIMIT};
 use crate::server::state::AppState;
 
@@ -46,6 +47,7 @@ async fn page(
 )]
 pub async fn search(
     State(state): State<AppState>,
+    _: Can<Read>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     page(&state, "search", raw.as_deref(), |query, items, total| {
@@ -80,6 +82,7 @@ pub async fn search(
 )]
 pub async fn filter(
     State(state): State<AppState>,
+    _: Can<Read>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     page(&state, "filter", raw.as_deref(), |query, items, total| {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{Item, ItemQuery, ValidItem};
+use crate::domain::{Item, ItemQuery, Role, User, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 pub use sqlite::SqliteStore;
@@ -31,6 +31,13 @@ pub enum StoreError {
         expected: i64,
         current: i64,
     },
+    /// A user with this name (compared ignoring case) exists.
+    #[error("a user named '{0}' already exists")]
+    UserExists(String),
+    #[error("user {0} not found")]
+    UserNotFound(i64),
+    #[error("credential {0} not found")]
+    CredentialNotFound(i64),
     /// The database failed; the message is for logs, not for clients.
     #[error("database error: {0}")]
     Backend(String),
@@ -94,16 +101,125 @@ pub trait ItemStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// What a stored secret stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A browser session (the cookie).
+    Session,
+    /// A refresh token, exchanged for access tokens.
+    Refresh,
+    /// A personal API token for scripts.
+    Api,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Session => "session",
+            CredentialKind::Refresh => "refresh",
+            CredentialKind::Api => "api",
+        }
+    }
+}
+
+/// A stored credential, without its secret.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Credential {
+    pub id: i64,
+    pub user_id: i64,
+    /// The label given when it was created (API tokens).
+    pub name: Option<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+/// Users and their credentials, in the same database as the items.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    async fn count_users(&self) -> Result<u64, StoreError>;
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError>;
+    /// The user with this name (ignoring case) and the password hash.
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError>;
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    async fn update_user(&self, id: i64, changes: UserChanges) -> Result<User, StoreError>;
+    /// Stores the hash of a new secret; the secret itself is never stored.
+    async fn create_credential(
+        &self,
+        kind: CredentialKind,
+        user_id: i64,
+        name: Option<String>,
+        token_hash: String,
+        expires_at: Option<String>,
+    ) -> Result<Credential, StoreError>;
+    /// The live credential with this hash (not revoked, not expired at
+    /// `now`) and its user; marks it used.
+    async fn use_credential(
+        &self,
+        kind: CredentialKind,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<(Credential, User)>, StoreError>;
+    /// Revokes the credential with this hash, if live.
+    async fn revoke_credential_by_hash(
+        &self,
+        kind: CredentialKind,
+        token_hash: &str,
+    ) -> Result<bool, StoreError>;
+    /// Revokes credential `id`, of `owner` when given.
+    async fn revoke_credential(
+        &self,
+        kind: CredentialKind,
+        id: i64,
+        owner: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// Credentials of one kind: one user's, or everyone's.
+    async fn list_credentials(
+        &self,
+        kind: CredentialKind,
+        owner: Option<i64>,
+    ) -> Result<Vec<Credential>, StoreError>;
+    /// The stored setting, or `value` stored now if there was none (one
+    /// winner when instances race).
+    async fn setting_or_insert(&self, key: &str, value: String) -> Result<String, StoreError>;
+}
+
+/// The stores behind one database.
+#[derive(Clone)]
+pub struct Stores {
+    pub items: Arc<dyn ItemStore>,
+    pub users: Arc<dyn UserStore>,
+}
+
 /// Opens the backend that `options.database_url` names.
-pub async fn open(options: &StoreOptions) -> Result<Arc<dyn ItemStore>, StoreError> {
+pub async fn open(options: &StoreOptions) -> Result<Stores, StoreError> {
     let url = options.database_url.as_str();
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let store =
-            SqliteStore::open(path, options.seed_demo_items, options.commits.clone()).await?;
-        return Ok(Arc::new(store));
+        let store = Arc::new(
+            SqliteStore::open(path, options.seed_demo_items, options.commits.clone()).await?,
+        );
+        return Ok(Stores {
+            items: store.clone(),
+            users: store,
+        });
     }
     let scheme = url.split(':').next().unwrap_or_default();
     Err(StoreError::Backend(format!(
@@ -170,6 +286,13 @@ impl From<StoreError> for crate::domain::AppError {
                  edit it again if needed."
                     .into(),
             ),
+            StoreError::UserExists(name) => {
+                AppError::Conflict(format!("A user named '{name}' already exists."))
+            }
+            StoreError::UserNotFound(_) => AppError::NotFound("This user does not exist.".into()),
+            StoreError::CredentialNotFound(_) => {
+                AppError::NotFound("This token does not exist or was revoked.".into())
+            }
             StoreError::Backend(message) => {
                 tracing::error!(%message, "storage failed in a server function");
                 AppError::Internal("a database error occurred".into())

@@ -16,21 +16,14 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::http_metrics::HttpHistograms;
+
 /// Latency buckets from 50 µs to about 3.3 s.
 fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct HttpLabels {
-    method: &'static str,
-    /// The route pattern (`/items/{id}`), never the raw path, so that the
-    /// number of series stays bounded; `unmatched` for unknown paths.
-    route: String,
-    status: u16,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
@@ -52,7 +45,7 @@ struct BuildLabels {
 /// Every series this server exports.
 pub struct Metrics {
     registry: Registry,
-    http: HistogramFamily<HttpLabels>,
+    http: Arc<HttpHistograms>,
     inference_requests: Family<ModelLabels, Counter>,
     inference_rows: Family<ModelLabels, Counter>,
     inference_latency: HistogramFamily<ModelLabels>,
@@ -69,13 +62,8 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("itemserve");
-        let http = HistogramFamily::<HttpLabels>::new_with_constructor(latency_buckets);
-        registry.register_with_unit(
-            "http_request_duration",
-            "HTTP requests by method, route pattern and status, with their latency",
-            Unit::Seconds,
-            http.clone(),
-        );
+        let http = Arc::new(HttpHistograms::new());
+        registry.register_collector(Box::new(Arc::clone(&http)));
         let inference_requests = Family::<ModelLabels, Counter>::default();
         registry.register(
             "inference_requests",
@@ -153,15 +141,11 @@ impl Metrics {
         })
     }
 
-    /// Records one answered HTTP request.
-    pub fn http_request(&self, method: &'static str, route: String, status: u16, took: Duration) {
-        self.http
-            .get_or_create(&HttpLabels {
-                method,
-                route,
-                status,
-            })
-            .observe(took.as_secs_f64());
+    /// Records one answered HTTP request; `route` is the router's pattern
+    /// (`/items/{id}`, never the raw path, so the series stay few) or
+    /// `unmatched`.
+    pub fn http_request(&self, method: &'static str, route: &str, status: u16, took: Duration) {
+        self.http.observe(method, route, status, took);
     }
 
     /// The inference series of one model version, to keep with the model.

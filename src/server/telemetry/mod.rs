@@ -4,6 +4,7 @@
 //! - [`request`]: request ids, the access log and the HTTP histogram
 //! - [`metrics`]: every Prometheus series and `/metrics`
 
+mod http_metrics;
 mod metrics;
 mod request;
 
@@ -15,7 +16,7 @@ use axum::response::IntoResponse;
 use tracing_subscriber::EnvFilter;
 
 pub use metrics::{CommitMetrics, Metrics, ModelMetrics};
-pub use request::{expose_route, track, RequestId, REQUEST_ID};
+pub use request::{FrontLayer, RequestId, RouteLabelLayer, UserSlot, REQUEST_ID};
 
 use crate::domain::ItemQuery;
 use crate::server::store::ItemStore;

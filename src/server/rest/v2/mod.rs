@@ -17,6 +17,23 @@ mod tensor;
 
 type V2Result = Result<Json<Value>, ApiError>;
 
+/// [`Can<Read>`](super::extract::Can), refused in the protocol's error shape.
+pub struct V2Can;
+
+impl axum::extract::FromRequestParts<AppState> for V2Can {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        super::extract::Can::<super::extract::Read>::from_request_parts(parts, state)
+            .await
+            .map(|_| V2Can)
+            .map_err(ApiError::into_open_inference)
+    }
+}
+
 pub(super) fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::OpenInference(StatusCode::BAD_REQUEST, message.into())
 }
@@ -94,7 +111,11 @@ fn metadata(model: &LoadedModel) -> Value {
         (status = 404, description = "No model has this name", body = super::openapi::InferenceErrorBody),
         (status = 503, description = "The model failed to load", body = super::openapi::InferenceErrorBody),
     ))]
-pub async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> V2Result {
+pub async fn model_metadata(
+    State(state): State<AppState>,
+    _: V2Can,
+    Path(name): Path<String>,
+) -> V2Result {
     let model = model(&state, &name, None)?;
     Ok(Json(metadata(&model)))
 }
@@ -112,6 +133,7 @@ pub async fn model_metadata(State(state): State<AppState>, Path(name): Path<Stri
     ))]
 pub async fn model_version_metadata(
     State(state): State<AppState>,
+    _: V2Can,
     Path((name, version)): Path<(String, String)>,
 ) -> V2Result {
     let model = model(&state, &name, Some(&version))?;
@@ -130,6 +152,7 @@ pub async fn model_version_metadata(
     ))]
 pub async fn model_ready(
     State(state): State<AppState>,
+    _: V2Can,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     match state.models.get(&name) {
@@ -166,6 +189,7 @@ pub async fn model_ready(
     ))]
 pub async fn infer(
     State(state): State<AppState>,
+    _: V2Can,
     Path(name): Path<String>,
     body: Result<InferBody, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -198,6 +222,7 @@ pub async fn infer(
     ))]
 pub async fn infer_version(
     State(state): State<AppState>,
+    _: V2Can,
     Path((name, version)): Path<(String, String)>,
     body: Result<InferBody, ApiError>,
 ) -> Result<Response, ApiError> {

@@ -12,6 +12,8 @@
 //! No caller hears "done" before the commit that holds its write returned.
 //! Readers never block the writer and the writer never blocks readers (WAL).
 
+mod users;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -28,8 +30,9 @@ use crate::server::telemetry::CommitMetrics;
 
 /// Schema migrations in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/sqlite/0001_create_items.sql"),
-    include_str!("../../../migrations/sqlite/0002_assigned_ids_and_folded_text.sql"),
+    include_str!("../../../../migrations/sqlite/0001_create_items.sql"),
+    include_str!("../../../../migrations/sqlite/0002_assigned_ids_and_folded_text.sql"),
+    include_str!("../../../../migrations/sqlite/0003_users_and_credentials.sql"),
 ];
 
 /// The migration that added the case-folded columns; rows stored before it

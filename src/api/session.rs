@@ -1,0 +1,131 @@
+//! Logging in and out in the browser, and the admin page's user management.
+//!
+//! The session is an HttpOnly, SameSite=Strict cookie holding an opaque
+//! token (stored hashed): scripts in the page never see it.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::domain::{AppError, Role, Session, User};
+
+/// Who is using the UI, and what the server allows.
+#[server(prefix = "/rpc", endpoint = "session/current", input = Json)]
+pub async fn current_session() -> Result<Session, AppError> {
+    let state = super::app_state()?;
+    let parts = use_context::<axum::http::request::Parts>()
+        .ok_or_else(|| AppError::Internal("request missing".into()))?;
+    let policy = state.auth.policy;
+    let user = match policy.enabled {
+        true => state
+            .auth
+            .authenticate(&parts.headers)
+            .await
+            .ok()
+            .flatten()
+            .map(|p| p.user),
+        false => None,
+    };
+    Ok(Session { policy, user })
+}
+
+/// Checks the name and password and starts a browser session.
+#[server(prefix = "/rpc", endpoint = "session/login", input = Json)]
+pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
+    use crate::server::auth::{is_https, session_cookie};
+    use crate::server::store::CredentialKind;
+    let state = super::app_state()?;
+    if !state.auth.policy.enabled {
+        return Err(AppError::Rejected(
+            "Authentication is off on this server: no login is needed.".into(),
+        ));
+    }
+    let parts = use_context::<axum::http::request::Parts>()
+        .ok_or_else(|| AppError::Internal("request missing".into()))?;
+    let client = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let user = state.auth.login(&name, &password, client).await?;
+    let (token, _) = state
+        .auth
+        .issue(CredentialKind::Session, &user, None)
+        .await?;
+    let cookie = session_cookie(&token, state.auth.session_ttl, is_https(&parts.headers));
+    set_cookie(&cookie)?;
+    tracing::info!(user = %user.name, "logged in (browser)");
+    Ok(user)
+}
+
+/// Ends the browser session.
+#[server(prefix = "/rpc", endpoint = "session/logout", input = Json)]
+pub async fn log_out() -> Result<(), AppError> {
+    use crate::server::auth::{cookie, expired_session_cookie, is_https, SESSION_COOKIE};
+    use crate::server::store::CredentialKind;
+    let state = super::app_state()?;
+    let parts = use_context::<axum::http::request::Parts>()
+        .ok_or_else(|| AppError::Internal("request missing".into()))?;
+    if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
+        state.auth.revoke(CredentialKind::Session, token).await?;
+    }
+    set_cookie(&expired_session_cookie(is_https(&parts.headers)))?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookie(value: &str) -> Result<(), AppError> {
+    let response = use_context::<leptos_axum::ResponseOptions>()
+        .ok_or_else(|| AppError::Internal("response missing".into()))?;
+    let value =
+        axum::http::HeaderValue::from_str(value).map_err(|e| AppError::Internal(e.to_string()))?;
+    response.append_header(axum::http::header::SET_COOKIE, value);
+    Ok(())
+}
+
+/// Every user (admins only).
+#[server(prefix = "/rpc", endpoint = "users/list", input = Json)]
+pub async fn list_users() -> Result<Vec<User>, AppError> {
+    super::authorize(crate::domain::Permission::ManageUsers).await?;
+    Ok(super::app_state()?.auth.users().list_users().await?)
+}
+
+/// Adds a user (admins only).
+#[server(prefix = "/rpc", endpoint = "users/create", input = Json)]
+pub async fn add_user(name: String, password: String, role: Role) -> Result<User, AppError> {
+    use crate::domain::{validate_password, validate_user_name};
+    super::authorize(crate::domain::Permission::ManageUsers).await?;
+    let mut errors = Vec::new();
+    let name = validate_user_name(&name).map_err(|e| errors.push(e)).ok();
+    let _ = validate_password(&password).map_err(|e| errors.push(e));
+    match name {
+        Some(name) if errors.is_empty() => Ok(super::app_state()?
+            .auth
+            .create_user(&name, &password, role)
+            .await?),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
+
+/// Changes a user's role, disables or enables them, or resets their
+/// password (admins only; not their own role or state).
+#[server(prefix = "/rpc", endpoint = "users/update", input = Json)]
+pub async fn change_user(
+    id: i64,
+    role: Option<Role>,
+    disabled: Option<bool>,
+    password: Option<String>,
+) -> Result<User, AppError> {
+    let caller = super::authorize(crate::domain::Permission::ManageUsers).await?;
+    if let Some(password) = &password {
+        crate::domain::validate_password(password).map_err(|e| AppError::Validation(vec![e]))?;
+    }
+    let is_self = caller.is_some_and(|c| c.user.id == id);
+    if is_self && (role.is_some_and(|r| r != Role::Admin) || disabled == Some(true)) {
+        return Err(AppError::Rejected(
+            "You cannot demote or disable yourself; another admin can.".into(),
+        ));
+    }
+    Ok(super::app_state()?
+        .auth
+        .update_user(id, role, disabled, password.as_deref())
+        .await?)
+}

@@ -1,0 +1,499 @@
+//! Who is calling, and may they: users, passwords, access tokens, refresh
+//! tokens, API tokens and browser sessions.
+//!
+//! The REST API and the UI's server functions both call
+//! [`Auth::require`], which applies the one rule in
+//! [`AccessPolicy::check`](crate::domain::AccessPolicy::check).
+
+mod tokens;
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::HeaderMap;
+
+pub use tokens::{API_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SESSION_TOKEN_PREFIX};
+
+use crate::domain::{AccessPolicy, Denied, Permission, Role, User};
+use crate::server::limits::{ClientKey, RateLimiter};
+use crate::server::store::{
+    now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
+};
+use tokens::{Claims, Signer};
+
+/// The browser session cookie.
+pub const SESSION_COOKIE: &str = "itemserve_session";
+
+/// The settings key of the generated token signing key.
+const SIGNING_KEY_SETTING: &str = "jwt_signing_key";
+
+/// Who is calling.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: User,
+    pub via: Via,
+}
+
+/// How the caller proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    AccessToken,
+    ApiToken,
+    Session,
+}
+
+/// Why a request was refused or a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials where some are needed: 401.
+    #[error("Not authenticated")]
+    NotLoggedIn,
+    /// Credentials that are bad, expired, revoked or of a disabled user: 401.
+    #[error("{0}")]
+    BadCredentials(&'static str),
+    /// Logged in without the role: 403.
+    #[error("This needs the {needs} role (you are {has})")]
+    Forbidden {
+        needs: &'static str,
+        has: &'static str,
+    },
+    /// Too many login attempts: 429.
+    #[error("Too many login attempts; retry in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(Duration),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<AuthError> for crate::domain::AppError {
+    fn from(e: AuthError) -> Self {
+        use crate::domain::AppError;
+        match e {
+            AuthError::NotLoggedIn => {
+                AppError::Unauthorized("You are not logged in (or your session expired).".into())
+            }
+            AuthError::BadCredentials(message) => AppError::Unauthorized(message.into()),
+            AuthError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
+            AuthError::TooManyAttempts(_) => AppError::Rejected(e.to_string()),
+            AuthError::Store(e) => e.into(),
+            AuthError::Internal(message) => {
+                tracing::error!(%message, "authentication failed in a server function");
+                AppError::Internal("an internal error occurred".into())
+            }
+        }
+    }
+}
+
+/// Settings of [`Auth`].
+#[derive(Clone, Debug)]
+pub struct AuthOptions {
+    pub policy: AccessPolicy,
+    /// Token signing key; generated and kept in the database when `None`.
+    pub jwt_secret: Option<String>,
+    /// Password of the first admin, on an empty user table; generated and
+    /// logged once when `None`.
+    pub admin_password: Option<String>,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub session_ttl: Duration,
+    /// Login attempts a minute per client address and per user name.
+    pub login_per_minute: u32,
+}
+
+/// Authentication and authorization for the whole server.
+pub struct Auth {
+    pub policy: AccessPolicy,
+    pub access_ttl: Duration,
+    pub session_ttl: Duration,
+    refresh_ttl: Duration,
+    signer: Signer,
+    users: Arc<dyn UserStore>,
+    login_by_address: RateLimiter,
+    login_by_name: RateLimiter,
+    name_keys: RandomState,
+    /// Verified against when a login names no known user, so that the
+    /// answer takes as long as for a wrong password.
+    decoy_hash: String,
+}
+
+impl Auth {
+    /// Loads or makes the signing key and, on an empty user table, creates
+    /// the first admin.
+    pub async fn start(options: AuthOptions, users: Arc<dyn UserStore>) -> Result<Auth, AuthError> {
+        let secret = match options.jwt_secret {
+            Some(secret) if secret.len() >= 32 => secret,
+            Some(_) => {
+                return Err(AuthError::Internal(
+                    "ITEMSERVE_JWT_SECRET must be at least 32 characters".into(),
+                ))
+            }
+            None => {
+                users
+                    .setting_or_insert(SIGNING_KEY_SETTING, tokens::random_text(48))
+                    .await?
+            }
+        };
+        let decoy_hash = blocking(|| tokens::hash_password("decoy password for timing")).await?;
+        let auth = Auth {
+            policy: options.policy,
+            access_ttl: options.access_ttl,
+            session_ttl: options.session_ttl,
+            refresh_ttl: options.refresh_ttl,
+            signer: Signer::new(secret.as_bytes()),
+            users,
+            login_by_address: RateLimiter::per_minute(
+                options.login_per_minute,
+                options.login_per_minute,
+            ),
+            login_by_name: RateLimiter::per_minute(
+                options.login_per_minute,
+                options.login_per_minute,
+            ),
+            name_keys: RandomState::new(),
+            decoy_hash,
+        };
+        if options.policy.enabled {
+            auth.create_first_admin(options.admin_password).await?;
+        } else {
+            tracing::warn!(
+                "authentication is OFF (ITEMSERVE_AUTH=off): anyone who can reach this server \
+                 can change and delete every item"
+            );
+        }
+        Ok(auth)
+    }
+
+    async fn create_first_admin(&self, password: Option<String>) -> Result<(), AuthError> {
+        if self.users.count_users().await? > 0 {
+            return Ok(());
+        }
+        let generated = password.is_none();
+        let password = password.unwrap_or_else(|| tokens::random_text(15));
+        let hash = hash_password(&password).await?;
+        match self.users.create_user("admin", &hash, Role::Admin).await {
+            Ok(_) => {}
+            // Another instance on the same database was first.
+            Err(StoreError::UserExists(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        if generated {
+            tracing::warn!(
+                "created the first user: name 'admin', password '{password}' (shown only \
+                 this once; set ITEMSERVE_ADMIN_PASSWORD to choose it)"
+            );
+        } else {
+            tracing::info!("created the first user 'admin' with ITEMSERVE_ADMIN_PASSWORD");
+        }
+        Ok(())
+    }
+
+    /// The permission check of every door: `Ok(None)` when `permission`
+    /// needs no login, the caller when it does and they hold it. A bearer
+    /// token is checked even where none is needed: a script whose token
+    /// was revoked hears so instead of carrying on anonymously.
+    pub async fn require(
+        &self,
+        headers: &HeaderMap,
+        permission: Permission,
+    ) -> Result<Option<Principal>, AuthError> {
+        if self.policy.check(None, permission).is_ok()
+            && (!self.policy.enabled || !headers.contains_key(AUTHORIZATION))
+        {
+            return Ok(None);
+        }
+        let principal = self.authenticate(headers).await?;
+        match self
+            .policy
+            .check(principal.as_ref().map(|p| p.user.role), permission)
+        {
+            Ok(()) => Ok(principal),
+            Err(Denied::NotLoggedIn) => Err(AuthError::NotLoggedIn),
+            Err(Denied::Forbidden { needs }) => Err(AuthError::Forbidden {
+                needs: needs.as_str(),
+                has: principal.map_or("anonymous", |p| p.user.role.as_str()),
+            }),
+        }
+    }
+
+    /// The caller named by the request's bearer token or session cookie.
+    /// A bearer token that is not valid is an error; a stale cookie is
+    /// ignored (the browser is simply logged out).
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
+        if let Some(value) = headers.get(AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .ok_or(AuthError::BadCredentials(
+                    "The Authorization header must be 'Bearer <token>'",
+                ))?;
+            return self.bearer(token).await.map(Some);
+        }
+        let Some(session) = cookie(headers, SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        Ok(self
+            .credential_user(CredentialKind::Session, session)
+            .await?
+            .map(|user| Principal {
+                user,
+                via: Via::Session,
+            }))
+    }
+
+    async fn bearer(&self, token: &str) -> Result<Principal, AuthError> {
+        const INVALID: &str =
+            "Could not validate credentials: the token is invalid, expired or revoked";
+        if token.starts_with(API_TOKEN_PREFIX) {
+            let user = self
+                .credential_user(CredentialKind::Api, token)
+                .await?
+                .ok_or(AuthError::BadCredentials(INVALID))?;
+            return Ok(Principal {
+                user,
+                via: Via::ApiToken,
+            });
+        }
+        let claims = self
+            .signer
+            .verify(token)
+            .ok_or(AuthError::BadCredentials(INVALID))?;
+        let id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| AuthError::BadCredentials(INVALID))?;
+        // The user as stored now: a disabled user or a lowered role takes
+        // effect at once, not when the token expires.
+        let user = self
+            .users
+            .user_by_id(id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or(AuthError::BadCredentials(INVALID))?;
+        Ok(Principal {
+            user,
+            via: Via::AccessToken,
+        })
+    }
+
+    /// The enabled user behind a live opaque token of `kind`.
+    async fn credential_user(
+        &self,
+        kind: CredentialKind,
+        token: &str,
+    ) -> Result<Option<User>, AuthError> {
+        let found = self
+            .users
+            .use_credential(kind, &tokens::token_hash(token), &now_rfc3339())
+            .await?;
+        Ok(found.map(|(_, user)| user).filter(|u| !u.disabled))
+    }
+
+    /// Checks a name and password, under the login rate limits.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<User, AuthError> {
+        if let Some(ip) = client {
+            self.login_by_address
+                .check(ClientKey::from(ip))
+                .map_err(AuthError::TooManyAttempts)?;
+        }
+        let name_key = ClientKey::from_hash(
+            self.name_keys
+                .hash_one(crate::server::store::fold_case(name.trim())),
+        );
+        self.login_by_name
+            .check(name_key)
+            .map_err(AuthError::TooManyAttempts)?;
+
+        let found = self.users.user_by_name(name).await?;
+        let (user, hash) = match &found {
+            Some((user, hash)) => (Some(user), hash.clone()),
+            None => (None, self.decoy_hash.clone()),
+        };
+        let password = password.to_owned();
+        let matches = blocking(move || Ok(tokens::verify_password(&password, &hash))).await?;
+        match user {
+            Some(user) if matches && !user.disabled => Ok(user.clone()),
+            Some(user) if matches => {
+                tracing::info!(user = %user.name, "login refused: the user is disabled");
+                Err(AuthError::BadCredentials("This user is disabled"))
+            }
+            _ => Err(AuthError::BadCredentials("Incorrect user name or password")),
+        }
+    }
+
+    /// A signed access token for `user` and its lifetime in seconds.
+    pub fn access_token(&self, user: &User) -> (String, u64) {
+        let now = unix_now();
+        let ttl = self.access_ttl.as_secs().max(1);
+        let token = self.signer.sign(&Claims {
+            sub: user.id.to_string(),
+            name: user.name.clone(),
+            role: user.role,
+            iat: now,
+            exp: now + ttl,
+            typ: "access".into(),
+        });
+        (token, ttl)
+    }
+
+    /// A new opaque token of `kind` for `user`, stored as its hash.
+    pub async fn issue(
+        &self,
+        kind: CredentialKind,
+        user: &User,
+        name: Option<String>,
+    ) -> Result<(String, Credential), AuthError> {
+        let (prefix, ttl) = match kind {
+            CredentialKind::Session => (SESSION_TOKEN_PREFIX, Some(self.session_ttl)),
+            CredentialKind::Refresh => (REFRESH_TOKEN_PREFIX, Some(self.refresh_ttl)),
+            CredentialKind::Api => (API_TOKEN_PREFIX, None),
+        };
+        let token = tokens::new_token(prefix);
+        let expires_at = ttl.map(|ttl| {
+            (chrono::Utc::now() + ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
+        let credential = self
+            .users
+            .create_credential(kind, user.id, name, tokens::token_hash(&token), expires_at)
+            .await?;
+        Ok((token, credential))
+    }
+
+    /// Exchanges a refresh token for its user, revoking it (the caller
+    /// issues a new one: rotation, so a stolen token works once at most).
+    pub async fn redeem_refresh_token(&self, token: &str) -> Result<User, AuthError> {
+        const INVALID: &str = "The refresh token is invalid, expired or revoked";
+        let user = self
+            .credential_user(CredentialKind::Refresh, token)
+            .await?
+            .ok_or(AuthError::BadCredentials(INVALID))?;
+        if !self
+            .users
+            .revoke_credential_by_hash(CredentialKind::Refresh, &tokens::token_hash(token))
+            .await?
+        {
+            // Redeemed by a concurrent request a moment ago.
+            return Err(AuthError::BadCredentials(INVALID));
+        }
+        Ok(user)
+    }
+
+    /// Revokes an opaque token; `false` when it was not live.
+    pub async fn revoke(&self, kind: CredentialKind, token: &str) -> Result<bool, AuthError> {
+        Ok(self
+            .users
+            .revoke_credential_by_hash(kind, &tokens::token_hash(token))
+            .await?)
+    }
+
+    /// Users and tokens, for the handlers that manage them.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.users
+    }
+
+    /// Creates a user with a new password.
+    pub async fn create_user(
+        &self,
+        name: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, AuthError> {
+        let hash = hash_password(password).await?;
+        Ok(self.users.create_user(name, &hash, role).await?)
+    }
+
+    /// Changes a user; a new password is hashed here.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        disabled: Option<bool>,
+        password: Option<&str>,
+    ) -> Result<User, AuthError> {
+        let password_hash = match password {
+            Some(password) => Some(hash_password(password).await?),
+            None => None,
+        };
+        Ok(self
+            .users
+            .update_user(
+                id,
+                UserChanges {
+                    role,
+                    disabled,
+                    password_hash,
+                },
+            )
+            .await?)
+    }
+}
+
+/// Hashes a password off the async workers.
+async fn hash_password(password: &str) -> Result<String, AuthError> {
+    let password = password.to_owned();
+    blocking(move || tokens::hash_password(&password)).await
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))?
+        .map_err(AuthError::Internal)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The value of cookie `name`, if the request has one.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The `Set-Cookie` value that starts a browser session (HttpOnly,
+/// SameSite=Strict, Secure when the site is served over HTTPS).
+pub fn session_cookie(token: &str, max_age: Duration, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}",
+        max_age.as_secs(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that ends a browser session.
+pub fn expired_session_cookie(secure: bool) -> String {
+    session_cookie("", Duration::ZERO, secure)
+}
+
+/// Whether the request came over HTTPS (directly or through a proxy that
+/// says so).
+pub fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}

@@ -1,0 +1,283 @@
+//! [`UserStore`] on SQLite: users, credentials and settings, written
+//! through the same group-commit writer as the items.
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::SqliteStore;
+use crate::domain::{Role, User};
+use crate::server::store::{
+    fold_case, now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
+};
+
+const USER_COLUMNS: &str = "id, name, role, disabled, created_at, updated_at";
+const CREDENTIAL_COLUMNS: &str =
+    "id, user_id, name, created_at, expires_at, last_used_at, revoked_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let role: String = row.get(2)?;
+    Ok(User {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        // The CHECK constraint admits only the three names.
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        disabled: row.get(3)?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
+    })
+}
+
+fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<Credential> {
+    Ok(Credential {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        name: row.get(2)?,
+        created_at: row.get(3)?,
+        expires_at: row.get(4)?,
+        last_used_at: row.get(5)?,
+        revoked_at: row.get(6)?,
+    })
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        self.read(|conn| conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0)))
+    }
+
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError> {
+        let (name, hash) = (name.to_owned(), password_hash.to_owned());
+        self.write(move |tx| {
+            let folded = fold_case(&name);
+            let taken: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE name_folded = ?1)")?
+                .query_row([&folded], |r| r.get(0))?;
+            if taken {
+                return Err(StoreError::UserExists(name));
+            }
+            let now = now_rfc3339();
+            Ok(tx
+                .prepare_cached(&format!(
+                    "INSERT INTO users (name, name_folded, password_hash, role, created_at, \
+                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING {USER_COLUMNS}"
+                ))?
+                .query_row(
+                    params![name, folded, hash, role.as_str(), now],
+                    user_from_row,
+                )?)
+        })
+        .await
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        let folded = fold_case(name.trim());
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE name_folded = ?1"
+            ))?
+            .query_row([&folded], |r| Ok((user_from_row(r)?, r.get(6)?)))
+            .optional()
+        })
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([id], user_from_row)
+                .optional()
+        })
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))?;
+            let rows = stmt.query_map([], user_from_row)?;
+            rows.collect()
+        })
+    }
+
+    async fn update_user(&self, id: i64, changes: UserChanges) -> Result<User, StoreError> {
+        self.write(move |tx| {
+            let user = tx
+                .prepare_cached(&format!(
+                    "UPDATE users SET role = coalesce(?2, role), disabled = coalesce(?3, disabled), \
+                     password_hash = coalesce(?4, password_hash), updated_at = ?5 \
+                     WHERE id = ?1 RETURNING {USER_COLUMNS}"
+                ))?
+                .query_row(
+                    params![
+                        id,
+                        changes.role.map(Role::as_str),
+                        changes.disabled,
+                        changes.password_hash,
+                        now_rfc3339()
+                    ],
+                    user_from_row,
+                )
+                .optional()?
+                .ok_or(StoreError::UserNotFound(id))?;
+            // A disabled user or a new password ends every session and
+            // refresh token at once (API tokens are checked against the
+            // user on each use).
+            if changes.disabled == Some(true) || changes.password_hash.is_some() {
+                tx.prepare_cached(
+                    "UPDATE credentials SET revoked_at = ?2 WHERE user_id = ?1 \
+                     AND kind IN ('session', 'refresh') AND revoked_at IS NULL",
+                )?
+                .execute(params![id, now_rfc3339()])?;
+            }
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn create_credential(
+        &self,
+        kind: CredentialKind,
+        user_id: i64,
+        name: Option<String>,
+        token_hash: String,
+        expires_at: Option<String>,
+    ) -> Result<Credential, StoreError> {
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached(&format!(
+                    "INSERT INTO credentials (user_id, kind, name, token_hash, created_at, \
+                     expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {CREDENTIAL_COLUMNS}"
+                ))?
+                .query_row(
+                    params![
+                        user_id,
+                        kind.as_str(),
+                        name,
+                        token_hash,
+                        now_rfc3339(),
+                        expires_at
+                    ],
+                    credential_from_row,
+                )?)
+        })
+        .await
+    }
+
+    async fn use_credential(
+        &self,
+        kind: CredentialKind,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<(Credential, User)>, StoreError> {
+        let found = self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT c.id, c.user_id, c.name, c.created_at, c.expires_at, c.last_used_at, \
+                 c.revoked_at, u.id, u.name, u.role, u.disabled, u.created_at, u.updated_at \
+                 FROM credentials c JOIN users u ON u.id = c.user_id \
+                 WHERE c.token_hash = ?1 AND c.kind = ?2 AND c.revoked_at IS NULL \
+                 AND (c.expires_at IS NULL OR c.expires_at > ?3)"
+            ))?
+            .query_row(params![token_hash, kind.as_str(), now], |r| {
+                let credential = credential_from_row(r)?;
+                let role: String = r.get(9)?;
+                let user = User {
+                    id: r.get(7)?,
+                    name: r.get(8)?,
+                    role: Role::parse(&role).unwrap_or(Role::Viewer),
+                    disabled: r.get(10)?,
+                    created_at: r.get(11)?,
+                    updated_at: r.get(12)?,
+                };
+                Ok((credential, user))
+            })
+            .optional()
+        })?;
+        // "Last used" for API tokens, at most once a minute per token so
+        // that a busy script does not turn reads into writes.
+        if let Some((credential, _)) = &found {
+            let stale = credential
+                .last_used_at
+                .as_deref()
+                .is_none_or(|t| t.get(..16) != now.get(..16));
+            if kind == CredentialKind::Api && stale {
+                let (id, now) = (credential.id, now.to_owned());
+                self.write(move |tx| {
+                    tx.prepare_cached("UPDATE credentials SET last_used_at = ?2 WHERE id = ?1")?
+                        .execute(params![id, now])?;
+                    Ok(())
+                })
+                .await?;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn revoke_credential_by_hash(
+        &self,
+        kind: CredentialKind,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let hash = token_hash.to_owned();
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE credentials SET revoked_at = ?3 WHERE token_hash = ?1 AND kind = ?2 \
+                     AND revoked_at IS NULL",
+                )?
+                .execute(params![hash, kind.as_str(), now_rfc3339()])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn revoke_credential(
+        &self,
+        kind: CredentialKind,
+        id: i64,
+        owner: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE credentials SET revoked_at = ?4 WHERE id = ?1 AND kind = ?2 \
+                     AND (?3 IS NULL OR user_id = ?3) AND revoked_at IS NULL",
+                )?
+                .execute(params![id, kind.as_str(), owner, now_rfc3339()])?;
+            if changed == 0 {
+                return Err(StoreError::CredentialNotFound(id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_credentials(
+        &self,
+        kind: CredentialKind,
+        owner: Option<i64>,
+    ) -> Result<Vec<Credential>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE kind = ?1 \
+                 AND (?2 IS NULL OR user_id = ?2) ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(params![kind.as_str(), owner], credential_from_row)?;
+            rows.collect()
+        })
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: String) -> Result<String, StoreError> {
+        let key = key.to_owned();
+        self.write(move |tx| {
+            tx.prepare_cached("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)")?
+                .execute(params![key, value])?;
+            Ok(tx
+                .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))?)
+        })
+        .await
+    }
+}
