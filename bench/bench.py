@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -41,6 +43,20 @@ def http_raw(method, url, data, headers):
         req.add_header(k, v)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return resp.status, dict(resp.headers), resp.read()
+
+
+BENCH_ADMIN_PASSWORD = "bench-admin-password"
+
+
+def login(base):
+    """A bearer header for the admin, or none for a build without logins."""
+    form = urllib.parse.urlencode({"username": "admin", "password": BENCH_ADMIN_PASSWORD}).encode()
+    try:
+        _, _, body = http_raw("POST", f"{base}/auth/token", form,
+                              {"content-type": "application/x-www-form-urlencoded"})
+    except urllib.error.HTTPError:
+        return {}
+    return {"authorization": f"Bearer {json.loads(body)['access_token']}"}
 
 
 def wait_ready(url, timeout=30.0):
@@ -86,8 +102,10 @@ wrk.body = [[{body}]]
 """
 
 
-def wrk(url, seconds, connections, method="GET", body=None, tmp=None):
+def wrk(url, seconds, connections, method="GET", body=None, tmp=None, headers=None):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
     if body is not None:
         script = Path(tmp) / f"s{abs(hash((url, method))) % 10**8}.lua"
         script.write_text(LUA_BODY.format(method=method, body=json.dumps(body)))
@@ -135,7 +153,10 @@ def main():
                MODELS_DIR=str(ROOT / "models"),
                # The rate limiter stays in the path (its cost is measured) but
                # never refuses: the load comes from one address.
-               ITEMSERVE_RATE_LIMIT="1000000000")
+               ITEMSERVE_RATE_LIMIT="1000000000",
+               # Writes are made as this admin, with a bearer token, as a
+               # script would; reads stay anonymous (public by default).
+               ITEMSERVE_ADMIN_PASSWORD=BENCH_ADMIN_PASSWORD)
     baseline = subprocess.Popen([str(BASELINE), BASELINE_ADDR], stdout=subprocess.DEVNULL)
     started = time.monotonic()
     server = subprocess.Popen([str(server_bin)], env=env, stdout=subprocess.DEVNULL)
@@ -146,8 +167,9 @@ def main():
         time.sleep(0.5)
         rss_idle = rss_kib(server.pid)
 
+        auth = login(base)
         for i in range(100):
-            http("POST", f"{base}/items/", {"name": f"Bench item {i:03}", "description": "x" * 40,
+            http("POST", f"{base}/items/", headers=auth, body={"name": f"Bench item {i:03}", "description": "x" * 40,
                                             "category": ["Lighting", "Furniture", "Textiles"][i % 3], "price": i + 0.5})
 
         row = {"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}
@@ -171,7 +193,8 @@ def main():
         sampler.start()
         results = []
         for name, url, method, body in scenarios:
-            r = wrk(url, args.seconds, args.connections, method, body, tmp)
+            writes = method in ("POST", "PUT") and "/items/" in url
+            r = wrk(url, args.seconds, args.connections, method, body, tmp, auth if writes else None)
             r["scenario"] = name
             results.append(r)
             print(f"  measured {name}: {r['rps']:.0f} req/s", file=sys.stderr)

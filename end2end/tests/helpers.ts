@@ -1,5 +1,8 @@
 import { expect, type APIRequestContext, type Page } from "@playwright/test";
 
+/** The first admin's password on the test server with authentication on. */
+export const ADMIN_PASSWORD = "e2e-admin-password";
+
 /** Opens a page and waits until the WASM bundle has hydrated it. */
 export async function openHydrated(page: Page, path = "/") {
   await page.goto(path);

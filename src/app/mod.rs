@@ -1,5 +1,7 @@
 //! The browser UI, rendered on the server and hydrated by the WASM bundle.
 
+mod account;
+mod admin;
 mod items;
 mod predict;
 mod widgets;
@@ -11,6 +13,8 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{SsrMode, StaticSegment};
 
+use account::{provide_account, AccountMenu, LoginPage, SessionExpiredDialog};
+use admin::AdminPage;
 use items::ItemsPage;
 use predict::PredictPage;
 
@@ -40,6 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_account();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/itemserve.css"/>
@@ -57,11 +62,15 @@ pub fn App() -> impl IntoView {
                     <A href="/predict">"Predict"</A>
                     <a href="/docs" rel="external">"API docs"</a>
                 </nav>
+                <AccountMenu/>
             </header>
+            <SessionExpiredDialog/>
             <main class="page">
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=ItemsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("predict") view=PredictPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -21,7 +21,7 @@ use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::AppState;
 use crate::server::store::{self, StoreError, StoreOptions};
-use crate::server::telemetry::{self, FrontLayer, Metrics, MetricsState, RouteLabelLayer};
+use crate::server::telemetry::{self, FrontLayer, HttpMetricsLayer, Metrics, MetricsState};
 
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
@@ -112,6 +112,7 @@ impl Application {
             leptos_options: config.leptos_options(addr),
             pages: Default::default(),
             auth,
+            metrics: Arc::clone(&metrics),
         };
         let request_limits = RequestLimits {
             rate: config
@@ -137,7 +138,7 @@ impl Application {
             ))
             // ...but still answered with its request id, the security
             // headers, a log line and metrics.
-            .layer(FrontLayer::new(Arc::clone(&metrics)));
+            .layer(FrontLayer);
         Ok(Application {
             listener,
             router,
@@ -195,7 +196,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .fallback(rest::fallback)
         .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(RouteLabelLayer);
+        .layer(HttpMetricsLayer::new(Arc::clone(&state.metrics)));
     // Request spans cost a few percent of throughput and are only logged at
     // debug level: add them only when that level is on.
     let router = if tracing::enabled!(target: "tower_http", tracing::Level::DEBUG) {

@@ -9,6 +9,7 @@ use crate::server::auth::Auth;
 use crate::server::inference::ModelRegistry;
 use crate::server::rest::PageCache;
 use crate::server::store::ItemStore;
+use crate::server::telemetry::Metrics;
 
 /// Handles to the seams, cloned cheaply into each request.
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct AppState {
     pub pages: Arc<PageCache>,
     /// Who may do what.
     pub auth: Arc<Auth>,
+    /// Every Prometheus series of this server.
+    pub metrics: Arc<Metrics>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

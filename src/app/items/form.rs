@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::Refresh;
 use crate::api::create_item;
+use crate::app::account::Account;
 use crate::app::widgets::TextField;
 use crate::domain::{AppError, FieldError, ItemDraft, ItemForm};
 
@@ -75,11 +76,17 @@ impl ItemFormState {
     /// Shows a server's answer: field errors under the fields, anything
     /// else returned as a message.
     pub fn absorb_error(&self, error: &AppError) -> Option<String> {
+        if let Some(account) = use_context::<Account>() {
+            account.notice(error);
+        }
         match error {
             AppError::Validation(errors) => {
                 self.server_errors.set(errors.clone());
                 None
             }
+            AppError::Unauthorized(_) => Some(
+                "Your session has expired: log in again, then save. What you typed is kept.".into(),
+            ),
             other => Some(other.to_string()),
         }
     }

@@ -9,9 +9,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::current_session;
 use crate::api::{list_categories, list_items};
+use crate::app::account::allows;
 use crate::app::widgets::{Banner, HydrationMarker};
-use crate::domain::ItemQuery;
+use crate::domain::{ItemQuery, Permission};
 use form::CreateItemForm;
 use table::{ItemTable, TableSkeleton};
 use toolbar::{Pagination, SearchBar};
@@ -58,6 +60,10 @@ pub fn ItemsPage() -> impl IntoView {
 
     let refresh = Refresh(RwSignal::new(0));
     provide_context(refresh);
+    // This page's own view of the session, loaded once: logging in again
+    // in the expired-session dialog must not re-create the forms and rows
+    // (and lose what was typed); logging out reloads the whole page.
+    let session = Resource::new(|| (), |_| current_session());
     // Sources use `try_get`: a server render can finish (and dispose of this
     // page) while a resource task is still looking at its source.
     let page = Resource::new(
@@ -92,7 +98,13 @@ pub fn ItemsPage() -> impl IntoView {
             </div>
         </div>
         <div class="layout">
-            <CreateItemForm/>
+            // Only for those who may add items (known once the session loads).
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let session = session.await;
+                    allows(&session, Permission::WriteItems).then(|| view! { <CreateItemForm/> })
+                })}
+            </Transition>
             <section class="card table-card" aria-labelledby="items-heading">
                 <h2 id="items-heading" class="visually-hidden">"Item list"</h2>
                 <SearchBar query=query categories=categories/>
@@ -105,8 +117,10 @@ pub fn ItemsPage() -> impl IntoView {
                                 Ok(result) => {
                                     let query = query.try_get_untracked().unwrap_or_else(first_page);
                                     let total = result.total;
+                                    let session = session.await;
+                                    let writable = allows(&session, Permission::WriteItems);
                                     view! {
-                                        <ItemTable page=result query=query.clone()/>
+                                        <ItemTable page=result query=query.clone() writable=writable/>
                                         <Pagination query=query total=total/>
                                         <HydrationMarker/>
                                     }

@@ -17,7 +17,11 @@ enum Mode {
 }
 
 #[component]
-pub fn ItemRow(item: Item) -> impl IntoView {
+pub fn ItemRow(
+    item: Item,
+    /// Whether Edit and Delete are offered (editors and admins).
+    writable: bool,
+) -> impl IntoView {
     let refresh = expect_context::<Refresh>();
     let mode = RwSignal::new(Mode::View);
     let problem = RwSignal::new(None::<String>);
@@ -41,7 +45,7 @@ pub fn ItemRow(item: Item) -> impl IntoView {
         Some(Ok(())) => refresh.bump(),
         Some(Err(error)) => {
             mode.set(Mode::View);
-            problem.set(Some(error.to_string()));
+            problem.set(state.absorb_error(&error));
         }
         None => {}
     });
@@ -171,11 +175,13 @@ pub fn ItemRow(item: Item) -> impl IntoView {
     view! {
         <tr data-item-id=id class:editing=move || mode.get() == Mode::Edit>
             {cells}
-            <td class="col-actions">
-                <form id=format!("edit-{id}") class="row-form" on:submit=on_save novalidate></form>
-                {actions}
-                {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
-            </td>
+            {writable.then(|| view! {
+                <td class="col-actions">
+                    <form id=format!("edit-{id}") class="row-form" on:submit=on_save novalidate></form>
+                    {actions}
+                    {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
+                </td>
+            })}
         </tr>
     }
 }

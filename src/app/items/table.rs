@@ -8,7 +8,12 @@ use crate::domain::{ItemPage, ItemQuery, SortField};
 
 /// The rows of one page.
 #[component]
-pub fn ItemTable(page: ItemPage, query: ItemQuery) -> impl IntoView {
+pub fn ItemTable(
+    page: ItemPage,
+    query: ItemQuery,
+    /// Whether the rows offer Edit and Delete.
+    writable: bool,
+) -> impl IntoView {
     if page.items.is_empty() {
         return view! { <EmptyState query=query total=page.total/> }.into_any();
     }
@@ -25,12 +30,14 @@ pub fn ItemTable(page: ItemPage, query: ItemQuery) -> impl IntoView {
                     {header(SortField::Category, "Category", "col-category")}
                     {header(SortField::Price, "Price", "col-price num")}
                     {header(SortField::UpdatedAt, "Updated", "col-updated")}
-                    <th scope="col" class="col-actions"><span class="visually-hidden">"Actions"</span></th>
+                    {writable.then(|| view! {
+                        <th scope="col" class="col-actions"><span class="visually-hidden">"Actions"</span></th>
+                    })}
                 </tr>
             </thead>
             <tbody>
                 <For each=move || page.items.clone() key=|item| (item.id, item.version) let(item)>
-                    <ItemRow item/>
+                    <ItemRow item writable/>
                 </For>
             </tbody>
         </table>

@@ -280,7 +280,7 @@ pub const AUTH_OFF: &str =
 
 /// Lets the access log name the user.
 fn note_user(parts: &Parts, principal: &Principal) {
-    if let Some(slot) = parts.extensions.get::<crate::server::telemetry::UserSlot>() {
-        slot.set(&principal.user.name);
+    if let Some(slot) = parts.extensions.get::<crate::server::telemetry::LogSlot>() {
+        slot.set_user(&principal.user.name);
     }
 }

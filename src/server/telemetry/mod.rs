@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use tracing_subscriber::EnvFilter;
 
 pub use metrics::{CommitMetrics, Metrics, ModelMetrics};
-pub use request::{FrontLayer, RequestId, RouteLabelLayer, UserSlot, REQUEST_ID};
+pub use request::{FrontLayer, HttpMetricsLayer, LogSlot, REQUEST_ID};
 
 use crate::domain::ItemQuery;
 use crate::server::store::ItemStore;

@@ -26,24 +26,25 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest request id taken from a client; longer ones are replaced.
 const MAX_ID_LEN: usize = 128;
 
-/// The id of the request being handled, in its extensions.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub HeaderValue);
+/// Filled while a request is handled, for its access log line (only
+/// when that line is written): the route pattern and the user.
+#[derive(Clone, Debug, Default)]
+pub struct LogSlot(Arc<LogFields>);
 
-impl RequestId {
-    pub fn as_str(&self) -> &str {
-        // Only ever built from visible ASCII (see `sane`).
-        self.0.to_str().unwrap_or_default()
-    }
+#[derive(Debug, Default)]
+struct LogFields {
+    route: std::sync::OnceLock<String>,
+    user: std::sync::OnceLock<String>,
 }
 
-/// Where the auth extractors note who the caller is, for the access log.
-#[derive(Clone, Debug, Default)]
-pub struct UserSlot(Arc<std::sync::OnceLock<String>>);
+impl LogSlot {
+    /// Names the logged-in user.
+    pub fn set_user(&self, name: &str) {
+        let _ = self.0.user.set(name.to_owned());
+    }
 
-impl UserSlot {
-    pub fn set(&self, name: &str) {
-        let _ = self.0.set(name.to_owned());
+    fn set_route(&self, route: &str) {
+        let _ = self.0.route.set(route.to_owned());
     }
 }
 
@@ -84,29 +85,18 @@ fn generate() -> HeaderValue {
 
 /// The outermost layer: gives each request its id and a span carrying it,
 /// refuses cross-site server function calls, and on the way out adds the
-/// request id and the security headers, records the HTTP histogram and
-/// writes the access log line. One hand-written service (rather than
-/// several `from_fn` middlewares, which box and clone per request) keeps
-/// the hot paths within a few percent of their cost without it.
-#[derive(Clone)]
-pub struct FrontLayer {
-    metrics: Arc<Metrics>,
-}
-
-impl FrontLayer {
-    pub fn new(metrics: Arc<Metrics>) -> FrontLayer {
-        FrontLayer { metrics }
-    }
-}
+/// request id and the security headers and writes the access log line.
+/// Hand-written (rather than `from_fn` middleware, which boxes and clones
+/// per request) to keep the hot paths within a few percent of their cost
+/// without it; the latency histogram is recorded by [`HttpMetricsLayer`].
+#[derive(Clone, Copy, Default)]
+pub struct FrontLayer;
 
 impl<S> Layer<S> for FrontLayer {
     type Service = Front<S>;
 
     fn layer(&self, inner: S) -> Front<S> {
-        Front {
-            inner,
-            metrics: Arc::clone(&self.metrics),
-        }
+        Front { inner }
     }
 }
 
@@ -114,104 +104,158 @@ impl<S> Layer<S> for FrontLayer {
 #[derive(Clone)]
 pub struct Front<S> {
     inner: S,
-    metrics: Arc<Metrics>,
 }
 
 impl<S> Service<Request> for Front<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = FrontFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let started = Instant::now();
         let id = match request.headers().get(&REQUEST_ID) {
             Some(value) if sane(value) => value.clone(),
             _ => generate(),
         };
-        let method = method_label(request.method());
-        let logging = tracing::enabled!(tracing::Level::INFO);
-        let (span, log) = if logging {
-            let user = UserSlot::default();
-            request.extensions_mut().insert(user.clone());
+        let log = tracing::enabled!(target: "itemserve::http", tracing::Level::INFO).then(|| {
+            let slot = LogSlot::default();
+            request.extensions_mut().insert(slot.clone());
             let span = tracing::info_span!("request", id = %id.to_str().unwrap_or_default());
-            (span, Some((request.uri().path().to_owned(), user)))
-        } else {
-            (tracing::Span::none(), None)
-        };
-        request.extensions_mut().insert(RequestId(id.clone()));
-        let metrics = Arc::clone(&self.metrics);
-
-        let refusal = crate::server::security::cross_site_refusal(&request);
-        let inner = match refusal {
-            None => Some(self.inner.call(request)),
-            Some(_) => None,
-        };
-        Box::pin(async move {
-            let mut response = match (inner, refusal) {
-                (Some(inner), _) => inner.instrument(span.clone()).await?,
-                (None, Some(refusal)) => refusal,
-                (None, None) => unreachable!("either the inner call or a refusal"),
-            };
-            let took = started.elapsed();
-            let status = response.status().as_u16();
-            let route = response.extensions_mut().remove::<MatchedPath>();
-            let route_text = route.as_ref().map_or("unmatched", |m| m.as_str());
-            metrics.http_request(method, route_text, status, took);
-            let headers = response.headers_mut();
-            headers.insert(REQUEST_ID.clone(), id);
-            crate::server::security::add_headers(headers);
-            if let Some((path, user)) = log {
-                let _entered = span.enter();
-                tracing::info!(
-                    target: "itemserve::http",
-                    method,
-                    route = route_text,
-                    path,
-                    status,
-                    user = user.0.get().map(String::as_str),
-                    latency_ms = took.as_secs_f64() * 1000.0,
-                    "request"
-                );
+            AccessLog {
+                started: Instant::now(),
+                method: method_label(request.method()),
+                path: request.uri().path().to_owned(),
+                slot,
+                span,
             }
-            Ok(response)
-        })
+        });
+        let span = log
+            .as_ref()
+            .map_or_else(tracing::Span::none, |l| l.span.clone());
+        let state = match crate::server::security::cross_site_refusal(&request) {
+            Some(refusal) => FrontState::Refused(Some(refusal)),
+            None => FrontState::Inner(self.inner.call(request).instrument(span)),
+        };
+        FrontFuture { state, id, log }
     }
 }
 
-/// On the router (around each route): hands the matched route pattern out
-/// to [`Front`], which runs before routing and cannot see it otherwise.
-#[derive(Clone, Copy, Default)]
-pub struct RouteLabelLayer;
+/// What the access log line needs, kept only when it is written.
+struct AccessLog {
+    started: Instant,
+    method: &'static str,
+    path: String,
+    slot: LogSlot,
+    span: tracing::Span,
+}
 
-impl<S> Layer<S> for RouteLabelLayer {
-    type Service = RouteLabel<S>;
-
-    fn layer(&self, inner: S) -> RouteLabel<S> {
-        RouteLabel { inner }
+pin_project_lite::pin_project! {
+    #[project = FrontStateProj]
+    enum FrontState<F> {
+        Inner { #[pin] future: tracing::instrument::Instrumented<F> },
+        Refused { response: Option<Response> },
     }
 }
 
-/// The service of [`RouteLabelLayer`].
+#[allow(non_snake_case)]
+impl<F> FrontState<F> {
+    fn Inner(future: tracing::instrument::Instrumented<F>) -> Self {
+        FrontState::Inner { future }
+    }
+    fn Refused(response: Option<Response>) -> Self {
+        FrontState::Refused { response }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Front`].
+    pub struct FrontFuture<F> {
+        #[pin]
+        state: FrontState<F>,
+        id: HeaderValue,
+        log: Option<AccessLog>,
+    }
+}
+
+impl<F> Future for FrontFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = match this.state.project() {
+            FrontStateProj::Inner { future } => std::task::ready!(future.poll(cx))?,
+            FrontStateProj::Refused { response } => {
+                response.take().expect("a refusal is answered once")
+            }
+        };
+        let headers = response.headers_mut();
+        headers.insert(REQUEST_ID.clone(), this.id.clone());
+        crate::server::security::add_headers(headers);
+        if let Some(log) = this.log.take() {
+            let _entered = log.span.enter();
+            tracing::info!(
+                target: "itemserve::http",
+                method = log.method,
+                route = log.slot.0.route.get().map_or("unmatched", String::as_str),
+                path = log.path,
+                status = response.status().as_u16(),
+                user = log.slot.0.user.get().map(String::as_str),
+                latency_ms = log.started.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            );
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// On the router, around every route and the fallback: times the request
+/// and records it in the HTTP histogram under its route pattern (which is
+/// known only after routing), and hands the pattern to the access log.
 #[derive(Clone)]
-pub struct RouteLabel<S> {
-    inner: S,
+pub struct HttpMetricsLayer {
+    metrics: Arc<Metrics>,
 }
 
-impl<S> Service<Request> for RouteLabel<S>
+impl HttpMetricsLayer {
+    pub fn new(metrics: Arc<Metrics>) -> HttpMetricsLayer {
+        HttpMetricsLayer { metrics }
+    }
+}
+
+impl<S> Layer<S> for HttpMetricsLayer {
+    type Service = HttpMetrics<S>;
+
+    fn layer(&self, inner: S) -> HttpMetrics<S> {
+        HttpMetrics {
+            inner,
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+}
+
+/// The service of [`HttpMetricsLayer`].
+#[derive(Clone)]
+pub struct HttpMetrics<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Service<Request> for HttpMetrics<S>
 where
     S: Service<Request, Response = Response>,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = WithRoute<S::Future>;
+    type Future = Timed<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -219,23 +263,32 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = request.extensions().get::<MatchedPath>().cloned();
-        WithRoute {
-            inner: self.inner.call(request),
+        if let (Some(slot), Some(route)) = (request.extensions().get::<LogSlot>(), &route) {
+            slot.set_route(route.as_str());
+        }
+        Timed {
+            started: Instant::now(),
+            method: method_label(request.method()),
             route,
+            metrics: Arc::clone(&self.metrics),
+            inner: self.inner.call(request),
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The inner future, whose response gets the route pattern.
-    pub struct WithRoute<F> {
+    /// The future of [`HttpMetrics`].
+    pub struct Timed<F> {
         #[pin]
         inner: F,
+        started: Instant,
+        method: &'static str,
         route: Option<MatchedPath>,
+        metrics: Arc<Metrics>,
     }
 }
 
-impl<F, E> Future for WithRoute<F>
+impl<F, E> Future for Timed<F>
 where
     F: Future<Output = Result<Response, E>>,
 {
@@ -243,10 +296,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(route) = this.route.take() {
-            response.extensions_mut().insert(route);
-        }
+        let response = std::task::ready!(this.inner.poll(cx))?;
+        let route = this.route.as_ref().map_or("unmatched", |m| m.as_str());
+        this.metrics.http_request(
+            this.method,
+            route,
+            response.status().as_u16(),
+            this.started.elapsed(),
+        );
         Poll::Ready(Ok(response))
     }
 }

@@ -1,0 +1,204 @@
+//! Who is using the UI: the session, the header's account menu, the login
+//! page, and the login dialog that opens when a session expires mid-use
+//! (over the page, so whatever was typed stays where it was).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::{current_session, log_in, log_out};
+use crate::app::widgets::HydrationMarker;
+use crate::domain::{AppError, Permission, Session};
+
+/// The session, shared by every page through context.
+#[derive(Clone, Copy)]
+pub struct Account {
+    pub session: Resource<Result<Session, AppError>>,
+    version: RwSignal<u64>,
+    /// Set when a server function answered "not logged in": the login
+    /// dialog opens.
+    pub expired: RwSignal<bool>,
+}
+
+impl Account {
+    /// Loads the session again (after logging in or out).
+    pub fn reload(self) {
+        self.version.update(|n| *n += 1);
+    }
+
+    /// Opens the login dialog when `error` says the session is gone.
+    pub fn notice(self, error: &AppError) {
+        if matches!(error, AppError::Unauthorized(_)) {
+            self.expired.set(true);
+        }
+    }
+}
+
+/// Creates the session resource and puts it in context.
+pub fn provide_account() -> Account {
+    let version = RwSignal::new(0);
+    let account = Account {
+        session: Resource::new(
+            move || version.try_get().unwrap_or_default(),
+            |_| current_session(),
+        ),
+        version,
+        expired: RwSignal::new(false),
+    };
+    provide_context(account);
+    account
+}
+
+/// Whether the session (once loaded) allows `permission`.
+pub fn allows(session: &Result<Session, AppError>, permission: Permission) -> bool {
+    session.as_ref().is_ok_and(|s| s.allows(permission))
+}
+
+/// The header's right side: who is logged in and the way out, or the way in.
+#[component]
+pub fn AccountMenu() -> impl IntoView {
+    let account = expect_context::<Account>();
+    let logout = Action::new(move |_: &()| async move { log_out().await });
+    Effect::new(move |_| {
+        if let Some(result) = logout.value().get() {
+            if result.is_ok() {
+                // A fresh page: nothing of the last user's view stays.
+                let _ = window().location().set_href("/");
+            }
+        }
+    });
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let session = account.session.await.ok();
+                let view = match session {
+                    Some(Session { policy, user: Some(user) }) if policy.enabled => {
+                        let admin = user.role >= crate::domain::Role::Admin;
+                        view! {
+                            <div class="account">
+                                {admin.then(|| view! { <A href="/admin">"Users"</A> })}
+                                <span class="account-name" title="Logged in">
+                                    {user.name.clone()}
+                                    <span class="role-badge">{user.role.as_str()}</span>
+                                </span>
+                                <button type="button" class="button small" on:click=move |_| { logout.dispatch(()); }>
+                                    "Log out"
+                                </button>
+                            </div>
+                        }
+                        .into_any()
+                    }
+                    Some(Session { policy, user: None }) if policy.enabled => view! {
+                        <div class="account">
+                            <A href="/login">"Log in"</A>
+                        </div>
+                    }
+                    .into_any(),
+                    _ => ().into_any(),
+                };
+                view
+            })}
+        </Transition>
+    }
+}
+
+/// Name and password; calls `on_success` once logged in.
+#[component]
+fn LoginForm(#[prop(into)] on_success: Callback<()>, id_prefix: &'static str) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let submit = Action::new(move |(name, password): &(String, String)| {
+        let (name, password) = (name.clone(), password.clone());
+        async move { log_in(name, password).await }
+    });
+    Effect::new(move |_| match submit.value().get() {
+        Some(Ok(_)) => {
+            password.set(String::new());
+            problem.set(None);
+            on_success.run(());
+        }
+        Some(Err(error)) => problem.set(Some(error.to_string())),
+        None => {}
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (n, p) = (name.get_untracked(), password.get_untracked());
+        if n.trim().is_empty() || p.is_empty() {
+            problem.set(Some("Enter your user name and password.".into()));
+            return;
+        }
+        submit.dispatch((n, p));
+    };
+    let name_id = format!("{id_prefix}-name");
+    let password_id = format!("{id_prefix}-password");
+    view! {
+        <form class="login-form" on:submit=on_submit novalidate>
+            <div class="field">
+                <label for=name_id.clone()>"User name"</label>
+                <input id=name_id name="username" autocomplete="username" required
+                    prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for=password_id.clone()>"Password"</label>
+                <input id=password_id name="password" type="password" autocomplete="current-password" required
+                    prop:value=password on:input=move |ev| password.set(event_target_value(&ev))/>
+            </div>
+            {move || problem.get().map(|p| view! { <p class="form-status error" role="alert">{p}</p> })}
+            <button type="submit" class="button primary" disabled=move || submit.pending().get()>
+                {move || if submit.pending().get() { "Logging in…" } else { "Log in" }}
+            </button>
+        </form>
+    }
+}
+
+/// `/login`: back to `?next=` (or the items) once logged in.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let account = expect_context::<Account>();
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let on_success = Callback::new(move |_| {
+        account.reload();
+        let next = query
+            .with_untracked(|q| q.get("next"))
+            .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+            .unwrap_or_else(|| "/".into());
+        navigate(&next, Default::default());
+    });
+    view! {
+        <Title text="Log in"/>
+        <section class="card login-card" aria-labelledby="login-heading">
+            <h1 id="login-heading">"Log in"</h1>
+            <p class="muted">"Reading is open to everyone; adding, editing and deleting items needs an editor's account."</p>
+            <LoginForm on_success=on_success id_prefix="login"/>
+        </section>
+        <HydrationMarker/>
+    }
+}
+
+/// Opens over the page when a session expires mid-use; logging in here
+/// keeps every form as it was, so the user can simply save again.
+#[component]
+pub fn SessionExpiredDialog() -> impl IntoView {
+    let account = expect_context::<Account>();
+    let on_success = Callback::new(move |_| {
+        account.expired.set(false);
+        account.reload();
+    });
+    view! {
+        <Show when=move || account.expired.get()>
+            <div class="dialog-backdrop">
+                <div class="card dialog" role="dialog" aria-modal="true" aria-labelledby="expired-heading">
+                    <h2 id="expired-heading">"Your session has expired"</h2>
+                    <p class="muted">"Log in again to carry on. What you typed is still there: save it again afterwards."</p>
+                    <LoginForm on_success=on_success id_prefix="relogin"/>
+                    <button type="button" class="button small" on:click=move |_| account.expired.set(false)>
+                        "Not now"
+                    </button>
+                </div>
+            </div>
+        </Show>
+    }
+}
