@@ -9,7 +9,7 @@ use crate::domain::{AppError, Item, ItemDraft, ItemPage, ItemQuery};
 
 #[cfg(feature = "ssr")]
 fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, AppError> {
-    super::app_state().map(|state| state.store)
+    super::app_state().map(|state| state.store.clone())
 }
 
 /// A page of items with the total that match the filters.

@@ -7,7 +7,7 @@ use crate::domain::{AppError, ModelInfo, Prediction};
 
 #[cfg(feature = "ssr")]
 fn registry() -> Result<std::sync::Arc<crate::server::inference::ModelRegistry>, AppError> {
-    super::app_state().map(|state| state.models)
+    super::app_state().map(|state| state.models.clone())
 }
 
 /// Every model with its status and input schema.

@@ -19,7 +19,7 @@ use crate::server::limits::{self, RateLimiter, RequestLimits};
 use crate::server::rest;
 use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
-use crate::server::state::AppState;
+use crate::server::state::{AppState, Shared};
 use crate::server::store::{self, StoreError, StoreOptions};
 use crate::server::telemetry::{self, FrontLayer, HttpMetricsLayer, Metrics, MetricsState};
 
@@ -106,14 +106,14 @@ impl Application {
             }
             None => None,
         };
-        let state = AppState {
+        let state = AppState::new(Shared {
             store,
             models,
             leptos_options: config.leptos_options(addr),
             pages: Default::default(),
             auth,
             metrics: Arc::clone(&metrics),
-        };
+        });
         let request_limits = RequestLimits {
             rate: config
                 .rate()

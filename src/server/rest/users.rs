@@ -19,7 +19,8 @@ use crate::server::store::{Credential, CredentialKind};
 #[allow(dead_code)]
 #[schema(example = json!({"name": "grace", "password": "a long passphrase", "role": "editor"}))]
 pub struct NewUser {
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[\p{L}\p{N}._@-]+$")]
+    /// Letters, digits, `.`, `_`, `-` and `@`; compared ignoring case.
+    #[schema(min_length = 1, max_length = 64)]
     name: String,
     #[schema(min_length = 8, max_length = 256)]
     password: String,
