@@ -72,6 +72,17 @@ pub struct Config {
     #[arg(long, env = "ITEMSERVE_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// Only admins (with a token) may read `/metrics`; for when it is served
+    /// on the public address.
+    #[arg(
+        long,
+        env = "ITEMSERVE_METRICS_ADMIN_ONLY",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "true|false"
+    )]
+    pub metrics_admin_only: bool,
+
     /// Origins allowed to call the API from other sites' pages (CORS), comma
     /// separated, e.g. `https://app.example.com`. Empty: none (the default).
     #[arg(long, env = "ITEMSERVE_CORS_ORIGINS", value_delimiter = ',', value_parser = origin)]
@@ -160,6 +171,7 @@ impl Config {
             log: "warn".into(),
             log_format: LogFormat::Text,
             metrics_addr: None,
+            metrics_admin_only: false,
             cors_origins: Vec::new(),
             // Most tests exercise the item contract anonymously; the auth
             // tests turn it on.

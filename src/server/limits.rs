@@ -69,6 +69,13 @@ impl ClientKey {
     pub fn from_hash(hash: u64) -> ClientKey {
         ClientKey(u128::from(hash))
     }
+
+    /// A logged-in user's key. Bit 33 marks users: address keys never set
+    /// it (IPv4 keys stay below bit 32, IPv6 keys keep only bit 32 and the
+    /// upper 64 bits).
+    pub fn user(id: i64) -> ClientKey {
+        ClientKey((u128::from(id as u64) << 64) | 1 << 33)
+    }
 }
 
 impl RateLimiter {
@@ -128,7 +135,7 @@ impl RateLimiter {
 
     fn refusal(&self, retry_after: Duration, path: &str) -> Response {
         let message = format!(
-            "Too many requests from your address: the limit is {} per second with bursts of {}. \
+            "Too many requests from you (your user, or your address when not logged in): the limit is {} per second with bursts of {}. \
              Retry in {:.2} s.",
             self.per_second,
             self.burst,
@@ -153,6 +160,9 @@ pub struct RequestLimits {
     pub max_uri_bytes: usize,
     /// Counts the requests the rate limit refuses.
     pub refused: prometheus_client::metrics::counter::Counter,
+    /// Tells whose access token a request carries, to count it against
+    /// the user rather than the address.
+    pub auth: Option<Arc<crate::server::auth::Auth>>,
 }
 
 /// Middleware, outermost: refuses over-long URIs (414) and a client's
@@ -176,10 +186,20 @@ pub async fn enforce(
         return api_error(ApiError::UriTooLong(message), path);
     }
     if let Some(limiter) = &limits.rate {
-        let client = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| ClientKey::from(addr.ip()));
+        // A valid access token counts against its user (wherever they call
+        // from); anything else against the address. Only tokens checked by
+        // their signature alone qualify, so made-up tokens cannot buy fresh
+        // budgets or cost a database lookup here.
+        let user = limits
+            .auth
+            .as_ref()
+            .and_then(|auth| auth.access_token_user(request.headers()));
+        let client = user.map(ClientKey::user).or_else(|| {
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| ClientKey::from(addr.ip()))
+        });
         if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
             if let Err(retry_after) = limiter.check(client) {
                 limits.refused.inc();

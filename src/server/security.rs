@@ -51,6 +51,8 @@ static PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-pol
 /// Adds the security headers to a response, and the default policy when
 /// the response did not set its own (pages set theirs with their nonce).
 pub fn add_headers(headers: &mut HeaderMap) {
+    // One growth of the map instead of one per header.
+    headers.reserve(6);
     static DEFAULT_POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
         HeaderValue::from_str(&format!("script-src 'self'; {POLICY_REST}"))
             .expect("a valid header value")

@@ -89,6 +89,7 @@ impl Application {
         let metrics_state = MetricsState {
             metrics: Arc::clone(&metrics),
             store: Arc::clone(&store),
+            admin_only: config.metrics_admin_only.then(|| Arc::clone(&auth)),
         };
         let metrics_route = Router::new()
             .route("/metrics", get(telemetry::metrics_endpoint))
@@ -121,6 +122,7 @@ impl Application {
             body_timeout: Duration::from_secs_f64(config.body_timeout),
             max_uri_bytes: MAX_URI_BYTES,
             refused: metrics.rate_limited.clone(),
+            auth: Some(Arc::clone(&state.auth)),
         };
         let mut router = router(state);
         if metrics_listener.is_none() {

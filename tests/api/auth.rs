@@ -763,3 +763,58 @@ async fn with_auth_off_everything_is_open_and_the_account_routes_say_so() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_rate_limit_counts_a_logged_in_user_apart_from_their_address() {
+    let app = TestApp::spawn_configured(|c| {
+        c.auth = Switch::On;
+        c.rate_limit = 1;
+        c.rate_limit_burst = Some(3);
+    })
+    .await;
+    let admin = app.admin_token().await;
+    // Anonymous requests spend the address's budget...
+    let mut anonymous = Vec::new();
+    for _ in 0..4 {
+        anonymous.push(app.get("/items/").await.status().as_u16());
+    }
+    assert_eq!(anonymous.last(), Some(&429), "{anonymous:?}");
+    // ...not the user's, who has a budget of their own from the same address.
+    let mut user = Vec::new();
+    for _ in 0..4 {
+        user.push(
+            app.call(Method::GET, "/items/", Some(&admin), None)
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(user, [200, 200, 200, 429]);
+    // A made-up token buys no fresh budget: it counts against the address.
+    let fake = app
+        .call(Method::GET, "/items/", Some("not-a-token"), None)
+        .await;
+    assert_eq!(fake.status(), 429);
+}
+
+#[tokio::test]
+async fn metrics_can_be_limited_to_admins() {
+    let app = TestApp::spawn_configured(|c| {
+        c.auth = Switch::On;
+        c.metrics_admin_only = true;
+    })
+    .await;
+    assert_401(app.get("/metrics").await, "anonymous /metrics").await;
+    let admin = app.admin_token().await;
+    let editor = app.user_token(&admin, "mel", "editor").await;
+    let (status, _) =
+        status_and_json(app.call(Method::GET, "/metrics", Some(&editor), None).await).await;
+    assert_eq!(status, 403);
+    let response = app.call(Method::GET, "/metrics", Some(&admin), None).await;
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("itemserve_build_info"));
+}

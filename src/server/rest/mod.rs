@@ -26,7 +26,7 @@ use axum::Router;
 pub use cache::PageCache;
 pub use error::{ApiError, ValidationDetail};
 pub use meta::{fallback, method_not_allowed};
-pub use openapi::document;
+pub use openapi::{document, Detail};
 
 use crate::server::state::AppState;
 
@@ -41,9 +41,13 @@ pub fn routes() -> Router<AppState> {
         .merge(docs::pages())
 }
 
-/// Every `(method, path)` the REST router serves, in registration order.
+/// Every `(method, path)` the REST router serves, in registration order,
+/// and `GET /metrics` (added beside it by the startup code, unless it has
+/// an address of its own).
 pub fn route_list() -> Vec<(Method, &'static str)> {
-    table().routes
+    let mut routes = table().routes;
+    routes.push((Method::GET, "/metrics"));
+    routes
 }
 
 fn table() -> RouteTable {

@@ -65,10 +65,12 @@ pub struct HttpHistograms {
     series: RwLock<HashMap<Key, Arc<Series>, Fx>>,
 }
 
+/// (server id, route text address, method, status).
+type LocalKey = (u64, usize, &'static str, u16);
+
 thread_local! {
-    /// (server id, route text address, method, status) → series.
-    static LOCAL: RefCell<HashMap<(u64, usize, &'static str, u16), Arc<Series>, Fx>> =
-        RefCell::new(HashMap::default());
+    /// This thread's way to each series.
+    static LOCAL: RefCell<HashMap<LocalKey, Arc<Series>, Fx>> = RefCell::new(HashMap::default());
 }
 
 /// Route patterns as `'static` text: a router has a few dozen.

@@ -12,13 +12,16 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use tracing_subscriber::EnvFilter;
 
 pub use metrics::{CommitMetrics, Metrics, ModelMetrics};
 pub use request::{FrontLayer, HttpMetricsLayer, LogSlot, REQUEST_ID};
 
-use crate::domain::ItemQuery;
+use crate::domain::{ItemQuery, Permission};
+use crate::server::auth::Auth;
+use crate::server::rest::ApiError;
 use crate::server::store::ItemStore;
 
 /// How log lines are written.
@@ -54,10 +57,30 @@ pub fn init(filter: &str, format: LogFormat) {
 pub struct MetricsState {
     pub metrics: Arc<Metrics>,
     pub store: Arc<dyn ItemStore>,
+    /// When set, only admins (by token) may read the metrics.
+    pub admin_only: Option<Arc<Auth>>,
 }
 
 /// `GET /metrics`: every series in the Prometheus text format.
-pub async fn metrics_endpoint(State(state): State<MetricsState>) -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    summary = "Prometheus metrics",
+    description = "Every series in the OpenMetrics text format: HTTP requests and latency by route and status, inference per model, model loads, group commits, rate-limit refusals, open connections, items, build. Served on its own address with `--metrics-addr`; admins only with `ITEMSERVE_METRICS_ADMIN_ONLY=true`.",
+    responses(
+        (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
+        (status = 401, description = "Admins only, and not logged in", body = crate::server::rest::Detail),
+        (status = 403, description = "Admins only", body = crate::server::rest::Detail),
+    )
+)]
+pub async fn metrics_endpoint(
+    State(state): State<MetricsState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(auth) = &state.admin_only {
+        auth.require(&headers, Permission::ManageUsers).await?;
+    }
     // The count is cached per store revision, so a scrape costs a query only
     // after writes.
     if let Ok(count) = state.store.count(&ItemQuery::default()).await {
@@ -66,11 +89,11 @@ pub async fn metrics_endpoint(State(state): State<MetricsState>) -> impl IntoRes
             .items
             .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
-    (
+    Ok((
         [(
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         state.metrics.render(),
-    )
+    ))
 }

@@ -173,13 +173,13 @@ impl UserStore for SqliteStore {
         now: &str,
     ) -> Result<Option<(Credential, User)>, StoreError> {
         let found = self.read(|conn| {
-            conn.prepare_cached(&format!(
+            conn.prepare_cached(
                 "SELECT c.id, c.user_id, c.name, c.created_at, c.expires_at, c.last_used_at, \
                  c.revoked_at, u.id, u.name, u.role, u.disabled, u.created_at, u.updated_at \
                  FROM credentials c JOIN users u ON u.id = c.user_id \
                  WHERE c.token_hash = ?1 AND c.kind = ?2 AND c.revoked_at IS NULL \
-                 AND (c.expires_at IS NULL OR c.expires_at > ?3)"
-            ))?
+                 AND (c.expires_at IS NULL OR c.expires_at > ?3)",
+            )?
             .query_row(params![token_hash, kind.as_str(), now], |r| {
                 let credential = credential_from_row(r)?;
                 let role: String = r.get(9)?;
