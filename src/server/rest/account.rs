@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{is_json, mime_type, read_body, Caller, AUTH_OFF};
+use super::extract::{is_json, mime_type, path_id, read_body, Caller, AUTH_OFF};
 use super::openapi::{Detail, ValidationError};
 use crate::domain::User;
 use crate::server::auth::Principal;
@@ -389,7 +389,7 @@ pub async fn revoke_token(
     Caller(principal): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = path_id(&id)?;
     state
         .auth
         .users()
@@ -401,17 +401,4 @@ pub async fn revoke_token(
 /// Admins act on anyone's tokens, everyone else on their own.
 fn owner_filter(principal: &Principal) -> Option<i64> {
     (principal.user.role != crate::domain::Role::Admin).then_some(principal.user.id)
-}
-
-/// A path id, or the usual 422.
-pub fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::Validation(vec![ValidationDetail::new(
-            "path",
-            "id",
-            "int_parsing",
-            "Input should be a valid integer, unable to parse string as an integer",
-            json!(raw),
-        )])
-    })
 }

@@ -119,16 +119,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ItemId {
             .await
             .map(|Path(raw)| raw)
             .unwrap_or_default();
-        raw.parse().map(ItemId).map_err(|_| {
-            ApiError::Validation(vec![ValidationDetail::new(
-                "path",
-                "id",
-                "int_parsing",
-                "Input should be a valid integer, unable to parse string as an integer",
-                json!(raw),
-            )])
-        })
+        path_id(&raw).map(ItemId)
     }
+}
+
+/// An integer id from the path, or pydantic's 422 `int_parsing`.
+pub fn path_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::Validation(vec![ValidationDetail::new(
+            "path",
+            "id",
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer",
+            json!(raw),
+        )])
+    })
 }
 
 /// Listing parameters from the query string (`skip`, `limit`, `q`, ...).

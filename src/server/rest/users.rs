@@ -6,9 +6,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::account::{parse_id, Fields};
+use super::account::Fields;
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{Can, ManageUsers};
+use super::extract::{path_id, Can, ManageUsers};
 use super::openapi::{Detail, ValidationError};
 use crate::domain::{validate_password, validate_user_name, FieldError, Role, User};
 use crate::server::state::AppState;
@@ -117,7 +117,7 @@ pub async fn get(
     _: Can<ManageUsers>,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = path_id(&id)?;
     state
         .auth
         .users()
@@ -152,7 +152,7 @@ pub async fn update(
     Path(id): Path<String>,
     fields: Fields,
 ) -> Result<Json<User>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = path_id(&id)?;
     let mut errors = Vec::new();
     let role = role_field(&fields, false, &mut errors);
     let disabled = match fields_get(&fields, "disabled") {
@@ -212,7 +212,7 @@ pub async fn tokens(
     _: Can<ManageUsers>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Credential>>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = path_id(&id)?;
     Ok(Json(
         state
             .auth

@@ -15,15 +15,20 @@ const CREDENTIAL_COLUMNS: &str =
     "id, user_id, name, created_at, expires_at, last_used_at, revoked_at";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    let role: String = row.get(2)?;
+    user_at(row, 0)
+}
+
+/// The user whose [`USER_COLUMNS`] start at column `first`.
+fn user_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
+    let role: String = row.get(first + 2)?;
     Ok(User {
-        id: row.get(0)?,
-        name: row.get(1)?,
+        id: row.get(first)?,
+        name: row.get(first + 1)?,
         // The CHECK constraint admits only the three names.
         role: Role::parse(&role).unwrap_or(Role::Viewer),
-        disabled: row.get(3)?,
-        created_at: row.get(4)?,
-        updated_at: row.get(5)?,
+        disabled: row.get(first + 3)?,
+        created_at: row.get(first + 4)?,
+        updated_at: row.get(first + 5)?,
     })
 }
 
@@ -181,17 +186,7 @@ impl UserStore for SqliteStore {
                  AND (c.expires_at IS NULL OR c.expires_at > ?3)",
             )?
             .query_row(params![token_hash, kind.as_str(), now], |r| {
-                let credential = credential_from_row(r)?;
-                let role: String = r.get(9)?;
-                let user = User {
-                    id: r.get(7)?,
-                    name: r.get(8)?,
-                    role: Role::parse(&role).unwrap_or(Role::Viewer),
-                    disabled: r.get(10)?,
-                    created_at: r.get(11)?,
-                    updated_at: r.get(12)?,
-                };
-                Ok((credential, user))
+                Ok((credential_from_row(r)?, user_at(r, 7)?))
             })
             .optional()
         })?;
