@@ -68,9 +68,9 @@ ensure_wasm_opt() {
 # A Python environment for the tests that drive the server through Python
 # clients (the official Triton client); packages from PyPI.
 ensure_python_tests() {
-    local venv="$TOOLS/venv" wanted="$ROOT/tests/triton/requirements.txt"
+    local venv="$TOOLS/venv" wanted="$ROOT/tests/requirements.txt"
     if ! cmp -s "$wanted" "$venv/.installed" 2>/dev/null; then
-        say "installing the Python test clients (tritonclient, pytest) into .tools/venv"
+        say "installing the Python test tools (tritonclient, pytest, schemathesis) into .tools/venv"
         command -v python3 >/dev/null || apt_install python3 python3-venv
         python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; }
         "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$wanted"
