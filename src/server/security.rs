@@ -7,12 +7,11 @@ use axum::extract::Request;
 use axum::http::header::{
     CONTENT_SECURITY_POLICY, HOST, ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::server::rest::ApiError;
 use crate::server::telemetry::REQUEST_ID;
 
 /// Everything but the script sources: only this server's own resources;
@@ -82,14 +81,12 @@ pub fn cross_site_refusal(request: &Request) -> Option<Response> {
         return None;
     }
     Some(
-        (
-            StatusCode::FORBIDDEN,
-            Json(json!({
-                "detail": "Cross-site request refused: the UI's server functions answer \
-                           this site's own pages only"
-            })),
+        ApiError::Forbidden(
+            "Cross-site request refused: the UI's server functions answer this site's own \
+             pages only"
+                .into(),
         )
-            .into_response(),
+        .into_response(),
     )
 }
 

@@ -818,3 +818,49 @@ async fn metrics_can_be_limited_to_admins() {
         .unwrap()
         .contains("itemserve_build_info"));
 }
+
+#[tokio::test]
+async fn tokens_stay_valid_across_a_restart_and_a_short_signing_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = itemserve::server::config::Config::for_tests(format!(
+        "sqlite://{}",
+        dir.path().join("items.db").display()
+    ));
+    config.auth = Switch::On;
+    let mut first = TestApp::start_with(&config).await;
+    let token = first.admin_token().await;
+    first.stop().await;
+    // The generated signing key is kept in the database.
+    let second = TestApp::start_with(&config).await;
+    let me = second
+        .call(Method::GET, "/auth/me", Some(&token), None)
+        .await;
+    assert_eq!(me.status(), 200);
+
+    config.jwt_secret = Some("too short".into());
+    let error = itemserve::server::startup::Application::build(&config)
+        .await
+        .err()
+        .expect("a short key stops the start");
+    assert!(
+        error.to_string().contains("at least 32 characters"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_an_https_proxy() {
+    let app = TestApp::spawn_with_auth().await;
+    let response = app
+        .client
+        .post(app.url("/rpc/session/login"))
+        .header("content-type", "application/json")
+        .header("x-forwarded-proto", "https")
+        .body(json!({"name": "admin", "password": TEST_ADMIN_PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}

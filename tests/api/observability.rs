@@ -344,3 +344,91 @@ async fn server_functions_refuse_cross_site_calls() {
     .await;
     assert_eq!(cross.status(), 403);
 }
+
+#[tokio::test]
+async fn json_logs_carry_one_access_line_per_request_with_its_id_and_user() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_itemserve"))
+        .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--database-url")
+        .arg(format!(
+            "sqlite://{}",
+            dir.path().join("items.db").display()
+        ))
+        .env("RUST_LOG", "info")
+        .env("ITEMSERVE_ADMIN_PASSWORD", "json-log-admin-password")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let event: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        if let Some(rest) = event["message"]
+            .as_str()
+            .and_then(|m| m.split("open ").nth(1))
+        {
+            url = Some(rest.split_whitespace().next().unwrap().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the ready line");
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{url}/auth/token"))
+        .form(&[
+            ("username", "admin"),
+            ("password", "json-log-admin-password"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let response = client
+        .post(format!("{url}/items/"))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .header("x-request-id", "json-log-test-1")
+        .json(&json!({"name": "Logged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let access = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if event["target"] == "itemserve::http" && event["span"]["id"] == "json-log-test-1" {
+                return event;
+            }
+        }
+        panic!("the server's log ended");
+    })
+    .await
+    .expect("an access line for the request");
+    assert_eq!(access["method"], "POST");
+    assert_eq!(access["route"], "/items/");
+    assert_eq!(access["path"], "/items/");
+    assert_eq!(access["status"], 201);
+    assert_eq!(access["user"], "admin");
+    assert!(access["latency_ms"].as_f64().unwrap() >= 0.0);
+}
+
+#[tokio::test]
+async fn a_malformed_cors_origin_stops_the_start_with_a_clear_message() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_itemserve"))
+        .args(["--cors-origins", "https://ok.example,not an origin"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("is not an origin like https://app.example.com"),
+        "{message}"
+    );
+}

@@ -117,8 +117,9 @@ pub struct Auth {
     login_by_name: RateLimiter,
     name_keys: RandomState,
     /// Verified against when a login names no known user, so that the
-    /// answer takes as long as for a wrong password.
-    decoy_hash: String,
+    /// answer takes as long as for a wrong password; made at the first such
+    /// login rather than at every start.
+    decoy_hash: tokio::sync::OnceCell<String>,
 }
 
 impl Auth {
@@ -138,7 +139,6 @@ impl Auth {
                     .await?
             }
         };
-        let decoy_hash = blocking(|| tokens::hash_password("decoy password for timing")).await?;
         let auth = Auth {
             policy: options.policy,
             access_ttl: options.access_ttl,
@@ -155,7 +155,7 @@ impl Auth {
                 options.login_per_minute,
             ),
             name_keys: RandomState::new(),
-            decoy_hash,
+            decoy_hash: tokio::sync::OnceCell::new(),
         };
         if options.policy.enabled {
             auth.create_first_admin(options.admin_password).await?;
@@ -335,7 +335,7 @@ impl Auth {
         let found = self.users.user_by_name(name).await?;
         let (user, hash) = match &found {
             Some((user, hash)) => (Some(user), hash.clone()),
-            None => (None, self.decoy_hash.clone()),
+            None => (None, self.decoy_hash().await?),
         };
         let password = password.to_owned();
         let matches = blocking(move || Ok(tokens::verify_password(&password, &hash))).await?;
@@ -347,6 +347,13 @@ impl Auth {
             }
             _ => Err(AuthError::BadCredentials("Incorrect user name or password")),
         }
+    }
+
+    async fn decoy_hash(&self) -> Result<String, AuthError> {
+        self.decoy_hash
+            .get_or_try_init(|| hash_password("decoy password for timing"))
+            .await
+            .cloned()
     }
 
     /// A signed access token for `user` and its lifetime in seconds.

@@ -83,6 +83,17 @@ impl Fields {
         }
     }
 
+    /// Required string fields, or a 422 listing every one missing or not
+    /// a string.
+    fn required<const N: usize>(&self, names: [&str; N]) -> Result<[String; N], ApiError> {
+        let mut errors = Vec::new();
+        let values = names.map(|name| self.text(name, &mut errors));
+        match errors.is_empty() {
+            true => Ok(values),
+            false => Err(ApiError::Validation(errors)),
+        }
+    }
+
     fn optional(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(Value::as_str)
     }
@@ -151,18 +162,11 @@ pub async fn token(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     fields: Fields,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    if !state.auth.policy.enabled {
-        return Err(ApiError::BadRequest(AUTH_OFF.into()));
-    }
+    auth_on(&state)?;
     if fields.optional("grant_type") == Some("refresh_token") {
         return redeem(&state, &fields).await;
     }
-    let mut errors = Vec::new();
-    let name = fields.text("username", &mut errors);
-    let password = fields.text("password", &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let [name, password] = fields.required(["username", "password"])?;
     let user = state
         .auth
         .login(&name, &password, Some(remote.ip()))
@@ -193,18 +197,12 @@ pub async fn refresh(
     State(state): State<AppState>,
     fields: Fields,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    if !state.auth.policy.enabled {
-        return Err(ApiError::BadRequest(AUTH_OFF.into()));
-    }
+    auth_on(&state)?;
     redeem(&state, &fields).await
 }
 
 async fn redeem(state: &AppState, fields: &Fields) -> Result<Json<TokenResponse>, ApiError> {
-    let mut errors = Vec::new();
-    let refresh_token = fields.text("refresh_token", &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let [refresh_token] = fields.required(["refresh_token"])?;
     let user = state.auth.redeem_refresh_token(&refresh_token).await?;
     token_pair(state, &user).await
 }
@@ -243,14 +241,8 @@ pub async fn revoke(
     State(state): State<AppState>,
     fields: Fields,
 ) -> Result<Json<Value>, ApiError> {
-    if !state.auth.policy.enabled {
-        return Err(ApiError::BadRequest(AUTH_OFF.into()));
-    }
-    let mut errors = Vec::new();
-    let refresh_token = fields.text("refresh_token", &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    auth_on(&state)?;
+    let [refresh_token] = fields.required(["refresh_token"])?;
     state
         .auth
         .revoke(CredentialKind::Refresh, &refresh_token)
@@ -272,6 +264,14 @@ pub async fn revoke(
 )]
 pub async fn me(Caller(principal): Caller) -> Json<User> {
     Json(principal.user)
+}
+
+/// The account routes answer 400 when logins are off.
+fn auth_on(state: &AppState) -> Result<(), ApiError> {
+    match state.auth.policy.enabled {
+        true => Ok(()),
+        false => Err(ApiError::BadRequest(AUTH_OFF.into())),
+    }
 }
 
 /// A new API token: the only time the secret is shown.

@@ -155,7 +155,7 @@ pub async fn update(
     let id = path_id(&id)?;
     let mut errors = Vec::new();
     let role = role_field(&fields, false, &mut errors);
-    let disabled = match fields_get(&fields, "disabled") {
+    let disabled = match fields.get("disabled") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
         Some(other) => {
@@ -169,7 +169,7 @@ pub async fn update(
             None
         }
     };
-    let password = match fields_get(&fields, "password") {
+    let password = match fields.get("password") {
         None | Some(Value::Null) => None,
         Some(_) => text_field(&fields, "password", &mut errors)
             .and_then(|raw| check(validate_password(&raw), "", &mut errors).map(|()| raw)),
@@ -220,10 +220,6 @@ pub async fn tokens(
             .list_credentials(CredentialKind::Api, Some(id))
             .await?,
     ))
-}
-
-fn fields_get<'a>(fields: &'a Fields, name: &str) -> Option<&'a Value> {
-    fields.get(name)
 }
 
 fn text_field(fields: &Fields, name: &str, errors: &mut Vec<ValidationDetail>) -> Option<String> {

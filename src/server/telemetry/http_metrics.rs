@@ -43,15 +43,9 @@ struct Series {
     sum_nanos: AtomicU64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A series' labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct Key {
-    method: &'static str,
-    route: &'static str,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Labels {
     method: &'static str,
     route: &'static str,
     status: u16,
@@ -167,12 +161,7 @@ impl Collector for HttpHistograms {
                 .chain([f64::INFINITY])
                 .zip(counts.iter().copied())
                 .collect();
-            let labels = Labels {
-                method: key.method,
-                route: key.route,
-                status: key.status,
-            };
-            metric.encode_family(&labels)?.encode_histogram::<Labels>(
+            metric.encode_family(key)?.encode_histogram::<Key>(
                 s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
                 counts.iter().sum(),
                 &buckets,

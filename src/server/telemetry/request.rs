@@ -139,8 +139,12 @@ where
             .as_ref()
             .map_or_else(tracing::Span::none, |l| l.span.clone());
         let state = match crate::server::security::cross_site_refusal(&request) {
-            Some(refusal) => FrontState::Refused(Some(refusal)),
-            None => FrontState::Inner(self.inner.call(request).instrument(span)),
+            Some(refusal) => FrontState::Refused {
+                response: Some(refusal),
+            },
+            None => FrontState::Inner {
+                future: self.inner.call(request).instrument(span),
+            },
         };
         FrontFuture { state, id, log }
     }
@@ -160,16 +164,6 @@ pin_project_lite::pin_project! {
     enum FrontState<F> {
         Inner { #[pin] future: tracing::instrument::Instrumented<F> },
         Refused { response: Option<Response> },
-    }
-}
-
-#[allow(non_snake_case)]
-impl<F> FrontState<F> {
-    fn Inner(future: tracing::instrument::Instrumented<F>) -> Self {
-        FrontState::Inner { future }
-    }
-    fn Refused(response: Option<Response>) -> Self {
-        FrontState::Refused { response }
     }
 }
 
