@@ -71,6 +71,43 @@ def wait_ready(url, timeout=30.0):
     raise SystemExit(f"server at {url} did not become ready")
 
 
+PREDICT_ROW = {"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}
+V2_ROW = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]}
+
+
+def start_server(binary, addr, data_dir):
+    """Starts a release server on `addr` with a new database in `data_dir`;
+    returns the process and its base URL once it is ready."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, LEPTOS_SITE_ADDR=addr, LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
+               LEPTOS_ENV="PROD", DATABASE_URL=f"sqlite://{data_dir}/bench.db", RUST_LOG="warn",
+               MODELS_DIR=str(ROOT / "models"),
+               # The rate limiter stays in the path (its cost is measured) but
+               # never refuses: the load comes from one address.
+               ITEMSERVE_RATE_LIMIT="1000000000",
+               # Writes are made as this admin, with a bearer token, as a
+               # script would; reads stay anonymous (public by default).
+               ITEMSERVE_ADMIN_PASSWORD=BENCH_ADMIN_PASSWORD)
+    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL)
+    base = f"http://{addr}"
+    try:
+        wait_ready(f"{base}/readyz")
+    except BaseException:
+        process.kill()
+        raise
+    return process, base
+
+
+def seed(base):
+    """Logs in as the admin and stores the 100 items the reads use; returns
+    the admin's bearer header for the write scenarios."""
+    auth = login(base)
+    for i in range(100):
+        http("POST", f"{base}/items/", headers=auth, body={"name": f"Bench item {i:03}", "description": "x" * 40,
+                                        "category": ["Lighting", "Furniture", "Textiles"][i % 3], "price": i + 0.5})
+    return auth
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -147,19 +184,9 @@ def main():
         raise SystemExit("wrk is missing: bench/run installs it (apt-get install wrk)")
 
     tmp = tempfile.mkdtemp(prefix="itemserve-bench-")
-    base = f"http://{SERVER_ADDR}"
-    env = dict(os.environ, LEPTOS_SITE_ADDR=SERVER_ADDR, LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
-               LEPTOS_ENV="PROD", DATABASE_URL=f"sqlite://{tmp}/bench.db", RUST_LOG="warn",
-               MODELS_DIR=str(ROOT / "models"),
-               # The rate limiter stays in the path (its cost is measured) but
-               # never refuses: the load comes from one address.
-               ITEMSERVE_RATE_LIMIT="1000000000",
-               # Writes are made as this admin, with a bearer token, as a
-               # script would; reads stay anonymous (public by default).
-               ITEMSERVE_ADMIN_PASSWORD=BENCH_ADMIN_PASSWORD)
     baseline = subprocess.Popen([str(BASELINE), BASELINE_ADDR], stdout=subprocess.DEVNULL)
     started = time.monotonic()
-    server = subprocess.Popen([str(server_bin)], env=env, stdout=subprocess.DEVNULL)
+    server, base = start_server(server_bin, SERVER_ADDR, tmp)
     try:
         wait_ready(f"{base}/readyz")
         startup_ms = (time.monotonic() - started) * 1000
@@ -167,14 +194,11 @@ def main():
         time.sleep(0.5)
         rss_idle = rss_kib(server.pid)
 
-        auth = login(base)
-        for i in range(100):
-            http("POST", f"{base}/items/", headers=auth, body={"name": f"Bench item {i:03}", "description": "x" * 40,
-                                            "category": ["Lighting", "Furniture", "Textiles"][i % 3], "price": i + 0.5})
+        auth = seed(base)
 
-        row = {"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}
+        row = PREDICT_ROW
         batch_1000 = {"instances": [row] * 1000}
-        v2_body = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]}
+        v2_body = V2_ROW
         scenarios = [
             ("baseline: bare axum GET /items/1", f"http://{BASELINE_ADDR}/items/1", "GET", None),
             ("GET /items/{id}", f"{base}/items/1", "GET", None),
