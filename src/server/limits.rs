@@ -1,15 +1,15 @@
-//! Per-request limits, as one axum middleware: URI length, a rate limit
-//! per client address and a deadline for request bodies.
+//! Per-request limits: URI length, a rate limit per client (user or
+//! address) and a deadline for request bodies. Checked by the front layer
+//! (`telemetry::FrontLayer`) before anything else runs.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, RETRY_AFTER, TRANSFER_ENCODING};
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::server::rest::ApiError;
@@ -150,7 +150,7 @@ impl RateLimiter {
     }
 }
 
-/// What one request may cost the server, enforced by [`enforce`].
+/// What one request may cost the server, enforced by [`RequestLimits::admit`].
 pub struct RequestLimits {
     /// Requests per client address; `None` for no limit.
     pub rate: Option<RateLimiter>,
@@ -165,81 +165,95 @@ pub struct RequestLimits {
     pub auth: Option<Arc<crate::server::auth::Auth>>,
 }
 
-/// Middleware, outermost: refuses over-long URIs (414) and a client's
-/// requests beyond its rate (429 with `Retry-After`), and answers 408 to a
-/// request whose body does not arrive within the body timeout, so a client
-/// trickling a body cannot hold a connection and a task indefinitely.
-pub async fn enforce(
-    State(limits): State<Arc<RequestLimits>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let uri = request.uri();
-    let path = uri.path();
-    let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
-    if uri_bytes > limits.max_uri_bytes {
-        let message = format!(
-            "The URL is {uri_bytes} bytes long; at most {} are accepted. \
-             Send long search terms or inputs in a request body.",
-            limits.max_uri_bytes
-        );
-        return api_error(ApiError::UriTooLong(message), path);
-    }
-    if let Some(limiter) = &limits.rate {
-        // A valid access token counts against its user (wherever they call
-        // from); anything else against the address. Only tokens checked by
-        // their signature alone qualify, so made-up tokens cannot buy fresh
-        // budgets or cost a database lookup here.
-        let user = limits
-            .auth
-            .as_ref()
-            .and_then(|auth| auth.access_token_user(request.headers()));
-        let client = user.map(ClientKey::user).or_else(|| {
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| ClientKey::from(addr.ip()))
-        });
-        if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
-            if let Err(retry_after) = limiter.check(client) {
-                limits.refused.inc();
-                return limiter.refusal(retry_after, path);
+/// A request's body must arrive (and its answer be ready) within this
+/// time, or it is answered 408 by [`BodyDeadline::expired`].
+#[derive(Clone, Copy, Debug)]
+pub struct BodyDeadline {
+    pub timeout: Duration,
+    /// Answer in the Open Inference Protocol's error shape.
+    v2: bool,
+}
+
+impl RequestLimits {
+    /// Refuses over-long URIs (414) and a client's requests beyond its
+    /// rate (429 with `Retry-After`); a request with a body gets a
+    /// deadline, so a client trickling a body cannot hold a connection and
+    /// a task indefinitely.
+    pub fn admit(&self, request: &Request) -> Result<Option<BodyDeadline>, Response> {
+        let uri = request.uri();
+        let path = uri.path();
+        let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+        if uri_bytes > self.max_uri_bytes {
+            let message = format!(
+                "The URL is {uri_bytes} bytes long; at most {} are accepted. \
+                 Send long search terms or inputs in a request body.",
+                self.max_uri_bytes
+            );
+            return Err(api_error(ApiError::UriTooLong(message), path));
+        }
+        if let Some(limiter) = &self.rate {
+            // A valid access token counts against its user (wherever they
+            // call from); anything else against the address. Only tokens
+            // checked by their signature alone qualify, so made-up tokens
+            // cannot buy fresh budgets or cost a database lookup here.
+            let user = self
+                .auth
+                .as_ref()
+                .and_then(|auth| auth.access_token_user(request.headers()));
+            let client = user.map(ClientKey::user).or_else(|| {
+                request
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| ClientKey::from(addr.ip()))
+            });
+            if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
+                if let Err(retry_after) = limiter.check(client) {
+                    self.refused.inc();
+                    return Err(limiter.refusal(retry_after, path));
+                }
             }
         }
-    }
 
-    let headers = request.headers();
-    let has_body = headers.contains_key(TRANSFER_ENCODING)
-        || headers
-            .get(CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0");
-    if !has_body {
-        return next.run(request).await;
-    }
-    let path = path.to_owned();
-    match tokio::time::timeout(limits.body_timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            let message = format!(
-                "The request was not complete within {} s; send the body without pauses.",
-                limits.body_timeout.as_secs_f64()
-            );
-            let mut response = api_error(ApiError::RequestTimeout(message), &path);
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
+        let headers = request.headers();
+        let has_body = headers.contains_key(TRANSFER_ENCODING)
+            || headers
+                .get(CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
+        Ok(has_body.then(|| BodyDeadline {
+            timeout: self.body_timeout,
+            v2: is_v2(path),
+        }))
     }
 }
 
-/// An error in the shape the path's clients expect.
+impl BodyDeadline {
+    /// The answer when the deadline passed: 408, and the connection closed.
+    pub fn expired(&self) -> Response {
+        let message = format!(
+            "The request was not complete within {} s; send the body without pauses.",
+            self.timeout.as_secs_f64()
+        );
+        let path = if self.v2 { "/v2" } else { "/" };
+        let mut response = api_error(ApiError::RequestTimeout(message), path);
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+    }
+}
+
+/// An error in the shape the path's clients expect: the Open Inference
+/// Protocol's under `/v2`, the REST API's elsewhere.
 fn api_error(error: ApiError, path: &str) -> Response {
-    if path.starts_with("/v2") {
+    if is_v2(path) {
         error.into_open_inference().into_response()
     } else {
         error.into_response()
     }
+}
+
+fn is_v2(path: &str) -> bool {
+    path.starts_with("/v2")
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 
 use axum::extract::Request;
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, HOST, ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
@@ -47,17 +48,32 @@ const SERVER_FN_PREFIX: &str = "/rpc/";
 
 static PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
 
-/// Adds the security headers to a response, and the default policy when
-/// the response did not set its own (pages set theirs with their nonce).
+/// The policy of everything that is not a document or a script (JSON,
+/// WASM, CSS, images, metrics): it may load nothing and be framed nowhere.
+/// Short on purpose: it goes out with every API response.
+const DATA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Adds the security headers to a response. Documents (HTML and scripts)
+/// get the full set and the default policy unless they set their own
+/// (server-rendered pages, HTML, set theirs with their nonce); everything else
+/// gets the short data policy, `nosniff` and `no-referrer`, which is all a
+/// browser applies to such a response.
 pub fn add_headers(headers: &mut HeaderMap) {
-    // One growth of the map instead of one per header.
-    headers.reserve(6);
-    static DEFAULT_POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    if !is_document(headers) {
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DATA_POLICY),
+        );
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        return;
+    }
+    static DOCUMENT_POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
         HeaderValue::from_str(&format!("script-src 'self'; {POLICY_REST}"))
             .expect("a valid header value")
     });
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
-        headers.insert(CONTENT_SECURITY_POLICY, DEFAULT_POLICY.clone());
+        headers.insert(CONTENT_SECURITY_POLICY, DOCUMENT_POLICY.clone());
     }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -69,6 +85,23 @@ pub fn add_headers(headers: &mut HeaderMap) {
         PERMISSIONS_POLICY.clone(),
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     );
+}
+
+/// HTML, or a script (a script run as a worker is governed by its own
+/// response's policy).
+fn is_document(headers: &HeaderMap) -> bool {
+    let Some(kind) = headers.get(CONTENT_TYPE) else {
+        return false;
+    };
+    let kind = kind.as_bytes();
+    let essence = kind
+        .iter()
+        .position(|&b| b == b';')
+        .map_or(kind, |end| &kind[..end]);
+    essence.eq_ignore_ascii_case(b"text/html")
+        || essence
+            .windows(b"javascript".len())
+            .any(|w| w.eq_ignore_ascii_case(b"javascript"))
 }
 
 /// The answer to a server function call from another site's page (403),

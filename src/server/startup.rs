@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use axum::{middleware, Router};
+use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -15,13 +15,13 @@ use crate::app::{shell, App};
 use crate::server::auth::{Auth, AuthError};
 use crate::server::config::Config;
 use crate::server::inference::ModelRegistry;
-use crate::server::limits::{self, RateLimiter, RequestLimits};
+use crate::server::limits::{RateLimiter, RequestLimits};
 use crate::server::rest;
 use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::{AppState, Shared};
 use crate::server::store::{self, StoreError, StoreOptions};
-use crate::server::telemetry::{self, FrontLayer, HttpMetricsLayer, Metrics, MetricsState};
+use crate::server::telemetry::{self, FrontLayer, Metrics, MetricsState, RoutePatterns};
 
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
@@ -124,7 +124,8 @@ impl Application {
             refused: metrics.rate_limited.clone(),
             auth: Some(Arc::clone(&state.auth)),
         };
-        let mut router = router(state);
+        let metrics_for_front = Arc::clone(&state.metrics);
+        let (mut router, patterns) = router(state);
         if metrics_listener.is_none() {
             router = router.merge(metrics_route);
         }
@@ -132,15 +133,10 @@ impl Application {
         if let Some(cors) = security::cors(&config.cors_origins) {
             router = router.layer(cors);
         }
-        let router = router
-            // Early, so a refused request costs as little as possible...
-            .layer(middleware::from_fn_with_state(
-                Arc::new(request_limits),
-                limits::enforce,
-            ))
-            // ...but still answered with its request id, the security
-            // headers, a log line and metrics.
-            .layer(FrontLayer);
+        // Outermost: limits first, so a refused request costs as little as
+        // possible, but still answered with its request id, the security
+        // headers, a log line and metrics.
+        let router = router.layer(FrontLayer::new(patterns, metrics_for_front, request_limits));
         Ok(Application {
             listener,
             router,
@@ -189,16 +185,20 @@ impl Application {
     }
 }
 
-/// The complete router: REST, the Leptos UI and its server functions.
-pub fn router(state: AppState) -> Router {
+/// The complete router: REST, the Leptos UI and its server functions; and
+/// its route patterns, which label requests in the metrics and logs.
+pub fn router(state: AppState) -> (Router, RoutePatterns) {
     let ui_routes = generate_route_list(App);
+    let mut paths: Vec<&str> = rest::route_patterns().collect();
+    paths.extend(ui_routes.iter().map(|route| route.path()));
+    paths.extend(leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path));
+    let patterns = RoutePatterns::new(paths);
     let leptos_options = state.leptos_options.clone();
     let router = Router::new()
         .merge(rest::routes())
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .fallback(rest::fallback)
-        .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(HttpMetricsLayer::new(Arc::clone(&state.metrics)));
+        .method_not_allowed_fallback(rest::method_not_allowed);
     // Request spans cost a few percent of throughput and are only logged at
     // debug level: add them only when that level is on.
     let router = if tracing::enabled!(target: "tower_http", tracing::Level::DEBUG) {
@@ -206,7 +206,7 @@ pub fn router(state: AppState) -> Router {
     } else {
         router
     };
-    router.with_state(state)
+    (router.with_state(state), patterns)
 }
 
 async fn shutdown_signal() {

@@ -65,6 +65,9 @@ async fn metrics_count_requests_by_route_inference_commits_and_items() {
     for id in [1, 2, 999] {
         app.get(&format!("/items/{id}")).await;
     }
+    // A docs asset (a catch-all route) and a path no route matches.
+    assert_eq!(app.get("/docs/swagger-ui.css").await.status(), 200);
+    assert_eq!(app.get("/no/such/thing").await.status(), 404);
     let prediction = app
         .post_json(
             "/api/models/linear/predict",
@@ -97,6 +100,8 @@ async fn metrics_count_requests_by_route_inference_commits_and_items() {
         )
     };
     assert_eq!(route("/items/{id}", "200"), Some(2.0), "{text}");
+    assert_eq!(route("/docs/{*rest}", "200"), Some(1.0), "{text}");
+    assert_eq!(route("unmatched", "404"), Some(1.0), "{text}");
     assert_eq!(route("/items/{id}", "404"), Some(1.0), "{text}");
     let created = sample(
         &text,
@@ -208,15 +213,30 @@ async fn metrics_can_live_on_their_own_address_only() {
 #[tokio::test]
 async fn security_headers_are_on_every_response_and_pages_get_a_nonce() {
     let app = TestApp::spawn().await;
-    for path in ["/items/1", "/no/such", "/openapi.json", "/docs/", "/redoc"] {
+    // API responses: the short policy that allows nothing.
+    for path in ["/items/1", "/items/999999", "/openapi.json", "/metrics"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+    }
+    // Documents: their own resources only, never framed (the UI's 404 page
+    // among them).
+    for path in ["/docs/", "/redoc", "/docs/swagger-ui-bundle.js", "/no/such"] {
         let response = app.get(path).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert!(headers.contains_key("referrer-policy"), "{path}");
+        assert!(headers.contains_key("permissions-policy"), "{path}");
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
         assert!(
             !csp.contains("unsafe-eval'") || csp.contains("wasm-unsafe-eval"),
             "{csp}"

@@ -40,6 +40,17 @@ pub async fn openapi_json() -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/json")], body.clone())
 }
 
+/// The route patterns [`pages`] registers (Swagger UI's as its crate does),
+/// for the request metrics' labels.
+pub const PAGE_ROUTES: &[&str] = &[
+    "/docs",
+    "/docs/",
+    "/docs/{*rest}",
+    "/redoc",
+    "/redoc/",
+    "/redoc/redoc.standalone.js",
+];
+
 /// Swagger UI at `/docs/` and ReDoc at `/redoc`: pages, not API routes, so
 /// they are merged beside the REST routes rather than documented.
 pub fn pages() -> Router<AppState> {

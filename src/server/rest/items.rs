@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::header::{ETAG, LOCATION};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -99,11 +99,15 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let ItemBody { id, item } = ItemBody::parse(&body)?;
     let item = state.store.create(id, item).await?;
-    let mut headers = etag(&item);
-    if let Ok(location) = HeaderValue::from_str(&format!("/items/{}", item.id)) {
-        headers.insert(LOCATION, location);
-    }
-    Ok((StatusCode::CREATED, headers, Json(item)))
+    let location =
+        HeaderValue::from_maybe_shared(axum::body::Bytes::from(format!("/items/{}", item.id)))
+            .expect("a path of digits is a valid header value");
+    Ok((
+        StatusCode::CREATED,
+        etag(&item),
+        [(LOCATION, location)],
+        Json(item),
+    ))
 }
 
 /// `PUT /items/{id}`: replaces every field; honours `If-Match`.
@@ -247,10 +251,11 @@ pub async fn delete(
 }
 
 /// The item's version as a strong ETag, for `If-Match` on later writes.
-fn etag(item: &Item) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", item.version)) {
-        headers.insert(ETAG, value);
-    }
-    headers
+/// An array of parts goes straight into the response's own header map
+/// (a `HeaderMap` would be a second map to allocate and merge).
+fn etag(item: &Item) -> [(HeaderName, HeaderValue); 1] {
+    let quoted = format!("\"{}\"", item.version);
+    let value = HeaderValue::from_maybe_shared(axum::body::Bytes::from(quoted))
+        .expect("a quoted number is a valid header value");
+    [(ETAG, value)]
 }

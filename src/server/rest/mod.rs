@@ -50,6 +50,15 @@ pub fn route_list() -> Vec<(Method, &'static str)> {
     routes
 }
 
+/// Every route pattern of the REST router and the docs pages beside it
+/// (with `/metrics`), for the request metrics' labels.
+pub fn route_patterns() -> impl Iterator<Item = &'static str> {
+    route_list()
+        .into_iter()
+        .map(|(_, path)| path)
+        .chain(docs::PAGE_ROUTES.iter().copied())
+}
+
 fn table() -> RouteTable {
     RouteTable::default()
         .both_slashes(Method::GET, "/items/", items::list)

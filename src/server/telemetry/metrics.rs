@@ -16,14 +16,12 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::http_metrics::HttpHistograms;
+use super::histograms::{Histogram as LocalHistogram, Histograms, HttpHistograms};
 
 /// Latency buckets from 50 µs to about 3.3 s.
 fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
 }
-
-type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
@@ -48,7 +46,7 @@ pub struct Metrics {
     http: Arc<HttpHistograms>,
     inference_requests: Family<ModelLabels, Counter>,
     inference_rows: Family<ModelLabels, Counter>,
-    inference_latency: HistogramFamily<ModelLabels>,
+    inference_latency: Arc<Histograms<ModelLabels>>,
     model_reloads: Family<ReloadLabels, Counter>,
     commits: CommitMetrics,
     /// Requests refused by the rate limit.
@@ -76,14 +74,12 @@ impl Metrics {
             "Rows predicted per model and version",
             inference_rows.clone(),
         );
-        let inference_latency =
-            HistogramFamily::<ModelLabels>::new_with_constructor(latency_buckets);
-        registry.register_with_unit(
+        // On every prediction: lock-free, unlike prometheus-client's.
+        let inference_latency = Arc::new(Histograms::new(
             "inference_duration",
             "Time the model itself took per request",
-            Unit::Seconds,
-            inference_latency.clone(),
-        );
+        ));
+        registry.register_collector(Box::new(Arc::clone(&inference_latency)));
         let model_reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "model_loads",
@@ -157,7 +153,7 @@ impl Metrics {
         ModelMetrics {
             requests: self.inference_requests.get_or_create_owned(&labels),
             rows: self.inference_rows.get_or_create_owned(&labels),
-            latency: self.inference_latency.get_or_create_owned(&labels),
+            latency: self.inference_latency.get_or_create(&labels),
         }
     }
 
@@ -215,7 +211,7 @@ impl Default for CommitMetrics {
 pub struct ModelMetrics {
     requests: Counter,
     rows: Counter,
-    latency: Histogram,
+    latency: Arc<LocalHistogram>,
 }
 
 impl Default for ModelMetrics {
@@ -224,7 +220,7 @@ impl Default for ModelMetrics {
         ModelMetrics {
             requests: Counter::default(),
             rows: Counter::default(),
-            latency: latency_buckets(),
+            latency: Arc::default(),
         }
     }
 }
@@ -234,7 +230,7 @@ impl ModelMetrics {
     pub fn observe(&self, rows: usize, took: Duration) {
         self.requests.inc();
         self.rows.inc_by(rows as u64);
-        self.latency.observe(took.as_secs_f64());
+        self.latency.observe(took);
     }
 }
 

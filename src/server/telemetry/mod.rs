@@ -1,10 +1,11 @@
 //! Logs, request ids and metrics.
 //!
 //! - [`init`]: the global log subscriber (human-readable or JSON lines)
-//! - [`request`]: request ids, the access log and the HTTP histogram
+//! - [`request`]: request ids, the access log and the HTTP histogram's labels
+//! - [`histograms`]: lock-free latency histograms for the hot paths
 //! - [`metrics`]: every Prometheus series and `/metrics`
 
-mod http_metrics;
+mod histograms;
 mod metrics;
 mod request;
 
@@ -17,7 +18,7 @@ use axum::response::IntoResponse;
 use tracing_subscriber::EnvFilter;
 
 pub use metrics::{CommitMetrics, Metrics, ModelMetrics};
-pub use request::{FrontLayer, HttpMetricsLayer, LogSlot, REQUEST_ID};
+pub use request::{FrontLayer, LogSlot, RoutePatterns, REQUEST_ID};
 
 use crate::domain::{ItemQuery, Permission};
 use crate::server::auth::Auth;

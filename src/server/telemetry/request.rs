@@ -12,13 +12,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::metrics::{method_label, Metrics};
+use crate::server::limits::{BodyDeadline, RequestLimits};
 
 /// The request id header, read from clients and proxies and always answered.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -27,24 +28,41 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_ID_LEN: usize = 128;
 
 /// Filled while a request is handled, for its access log line (only
-/// when that line is written): the route pattern and the user.
+/// when that line is written): the user, once a handler knows them.
 #[derive(Clone, Debug, Default)]
-pub struct LogSlot(Arc<LogFields>);
-
-#[derive(Debug, Default)]
-struct LogFields {
-    route: std::sync::OnceLock<String>,
-    user: std::sync::OnceLock<String>,
-}
+pub struct LogSlot(Arc<std::sync::OnceLock<String>>);
 
 impl LogSlot {
     /// Names the logged-in user.
     pub fn set_user(&self, name: &str) {
-        let _ = self.0.user.set(name.to_owned());
+        let _ = self.0.set(name.to_owned());
+    }
+}
+
+/// The label of requests no route matches (static files, 404s).
+const UNMATCHED: &str = "unmatched";
+
+/// The router's route patterns (`/items/{id}`), to label each request with
+/// the one its path matches, as axum's `MatchedPath` would, but found in
+/// front of the router by one lookup (a layer on every route instead costs
+/// a boxed service and a future per request).
+pub struct RoutePatterns(matchit::Router<&'static str>);
+
+impl RoutePatterns {
+    /// Patterns in axum's syntax; one registered for several methods may
+    /// come more than once.
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> RoutePatterns {
+        let mut router = matchit::Router::new();
+        for pattern in patterns {
+            // A repeat is refused as a conflict: the first one stands.
+            let _ = router.insert(pattern, super::histograms::intern(pattern));
+        }
+        RoutePatterns(router)
     }
 
-    fn set_route(&self, route: &str) {
-        let _ = self.0.route.set(route.to_owned());
+    /// The pattern `path` matches, or `unmatched`.
+    pub fn find(&self, path: &str) -> &'static str {
+        self.0.at(path).map_or(UNMATCHED, |found| *found.value)
     }
 }
 
@@ -73,30 +91,49 @@ fn generate() -> HeaderValue {
         hasher.finish()
     });
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let value = (u128::from(*PREFIX) << 64) | u128::from(NEXT.fetch_add(1, Ordering::Relaxed));
     let mut id = [0u8; 32];
-    for (i, byte) in id.iter_mut().enumerate() {
-        let value = if i < 16 { *PREFIX } else { n };
-        let nibble = (value >> ((15 - i % 16) * 4)) & 0xf;
-        *byte = b"0123456789abcdef"[nibble as usize];
+    for (i, pair) in value.to_be_bytes().iter().enumerate() {
+        id[2 * i] = HEX[usize::from(pair >> 4)];
+        id[2 * i + 1] = HEX[usize::from(pair & 0xf)];
     }
     HeaderValue::from_bytes(&id).expect("hex digits are a valid header value")
 }
 
 /// The outermost layer: gives each request its id and a span carrying it,
-/// refuses cross-site server function calls, and on the way out adds the
-/// request id and the security headers and writes the access log line.
-/// Hand-written (rather than `from_fn` middleware, which boxes and clones
-/// per request) to keep the hot paths within a few percent of their cost
-/// without it; the latency histogram is recorded by [`HttpMetricsLayer`].
-#[derive(Clone, Copy, Default)]
-pub struct FrontLayer;
+/// applies the request limits (URI length, rate, body deadline) and
+/// refuses cross-site server function calls; on the way out it adds the
+/// request id and the security headers, records the request in the HTTP
+/// histogram under its route pattern and writes the access log line.
+/// Hand-written, as one layer (rather than `from_fn` middlewares, which
+/// box and clone per request), to keep the hot paths within a few percent
+/// of their cost without it.
+#[derive(Clone)]
+pub struct FrontLayer {
+    routes: Arc<RoutePatterns>,
+    metrics: Arc<Metrics>,
+    limits: Arc<RequestLimits>,
+}
+
+impl FrontLayer {
+    pub fn new(routes: RoutePatterns, metrics: Arc<Metrics>, limits: RequestLimits) -> FrontLayer {
+        FrontLayer {
+            routes: Arc::new(routes),
+            metrics,
+            limits: Arc::new(limits),
+        }
+    }
+}
 
 impl<S> Layer<S> for FrontLayer {
     type Service = Front<S>;
 
     fn layer(&self, inner: S) -> Front<S> {
-        Front { inner }
+        Front {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -104,6 +141,7 @@ impl<S> Layer<S> for FrontLayer {
 #[derive(Clone)]
 pub struct Front<S> {
     inner: S,
+    layer: FrontLayer,
 }
 
 impl<S> Service<Request> for Front<S>
@@ -119,41 +157,67 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
         let id = match request.headers().get(&REQUEST_ID) {
             Some(value) if sane(value) => value.clone(),
             _ => generate(),
         };
+        let method = method_label(request.method());
+        let route = self.layer.routes.find(request.uri().path());
         let log = tracing::enabled!(target: "itemserve::http", tracing::Level::INFO).then(|| {
             let slot = LogSlot::default();
             request.extensions_mut().insert(slot.clone());
             let span = tracing::info_span!("request", id = %id.to_str().unwrap_or_default());
             AccessLog {
-                started: Instant::now(),
-                method: method_label(request.method()),
                 path: request.uri().path().to_owned(),
                 slot,
                 span,
             }
         });
-        let span = log
-            .as_ref()
-            .map_or_else(tracing::Span::none, |l| l.span.clone());
-        let state = match crate::server::security::cross_site_refusal(&request) {
-            Some(refusal) => FrontState::Refused {
+        let admitted = self.layer.limits.admit(&request).and_then(|deadline| {
+            match crate::server::security::cross_site_refusal(&request) {
+                Some(refusal) => Err(refusal),
+                None => Ok(deadline),
+            }
+        });
+        let state = match admitted {
+            Err(refusal) => FrontState::Refused {
                 response: Some(refusal),
             },
-            None => FrontState::Inner {
-                future: self.inner.call(request).instrument(span),
-            },
+            Ok(deadline) => {
+                let future = match deadline {
+                    None => Limited::Plain {
+                        future: self.inner.call(request),
+                    },
+                    Some(deadline) => Limited::Deadline {
+                        future: tokio::time::timeout(deadline.timeout, self.inner.call(request)),
+                        deadline,
+                    },
+                };
+                match &log {
+                    Some(log) => FrontState::Logged {
+                        future: future.instrument(log.span.clone()),
+                    },
+                    // Without a span to enter at every poll.
+                    None => FrontState::Inner { future },
+                }
+            }
         };
-        FrontFuture { state, id, log }
+        FrontFuture {
+            state,
+            id,
+            started,
+            method,
+            route,
+            metrics: Arc::clone(&self.layer.metrics),
+            log,
+        }
     }
 }
 
-/// What the access log line needs, kept only when it is written.
+/// What the access log line needs beyond the metrics' labels, kept only
+/// when the line is written.
 struct AccessLog {
-    started: Instant,
-    method: &'static str,
     path: String,
     slot: LogSlot,
     span: tracing::Span,
@@ -162,8 +226,37 @@ struct AccessLog {
 pin_project_lite::pin_project! {
     #[project = FrontStateProj]
     enum FrontState<F> {
-        Inner { #[pin] future: tracing::instrument::Instrumented<F> },
+        Inner { #[pin] future: Limited<F> },
+        Logged { #[pin] future: tracing::instrument::Instrumented<Limited<F>> },
         Refused { response: Option<Response> },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's answer, within the body deadline if it has one.
+    #[project = LimitedProj]
+    enum Limited<F> {
+        Plain { #[pin] future: F },
+        Deadline { #[pin] future: tokio::time::Timeout<F>, deadline: BodyDeadline },
+    }
+}
+
+impl<F> Future for Limited<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            LimitedProj::Plain { future } => future.poll(cx),
+            LimitedProj::Deadline { future, deadline } => {
+                match std::task::ready!(future.poll(cx)) {
+                    Ok(answer) => Poll::Ready(answer),
+                    Err(_elapsed) => Poll::Ready(Ok(deadline.expired())),
+                }
+            }
+        }
     }
 }
 
@@ -173,6 +266,10 @@ pin_project_lite::pin_project! {
         #[pin]
         state: FrontState<F>,
         id: HeaderValue,
+        started: Instant,
+        method: &'static str,
+        route: &'static str,
+        metrics: Arc<Metrics>,
         log: Option<AccessLog>,
     }
 }
@@ -187,10 +284,15 @@ where
         let this = self.project();
         let mut response = match this.state.project() {
             FrontStateProj::Inner { future } => std::task::ready!(future.poll(cx))?,
+            FrontStateProj::Logged { future } => std::task::ready!(future.poll(cx))?,
             FrontStateProj::Refused { response } => {
                 response.take().expect("a refusal is answered once")
             }
         };
+        let status = response.status().as_u16();
+        let took = this.started.elapsed();
+        this.metrics
+            .http_request(this.method, this.route, status, took);
         let headers = response.headers_mut();
         headers.insert(REQUEST_ID.clone(), this.id.clone());
         crate::server::security::add_headers(headers);
@@ -198,12 +300,12 @@ where
             let _entered = log.span.enter();
             tracing::info!(
                 target: "itemserve::http",
-                method = log.method,
-                route = log.slot.0.route.get().map_or("unmatched", String::as_str),
+                method = *this.method,
+                route = *this.route,
                 path = log.path,
-                status = response.status().as_u16(),
-                user = log.slot.0.user.get().map(String::as_str),
-                latency_ms = log.started.elapsed().as_secs_f64() * 1000.0,
+                status,
+                user = log.slot.0.get().map(String::as_str),
+                latency_ms = took.as_secs_f64() * 1000.0,
                 "request"
             );
         }
@@ -211,93 +313,40 @@ where
     }
 }
 
-/// On the router, around every route and the fallback: times the request
-/// and records it in the HTTP histogram under its route pattern (which is
-/// known only after routing), and hands the pattern to the access log.
-#[derive(Clone)]
-pub struct HttpMetricsLayer {
-    metrics: Arc<Metrics>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl HttpMetricsLayer {
-    pub fn new(metrics: Arc<Metrics>) -> HttpMetricsLayer {
-        HttpMetricsLayer { metrics }
+    #[test]
+    fn requests_are_labelled_with_the_pattern_their_path_matches() {
+        let patterns = RoutePatterns::new([
+            "/items/",
+            "/items",
+            "/items/{id}",
+            // Registered again for another method: the first one stands.
+            "/items/{id}",
+            "/docs/",
+            "/docs/{*rest}",
+        ]);
+        assert_eq!(patterns.find("/items/"), "/items/");
+        assert_eq!(patterns.find("/items"), "/items");
+        assert_eq!(patterns.find("/items/42"), "/items/{id}");
+        assert_eq!(patterns.find("/docs/"), "/docs/");
+        assert_eq!(patterns.find("/docs/swagger-ui.css"), "/docs/{*rest}");
+        assert_eq!(patterns.find("/items/42/extra"), UNMATCHED);
+        assert_eq!(patterns.find("/pkg/itemserve.js"), UNMATCHED);
     }
-}
 
-impl<S> Layer<S> for HttpMetricsLayer {
-    type Service = HttpMetrics<S>;
-
-    fn layer(&self, inner: S) -> HttpMetrics<S> {
-        HttpMetrics {
-            inner,
-            metrics: Arc::clone(&self.metrics),
+    #[test]
+    fn generated_ids_are_32_hex_digits_and_differ() {
+        let a = generate();
+        let b = generate();
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32);
+            assert!(id.as_bytes().iter().all(u8::is_ascii_hexdigit));
         }
-    }
-}
-
-/// The service of [`HttpMetricsLayer`].
-#[derive(Clone)]
-pub struct HttpMetrics<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S> Service<Request> for HttpMetrics<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Timed<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let route = request.extensions().get::<MatchedPath>().cloned();
-        if let (Some(slot), Some(route)) = (request.extensions().get::<LogSlot>(), &route) {
-            slot.set_route(route.as_str());
-        }
-        Timed {
-            started: Instant::now(),
-            method: method_label(request.method()),
-            route,
-            metrics: Arc::clone(&self.metrics),
-            inner: self.inner.call(request),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`HttpMetrics`].
-    pub struct Timed<F> {
-        #[pin]
-        inner: F,
-        started: Instant,
-        method: &'static str,
-        route: Option<MatchedPath>,
-        metrics: Arc<Metrics>,
-    }
-}
-
-impl<F, E> Future for Timed<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let response = std::task::ready!(this.inner.poll(cx))?;
-        let route = this.route.as_ref().map_or("unmatched", |m| m.as_str());
-        this.metrics.http_request(
-            this.method,
-            route,
-            response.status().as_u16(),
-            this.started.elapsed(),
-        );
-        Poll::Ready(Ok(response))
+        // One process, one prefix: ids sort by arrival within it.
+        assert_eq!(a.as_bytes()[..16], b.as_bytes()[..16]);
     }
 }
