@@ -86,10 +86,15 @@ free_port() {
 # Starts target/debug/itemserve on a fresh temporary database at
 # 127.0.0.1:$1 and waits until it is ready; its pid goes in SERVER_PID.
 start_debug_server() {
-    local port="$1" data
+    start_server "$ROOT/target/debug/itemserve" "$1"
+}
+
+# Starts BINARY on PORT with a fresh database; SERVER_PID names it.
+start_server() {
+    local binary="$1" port="$2" data
     data="$(mktemp -d)"
     LEPTOS_SITE_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$data/items.db" RUST_LOG=warn \
-        "$ROOT/target/debug/itemserve" &
+        "$binary" &
     SERVER_PID=$!
     for _ in $(seq 1 100); do
         if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then return 0; fi
