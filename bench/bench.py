@@ -75,9 +75,10 @@ PREDICT_ROW = {"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}
 V2_ROW = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]}
 
 
-def start_server(binary, addr, data_dir):
-    """Starts a release server on `addr` with a new database in `data_dir`;
-    returns the process and its base URL once it is ready."""
+def start_server(binary, addr, data_dir, wrapper=(), ready_timeout=30.0):
+    """Starts a release server on `addr` with a new database in `data_dir`
+    (under `wrapper`, e.g. a valgrind command line, when given); returns the
+    process and its base URL once it is ready."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LEPTOS_SITE_ADDR=addr, LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
                LEPTOS_ENV="PROD", DATABASE_URL=f"sqlite://{data_dir}/bench.db", RUST_LOG="warn",
@@ -88,10 +89,11 @@ def start_server(binary, addr, data_dir):
                # Writes are made as this admin, with a bearer token, as a
                # script would; reads stay anonymous (public by default).
                ITEMSERVE_ADMIN_PASSWORD=BENCH_ADMIN_PASSWORD)
-    process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen([*wrapper, str(binary)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL if wrapper else None)
     base = f"http://{addr}"
     try:
-        wait_ready(f"{base}/readyz")
+        wait_ready(f"{base}/readyz", timeout=ready_timeout)
     except BaseException:
         process.kill()
         raise

@@ -23,7 +23,6 @@ builds the current one; build an older commit with `git worktree add` and
 import argparse
 import http.client
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -132,15 +131,11 @@ def instructions_per_request(binary, scenarios, n, tmp):
     addr = "127.0.0.1:3905"
     out = Path(tmp) / "callgrind"
     out.mkdir()
-    env = dict(os.environ, LEPTOS_SITE_ADDR=addr, LEPTOS_SITE_ROOT=str(bench.ROOT / "target" / "site"),
-               LEPTOS_ENV="PROD", DATABASE_URL=f"sqlite://{tmp}/instructions.db", RUST_LOG="warn",
-               MODELS_DIR=str(bench.ROOT / "models"), ITEMSERVE_RATE_LIMIT="1000000000",
-               ITEMSERVE_ADMIN_PASSWORD=bench.BENCH_ADMIN_PASSWORD)
-    process = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p",
-                                str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, _ = bench.start_server(binary, addr, tmp,
+                                    wrapper=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p"),
+                                    ready_timeout=180)
     counts = {}
     try:
-        bench.wait_ready(f"http://{addr}/readyz", timeout=180)
         for name in scenarios:
             path, method, body = SCENARIOS[name]
             requests(addr, path, method, body, 200)

@@ -133,7 +133,7 @@ impl RateLimiter {
         Ok(())
     }
 
-    fn refusal(&self, retry_after: Duration, path: &str) -> Response {
+    fn refusal(&self, retry_after: Duration, v2: bool) -> Response {
         let message = format!(
             "Too many requests from you (your user, or your address when not logged in): the limit is {} per second with bursts of {}. \
              Retry in {:.2} s.",
@@ -141,7 +141,7 @@ impl RateLimiter {
             self.burst,
             retry_after.as_secs_f64()
         );
-        let mut response = api_error(ApiError::TooManyRequests(message), path);
+        let mut response = api_error(ApiError::TooManyRequests(message), v2);
         let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         response
             .headers_mut()
@@ -189,7 +189,7 @@ impl RequestLimits {
                  Send long search terms or inputs in a request body.",
                 self.max_uri_bytes
             );
-            return Err(api_error(ApiError::UriTooLong(message), path));
+            return Err(api_error(ApiError::UriTooLong(message), is_v2(path)));
         }
         if let Some(limiter) = &self.rate {
             // A valid access token counts against its user (wherever they
@@ -209,7 +209,7 @@ impl RequestLimits {
             if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
                 if let Err(retry_after) = limiter.check(client) {
                     self.refused.inc();
-                    return Err(limiter.refusal(retry_after, path));
+                    return Err(limiter.refusal(retry_after, is_v2(path)));
                 }
             }
         }
@@ -233,8 +233,7 @@ impl BodyDeadline {
             "The request was not complete within {} s; send the body without pauses.",
             self.timeout.as_secs_f64()
         );
-        let path = if self.v2 { "/v2" } else { "/" };
-        let mut response = api_error(ApiError::RequestTimeout(message), path);
+        let mut response = api_error(ApiError::RequestTimeout(message), self.v2);
         response
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -243,9 +242,9 @@ impl BodyDeadline {
 }
 
 /// An error in the shape the path's clients expect: the Open Inference
-/// Protocol's under `/v2`, the REST API's elsewhere.
-fn api_error(error: ApiError, path: &str) -> Response {
-    if is_v2(path) {
+/// Protocol's under `/v2` (`v2`), the REST API's elsewhere.
+fn api_error(error: ApiError, v2: bool) -> Response {
+    if v2 {
         error.into_open_inference().into_response()
     } else {
         error.into_response()
