@@ -9,12 +9,14 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 RUN apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 COPY . .
-RUN bash -c 'source scripts/tools.sh && ensure_rust && ensure_wasm_opt && cargo leptos build --release'
+RUN bash -c 'source scripts/tools.sh && ensure_rust && ensure_wasm_opt && cargo leptos build --release --precompress --split'
 
 FROM debian:bookworm-slim
 RUN useradd --system --home /app --create-home itemserve
 WORKDIR /app
 COPY --from=build /src/target/release/itemserve /app/itemserve
+# The bundle's content hashes: the server reads them beside its binary.
+COPY --from=build /src/target/release/hash.txt /app/hash.txt
 COPY --from=build /src/target/site /app/site
 COPY --from=build /src/models /app/models
 USER itemserve

@@ -274,6 +274,9 @@ def main():
         wasm = ROOT / "target" / "site" / "pkg" / "itemserve.wasm"
         wasm_raw = wasm.stat().st_size if wasm.exists() else None
         wasm_gz = len(gzip.compress(wasm.read_bytes(), 9)) if wasm.exists() else None
+        # What browsers receive: the build's brotli copy (--precompress).
+        wasm_br_file = wasm.with_name(wasm.name + ".br")
+        wasm_br = wasm_br_file.stat().st_size if wasm_br_file.exists() else None
     finally:
         server.terminate()
         baseline.terminate()
@@ -295,6 +298,7 @@ def main():
         "ssr_100_items_ms_median": round(statistics.median(render_ms), 2),
         "wasm_bytes": wasm_raw,
         "wasm_gzip_bytes": wasm_gz,
+        "wasm_brotli_bytes_served": wasm_br,
     }
 
     print()

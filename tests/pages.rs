@@ -24,6 +24,24 @@ async fn server_rendered_pages() {
         dir.path().join("pages.db").display()
     ));
     config.seed_demo_items = true;
+    // A stand-in for the built site: the bundle's files, one precompressed.
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    for (file, content) in [
+        ("itemserve.js", "export default function init() {}"),
+        ("itemserve.wasm", "\0asm"),
+        ("itemserve.wasm.br", "brotli bytes"),
+        ("itemserve.css", "body { margin: 0 }"),
+        ("favicon.svg", "<svg/>"),
+    ] {
+        let folder = if file.starts_with("favicon") {
+            site.clone()
+        } else {
+            site.join("pkg")
+        };
+        std::fs::write(folder.join(file), content).unwrap();
+    }
+    config.site_root = site.to_string_lossy().into_owned();
     let app = Application::build(&config).await.expect("app starts");
     let base = format!("http://{}", app.addr());
     tokio::spawn(app.run_until_stopped());
@@ -108,6 +126,57 @@ async fn server_rendered_pages() {
             "the prediction page contains {needle}"
         );
     }
+
+    // The page loads the bundle's files. With plain names (no hash file
+    // beside this test binary, as under `cargo test`) they and the page are
+    // revalidated on every use; the icon is fresh for an hour. (The
+    // content-hashed names of a cargo-leptos build, cached for a year, are
+    // checked in end2end/tests/delivery.spec.ts.)
+    let fetch = |path: &str, accept_encoding: &str| {
+        let request = client
+            .get(format!("{base}{path}"))
+            .header("accept-encoding", accept_encoding);
+        async move { request.send().await.unwrap() }
+    };
+    let response = fetch("/", "identity").await;
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+    let html = response.text().await.unwrap();
+    for url in [
+        "/pkg/itemserve.css",
+        "/pkg/itemserve.js",
+        "/pkg/itemserve.wasm",
+    ] {
+        assert!(html.contains(&format!("\"{url}\"")), "the page loads {url}");
+    }
+    for (url, cache) in [
+        ("/pkg/itemserve.css", "no-cache"),
+        ("/pkg/itemserve.wasm", "no-cache"),
+        ("/favicon.svg", "public, max-age=3600"),
+    ] {
+        let response = fetch(url, "identity").await;
+        assert_eq!(response.status(), 200, "{url}");
+        assert_eq!(response.headers()["cache-control"], cache, "{url}");
+    }
+    // A client that accepts brotli gets the precompressed copy.
+    let response = fetch("/pkg/itemserve.wasm", "br").await;
+    assert_eq!(response.headers()["content-encoding"], "br");
+    assert_eq!(response.headers()["content-type"], "application/wasm");
+    assert_eq!(response.headers()["vary"], "accept-encoding");
+    assert_eq!(response.bytes().await.unwrap(), "brotli bytes");
+    let missing = fetch("/pkg/itemserve.0123456789abcdef.wasm", "br").await;
+    assert_eq!(missing.status(), 404);
+
+    // Pages and larger JSON are compressed for clients that accept it; a
+    // small answer (one item) is not.
+    let page = fetch("/", "gzip").await;
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    let document = fetch("/openapi.json", "br").await;
+    assert_eq!(document.headers()["content-encoding"], "br");
+    let small = fetch("/items/?limit=1", "gzip, br").await;
+    assert_eq!(small.status(), 200);
+    assert!(small.headers().get("content-encoding").is_none());
+    let large = fetch("/items/?limit=100", "gzip, br").await;
+    assert_eq!(large.headers()["content-encoding"], "br");
 
     // GET /predict/ (with a slash) redirects to the page.
     let response = client.get(format!("{base}/predict/")).send().await.unwrap();

@@ -9,19 +9,26 @@ mod widgets;
 use widgets::HydrationMarker;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+#[cfg(feature = "ssr")]
+use leptos_meta::MetaTags;
+use leptos_meta::{provide_meta_context, Link, Meta, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{lazy_route, Lazy, LazyRoute, SsrMode, StaticSegment};
 
 use account::{provide_account, AccountMenu, LoginPage, SessionExpiredDialog};
 use admin::AdminPage;
 use items::ItemsPage;
 use predict::PredictPage;
 
-/// The HTML document around the app (server side only).
+/// The HTML document around the app (server side only). It loads the
+/// bundle and stylesheet by their content-hashed names.
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
     crate::server::security::set_page_policy();
+    let stylesheet = expect_context::<crate::server::state::AppState>()
+        .assets
+        .stylesheet()
+        .into_owned();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -29,6 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -47,7 +55,6 @@ pub fn App() -> impl IntoView {
     provide_account();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/itemserve.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="itemserve: item catalogue and model serving"/>
         <Title formatter=|page: String| format!("{page} · itemserve")/>
@@ -68,12 +75,41 @@ pub fn App() -> impl IntoView {
             <main class="page">
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=ItemsPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("predict") view=PredictPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("predict") view={Lazy::<PredictRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("admin") view=AdminPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The prediction page, in its own WASM chunk: the item table (the first
+/// page most people open) does not download the chart and the forms.
+struct PredictRoute;
+
+#[lazy_route]
+impl LazyRoute for PredictRoute {
+    fn data() -> Self {
+        PredictRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <PredictPage/> }.into_any()
+    }
+}
+
+/// The users page (admins only), in its own WASM chunk.
+struct AdminRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        AdminRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminPage/> }.into_any()
     }
 }
 

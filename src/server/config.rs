@@ -235,6 +235,7 @@ impl Config {
             .env(env)
             .site_addr(bound)
             .reload_port(var("LEPTOS_RELOAD_PORT", "3001").parse().unwrap_or(3001))
+            .hash_file(var("LEPTOS_HASH_FILE_NAME", "hash.txt").into())
             .build()
     }
 }

@@ -1,12 +1,13 @@
-//! Safe defaults for browsers: security headers on every response, the
+//! Safe defaults for browsers: security headers on every response (and
+//! `no-cache` on pages), the
 //! Content-Security-Policy (with the page's nonce on server-rendered
 //! pages), CORS for configured origins only, and a same-origin check on
 //! the UI's server functions.
 
 use axum::extract::Request;
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, ORIGIN, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
@@ -74,6 +75,12 @@ pub fn add_headers(headers: &mut HeaderMap) {
     });
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
         headers.insert(CONTENT_SECURITY_POLICY, DOCUMENT_POLICY.clone());
+    }
+    // Pages are rendered per user and name the current build's bundle:
+    // never reuse one without asking. (The bundle's versioned files set
+    // their own, year-long, caching.)
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

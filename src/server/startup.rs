@@ -9,9 +9,12 @@ use axum::routing::get;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
+use crate::server::assets::{self, SiteAssets};
 use crate::server::auth::{Auth, AuthError};
 use crate::server::config::Config;
 use crate::server::inference::ModelRegistry;
@@ -26,6 +29,9 @@ use crate::server::telemetry::{self, FrontLayer, Metrics, MetricsState, RoutePat
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
 const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Answers smaller than this go out uncompressed.
+const COMPRESS_FROM_BYTES: u16 = 1024;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -107,10 +113,16 @@ impl Application {
             }
             None => None,
         };
+        let mut leptos_options = config.leptos_options(addr);
+        // Content-hashed file names when cargo-leptos built them (it wrote
+        // their hashes beside this binary).
+        let hashes = assets::build_hashes(&leptos_options.hash_file);
+        leptos_options.hash_files = hashes.is_some();
         let state = AppState::new(Shared {
             store,
             models,
-            leptos_options: config.leptos_options(addr),
+            assets: SiteAssets::new(&leptos_options, hashes.as_ref()),
+            leptos_options,
             pages: Default::default(),
             auth,
             metrics: Arc::clone(&metrics),
@@ -198,7 +210,8 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
         .merge(rest::routes())
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .fallback(rest::fallback)
-        .method_not_allowed_fallback(rest::method_not_allowed);
+        .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(compression());
     // Request spans cost a few percent of throughput and are only logged at
     // debug level: add them only when that level is on.
     let router = if tracing::enabled!(target: "tower_http", tracing::Level::DEBUG) {
@@ -207,6 +220,21 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
         router
     };
     (router.with_state(state), patterns)
+}
+
+/// Compresses pages and larger JSON answers for clients that accept it.
+/// Small answers (a single item, a prediction) are not worth it; the site's
+/// precompressed files already carry their encoding and pass through.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let worth_it = SizeAbove::new(COMPRESS_FROM_BYTES)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE);
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        // Fast levels: answers are compressed per request.
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(worth_it)
 }
 
 async fn shutdown_signal() {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::server::assets::SiteAssets;
 use crate::server::auth::Auth;
 use crate::server::inference::ModelRegistry;
 use crate::server::rest::PageCache;
@@ -24,6 +25,8 @@ pub struct Shared {
     pub store: Arc<dyn ItemStore>,
     pub models: Arc<ModelRegistry>,
     pub leptos_options: LeptosOptions,
+    /// The browser bundle and public files, and the names pages load them by.
+    pub assets: SiteAssets,
     /// Serialized listing pages, valid until the next write.
     pub pages: Arc<PageCache>,
     /// Who may do what.

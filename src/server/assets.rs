@@ -1,0 +1,200 @@
+//! The site's static files: the browser bundle (script, WASM and its
+//! lazily loaded chunks, stylesheet) and the public folder, served with the
+//! caching and compression a browser needs.
+//!
+//! cargo-leptos (`hash-files` in Cargo.toml) names every file of the bundle
+//! after a hash of its content (`pkg/itemserve.mS1x….wasm`) and writes the
+//! hashes to `hash.txt` beside the server binary, where Leptos reads the
+//! names the page must load. Those files never change under their name, so
+//! they may be cached for a year (`immutable`); pages are never cached, so a
+//! new build is picked up on the next page load and an old WASM file is
+//! never paired with new HTML. The bundle under plain names (builds without
+//! hashes) revalidates (`no-cache`); the public folder's files (the icon)
+//! stay fresh for an hour. A
+//! file with a `.br` or `.gz` sibling (`cargo leptos build --precompress`)
+//! goes out compressed to clients that accept it.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{CACHE_CONTROL, VARY};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use leptos::config::LeptosOptions;
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+/// Content-hashed names: the content never changes under them.
+static IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// The bundle under plain names (a build without hashes, as in tests and
+/// debug runs): ask the server each time (a 304 when unchanged).
+static REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+/// The public folder (the icon): fresh for an hour, so a reload does not
+/// ask for it again; a changed icon shows within the hour.
+static ONE_HOUR: HeaderValue = HeaderValue::from_static("public, max-age=3600");
+static ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
+
+/// The hashes cargo-leptos wrote for this build, if it hashed file names:
+/// `hash.txt` (or `LEPTOS_HASH_FILE_NAME`) beside the running binary.
+pub fn build_hashes(hash_file: &str) -> Option<BuildHashes> {
+    let path = std::env::current_exe().ok()?.parent()?.join(hash_file);
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut hashes = BuildHashes::default();
+    for line in text.lines() {
+        if let Some((kind, hash)) = line.split_once(':') {
+            let hash = hash.trim().to_owned();
+            match kind.trim() {
+                "js" => hashes.js = hash,
+                "wasm" => hashes.wasm = hash,
+                "css" => hashes.css = hash,
+                _ => {}
+            }
+        }
+    }
+    (!hashes.js.is_empty() && !hashes.wasm.is_empty()).then_some(hashes)
+}
+
+/// The content hashes in the bundle's file names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildHashes {
+    pub js: String,
+    pub wasm: String,
+    pub css: String,
+}
+
+/// The site's static files and how to cache them.
+#[derive(Debug)]
+pub struct SiteAssets {
+    root: PathBuf,
+    /// `/pkg/` (the bundle's folder, as a URL prefix).
+    pkg_prefix: String,
+    /// The bundle's base name (`itemserve`).
+    name: String,
+    /// Whether the bundle's files carry content hashes in their names.
+    hashed: bool,
+    /// The stylesheet's URL.
+    stylesheet: String,
+    /// Under `cargo leptos watch` the bundle is rebuilt, and renamed, while
+    /// the server runs: the hash file to read the current names from on
+    /// each page (as Leptos does for the script and WASM).
+    watched_hash_file: Option<String>,
+}
+
+impl SiteAssets {
+    /// The site under the site root of `options`; `hashes` are the build's
+    /// content hashes when its file names carry them. A missing bundle is
+    /// not an error (the REST API works without it), but is logged.
+    pub fn new(options: &LeptosOptions, hashes: Option<&BuildHashes>) -> SiteAssets {
+        let root = PathBuf::from(options.site_root.as_ref());
+        let pkg = options.site_pkg_dir.as_ref().trim_matches('/');
+        let name = options.output_name.as_ref();
+        let script = match hashes {
+            Some(h) => format!("{name}.{}.js", h.js),
+            None => format!("{name}.js"),
+        };
+        let script = root.join(pkg).join(script);
+        if !script.is_file() {
+            tracing::warn!(
+                missing = %script.display(),
+                "the site folder holds no browser bundle of this build: pages will not hydrate \
+                 (build both with `cargo leptos build`, and point LEPTOS_SITE_ROOT at its site folder)"
+            );
+        }
+        let pkg_prefix = format!("/{pkg}/");
+        SiteAssets {
+            stylesheet: stylesheet_url(&pkg_prefix, name, hashes),
+            root,
+            pkg_prefix,
+            name: name.to_owned(),
+            hashed: hashes.is_some(),
+            watched_hash_file: std::env::var_os("LEPTOS_WATCH")
+                .is_some()
+                .then(|| options.hash_file.to_string()),
+        }
+    }
+
+    /// The stylesheet's URL.
+    pub fn stylesheet(&self) -> Cow<'_, str> {
+        match &self.watched_hash_file {
+            Some(file) => {
+                let hashes = build_hashes(file);
+                stylesheet_url(&self.pkg_prefix, &self.name, hashes.as_ref()).into()
+            }
+            None => Cow::Borrowed(&self.stylesheet),
+        }
+    }
+
+    /// Answers a GET or HEAD `request` from the site's files, or `None` when
+    /// no file has its path (the caller renders the 404 page).
+    pub async fn serve(&self, request: Request) -> Option<Response> {
+        if !matches!(*request.method(), Method::GET | Method::HEAD) {
+            return None;
+        }
+        let cache = match request.uri().path().starts_with(&self.pkg_prefix) {
+            true if self.hashed => &IMMUTABLE,
+            true => &REVALIDATE,
+            false => &ONE_HOUR,
+        };
+        let service = ServeDir::new(&self.root)
+            .append_index_html_on_directories(false)
+            .precompressed_br()
+            .precompressed_gzip();
+        let mut response = match service.oneshot(request).await {
+            Ok(response) => response.map(Body::new),
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return None;
+        }
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, cache.clone());
+            // The same URL answers brotli, gzip or plain bytes.
+            headers.insert(VARY, ACCEPT_ENCODING.clone());
+        }
+        Some(response)
+    }
+}
+
+/// `/pkg/itemserve.css`, with the build's hash when it has one.
+fn stylesheet_url(pkg_prefix: &str, name: &str, hashes: Option<&BuildHashes>) -> String {
+    match hashes {
+        Some(h) if !h.css.is_empty() => format!("{pkg_prefix}{name}.{}.css", h.css),
+        _ => format!("{pkg_prefix}{name}.css"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(root: &std::path::Path) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name("itemserve")
+            .site_root(root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .build()
+    }
+
+    #[test]
+    fn the_stylesheet_is_named_by_the_build_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let hashes = BuildHashes {
+            js: "a1".into(),
+            wasm: "b2".into(),
+            css: "c3".into(),
+        };
+        let assets = SiteAssets::new(&options(dir.path()), Some(&hashes));
+        assert_eq!(assets.stylesheet(), "/pkg/itemserve.c3.css");
+        let plain = SiteAssets::new(&options(dir.path()), None);
+        assert_eq!(plain.stylesheet(), "/pkg/itemserve.css");
+    }
+
+    #[test]
+    fn no_hash_file_beside_a_test_binary() {
+        assert_eq!(build_hashes("no-such-hash-file.txt"), None);
+    }
+}
