@@ -178,8 +178,9 @@ impl RequestLimits {
     /// Refuses over-long URIs (414) and a client's requests beyond its
     /// rate (429 with `Retry-After`); a request with a body gets a
     /// deadline, so a client trickling a body cannot hold a connection and
-    /// a task indefinitely.
-    pub fn admit(&self, request: &Request) -> Result<Option<BodyDeadline>, Response> {
+    /// a task indefinitely. The refusal is boxed: it is rare, and keeps the
+    /// result of every admitted request small.
+    pub fn admit(&self, request: &Request) -> Result<Option<BodyDeadline>, Box<Response>> {
         let uri = request.uri();
         let path = uri.path();
         let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
@@ -189,7 +190,10 @@ impl RequestLimits {
                  Send long search terms or inputs in a request body.",
                 self.max_uri_bytes
             );
-            return Err(api_error(ApiError::UriTooLong(message), is_v2(path)));
+            return Err(Box::new(api_error(
+                ApiError::UriTooLong(message),
+                is_v2(path),
+            )));
         }
         if let Some(limiter) = &self.rate {
             // A valid access token counts against its user (wherever they
@@ -209,7 +213,7 @@ impl RequestLimits {
             if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
                 if let Err(retry_after) = limiter.check(client) {
                     self.refused.inc();
-                    return Err(limiter.refusal(retry_after, is_v2(path)));
+                    return Err(Box::new(limiter.refusal(retry_after, is_v2(path))));
                 }
             }
         }

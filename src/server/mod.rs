@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod compression;
 pub mod config;
 pub mod inference;
 pub mod limits;

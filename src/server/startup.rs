@@ -9,8 +9,6 @@ use axum::routing::get;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
-use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
-use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
@@ -29,9 +27,6 @@ use crate::server::telemetry::{self, FrontLayer, Metrics, MetricsState, RoutePat
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
 const MAX_URI_BYTES: usize = 8 * 1024;
-
-/// Answers smaller than this go out uncompressed.
-const COMPRESS_FROM_BYTES: u16 = 1024;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -210,8 +205,7 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
         .merge(rest::routes())
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .fallback(rest::fallback)
-        .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(compression());
+        .method_not_allowed_fallback(rest::method_not_allowed);
     // Request spans cost a few percent of throughput and are only logged at
     // debug level: add them only when that level is on.
     let router = if tracing::enabled!(target: "tower_http", tracing::Level::DEBUG) {
@@ -220,21 +214,6 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
         router
     };
     (router.with_state(state), patterns)
-}
-
-/// Compresses pages and larger JSON answers for clients that accept it.
-/// Small answers (a single item, a prediction) are not worth it; the site's
-/// precompressed files already carry their encoding and pass through.
-fn compression() -> CompressionLayer<impl Predicate> {
-    let worth_it = SizeAbove::new(COMPRESS_FROM_BYTES)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::SSE);
-    CompressionLayer::new()
-        .br(true)
-        .gzip(true)
-        // Fast levels: answers are compressed per request.
-        .quality(CompressionLevel::Precise(4))
-        .compress_when(worth_it)
 }
 
 async fn shutdown_signal() {

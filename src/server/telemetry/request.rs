@@ -19,6 +19,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::metrics::{method_label, Metrics};
+use crate::server::compression::Negotiated;
 use crate::server::limits::{BodyDeadline, RequestLimits};
 
 /// The request id header, read from clients and proxies and always answered.
@@ -105,7 +106,8 @@ fn generate() -> HeaderValue {
 /// applies the request limits (URI length, rate, body deadline) and
 /// refuses cross-site server function calls; on the way out it adds the
 /// request id and the security headers, records the request in the HTTP
-/// histogram under its route pattern and writes the access log line.
+/// histogram under its route pattern and writes the access log line. It
+/// also compresses answers for clients that accept it.
 /// Hand-written, as one layer (rather than `from_fn` middlewares, which
 /// box and clone per request), to keep the hot paths within a few percent
 /// of their cost without it.
@@ -126,12 +128,15 @@ impl FrontLayer {
     }
 }
 
-impl<S> Layer<S> for FrontLayer {
-    type Service = Front<S>;
+impl<S: Clone> Layer<S> for FrontLayer {
+    type Service = Front<Negotiated<S>>;
 
-    fn layer(&self, inner: S) -> Front<S> {
+    /// Compression sits inside, for requests that accept it only (see
+    /// [`Negotiated`]): as a layer of its own on the router it would wrap,
+    /// box and clone every route per request.
+    fn layer(&self, inner: S) -> Front<Negotiated<S>> {
         Front {
-            inner,
+            inner: Negotiated::new(inner),
             layer: self.clone(),
         }
     }
@@ -176,13 +181,13 @@ where
         });
         let admitted = self.layer.limits.admit(&request).and_then(|deadline| {
             match crate::server::security::cross_site_refusal(&request) {
-                Some(refusal) => Err(refusal),
+                Some(refusal) => Err(Box::new(refusal)),
                 None => Ok(deadline),
             }
         });
         let state = match admitted {
             Err(refusal) => FrontState::Refused {
-                response: Some(refusal),
+                response: Some(*refusal),
             },
             Ok(deadline) => {
                 let future = match deadline {
