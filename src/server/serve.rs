@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -26,6 +25,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+use crate::server::telemetry::FrontService;
 
 /// Read buffer per connection: bounds the memory of a request head.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -42,11 +43,12 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `stop` completes, then stops
+/// Serves `service` (the router in its front layer) on `listener` until
+/// `stop` completes, then stops
 /// accepting and lets open connections finish (up to the drain timeout).
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    service: FrontService,
     limits: ConnectionLimits,
     open: Gauge,
     stop: impl Future<Output = ()> + Send + 'static,
@@ -81,7 +83,7 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = router
+        let service = service
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(remote));

@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
+use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
@@ -22,7 +23,9 @@ use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::{AppState, Shared};
 use crate::server::store::{self, StoreError, StoreOptions};
-use crate::server::telemetry::{self, FrontLayer, Metrics, MetricsState, RoutePatterns};
+use crate::server::telemetry::{
+    self, FrontLayer, FrontService, Metrics, MetricsState, RoutePatterns,
+};
 
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
@@ -47,7 +50,8 @@ pub enum StartupError {
 /// A server bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    /// The router inside the front layer.
+    service: FrontService,
     addr: SocketAddr,
     limits: ConnectionLimits,
     metrics: Arc<Metrics>,
@@ -143,10 +147,12 @@ impl Application {
         // Outermost: limits first, so a refused request costs as little as
         // possible, but still answered with its request id, the security
         // headers, a log line and metrics.
-        let router = router.layer(FrontLayer::new(patterns, metrics_for_front, request_limits));
+        // Around the whole router, once: `Router::layer` would wrap every
+        // route, and axum clones a route's layered service per request.
+        let service = FrontLayer::new(patterns, metrics_for_front, request_limits).layer(router);
         Ok(Application {
             listener,
-            router,
+            service,
             addr,
             limits: ConnectionLimits {
                 max_connections: config.max_connections as usize,
@@ -188,7 +194,7 @@ impl Application {
             });
         }
         let connections = self.metrics.open_connections.clone();
-        serve(self.listener, self.router, self.limits, connections, stop).await
+        serve(self.listener, self.service, self.limits, connections, stop).await
     }
 }
 

@@ -18,7 +18,7 @@ use axum::response::IntoResponse;
 use tracing_subscriber::EnvFilter;
 
 pub use metrics::{CommitMetrics, Metrics, ModelMetrics};
-pub use request::{FrontLayer, LogSlot, RoutePatterns, REQUEST_ID};
+pub use request::{FrontLayer, FrontService, LogSlot, RoutePatterns, REQUEST_ID};
 
 use crate::domain::{ItemQuery, Permission};
 use crate::server::auth::Auth;

@@ -142,6 +142,9 @@ impl<S: Clone> Layer<S> for FrontLayer {
     }
 }
 
+/// The app's router inside its front layer: what the server serves.
+pub type FrontService = Front<Negotiated<axum::Router>>;
+
 /// The service of [`FrontLayer`].
 #[derive(Clone)]
 pub struct Front<S> {
