@@ -85,11 +85,16 @@ where
 /// Whether the request accepts brotli or gzip (Python's http.client, for
 /// one, sends `Accept-Encoding: identity` on every request).
 fn accepts_compression(request: &Request) -> bool {
-    request.headers().get_all(ACCEPT_ENCODING).iter().any(|value| {
-        value.as_bytes().windows(2).any(|pair| {
-            pair.eq_ignore_ascii_case(b"br") || pair.eq_ignore_ascii_case(b"gz")
+    request
+        .headers()
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .any(|value| {
+            value
+                .as_bytes()
+                .windows(2)
+                .any(|pair| pair.eq_ignore_ascii_case(b"br") || pair.eq_ignore_ascii_case(b"gz"))
         })
-    })
 }
 
 pin_project_lite::pin_project! {
