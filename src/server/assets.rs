@@ -67,7 +67,8 @@ pub struct BuildHashes {
 /// The site's static files and how to cache them.
 #[derive(Debug)]
 pub struct SiteAssets {
-    root: PathBuf,
+    /// The site folder, with its precompressed copies.
+    files: ServeDir,
     /// `/pkg/` (the bundle's folder, as a URL prefix).
     pkg_prefix: String,
     /// The bundle's base name (`itemserve`).
@@ -105,7 +106,10 @@ impl SiteAssets {
         let pkg_prefix = format!("/{pkg}/");
         SiteAssets {
             stylesheet: stylesheet_url(&pkg_prefix, name, hashes),
-            root,
+            files: ServeDir::new(root)
+                .append_index_html_on_directories(false)
+                .precompressed_br()
+                .precompressed_gzip(),
             pkg_prefix,
             name: name.to_owned(),
             hashed: hashes.is_some(),
@@ -137,11 +141,7 @@ impl SiteAssets {
             true => &REVALIDATE,
             false => &ONE_HOUR,
         };
-        let service = ServeDir::new(&self.root)
-            .append_index_html_on_directories(false)
-            .precompressed_br()
-            .precompressed_gzip();
-        let mut response = match service.oneshot(request).await {
+        let mut response = match self.files.clone().oneshot(request).await {
             Ok(response) => response.map(Body::new),
             Err(never) => match never {},
         };
