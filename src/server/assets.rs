@@ -119,6 +119,12 @@ impl SiteAssets {
         }
     }
 
+    /// Whether the bundle may be rebuilt under the running server
+    /// (`cargo leptos watch`), so pages naming its files must not be kept.
+    pub fn is_watched(&self) -> bool {
+        self.watched_hash_file.is_some()
+    }
+
     /// The stylesheet's URL.
     pub fn stylesheet(&self) -> Cow<'_, str> {
         match &self.watched_hash_file {

@@ -6,6 +6,7 @@ pub mod compression;
 pub mod config;
 pub mod inference;
 pub mod limits;
+pub mod page_cache;
 pub mod rest;
 pub mod security;
 pub mod serve;

@@ -18,6 +18,7 @@ use crate::server::auth::{Auth, AuthError};
 use crate::server::config::Config;
 use crate::server::inference::ModelRegistry;
 use crate::server::limits::{RateLimiter, RequestLimits};
+use crate::server::page_cache;
 use crate::server::rest;
 use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
@@ -123,6 +124,7 @@ impl Application {
             assets: SiteAssets::new(&leptos_options, hashes.as_ref()),
             leptos_options,
             pages: Default::default(),
+            html: Default::default(),
             auth,
             metrics: Arc::clone(&metrics),
         });
@@ -207,9 +209,15 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
     paths.extend(leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path));
     let patterns = RoutePatterns::new(paths);
     let leptos_options = state.leptos_options.clone();
+    let ui = Router::new()
+        .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page_cache::serve,
+        ));
     let router = Router::new()
         .merge(rest::routes())
-        .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
+        .merge(ui)
         .fallback(rest::fallback)
         .method_not_allowed_fallback(rest::method_not_allowed);
     // Request spans cost a few percent of throughput and are only logged at

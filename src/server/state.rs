@@ -9,6 +9,7 @@ use leptos::config::LeptosOptions;
 use crate::server::assets::SiteAssets;
 use crate::server::auth::Auth;
 use crate::server::inference::ModelRegistry;
+use crate::server::page_cache::CachedPage;
 use crate::server::rest::PageCache;
 use crate::server::store::ItemStore;
 use crate::server::telemetry::Metrics;
@@ -29,6 +30,8 @@ pub struct Shared {
     pub assets: SiteAssets,
     /// Serialized listing pages, valid until the next write.
     pub pages: Arc<PageCache>,
+    /// The item page as anonymous visitors see it, until the next write.
+    pub html: PageCache<CachedPage>,
     /// Who may do what.
     pub auth: Arc<Auth>,
     /// Every Prometheus series of this server.

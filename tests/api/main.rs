@@ -14,6 +14,7 @@ mod items;
 mod limits;
 mod models;
 mod observability;
+mod pages;
 mod patch;
 mod persistence;
 mod search;

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::HeaderMap;
 
-pub use tokens::{API_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SESSION_TOKEN_PREFIX};
+pub use tokens::{random_text, API_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SESSION_TOKEN_PREFIX};
 
 use crate::domain::{AccessPolicy, Denied, Permission, Role, User};
 use crate::server::limits::{ClientKey, RateLimiter};

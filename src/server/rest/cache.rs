@@ -24,21 +24,44 @@ use crate::server::state::AppState;
 const BUDGET_BYTES: usize = 8 * 1024 * 1024;
 
 /// Listing pages by route and canonical query, for one store revision.
-#[derive(Default)]
-pub struct PageCache {
-    inner: Mutex<Pages>,
+/// Pages are JSON bytes by default; the UI's cache keeps rendered HTML
+/// ([`crate::server::page_cache`]).
+pub struct PageCache<P = Bytes> {
+    inner: Mutex<Pages<P>>,
 }
 
-#[derive(Default)]
-struct Pages {
+/// What a cached page costs in memory.
+pub trait Weigh: Clone {
+    fn bytes(&self) -> usize;
+}
+
+impl Weigh for Bytes {
+    fn bytes(&self) -> usize {
+        self.len()
+    }
+}
+
+struct Pages<P> {
     revision: u64,
     bytes: usize,
-    pages: HashMap<String, Bytes>,
+    pages: HashMap<String, P>,
 }
 
-impl PageCache {
+impl<P> Default for PageCache<P> {
+    fn default() -> Self {
+        PageCache {
+            inner: Mutex::new(Pages {
+                revision: 0,
+                bytes: 0,
+                pages: HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl<P: Weigh> PageCache<P> {
     /// The page stored under `key` at `revision`, if any.
-    pub fn get(&self, revision: u64, key: &str) -> Option<Bytes> {
+    pub fn get(&self, revision: u64, key: &str) -> Option<P> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if inner.revision != revision {
             return None;
@@ -48,7 +71,7 @@ impl PageCache {
 
     /// Stores a page read at `revision`. Pages of an older revision than
     /// the cache's are dropped; a newer one replaces every stored page.
-    pub fn put(&self, revision: u64, key: String, page: Bytes) {
+    pub fn put(&self, revision: u64, key: String, page: P) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if revision < inner.revision {
             return;
@@ -59,12 +82,12 @@ impl PageCache {
             inner.revision = revision;
         }
         let key_len = key.len();
-        let size = page.len() + key_len;
+        let size = page.bytes() + key_len;
         if inner.bytes + size > BUDGET_BYTES {
             return;
         }
         if let Some(old) = inner.pages.insert(key, page) {
-            inner.bytes -= old.len() + key_len;
+            inner.bytes -= old.bytes() + key_len;
         }
         inner.bytes += size;
     }
@@ -104,7 +127,7 @@ mod tests {
 
     #[test]
     fn a_page_is_served_only_at_its_revision() {
-        let cache = PageCache::default();
+        let cache = PageCache::<Bytes>::default();
         cache.put(3, "items?".into(), Bytes::from_static(b"[1]"));
         assert_eq!(cache.get(3, "items?").as_deref(), Some(&b"[1]"[..]));
         assert_eq!(cache.get(4, "items?"), None);
@@ -113,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_newer_revision_retires_older_pages_and_stale_ones_are_refused() {
-        let cache = PageCache::default();
+        let cache = PageCache::<Bytes>::default();
         cache.put(1, "a".into(), Bytes::from_static(b"old"));
         cache.put(2, "b".into(), Bytes::from_static(b"new"));
         assert_eq!(cache.get(2, "a"), None);
@@ -127,7 +150,7 @@ mod tests {
 
     #[test]
     fn the_budget_bounds_memory() {
-        let cache = PageCache::default();
+        let cache = PageCache::<Bytes>::default();
         let page = Bytes::from(vec![b'x'; BUDGET_BYTES / 3]);
         for key in ["a", "b", "c", "d"] {
             cache.put(1, key.into(), page.clone());

@@ -23,7 +23,7 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 
-pub use cache::PageCache;
+pub use cache::{PageCache, Weigh};
 pub use error::{ApiError, ValidationDetail};
 pub use meta::{fallback, method_not_allowed};
 pub use openapi::{document, Detail};

@@ -1,0 +1,123 @@
+//! The server-rendered item page: what anonymous visitors get from the
+//! rendered-page cache must follow every write at once and never be what a
+//! signed-in user sees.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn page(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_anonymous_item_page_follows_every_write_at_once() {
+    let app = TestApp::spawn().await;
+    let path = "/?q=zebra";
+    for _ in 0..2 {
+        assert!(page(&app, path)
+            .await
+            .contains("No items match these filters."));
+    }
+
+    let item = app
+        .create(json!({"name": "Zebra lamp", "price": 12.5}))
+        .await;
+    let id = item["id"].as_i64().unwrap();
+    let html = page(&app, path).await;
+    assert!(
+        html.contains("Zebra lamp"),
+        "a new item is on the next page view"
+    );
+    assert!(html.contains("12.50"));
+
+    let response = app
+        .put_json(
+            &format!("/items/{id}"),
+            &json!({"name": "Zebra lamp XL", "price": 13.0}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let html = page(&app, path).await;
+    assert!(
+        html.contains("Zebra lamp XL") && html.contains("13.00"),
+        "a change is shown"
+    );
+
+    assert_eq!(app.delete(&format!("/items/{id}")).await.status(), 200);
+    assert!(
+        page(&app, path)
+            .await
+            .contains("No items match these filters."),
+        "a deleted item is gone"
+    );
+}
+
+#[tokio::test]
+async fn pages_from_the_cache_get_a_fresh_nonce_in_policy_and_scripts() {
+    let app = TestApp::spawn().await;
+    let mut nonces: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        let response = app.get("/").await;
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap()
+            .to_owned();
+        let html = response.text().await.unwrap();
+        let scripts = html.matches(&format!("nonce=\"{nonce}\"")).count();
+        assert!(scripts >= 1, "the page's scripts carry the policy's nonce");
+        for old in &nonces {
+            assert!(
+                !html.contains(old.as_str()),
+                "an earlier page's nonce is reused"
+            );
+        }
+        nonces.push(nonce);
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_user_never_gets_the_anonymous_page() {
+    let app = TestApp::spawn_with_auth().await;
+    let token = app.admin_token().await;
+    let created = app
+        .call(
+            reqwest::Method::POST,
+            "/items/",
+            Some(&token),
+            Some(&json!({"name": "Desk lamp"})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    // Rendered, then served from the cache.
+    for _ in 0..2 {
+        let html = page(&app, "/").await;
+        assert!(html.contains("Desk lamp"));
+        assert!(html.contains("Log in") && !html.contains("Log out"));
+    }
+    let response = app
+        .client
+        .get(app.url("/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Log out"), "the admin's own page");
+    assert!(
+        html.contains("Edit") && html.contains("Delete"),
+        "with the rows' actions"
+    );
+    // And the anonymous page after it is still the anonymous one.
+    let html = page(&app, "/").await;
+    assert!(!html.contains("Log out"));
+}
