@@ -177,3 +177,13 @@ test("an item created through REST appears in the UI", async ({ page, request })
   await search(page, name);
   await expect(row(page, name)).toContainText("Scripts");
 });
+
+test("the pages fit a phone's width without sideways scrolling", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 800 });
+  for (const path of ["/", "/predict"]) {
+    await openHydrated(page, path);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `${path} is wider than the screen`).toBeLessThanOrEqual(0);
+    await expect(page.getByRole("navigation", { name: "Main" })).toBeInViewport();
+  }
+});
