@@ -110,6 +110,20 @@ def seed(base):
     return auth
 
 
+def main_wasm():
+    """The main WASM module of the last release build: `itemserve.<hash>.wasm`
+    as named in the hash file cargo-leptos writes beside the binary, or the
+    plain name of a build without hashes."""
+    pkg = ROOT / "target" / "site" / "pkg"
+    hash_file = ROOT / "target" / "release" / "hash.txt"
+    if hash_file.exists():
+        for line in hash_file.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "wasm":
+                return pkg / f"itemserve.{value.strip()}.wasm"
+    return pkg / "itemserve.wasm"
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -278,7 +292,7 @@ def main():
             http("GET", f"{base}/?limit=100&skip={i}")
             render_ms.append((time.perf_counter() - t0) * 1000)
 
-        wasm = ROOT / "target" / "site" / "pkg" / "itemserve.wasm"
+        wasm = main_wasm()
         wasm_raw = wasm.stat().st_size if wasm.exists() else None
         wasm_gz = len(gzip.compress(wasm.read_bytes(), 9)) if wasm.exists() else None
         # What browsers receive: the build's brotli copy (--precompress).

@@ -243,6 +243,18 @@ impl TestApp {
     }
 }
 
+/// The nonce a page's Content-Security-Policy names (`'nonce-…'`).
+pub fn page_nonce(response: &Response) -> String {
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    csp.split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {csp}"))
+        .to_owned()
+}
+
 /// Status and JSON body of a response.
 pub async fn status_and_json(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();

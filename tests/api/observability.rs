@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{status_and_json, TestApp};
+use crate::helpers::{page_nonce, status_and_json, TestApp};
 
 /// The value of `name` in a metrics exposition line whose labels include
 /// every one of `labels`, e.g. `("itemserve_items", &[])`.
@@ -248,11 +248,8 @@ async fn security_headers_are_on_every_response_and_pages_get_a_nonce() {
         .to_str()
         .unwrap()
         .to_owned();
-    let nonce = csp
-        .split("'nonce-")
-        .nth(1)
-        .and_then(|rest| rest.split('\'').next())
-        .unwrap_or_else(|| panic!("no nonce in {csp}"));
+    let nonce = page_nonce(&page);
+    let nonce = nonce.as_str();
     assert!(nonce.len() >= 16);
     assert!(csp.contains("'wasm-unsafe-eval'"));
     let html = page.text().await.unwrap();

@@ -61,16 +61,7 @@ async fn pages_from_the_cache_get_a_fresh_nonce_in_policy_and_scripts() {
     let mut nonces: Vec<String> = Vec::new();
     for _ in 0..3 {
         let response = app.get("/").await;
-        let csp = response.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let nonce = csp
-            .split("'nonce-")
-            .nth(1)
-            .and_then(|rest| rest.split('\'').next())
-            .unwrap()
-            .to_owned();
+        let nonce = page_nonce(&response);
         let html = response.text().await.unwrap();
         let scripts = html.matches(&format!("nonce=\"{nonce}\"")).count();
         assert!(scripts >= 1, "the page's scripts carry the policy's nonce");
