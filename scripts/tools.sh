@@ -30,7 +30,7 @@ apt_install() {
 
 # Build tools are compiled once per machine and then run for seconds, so
 # they are compiled with light optimisation, no LTO and many codegen units:
-# cargo-leptos installed in 12 minutes this way where the default profile
+# cargo-leptos installed in 12 to 17 minutes this way where the default profile
 # took 18 on an earlier fresh machine, wasm-bindgen-cli in 2 instead of 3
 # to 4 (2 cores).
 install_tool() {
@@ -47,7 +47,7 @@ ensure_rust() {
         rustup target add wasm32-unknown-unknown
     fi
     if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores, once)"
+        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (12 to 17 minutes on 2 cores, once)"
         install_tool cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
     fi
     # The CLI must match the wasm-bindgen crate that Cargo.lock pins.
