@@ -112,3 +112,34 @@ async fn a_signed_in_user_never_gets_the_anonymous_page() {
     let html = page(&app, "/").await;
     assert!(!html.contains("Log out"));
 }
+
+#[tokio::test]
+async fn the_anonymous_page_is_kept_until_the_next_write_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("items.db");
+    let app = TestApp::start(&format!("sqlite://{}", db.display()), true).await;
+    assert!(page(&app, "/").await.contains("Item One"));
+    // A change behind the server's back (another program on the file): the
+    // store's revision does not move, so the kept page is still served...
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE items SET name = 'Renamed outside' WHERE id = 1", [])
+        .unwrap();
+    let html = page(&app, "/").await;
+    assert!(html.contains("Item One") && !html.contains("Renamed outside"));
+    // ...while a request with a session cookie is rendered afresh,
+    let fresh = app
+        .client
+        .get(app.url("/"))
+        .header("cookie", "itemserve_session=unknown")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fresh.contains("Renamed outside"));
+    // and the next write through the server retires the kept page.
+    app.create(json!({"name": "Lamp"})).await;
+    assert!(page(&app, "/").await.contains("Renamed outside"));
+}
