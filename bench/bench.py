@@ -75,13 +75,15 @@ PREDICT_ROW = {"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}
 V2_ROW = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]}
 
 
-def start_server(binary, addr, data_dir, wrapper=(), ready_timeout=30.0):
-    """Starts a release server on `addr` with a new database in `data_dir`
-    (under `wrapper`, e.g. a valgrind command line, when given); returns the
-    process and its base URL once it is ready."""
+def start_server(binary, addr, data_dir, wrapper=(), ready_timeout=30.0, database_url=None):
+    """Starts a release server on `addr` with a new SQLite database in
+    `data_dir`, or on `database_url` when given (under `wrapper`, e.g. a
+    valgrind command line, when given); returns the process and its base URL
+    once it is ready."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LEPTOS_SITE_ADDR=addr, LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
-               LEPTOS_ENV="PROD", DATABASE_URL=f"sqlite://{data_dir}/bench.db", RUST_LOG="warn",
+               LEPTOS_ENV="PROD", DATABASE_URL=database_url or f"sqlite://{data_dir}/bench.db",
+               RUST_LOG="warn",
                MODELS_DIR=str(ROOT / "models"),
                # The rate limiter stays in the path (its cost is measured) but
                # never refuses: the load comes from one address.
@@ -98,6 +100,24 @@ def start_server(binary, addr, data_dir, wrapper=(), ready_timeout=30.0):
         process.kill()
         raise
     return process, base
+
+
+def bench_database(url):
+    """The database URL to run on, and how to clean it up afterwards. For a
+    PostgreSQL server, a new database (with psql) so that every run starts
+    empty, as the SQLite one does."""
+    if not url or not url.startswith(("postgres://", "postgresql://")):
+        return url, lambda: None
+    base, _, query = url.partition("?")
+    server, _, _ = base.rpartition("/")
+    name = f"itemserve_bench_{os.getpid()}"
+
+    def psql(sql):
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
+                       stdout=subprocess.DEVNULL)
+    psql(f"CREATE DATABASE {name}")
+    return f"{server}/{name}" + (f"?{query}" if query else ""), \
+        lambda: psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def seed(base):
@@ -188,6 +208,10 @@ def main():
     ap.add_argument("--server", type=Path, default=SERVER,
                     help="the itemserve binary to measure (default: the release build), "
                          "e.g. an older build for a before/after comparison")
+    ap.add_argument("--database-url",
+                    help="run every scenario on this database instead of a new SQLite file, "
+                         "e.g. postgres://postgres@127.0.0.1:5432/test; a PostgreSQL server gets "
+                         "a new database of its own (dropped afterwards)")
     ap.add_argument("--only", action="append", default=[],
                     help="run only scenarios whose name contains this text (repeatable); "
                          "the baseline always runs")
@@ -200,9 +224,10 @@ def main():
         raise SystemExit("wrk is missing: bench/run installs it (apt-get install wrk)")
 
     tmp = tempfile.mkdtemp(prefix="itemserve-bench-")
+    database_url, drop_database = bench_database(args.database_url)
     baseline = subprocess.Popen([str(BASELINE), BASELINE_ADDR], stdout=subprocess.DEVNULL)
     started = time.monotonic()
-    server, base = start_server(server_bin, SERVER_ADDR, tmp)
+    server, base = start_server(server_bin, SERVER_ADDR, tmp, database_url=database_url)
     try:
         wait_ready(f"{base}/readyz")
         startup_ms = (time.monotonic() - started) * 1000
@@ -304,11 +329,13 @@ def main():
         server.wait()
         baseline.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+        drop_database()
 
     ceiling = results[0]["rps"]
     for r in results:
         r["ratio"] = r["rps"] / ceiling
     extras = {
+        "database": (database_url or "sqlite").split(":")[0],
         "startup_to_ready_ms": round(startup_ms, 1),
         "rss_idle_mib": round(rss_idle / 1024, 1),
         "rss_peak_under_load_mib": round(sampler.peak / 1024, 1),

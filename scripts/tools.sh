@@ -117,6 +117,19 @@ start_server() {
     exit 1
 }
 
+# Whether a PostgreSQL server accepts TCP connections at the host and port
+# of the URL in $1 (postgres://user@host:port/database).
+postgres_reachable() {
+    local hostport host port
+    hostport="${1#*://}"
+    hostport="${hostport#*@}"
+    hostport="${hostport%%/*}"
+    host="${hostport%%:*}"
+    port="${hostport##*:}"
+    [ "$port" = "$hostport" ] && port=5432
+    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
 ensure_chromium() {
     if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
         say "installing Debian's Chromium for the browser tests"

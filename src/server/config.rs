@@ -32,7 +32,9 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Where items are stored: sqlite://PATH (the folder is created if missing).
+    /// Where items are stored: sqlite://PATH (the folder is created if
+    /// missing), or postgres://USER@HOST:PORT/DATABASE for several
+    /// instances on one database.
     #[arg(
         long,
         env = "DATABASE_URL",

@@ -9,7 +9,7 @@ use itemserve::server::config::{Switch, TEST_ADMIN_PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{status_and_json, TestApp};
+use crate::helpers::{status_and_json, TestApp, TestDatabase};
 
 /// Every route that changes items, with a body that would succeed.
 fn item_writes() -> Vec<(Method, &'static str, Option<Value>)> {
@@ -821,11 +821,8 @@ async fn metrics_can_be_limited_to_admins() {
 
 #[tokio::test]
 async fn tokens_stay_valid_across_a_restart_and_a_short_signing_key_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = itemserve::server::config::Config::for_tests(format!(
-        "sqlite://{}",
-        dir.path().join("items.db").display()
-    ));
+    let db = TestDatabase::new().await;
+    let mut config = itemserve::server::config::Config::for_tests(db.url());
     config.auth = Switch::On;
     let mut first = TestApp::start_with(&config).await;
     let token = first.admin_token().await;

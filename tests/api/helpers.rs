@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use itemserve::server::config::{Config, Switch, TEST_ADMIN_PASSWORD};
 use itemserve::server::startup::Application;
@@ -7,13 +8,108 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+/// The PostgreSQL server the tests run against, from
+/// `ITEMSERVE_TEST_POSTGRES` (`postgres://user@host:port/database`); when
+/// unset they run on SQLite. `scripts/test` runs them both ways.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("ITEMSERVE_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Whether this run is against PostgreSQL; tests of SQLite's own file
+/// handling skip themselves then (and say so).
+pub fn skip_unless_sqlite(test: &str) -> bool {
+    let skip = postgres_server().is_some();
+    if skip {
+        eprintln!("{test}: skipped, it tests the SQLite backend's own file");
+    }
+    skip
+}
+
+/// A database of a test's own: a SQLite file in a temporary folder, or a
+/// new PostgreSQL database that is dropped afterwards.
+pub enum TestDatabase {
+    Sqlite(TempDir),
+    Postgres { server: String, name: String },
+}
+
+impl TestDatabase {
+    pub async fn new() -> TestDatabase {
+        let Some(server) = postgres_server() else {
+            return TestDatabase::Sqlite(tempfile::tempdir().expect("temp dir"));
+        };
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "itemserve_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at ITEMSERVE_TEST_POSTGRES={server}: {e}"));
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
+        TestDatabase::Postgres { server, name }
+    }
+
+    /// The `DATABASE_URL` of this database.
+    pub fn url(&self) -> String {
+        match self {
+            TestDatabase::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("items.db").display())
+            }
+            TestDatabase::Postgres { server, name } => {
+                let (base, query) = server.split_once('?').unwrap_or((server, ""));
+                let (host, _) = base.rsplit_once('/').expect("a database in the URL");
+                let query = if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{query}")
+                };
+                format!("{host}/{name}{query}")
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let TestDatabase::Postgres { server, name } = self else {
+            return;
+        };
+        let (server, name) = (server.clone(), name.clone());
+        // Drop runs inside the test's runtime; a thread of its own may block.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&server, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// A running server with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    _dir: Option<TempDir>,
+    _db: Option<TestDatabase>,
 }
 
 impl TestApp {
@@ -28,37 +124,30 @@ impl TestApp {
     }
 
     async fn spawn_with(seed: bool) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("items.db").display());
-        let mut app = Self::start(&url, seed).await;
-        app._dir = Some(dir);
+        let db = TestDatabase::new().await;
+        let mut app = Self::start(&db.url(), seed).await;
+        app._db = Some(db);
         app
     }
 
     /// A server on a new database whose models come from `models_dir`.
     pub async fn spawn_with_models(models_dir: &std::path::Path) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::for_tests(format!(
-            "sqlite://{}",
-            dir.path().join("items.db").display()
-        ));
+        let db = TestDatabase::new().await;
+        let mut config = Config::for_tests(db.url());
         config.models_dir = models_dir.to_owned();
         let mut app = Self::start_with(&config).await;
-        app._dir = Some(dir);
+        app._db = Some(db);
         app
     }
 
     /// A server on a new, empty database, with `adjust` applied to the test
     /// configuration (limits, timeouts).
     pub async fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::for_tests(format!(
-            "sqlite://{}",
-            dir.path().join("items.db").display()
-        ));
+        let db = TestDatabase::new().await;
+        let mut config = Config::for_tests(db.url());
         adjust(&mut config);
         let mut app = Self::start_with(&config).await;
-        app._dir = Some(dir);
+        app._db = Some(db);
         app
     }
 
@@ -86,12 +175,12 @@ impl TestApp {
             client: Client::builder().build().unwrap(),
             stop: Some(stop),
             server: Some(server),
-            _dir: None,
+            _db: None,
         }
     }
 
     /// Stops the server gracefully and waits until it is gone; the
-    /// temporary folder stays so the database can be reopened.
+    /// database stays so that it can be reopened.
     pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

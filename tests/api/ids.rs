@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{status_and_json, TestApp};
+use crate::helpers::{skip_unless_sqlite, status_and_json, TestApp};
 use itemserve::domain::MAX_ITEM_ID;
 
 async fn create_without_id(app: &TestApp) -> i64 {
@@ -130,6 +130,9 @@ async fn many_writers_mixing_explicit_and_assigned_ids_never_collide() {
 
 #[tokio::test]
 async fn a_database_wedged_by_an_old_build_upgrades_and_assigns_ids_again() {
+    if skip_unless_sqlite("a_database_wedged_by_an_old_build_upgrades_and_assigns_ids_again") {
+        return;
+    }
     // A database as the previous schema left it after a client stored an
     // item under id 2^63 - 1: SQLite's own sequence is at its end.
     let (app, _dir) = start_on_schema_1(
@@ -151,6 +154,9 @@ async fn a_database_wedged_by_an_old_build_upgrades_and_assigns_ids_again() {
 
 #[tokio::test]
 async fn when_every_id_is_handed_out_a_create_without_one_is_a_503_saying_so() {
+    if skip_unless_sqlite("when_every_id_is_handed_out_a_create_without_one_is_a_503_saying_so") {
+        return;
+    }
     // A database whose sequence an old build had moved to the last id.
     let (app, _dir) = start_on_schema_1(&format!(
         "INSERT INTO items (id, name, created_at, updated_at)
@@ -182,10 +188,8 @@ async fn start_on_schema_1(inserts: &str) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(include_str!(
-        "../../migrations/sqlite/0001_create_items.sql"
-    ))
-    .unwrap();
+    conn.execute_batch(include_str!("../../migrations/sqlite/V1__create_items.sql"))
+        .unwrap();
     conn.execute_batch(inserts).unwrap();
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA user_version = 1;")
         .unwrap();

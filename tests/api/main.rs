@@ -1,5 +1,7 @@
 //! Black-box tests: each starts the real server on a random port with a
-//! fresh temporary database and talks HTTP to it.
+//! fresh database and talks HTTP to it. The database is SQLite, or a new
+//! PostgreSQL database per test when `ITEMSERVE_TEST_POSTGRES` names a
+//! server (`scripts/test` runs the suite both ways).
 
 mod helpers;
 
@@ -17,5 +19,6 @@ mod observability;
 mod pages;
 mod patch;
 mod persistence;
+mod postgres;
 mod search;
 mod v2;

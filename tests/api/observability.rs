@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{page_nonce, status_and_json, TestApp};
+use crate::helpers::{page_nonce, status_and_json, TestApp, TestDatabase};
 
 /// The value of `name` in a metrics exposition line whose labels include
 /// every one of `labels`, e.g. `("itemserve_items", &[])`.
@@ -183,11 +183,8 @@ async fn rate_limit_refusals_are_counted() {
 
 #[tokio::test]
 async fn metrics_can_live_on_their_own_address_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = itemserve::server::config::Config::for_tests(format!(
-        "sqlite://{}",
-        dir.path().join("items.db").display()
-    ));
+    let db = TestDatabase::new().await;
+    let mut config = itemserve::server::config::Config::for_tests(db.url());
     config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     let app = itemserve::server::startup::Application::build(&config)
         .await
@@ -365,14 +362,11 @@ async fn server_functions_refuse_cross_site_calls() {
 #[tokio::test]
 async fn json_logs_carry_one_access_line_per_request_with_its_id_and_user() {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new().await;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_itemserve"))
         .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
         .arg("--database-url")
-        .arg(format!(
-            "sqlite://{}",
-            dir.path().join("items.db").display()
-        ))
+        .arg(db.url())
         .env("RUST_LOG", "info")
         .env("ITEMSERVE_ADMIN_PASSWORD", "json-log-admin-password")
         .stdout(std::process::Stdio::piped())

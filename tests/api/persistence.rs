@@ -5,15 +5,20 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{status_and_json, TestApp};
+use crate::helpers::{skip_unless_sqlite, status_and_json, TestApp, TestDatabase};
 
 #[tokio::test]
 async fn items_survive_a_graceful_restart() {
+    let db = TestDatabase::new().await;
+    // On SQLite, in folders that do not exist yet.
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join("nested/folder/items.db").display()
-    );
+    let url = match &db {
+        TestDatabase::Sqlite(_) => format!(
+            "sqlite://{}",
+            dir.path().join("nested/folder/items.db").display()
+        ),
+        TestDatabase::Postgres { .. } => db.url(),
+    };
     let mut app = TestApp::start(&url, true).await;
     app.create(json!({"id": 10, "name": "Keeper", "price": 9.99}))
         .await;
@@ -113,9 +118,8 @@ async fn write_until_killed(base: String, writer: usize, round: usize) -> Acknow
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9_under_load_round_after_round() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("items.db");
-    let url = format!("sqlite://{}", path.display());
+    let db = TestDatabase::new().await;
+    let url = db.url();
     let client = reqwest::Client::new();
     let mut acked = Acknowledged::new();
 
@@ -139,11 +143,13 @@ async fn acknowledged_writes_survive_kill_9_under_load_round_after_round() {
     }
 
     // The file is sound after four crashes.
-    let check: String = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    if let TestDatabase::Sqlite(dir) = &db {
+        let check: String = rusqlite::Connection::open(dir.path().join("items.db"))
+            .unwrap()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
 
     let (_child, base) = start_binary(&url).await;
     let mut stored = Acknowledged::new();
@@ -223,9 +229,73 @@ async fn an_unsupported_database_url_fails_with_a_clear_message() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_database_file_refuses_to_start() {
+    if skip_unless_sqlite("a_second_server_on_the_same_database_file_refuses_to_start") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("items.db").display());
     let (_first, _) = start_binary(&url).await;
     let log = failed_start_log(&url).await;
     assert!(log.contains("is in use by another process"), "{log}");
+}
+
+#[tokio::test]
+async fn a_database_of_the_builds_before_refinery_upgrades_in_place_and_keeps_its_data() {
+    if skip_unless_sqlite("a_database_of_the_builds_before_refinery_upgrades_in_place") {
+        return;
+    }
+    // What earlier builds left: all three migrations applied by hand and
+    // counted in `PRAGMA user_version`, without refinery's history table.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("items.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for sql in [
+        include_str!("../../migrations/sqlite/V1__create_items.sql"),
+        include_str!("../../migrations/sqlite/V2__assigned_ids_and_folded_text.sql"),
+        include_str!("../../migrations/sqlite/V3__users_and_credentials.sql"),
+    ] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO items (id, name, name_folded, created_at, updated_at) \
+         VALUES (7, 'Kept', 'kept', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'); \
+         UPDATE item_id_counter SET last = 7; \
+         PRAGMA journal_mode = WAL; PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+    let url = format!("sqlite://{}", path.display());
+
+    for start in 0..2 {
+        let mut app = TestApp::start(&url, true).await;
+        let (status, items) = status_and_json(app.get("/items/").await).await;
+        assert_eq!(status, 200);
+        let names: Vec<&str> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        let expected: &[&str] = if start == 0 {
+            &["Kept"]
+        } else {
+            &["Kept", "Added"]
+        };
+        assert_eq!(
+            names, expected,
+            "start {start}: no demo items, no re-run migration"
+        );
+        if start == 0 {
+            let created = app.create(json!({"name": "Added"})).await;
+            assert_eq!(created["id"], 8);
+        }
+        app.stop().await;
+    }
+    let recorded: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM refinery_schema_history", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(recorded, 3);
 }

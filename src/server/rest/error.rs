@@ -248,7 +248,13 @@ impl From<StoreError> for ApiError {
             StoreError::CredentialNotFound(_) => {
                 ApiError::NotFound("Token not found (or already revoked)".into())
             }
-            StoreError::Backend(message) => ApiError::Internal(message),
+            StoreError::Unavailable(error) => {
+                tracing::warn!(%error, "the database is unavailable");
+                ApiError::Unavailable(
+                    "The database is unavailable; try again in a few seconds".into(),
+                )
+            }
+            StoreError::Backend(error) => ApiError::Internal(error.to_string()),
         }
     }
 }

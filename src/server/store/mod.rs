@@ -1,9 +1,13 @@
 //! The storage seam: every read and write of items goes through [`ItemStore`].
 //!
 //! Handlers and server functions hold an `Arc<dyn ItemStore>` and never know
-//! which database is behind it. SQLite is the embedded default; a PostgreSQL
-//! backend plugs in here as another implementation.
+//! which database is behind it: SQLite (`sqlite/`), the embedded default, or
+//! PostgreSQL (`postgres/`) for several instances on one database. What both
+//! share — the SQL of filters and ordering, reading rows into domain types —
+//! is in `sql.rs`, written once.
 
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use async_trait::async_trait;
 use crate::domain::{Item, ItemQuery, Role, User, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage, in terms callers can act on.
@@ -38,15 +43,88 @@ pub enum StoreError {
     UserNotFound(i64),
     #[error("credential {0} not found")]
     CredentialNotFound(i64),
+    /// The database cannot be reached (connection refused or lost, no
+    /// connection free in time): worth retrying shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] DbError),
     /// The database failed; the message is for logs, not for clients.
     #[error("database error: {0}")]
-    Backend(String),
+    Backend(#[source] DbError),
+}
+
+impl StoreError {
+    /// A failure described in words (no driver error behind it).
+    pub(crate) fn backend(message: impl Into<String>) -> Self {
+        StoreError::Backend(DbError::Other(message.into().into()))
+    }
+
+    /// The same failure again, for the second of two callers that share it
+    /// (a group of writes whose commit failed).
+    pub(crate) fn shared(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(e) => StoreError::Unavailable(e.clone()),
+            StoreError::Backend(e) => StoreError::Backend(e.clone()),
+            other => StoreError::backend(other.to_string()),
+        }
+    }
+}
+
+/// The driver's own error, kept typed so that callers can tell a locked
+/// database, a unique violation and a lost connection apart (see the
+/// `is_…` methods) without reading message text. Shared (`Arc`) because a
+/// failed group commit answers every write in the group with it.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Sqlite(std::sync::Arc<rusqlite::Error>),
+    #[error(transparent)]
+    Postgres(std::sync::Arc<tokio_postgres::Error>),
+    /// No connection could be had from the pool.
+    #[error("{0}")]
+    Pool(std::sync::Arc<str>),
+    #[error("{0}")]
+    Other(std::sync::Arc<str>),
+}
+
+impl DbError {
+    /// SQLite's "database is locked" (another process holds the file).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, DbError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy))
+    }
+
+    /// A UNIQUE or PRIMARY KEY constraint refused the write.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            DbError::Sqlite(e) => {
+                e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+                    && matches!(&**e, rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+            }
+            DbError::Postgres(e) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+            }
+            _ => false,
+        }
+    }
+
+    /// The connection to the database server failed or was lost.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            DbError::Postgres(e) => {
+                e.is_closed() || e.as_db_error().is_none() && e.code().is_none()
+            }
+            DbError::Pool(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// How to open the store.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
-    /// `sqlite://path/to/file.db` (or `sqlite::memory:`).
+    /// `sqlite://path/to/file.db` (or `sqlite::memory:`), or
+    /// `postgres://user@host:port/database`.
     pub database_url: String,
     /// Insert the original app's three demo items into a brand-new database.
     pub seed_demo_items: bool,
@@ -221,18 +299,45 @@ pub async fn open(options: &StoreOptions) -> Result<Stores, StoreError> {
             users: store,
         });
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = Arc::new(
+            PostgresStore::open(url, options.seed_demo_items, options.commits.clone()).await?,
+        );
+        return Ok(Stores {
+            items: store.clone(),
+            users: store,
+        });
+    }
     let scheme = url.split(':').next().unwrap_or_default();
-    Err(StoreError::Backend(format!(
-        "unsupported DATABASE_URL scheme '{scheme}': this build supports sqlite://PATH"
+    Err(StoreError::backend(format!(
+        "unsupported DATABASE_URL scheme '{scheme}': use sqlite://PATH or \
+         postgres://USER@HOST:PORT/DATABASE"
     )))
 }
 
 /// The original FastAPI app's demo items, so its examples work out of the box.
-pub(crate) const DEMO_ITEMS: [(i64, &str, &str); 3] = [
+const DEMO_ITEMS: [(i64, &str, &str); 3] = [
     (1, "Item One", "This is the first item."),
     (2, "Item Two", "This is the second item."),
     (3, "Item Three", "This is the third item."),
 ];
+
+/// [`DEMO_ITEMS`] as validated items under their ids, for a new database.
+pub(crate) fn demo_items() -> Result<Vec<(i64, ValidItem)>, StoreError> {
+    DEMO_ITEMS
+        .into_iter()
+        .map(|(id, name, description)| {
+            let item = crate::domain::ItemDraft {
+                name: name.into(),
+                description: Some(description.into()),
+                ..crate::domain::ItemDraft::default()
+            }
+            .validate()
+            .map_err(|e| StoreError::backend(format!("a demo item is invalid: {e:?}")))?;
+            Ok((id, item))
+        })
+        .collect()
+}
 
 /// Text as the search compares it: Unicode default case folding, so that
 /// `CAFÉ` finds `Café` and `STRASSE` finds `Straße`. Computed here, not by
@@ -293,8 +398,14 @@ impl From<StoreError> for crate::domain::AppError {
             StoreError::CredentialNotFound(_) => {
                 AppError::NotFound("This token does not exist or was revoked.".into())
             }
-            StoreError::Backend(message) => {
-                tracing::error!(%message, "storage failed in a server function");
+            StoreError::Unavailable(error) => {
+                tracing::warn!(%error, "the database is unavailable");
+                AppError::Internal(
+                    "the database is unavailable right now; try again in a moment".into(),
+                )
+            }
+            StoreError::Backend(error) => {
+                tracing::error!(%error, "storage failed in a server function");
                 AppError::Internal("a database error occurred".into())
             }
         }

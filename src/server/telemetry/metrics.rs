@@ -89,13 +89,13 @@ impl Metrics {
         let commit_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         registry.register(
             "store_commit_writes",
-            "Writes per group commit (one transaction, one fsync)",
+            "Writes per commit (SQLite: one group commit, one fsync; PostgreSQL: one per write)",
             commit_size.clone(),
         );
         let commit_latency = latency_buckets();
         registry.register_with_unit(
             "store_commit_duration",
-            "Time of one group commit, fsync included",
+            "Time of one commit, fsync included (PostgreSQL: the whole write statement)",
             Unit::Seconds,
             commit_latency.clone(),
         );

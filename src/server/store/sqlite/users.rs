@@ -6,42 +6,19 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::SqliteStore;
 use crate::domain::{Role, User};
+use crate::server::store::sql::{
+    self, last_use_is_stale, Dialect, CREDENTIAL_COLUMNS, USER_COLUMNS,
+};
 use crate::server::store::{
     fold_case, now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
 };
 
-const USER_COLUMNS: &str = "id, name, role, disabled, created_at, updated_at";
-const CREDENTIAL_COLUMNS: &str =
-    "id, user_id, name, created_at, expires_at, last_used_at, revoked_at";
-
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    user_at(row, 0)
-}
-
-/// The user whose [`USER_COLUMNS`] start at column `first`.
-fn user_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
-    let role: String = row.get(first + 2)?;
-    Ok(User {
-        id: row.get(first)?,
-        name: row.get(first + 1)?,
-        // The CHECK constraint admits only the three names.
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-        disabled: row.get(first + 3)?,
-        created_at: row.get(first + 4)?,
-        updated_at: row.get(first + 5)?,
-    })
+    sql::user_at(row, 0)
 }
 
 fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<Credential> {
-    Ok(Credential {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        name: row.get(2)?,
-        created_at: row.get(3)?,
-        expires_at: row.get(4)?,
-        last_used_at: row.get(5)?,
-        revoked_at: row.get(6)?,
-    })
+    sql::credential_from_row(row)
 }
 
 #[async_trait]
@@ -178,25 +155,14 @@ impl UserStore for SqliteStore {
         now: &str,
     ) -> Result<Option<(Credential, User)>, StoreError> {
         let found = self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT c.id, c.user_id, c.name, c.created_at, c.expires_at, c.last_used_at, \
-                 c.revoked_at, u.id, u.name, u.role, u.disabled, u.created_at, u.updated_at \
-                 FROM credentials c JOIN users u ON u.id = c.user_id \
-                 WHERE c.token_hash = ?1 AND c.kind = ?2 AND c.revoked_at IS NULL \
-                 AND (c.expires_at IS NULL OR c.expires_at > ?3)",
-            )?
-            .query_row(params![token_hash, kind.as_str(), now], |r| {
-                Ok((credential_from_row(r)?, user_at(r, 7)?))
-            })
-            .optional()
+            conn.prepare_cached(sql::live_credential(Dialect::Sqlite))?
+                .query_row(params![token_hash, kind.as_str(), now], |r| {
+                    Ok((credential_from_row(r)?, sql::user_at(r, 7)?))
+                })
+                .optional()
         })?;
-        // "Last used" for API tokens, at most once a minute per token so
-        // that a busy script does not turn reads into writes.
         if let Some((credential, _)) = &found {
-            let stale = credential
-                .last_used_at
-                .as_deref()
-                .is_none_or(|t| t.get(..16) != now.get(..16));
+            let stale = last_use_is_stale(credential.last_used_at.as_deref(), now);
             if kind == CredentialKind::Api && stale {
                 let (id, now) = (credential.id, now.to_owned());
                 self.write(move |tx| {

@@ -1,0 +1,535 @@
+//! The PostgreSQL backend (tokio-postgres with a deadpool pool), for several
+//! instances sharing one database.
+//!
+//! Every write is one statement in its own transaction, or one short
+//! transaction, committed durably (`synchronous_commit` as the server has
+//! it, on by default) before the caller hears of it; PostgreSQL flushes
+//! concurrent commits together, so there is no writer thread here. Assigned
+//! ids come from a sequence (`next_item_id()` in the migration), so creates
+//! from many instances never wait on each other.
+//!
+//! Statements are prepared once per connection and cached (deadpool's
+//! `prepare_cached`). Another instance may write at any time, so this store
+//! keeps no cache of its own and [`ItemStore::revision`] changes on every
+//! call: the REST listing and page caches never reuse an answer, and a
+//! client that wrote through one instance reads its write through any other.
+
+mod users;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{NoTls, Row};
+
+use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
+use super::{demo_items, now_rfc3339, DbError, FoldedText, ItemStore, StoreError};
+use crate::domain::{Item, ItemQuery, ValidItem};
+use crate::server::telemetry::CommitMetrics;
+
+mod embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// Connections per instance: a few per core. PostgreSQL's default limit is
+/// 100 connections in all, so ten instances fit.
+const POOL_SIZE: usize = 8;
+
+/// How long a request waits for a connection (or for a new one to be
+/// made) before it answers 503.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The advisory lock that lets one instance at a time migrate the schema.
+const MIGRATION_LOCK: i64 = 0x6974_656d_7365_7276; // "itemserv"
+
+const SELECT_BY_ID: &str = concat!("SELECT ", item_columns!(), " FROM items WHERE id = $1");
+
+const INSERT_WITH_ID: &str = concat!(
+    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
+     version, name_folded, description_folded, category_folded) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, $9) RETURNING ",
+    item_columns!()
+);
+
+const INSERT_ASSIGNED: &str = concat!(
+    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
+     version, name_folded, description_folded, category_folded) \
+     VALUES (next_item_id(), $1, $2, $3, $4, $5, $5, 1, $6, $7, $8) RETURNING ",
+    item_columns!()
+);
+
+const UPDATE: &str = concat!(
+    "UPDATE items SET name = $2, description = $3, category = $4, price = $5, \
+     updated_at = $6, version = version + 1, name_folded = $8, description_folded = $9, \
+     category_folded = $10 WHERE id = $1 AND ($7::bigint IS NULL OR version = $7) RETURNING ",
+    item_columns!()
+);
+
+/// Deletes, and retires the id when a client had chosen it above the
+/// sequence (so it is never assigned later); answers how many rows went.
+const DELETE: &str = "WITH deleted AS (\
+     DELETE FROM items WHERE id = $1 AND ($2::bigint IS NULL OR version = $2) RETURNING id), \
+     retired AS (INSERT INTO retired_item_ids (id) SELECT id FROM deleted \
+     WHERE id > (SELECT last_value FROM item_ids) ON CONFLICT DO NOTHING) \
+     SELECT count(*) FROM deleted";
+
+/// Items (and users) in a PostgreSQL database.
+pub struct PostgresStore {
+    pool: Pool,
+    /// See the module documentation.
+    calls: AtomicU64,
+    /// Every write is a commit of its own here.
+    commits: CommitMetrics,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`),
+    /// applies pending migrations (one instance at a time) and opens the
+    /// pool. Fails when the server cannot be reached.
+    pub async fn open(
+        url: &str,
+        seed_demo_items: bool,
+        commits: CommitMetrics,
+    ) -> Result<PostgresStore, StoreError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::backend(format!("DATABASE_URL is not a PostgreSQL URL: {e}"))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(POOL_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("itemserve");
+        }
+        let (mut client, connection) = config.connect(NoTls).await.map_err(postgres_error)?;
+        let connection = tokio::spawn(connection);
+        migrate(&mut client, seed_demo_items).await?;
+        drop(client);
+        let _ = connection.await;
+
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::backend(format!("cannot build the connection pool: {e}")))?;
+        Ok(PostgresStore {
+            pool,
+            calls: AtomicU64::new(1),
+            commits,
+        })
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Rows of a cached statement.
+    async fn query(
+        &self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(statement)
+            .await
+            .map_err(postgres_error)?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(postgres_error)
+    }
+
+    /// The row of a cached statement, if any.
+    async fn query_opt(
+        &self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(statement)
+            .await
+            .map_err(postgres_error)?;
+        client
+            .query_opt(&statement, params)
+            .await
+            .map_err(postgres_error)
+    }
+
+    /// The one row of a cached statement.
+    async fn query_one(
+        &self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(statement)
+            .await
+            .map_err(postgres_error)?;
+        client
+            .query_one(&statement, params)
+            .await
+            .map_err(postgres_error)
+    }
+
+    /// Runs one write (its own transaction) and measures its commit.
+    async fn write<T>(
+        &self,
+        write: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
+        let result = write.await;
+        if result.is_ok() {
+            self.commits.observe(1, started.elapsed());
+        }
+        result
+    }
+
+    /// Why an update or delete of `id` touched no row.
+    async fn missing_or_moved(&self, id: i64, expected: Option<i64>) -> StoreError {
+        let current = self
+            .query_opt("SELECT version FROM items WHERE id = $1", &[&id])
+            .await
+            .and_then(|row| {
+                row.map(|r| r.try_get::<_, i64>(0))
+                    .transpose()
+                    .map_err(postgres_error)
+            });
+        match (current, expected) {
+            (Err(e), _) => e,
+            (Ok(Some(current)), Some(expected)) => StoreError::VersionMismatch {
+                id,
+                expected,
+                current,
+            },
+            _ => StoreError::NotFound(id),
+        }
+    }
+}
+
+/// Applies pending migrations under an advisory lock, so that instances
+/// starting together migrate one after the other; seeds a new database.
+async fn migrate(client: &mut tokio_postgres::Client, seed: bool) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(postgres_error)?;
+    let runner = embedded::migrations::runner();
+    let migrated = async {
+        let has_history: bool = client
+            .query_one(
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(postgres_error)?;
+        let applied = if has_history {
+            runner
+                .get_last_applied_migration_async(client)
+                .await
+                .map_err(migration_error)?
+                .map_or(0, |m| m.version())
+        } else {
+            0
+        };
+        let known = runner.get_migrations().len() as i32;
+        if applied > known {
+            return Err(StoreError::backend(format!(
+                "the database is at schema version {applied}, newer than this build knows \
+                 ({known})"
+            )));
+        }
+        runner.run_async(client).await.map_err(migration_error)?;
+        if applied == 0 && seed {
+            let tx = client.transaction().await.map_err(postgres_error)?;
+            let now = now_rfc3339();
+            for (id, item) in demo_items()? {
+                let folded = FoldedText::of_item(&item);
+                tx.execute(
+                    INSERT_WITH_ID,
+                    &[
+                        &id,
+                        &item.name(),
+                        &item.description(),
+                        &item.category(),
+                        &item.price(),
+                        &now,
+                        &folded.name,
+                        &folded.description,
+                        &folded.category,
+                    ],
+                )
+                .await
+                .map_err(postgres_error)?;
+            }
+            tx.commit().await.map_err(postgres_error)?;
+        }
+        Ok(())
+    }
+    .await;
+    // Closing the connection would release the lock too; this is for the
+    // instance that waits on it now.
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(postgres_error);
+    migrated.and(unlocked.map(drop))
+}
+
+/// A failed migration; a missing right to create tables says what to do.
+fn migration_error(e: refinery::Error) -> StoreError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(error) = source {
+        if let Some(pg) = error.downcast_ref::<tokio_postgres::Error>() {
+            if pg.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+                return StoreError::backend(format!(
+                    "the database user may not create itemserve's tables ({pg}); start \
+                     itemserve once as the database's owner, or grant this user CREATE on \
+                     the schema"
+                ));
+            }
+        }
+        source = error.source();
+    }
+    StoreError::backend(format!("migrating the database failed: {e}"))
+}
+
+/// A driver error: "unavailable" when the connection failed or was lost.
+fn postgres_error(e: tokio_postgres::Error) -> StoreError {
+    let error = DbError::Postgres(Arc::new(e));
+    if error.is_connection_lost() {
+        StoreError::Unavailable(error)
+    } else {
+        StoreError::Backend(error)
+    }
+}
+
+fn pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => postgres_error(e),
+        other => StoreError::Unavailable(DbError::Pool(other.to_string().into())),
+    }
+}
+
+impl ToSql for SqlValue {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            SqlValue::Text(text) => text.to_sql(ty, out),
+            SqlValue::Real(real) => real.to_sql(ty, out),
+            SqlValue::Integer(int) => int.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <String as ToSql>::accepts(ty) || <f64 as ToSql>::accepts(ty) || <i64 as ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+fn params(values: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+impl SqlRow for Row {
+    type Error = tokio_postgres::Error;
+    fn int(&self, i: usize) -> Result<i64, Self::Error> {
+        self.try_get(i)
+    }
+    fn text(&self, i: usize) -> Result<String, Self::Error> {
+        self.try_get(i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(i)
+    }
+    fn opt_real(&self, i: usize) -> Result<Option<f64>, Self::Error> {
+        self.try_get(i)
+    }
+    fn flag(&self, i: usize) -> Result<bool, Self::Error> {
+        self.try_get(i)
+    }
+}
+
+fn item(row: &Row) -> Result<Item, StoreError> {
+    sql::item_from_row(row).map_err(postgres_error)
+}
+
+#[async_trait]
+impl ItemStore for PostgresStore {
+    async fn get(&self, id: i64) -> Result<Option<Item>, StoreError> {
+        self.query_opt(SELECT_BY_ID, &[&id])
+            .await?
+            .as_ref()
+            .map(item)
+            .transpose()
+    }
+
+    async fn list(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError> {
+        let (statement, values) = sql::list(Dialect::Postgres, query);
+        self.query(&statement, &params(&values))
+            .await?
+            .iter()
+            .map(item)
+            .collect()
+    }
+
+    async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError> {
+        let (where_sql, values) = sql::filters(Dialect::Postgres, query);
+        let row = self
+            .query_one(
+                &format!("SELECT count(*) FROM items{where_sql}"),
+                &params(&values),
+            )
+            .await?;
+        Ok(row.try_get::<_, i64>(0).map_err(postgres_error)? as u64)
+    }
+
+    async fn create(&self, id: Option<i64>, item_in: ValidItem) -> Result<Item, StoreError> {
+        let folded = FoldedText::of_item(&item_in);
+        let now = now_rfc3339();
+        let (name, description, category, price) = (
+            item_in.name(),
+            item_in.description(),
+            item_in.category(),
+            item_in.price(),
+        );
+        let Some(id) = id else {
+            // A client may insert the id the sequence hands out at the very
+            // same moment; the sequence then moves on.
+            let mut attempts = 0;
+            loop {
+                let result = self
+                    .write(self.query_one(
+                        INSERT_ASSIGNED,
+                        &[
+                            &name,
+                            &description,
+                            &category,
+                            &price,
+                            &now,
+                            &folded.name,
+                            &folded.description,
+                            &folded.category,
+                        ],
+                    ))
+                    .await;
+                match result {
+                    Ok(row) => return item(&row),
+                    Err(StoreError::Backend(DbError::Postgres(e)))
+                        if e.code() == Some(&SqlState::SEQUENCE_GENERATOR_LIMIT_EXCEEDED) =>
+                    {
+                        return Err(StoreError::IdsExhausted)
+                    }
+                    Err(StoreError::Backend(e)) if e.is_unique_violation() && attempts < 3 => {
+                        attempts += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        match self
+            .write(self.query_one(
+                INSERT_WITH_ID,
+                &[
+                    &id,
+                    &name,
+                    &description,
+                    &category,
+                    &price,
+                    &now,
+                    &folded.name,
+                    &folded.description,
+                    &folded.category,
+                ],
+            ))
+            .await
+        {
+            Ok(row) => item(&row),
+            Err(StoreError::Backend(e)) if e.is_unique_violation() => Err(StoreError::Conflict(id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update(
+        &self,
+        id: i64,
+        item_in: ValidItem,
+        expected_version: Option<i64>,
+    ) -> Result<Item, StoreError> {
+        let folded = FoldedText::of_item(&item_in);
+        let updated = self
+            .write(self.query_opt(
+                UPDATE,
+                &[
+                    &id,
+                    &item_in.name(),
+                    &item_in.description(),
+                    &item_in.category(),
+                    &item_in.price(),
+                    &now_rfc3339(),
+                    &expected_version,
+                    &folded.name,
+                    &folded.description,
+                    &folded.category,
+                ],
+            ))
+            .await?;
+        match updated {
+            Some(row) => item(&row),
+            None => Err(self.missing_or_moved(id, expected_version).await),
+        }
+    }
+
+    async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError> {
+        let row = self
+            .write(self.query_one(DELETE, &[&id, &expected_version]))
+            .await?;
+        if row.try_get::<_, i64>(0).map_err(postgres_error)? == 1 {
+            Ok(())
+        } else {
+            Err(self.missing_or_moved(id, expected_version).await)
+        }
+    }
+
+    async fn categories(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .query(&sql::categories(Dialect::Postgres), &[&MAX_CATEGORIES])
+            .await?;
+        let mut named = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(postgres_error)?;
+        named.sort();
+        Ok(named.into_iter().map(|(_, name)| name).collect())
+    }
+
+    fn revision(&self) -> u64 {
+        self.calls.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.query_one("SELECT 1", &[]).await.map(drop)
+    }
+}

@@ -1,0 +1,257 @@
+//! [`UserStore`] on PostgreSQL: users, credentials and settings.
+
+use async_trait::async_trait;
+use tokio_postgres::Row;
+
+use super::{postgres_error, PostgresStore};
+use crate::domain::{Role, User};
+use crate::server::store::sql::{
+    self, credential_from_row, last_use_is_stale, Dialect, CREDENTIAL_COLUMNS, USER_COLUMNS,
+};
+use crate::server::store::{
+    fold_case, now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
+};
+
+fn user(row: &Row) -> Result<User, StoreError> {
+    sql::user_at(row, 0).map_err(postgres_error)
+}
+
+fn credential(row: &Row) -> Result<Credential, StoreError> {
+    credential_from_row(row).map_err(postgres_error)
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let row = self.query_one("SELECT count(*) FROM users", &[]).await?;
+        Ok(row.try_get::<_, i64>(0).map_err(postgres_error)? as u64)
+    }
+
+    async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError> {
+        let folded = fold_case(name);
+        let result = self
+            .query_one(
+                &format!(
+                    "INSERT INTO users (name, name_folded, password_hash, role, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
+                ),
+                &[
+                    &name,
+                    &folded,
+                    &password_hash,
+                    &role.as_str(),
+                    &now_rfc3339(),
+                ],
+            )
+            .await;
+        match result {
+            Ok(row) => user(&row),
+            Err(StoreError::Backend(e)) if e.is_unique_violation() => {
+                Err(StoreError::UserExists(name.to_owned()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
+        let folded = fold_case(name.trim());
+        self.query_opt(
+            &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE name_folded = $1"),
+            &[&folded],
+        )
+        .await?
+        .map(|row| Ok((user(&row)?, row.try_get(6).map_err(postgres_error)?)))
+        .transpose()
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+        .as_ref()
+        .map(user)
+        .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.query(
+            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(user)
+        .collect()
+    }
+
+    async fn update_user(&self, id: i64, changes: UserChanges) -> Result<User, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(postgres_error)?;
+        let now = now_rfc3339();
+        let row = tx
+            .query_opt(
+                &format!(
+                    "UPDATE users SET role = coalesce($2, role), \
+                     disabled = coalesce($3, disabled), \
+                     password_hash = coalesce($4, password_hash), updated_at = $5 \
+                     WHERE id = $1 RETURNING {USER_COLUMNS}"
+                ),
+                &[
+                    &id,
+                    &changes.role.map(Role::as_str),
+                    &changes.disabled,
+                    &changes.password_hash,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(postgres_error)?
+            .ok_or(StoreError::UserNotFound(id))?;
+        let updated = user(&row)?;
+        // A disabled user or a new password ends every session and refresh
+        // token at once (API tokens are checked against the user on each
+        // use).
+        if changes.disabled == Some(true) || changes.password_hash.is_some() {
+            tx.execute(
+                "UPDATE credentials SET revoked_at = $2 WHERE user_id = $1 \
+                 AND kind IN ('session', 'refresh') AND revoked_at IS NULL",
+                &[&id, &now],
+            )
+            .await
+            .map_err(postgres_error)?;
+        }
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(updated)
+    }
+
+    async fn create_credential(
+        &self,
+        kind: CredentialKind,
+        user_id: i64,
+        name: Option<String>,
+        token_hash: String,
+        expires_at: Option<String>,
+    ) -> Result<Credential, StoreError> {
+        let row = self
+            .query_one(
+                &format!(
+                    "INSERT INTO credentials (user_id, kind, name, token_hash, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CREDENTIAL_COLUMNS}"
+                ),
+                &[
+                    &user_id,
+                    &kind.as_str(),
+                    &name,
+                    &token_hash,
+                    &now_rfc3339(),
+                    &expires_at,
+                ],
+            )
+            .await?;
+        credential(&row)
+    }
+
+    async fn use_credential(
+        &self,
+        kind: CredentialKind,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<(Credential, User)>, StoreError> {
+        let found = self
+            .query_opt(
+                sql::live_credential(Dialect::Postgres),
+                &[&token_hash, &kind.as_str(), &now],
+            )
+            .await?
+            .map(|row| {
+                Ok::<_, tokio_postgres::Error>((credential_from_row(&row)?, sql::user_at(&row, 7)?))
+            })
+            .transpose()
+            .map_err(postgres_error)?;
+        if let Some((credential, _)) = &found {
+            let stale = last_use_is_stale(credential.last_used_at.as_deref(), now);
+            if kind == CredentialKind::Api && stale {
+                self.query(
+                    "UPDATE credentials SET last_used_at = $2 WHERE id = $1",
+                    &[&credential.id, &now],
+                )
+                .await?;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn revoke_credential_by_hash(
+        &self,
+        kind: CredentialKind,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let rows = self
+            .query(
+                "UPDATE credentials SET revoked_at = $3 WHERE token_hash = $1 AND kind = $2 \
+                 AND revoked_at IS NULL RETURNING id",
+                &[&token_hash, &kind.as_str(), &now_rfc3339()],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn revoke_credential(
+        &self,
+        kind: CredentialKind,
+        id: i64,
+        owner: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let rows = self
+            .query(
+                "UPDATE credentials SET revoked_at = $4 WHERE id = $1 AND kind = $2 \
+                 AND ($3::bigint IS NULL OR user_id = $3) AND revoked_at IS NULL RETURNING id",
+                &[&id, &kind.as_str(), &owner, &now_rfc3339()],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::CredentialNotFound(id));
+        }
+        Ok(())
+    }
+
+    async fn list_credentials(
+        &self,
+        kind: CredentialKind,
+        owner: Option<i64>,
+    ) -> Result<Vec<Credential>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE kind = $1 \
+                 AND ($2::bigint IS NULL OR user_id = $2) ORDER BY id"
+            ),
+            &[&kind.as_str(), &owner],
+        )
+        .await?
+        .iter()
+        .map(credential)
+        .collect()
+    }
+
+    async fn setting_or_insert(&self, key: &str, value: String) -> Result<String, StoreError> {
+        // When instances race, the loser's insert waits for the winner's
+        // commit and does nothing; the next statement (a new snapshot)
+        // reads the winner's value.
+        self.query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &value],
+        )
+        .await?;
+        let row = self
+            .query_one("SELECT value FROM settings WHERE key = $1", &[&key])
+            .await?;
+        row.try_get(0).map_err(postgres_error)
+    }
+}

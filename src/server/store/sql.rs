@@ -1,0 +1,290 @@
+//! SQL and row mapping shared by both backends: the item columns, the WHERE
+//! clause of a query's filters, its ORDER BY, and reading rows into domain
+//! types. Only the parameter syntax differs (`?1` in SQLite, `$1` in
+//! PostgreSQL), which [`Dialect`] supplies.
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use super::{fold_case, Credential};
+use crate::domain::{Item, ItemQuery, Role, SortField, User};
+
+macro_rules! item_columns {
+    () => {
+        "id, name, description, category, price, created_at, updated_at, version"
+    };
+}
+pub(crate) use item_columns;
+
+/// The item columns in the order [`item_from_row`] reads them.
+pub(crate) const ITEM_COLUMNS: &str = item_columns!();
+/// The user columns in the order [`user_at`] reads them.
+pub(crate) const USER_COLUMNS: &str = "id, name, role, disabled, created_at, updated_at";
+/// The credential columns in the order [`credential_from_row`] reads them.
+pub(crate) const CREDENTIAL_COLUMNS: &str =
+    "id, user_id, name, created_at, expires_at, last_used_at, revoked_at";
+
+/// Most categories the filter menu lists.
+pub(crate) const MAX_CATEGORIES: i64 = 500;
+
+/// How a backend writes query parameters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Dialect {
+    /// `?1`, `?2`, …
+    Sqlite,
+    /// `$1`, `$2`, …
+    Postgres,
+}
+
+impl Dialect {
+    fn param(self, sql: &mut String, n: usize) {
+        let sigil = match self {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        };
+        let _ = write!(sql, "{sigil}{n}");
+    }
+
+    /// Where `needle` occurs in `column` (1-based, 0 when absent).
+    fn position(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "instr",
+            Dialect::Postgres => "strpos",
+        }
+    }
+}
+
+/// A query parameter of a filter or page.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum SqlValue {
+    Text(String),
+    Real(f64),
+    Integer(i64),
+}
+
+/// The WHERE clause of a query's filters (empty when it has none) and its
+/// parameters, numbered from 1.
+pub(crate) fn filters(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlValue>) {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    let and = |sql: &mut String| sql.push_str(if sql.is_empty() { " WHERE " } else { " AND " });
+    // Stored text never holds NUL (validation refuses control characters)
+    // and PostgreSQL cannot even take it as a parameter: a filter with one
+    // matches nothing, on both backends alike.
+    let holds_nul = |text: &Option<String>| text.as_deref().is_some_and(|t| t.contains('\0'));
+    if holds_nul(&query.q) || holds_nul(&query.category) {
+        return (" WHERE 1 = 0".into(), values);
+    }
+    // Plain substring tests on the folded text: `%` and `_` stay literal.
+    if let Some(q) = &query.q {
+        values.push(SqlValue::Text(fold_case(q)));
+        let n = values.len();
+        and(&mut sql);
+        let position = dialect.position();
+        let _ = write!(sql, "({position}(name_folded, ");
+        dialect.param(&mut sql, n);
+        let _ = write!(sql, ") > 0 OR {position}(description_folded, ");
+        dialect.param(&mut sql, n);
+        sql.push_str(") > 0)");
+    }
+    if let Some(category) = &query.category {
+        values.push(SqlValue::Text(fold_case(category)));
+        and(&mut sql);
+        sql.push_str("category_folded = ");
+        dialect.param(&mut sql, values.len());
+    }
+    if let Some(price_lt) = query.price_lt {
+        values.push(SqlValue::Real(price_lt));
+        and(&mut sql);
+        sql.push_str("price < ");
+        dialect.param(&mut sql, values.len());
+    }
+    (sql, values)
+}
+
+/// `SELECT` of one page of items: the filters, the order, `LIMIT` and
+/// `OFFSET`, with all parameters.
+pub(crate) fn list(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlValue>) {
+    let (where_sql, mut values) = filters(dialect, query);
+    let mut sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM items{where_sql}{}",
+        order_by(query)
+    );
+    values.push(SqlValue::Integer(i64::from(query.limit)));
+    sql.push_str(" LIMIT ");
+    dialect.param(&mut sql, values.len());
+    values.push(SqlValue::Integer(
+        i64::try_from(query.skip).unwrap_or(i64::MAX),
+    ));
+    sql.push_str(" OFFSET ");
+    dialect.param(&mut sql, values.len());
+    (sql, values)
+}
+
+/// ORDER BY for a query; missing values sort last either way and ties break
+/// by id so paging is stable. Text compares byte by byte on both backends
+/// (SQLite's BINARY; PostgreSQL's columns are `COLLATE "C"`).
+pub(crate) fn order_by(query: &ItemQuery) -> String {
+    let dir = if query.descending { "DESC" } else { "ASC" };
+    let column = query.sort.as_str();
+    match query.sort {
+        SortField::Id => format!(" ORDER BY id {dir}"),
+        SortField::Description | SortField::Category | SortField::Price => {
+            format!(" ORDER BY {column} IS NULL, {column} {dir}, id {dir}")
+        }
+        _ => format!(" ORDER BY {column} {dir}, id {dir}"),
+    }
+}
+
+/// The most used categories (one spelling per folded name): a client that
+/// invents hundreds of categories cannot push the ones in real use out of
+/// everyone's menu. Rows are (folded, spelling); sort them by the first.
+pub(crate) fn categories(dialect: Dialect) -> String {
+    let mut sql = String::from(
+        "SELECT category_folded, min(category) FROM items \
+         WHERE category_folded IS NOT NULL GROUP BY category_folded \
+         ORDER BY count(*) DESC, category_folded LIMIT ",
+    );
+    dialect.param(&mut sql, 1);
+    sql
+}
+
+/// A row as both drivers give it, for the few column types stored.
+pub(crate) trait SqlRow {
+    type Error;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn opt_real(&self, i: usize) -> Result<Option<f64>, Self::Error>;
+    fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+}
+
+/// An item from [`ITEM_COLUMNS`].
+pub(crate) fn item_from_row<R: SqlRow>(row: &R) -> Result<Item, R::Error> {
+    Ok(Item {
+        id: row.int(0)?,
+        name: row.text(1)?,
+        description: row.opt_text(2)?,
+        category: row.opt_text(3)?,
+        price: row.opt_real(4)?,
+        created_at: row.text(5)?,
+        updated_at: row.text(6)?,
+        version: row.int(7)?,
+    })
+}
+
+/// The user whose [`USER_COLUMNS`] start at column `first`.
+pub(crate) fn user_at<R: SqlRow>(row: &R, first: usize) -> Result<User, R::Error> {
+    let role = row.text(first + 2)?;
+    Ok(User {
+        id: row.int(first)?,
+        name: row.text(first + 1)?,
+        // The CHECK constraint admits only the three names.
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        disabled: row.flag(first + 3)?,
+        created_at: row.text(first + 4)?,
+        updated_at: row.text(first + 5)?,
+    })
+}
+
+/// A credential from [`CREDENTIAL_COLUMNS`].
+pub(crate) fn credential_from_row<R: SqlRow>(row: &R) -> Result<Credential, R::Error> {
+    Ok(Credential {
+        id: row.int(0)?,
+        user_id: row.int(1)?,
+        name: row.opt_text(2)?,
+        created_at: row.text(3)?,
+        expires_at: row.opt_text(4)?,
+        last_used_at: row.opt_text(5)?,
+        revoked_at: row.opt_text(6)?,
+    })
+}
+
+/// The live credential with a given hash and its user: credential columns
+/// 0–6, user columns from 7. Parameters: hash, kind, now.
+pub(crate) fn live_credential(dialect: Dialect) -> &'static str {
+    fn build(dialect: Dialect) -> String {
+        let p = |n| {
+            let mut s = String::new();
+            dialect.param(&mut s, n);
+            s
+        };
+        format!(
+            "SELECT c.id, c.user_id, c.name, c.created_at, c.expires_at, c.last_used_at, \
+             c.revoked_at, u.id, u.name, u.role, u.disabled, u.created_at, u.updated_at \
+             FROM credentials c JOIN users u ON u.id = c.user_id \
+             WHERE c.token_hash = {} AND c.kind = {} AND c.revoked_at IS NULL \
+             AND (c.expires_at IS NULL OR c.expires_at > {})",
+            p(1),
+            p(2),
+            p(3)
+        )
+    }
+    static SQLITE: LazyLock<String> = LazyLock::new(|| build(Dialect::Sqlite));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| build(Dialect::Postgres));
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    }
+}
+
+/// Whether "last used" of a token used at `last_used` should be written
+/// again at `now`: at most once a minute per token, so that a busy script
+/// does not turn reads into writes.
+pub(crate) fn last_use_is_stale(last_used: Option<&str>, now: &str) -> bool {
+    last_used.is_none_or(|t| t.get(..16) != now.get(..16))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_number_their_parameters_in_each_dialect() {
+        let query = ItemQuery {
+            q: Some("Café".into()),
+            category: Some("Tools".into()),
+            price_lt: Some(3.5),
+            ..ItemQuery::default()
+        };
+        let (sqlite, values) = filters(Dialect::Sqlite, &query);
+        assert_eq!(
+            sqlite,
+            " WHERE (instr(name_folded, ?1) > 0 OR instr(description_folded, ?1) > 0) \
+             AND category_folded = ?2 AND price < ?3"
+        );
+        let (postgres, _) = filters(Dialect::Postgres, &query);
+        assert_eq!(
+            postgres,
+            " WHERE (strpos(name_folded, $1) > 0 OR strpos(description_folded, $1) > 0) \
+             AND category_folded = $2 AND price < $3"
+        );
+        assert_eq!(
+            values,
+            vec![
+                SqlValue::Text("café".into()),
+                SqlValue::Text("tools".into()),
+                SqlValue::Real(3.5)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_filter_holding_nul_matches_nothing_without_a_parameter() {
+        let query = ItemQuery {
+            q: Some("a\0b".into()),
+            ..ItemQuery::default()
+        };
+        assert_eq!(
+            filters(Dialect::Postgres, &query),
+            (" WHERE 1 = 0".into(), vec![])
+        );
+    }
+
+    #[test]
+    fn a_page_without_filters_has_only_limit_and_offset() {
+        let (sql, values) = list(Dialect::Postgres, &ItemQuery::default());
+        assert!(sql.ends_with("ORDER BY id ASC LIMIT $1 OFFSET $2"), "{sql}");
+        assert_eq!(values.len(), 2);
+    }
+}

@@ -1,0 +1,340 @@
+//! What only PostgreSQL offers: several instances on one database, and a
+//! database server that goes away and comes back. Skipped (with a message)
+//! when the tests run on SQLite; `scripts/test` runs them against
+//! PostgreSQL.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use itemserve::server::config::Config;
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::helpers::{postgres_server, status_and_json, TestApp, TestDatabase};
+
+fn skip(test: &str) -> bool {
+    let skip = postgres_server().is_none();
+    if skip {
+        eprintln!("{test}: skipped, set ITEMSERVE_TEST_POSTGRES to run it");
+    }
+    skip
+}
+
+/// Two instances on one new database.
+async fn two_instances(db: &TestDatabase) -> (TestApp, TestApp) {
+    let mut config = Config::for_tests(db.url());
+    config.seed_demo_items = true;
+    let a = TestApp::start_with(&config).await;
+    let b = TestApp::start_with(&config).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_write_through_one_instance_is_read_through_the_other_at_once() {
+    if skip("a_write_through_one_instance_is_read_through_the_other_at_once") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let (a, b) = two_instances(&db).await;
+    // Both listing and page are read once before each write, so a cache
+    // that kept them would answer the stale copy.
+    for round in 0..25 {
+        let name = format!("Written through A #{round}");
+        let _ = b.get("/items/?limit=100&sort=-id").await;
+        let _ = b.get("/?sort=-id").await;
+        let created = a.create(json!({ "name": name })).await;
+        let id = created["id"].as_i64().unwrap();
+
+        let (status, listed) = status_and_json(b.get("/items/?limit=100&sort=-id").await).await;
+        assert_eq!(status, 200);
+        assert!(
+            listed.as_array().unwrap().iter().any(|i| i["id"] == id),
+            "round {round}: B's listing lacks item {id} created through A"
+        );
+        let page = b.get("/?sort=-id").await.text().await.unwrap();
+        assert!(page.contains(&name), "round {round}: B's page lacks {name}");
+
+        // A change and a delete through B, seen through A.
+        let renamed = format!("Renamed through B #{round}");
+        let response = b
+            .put_json(&format!("/items/{id}"), &json!({ "name": renamed }))
+            .await;
+        assert_eq!(response.status(), 200);
+        let (_, item) = status_and_json(a.get(&format!("/items/{id}")).await).await;
+        assert_eq!(item["name"], renamed.as_str());
+        assert_eq!(item["version"], 2);
+        if round % 5 == 0 {
+            assert_eq!(b.delete(&format!("/items/{id}")).await.status(), 200);
+            assert_eq!(a.get(&format!("/items/{id}")).await.status(), 404);
+        }
+    }
+}
+
+#[tokio::test]
+async fn instances_that_create_at_once_never_hand_out_one_id_twice() {
+    if skip("instances_that_create_at_once_never_hand_out_one_id_twice") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let (a, b) = two_instances(&db).await;
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                app.create(json!({ "name": format!("Parallel {i}") })).await["id"]
+                    .as_i64()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "every create got an id of its own");
+    assert!(ids[0] > 3, "the demo items' ids are skipped: {ids:?}");
+    let (_, listed) = status_and_json(b.get("/items/?limit=100").await).await;
+    assert_eq!(listed.as_array().unwrap().len(), 43, "{listed}");
+}
+
+/// A TCP proxy between the server and PostgreSQL that the test can cut
+/// (every open connection closed, new ones closed at once) and restore.
+struct Proxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    cuts: watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let (cuts, _) = watch::channel(0u64);
+        let (accepting, cut_signal) = (up.clone(), cuts.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let mut cut = cut_signal.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, up, cuts }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The host and port of a `postgres://user@host:port/db` URL.
+fn upstream_of(url: &str) -> SocketAddr {
+    let rest = url.split_once("://").unwrap().1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap();
+    let hostport = if hostport.contains(':') {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:5432")
+    };
+    std::net::ToSocketAddrs::to_socket_addrs(&hostport.replace("localhost", "127.0.0.1"))
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn while_the_database_is_gone_requests_get_503_and_the_service_recovers_by_itself() {
+    if skip("while_the_database_is_gone_requests_get_503_and_the_service_recovers_by_itself") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let url = db.url();
+    let proxy = Proxy::start(upstream_of(&url)).await;
+    let (scheme_user, rest) = url.rsplit_once('@').unwrap();
+    let through_proxy = format!(
+        "{scheme_user}@{}/{}",
+        proxy.addr,
+        rest.split_once('/').unwrap().1
+    );
+    let mut config = Config::for_tests(through_proxy);
+    config.seed_demo_items = true;
+    let app = TestApp::start_with(&config).await;
+
+    let mut acknowledged = Vec::new();
+    for i in 0..5 {
+        acknowledged.push(app.create(json!({ "name": format!("Before {i}") })).await);
+    }
+
+    proxy.cut();
+    for (method, path, body) in [
+        ("GET", "/items/1", None),
+        ("GET", "/items/", None),
+        ("POST", "/items/", Some(json!({ "name": "While down" }))),
+        ("PUT", "/items/1", Some(json!({ "name": "While down" }))),
+        ("DELETE", "/items/2", None),
+    ] {
+        let request = app.client.request(method.parse().unwrap(), app.url(path));
+        let request = match &body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        let (status, body) = status_and_json(request.send().await.unwrap()).await;
+        assert_eq!(
+            status, 503,
+            "{method} {path} while the database is down: {body}"
+        );
+        assert_eq!(
+            body["detail"], "The database is unavailable; try again in a few seconds",
+            "{method} {path}"
+        );
+    }
+    let (status, body) = status_and_json(app.get("/readyz").await).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "the process itself is alive"
+    );
+
+    proxy.restore();
+    let started = Instant::now();
+    loop {
+        let status = app.get("/readyz").await.status();
+        if status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "not ready again 15 s after the database came back ({status})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let created = app.create(json!({ "name": "After" })).await;
+    let (_, listed) = status_and_json(app.get("/items/?limit=100").await).await;
+    let listed: Vec<&Value> = listed.as_array().unwrap().iter().collect();
+    for item in acknowledged.iter().chain([&created]) {
+        assert!(
+            listed
+                .iter()
+                .any(|l| l["id"] == item["id"] && l["name"] == item["name"]),
+            "acknowledged {item} is stored"
+        );
+    }
+    assert!(
+        !listed.iter().any(|l| l["name"] == "While down"),
+        "nothing answered with 503 was written"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_database_at_startup_fails_with_a_clear_message() {
+    if skip("an_unreachable_database_at_startup_fails_with_a_clear_message") {
+        return;
+    }
+    // A port nothing listens on.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = Config::for_tests(format!("postgres://postgres@127.0.0.1:{port}/test"));
+    let error = match itemserve::server::startup::Application::build(&config).await {
+        Ok(_) => panic!("started without a database"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("unavailable"), "{error}");
+}
+
+/// Runs `sql` on the test database `db` as the server's admin user.
+async fn run_sql(db: &TestDatabase, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap();
+}
+
+#[tokio::test]
+async fn when_the_id_sequence_is_used_up_a_create_without_id_is_a_503_saying_so() {
+    if skip("when_the_id_sequence_is_used_up_a_create_without_id_is_a_503_saying_so") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let app = TestApp::start(&db.url(), true).await;
+    run_sql(&db, "SELECT setval('item_ids', 9007199254740991)").await;
+    let (status, body) = status_and_json(
+        app.post_json("/items/", &json!({"name": "One too many"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("No item ids are left to assign"),
+        "{body}"
+    );
+    // An explicit free id is still accepted.
+    let (status, _) = status_and_json(
+        app.post_json("/items/", &json!({"id": 50, "name": "Chosen"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_database_user_without_the_right_to_create_tables_gets_a_clear_error() {
+    if skip("a_database_user_without_the_right_to_create_tables_gets_a_clear_error") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let role = format!("itemserve_reader_{}", std::process::id());
+    run_sql(
+        &db,
+        &format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+    )
+    .await;
+    let url = db.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let as_reader = format!(
+        "{scheme}://{role}@{}",
+        rest.rsplit_once('@').map_or(rest, |(_, r)| r)
+    );
+    let result =
+        itemserve::server::startup::Application::build(&Config::for_tests(as_reader)).await;
+    run_sql(&db, &format!("DROP ROLE IF EXISTS {role}")).await;
+    let error = match result {
+        Ok(_) => panic!("migrated without the right to create tables"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("may not create itemserve's tables"),
+        "{error}"
+    );
+}
