@@ -4,6 +4,7 @@
 //! validation for instant field errors that the server uses for its
 //! authoritative check, so the two can never disagree.
 
+mod change;
 mod error;
 mod item;
 mod model;
@@ -11,6 +12,7 @@ mod query;
 mod user;
 mod validation;
 
+pub use change::{ChangeKind, ItemChange};
 pub use error::AppError;
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, ValidItem, MAX_ITEM_ID};
 pub use model::{

@@ -23,7 +23,7 @@ use crate::server::rest;
 use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::{AppState, Shared};
-use crate::server::store::{self, StoreError, StoreOptions};
+use crate::server::store::{self, ChangeFeed, StoreError, StoreOptions};
 use crate::server::telemetry::{
     self, FrontLayer, FrontService, Metrics, MetricsState, RoutePatterns,
 };
@@ -58,6 +58,7 @@ pub struct Application {
     metrics: Arc<Metrics>,
     /// `/metrics` on its own address, when configured.
     metrics_listener: Option<(TcpListener, Router)>,
+    changes: Arc<ChangeFeed>,
 }
 
 impl Application {
@@ -72,6 +73,7 @@ impl Application {
         })
         .await?;
         let store = stores.items;
+        let changes = stores.changes;
         let auth = Arc::new(Auth::start(config.auth_options(), stores.users).await?);
         let models_dir = config.models_dir.clone();
         let registry_metrics = Arc::clone(&metrics);
@@ -120,6 +122,7 @@ impl Application {
         leptos_options.hash_files = hashes.is_some();
         let state = AppState::new(Shared {
             store,
+            changes: Arc::clone(&changes),
             models,
             assets: SiteAssets::new(&leptos_options, hashes.as_ref()),
             leptos_options,
@@ -163,6 +166,7 @@ impl Application {
             },
             metrics,
             metrics_listener,
+            changes,
         })
     }
 
@@ -196,6 +200,13 @@ impl Application {
             });
         }
         let connections = self.metrics.open_connections.clone();
+        // Event streams never end by themselves: end them first, so that
+        // shutdown does not wait out the drain timeout on them.
+        let changes = self.changes;
+        let stop = async move {
+            stop.await;
+            changes.close();
+        };
         serve(self.listener, self.service, self.limits, connections, stop).await
     }
 }

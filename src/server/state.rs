@@ -11,7 +11,7 @@ use crate::server::auth::Auth;
 use crate::server::inference::ModelRegistry;
 use crate::server::page_cache::CachedPage;
 use crate::server::rest::PageCache;
-use crate::server::store::ItemStore;
+use crate::server::store::{ChangeFeed, ItemStore};
 use crate::server::telemetry::Metrics;
 
 /// Handles to the seams. axum clones the state at least twice per request
@@ -24,6 +24,8 @@ pub struct AppState(Arc<Shared>);
 /// What [`AppState`] points to.
 pub struct Shared {
     pub store: Arc<dyn ItemStore>,
+    /// Committed item changes, for `GET /items/events`.
+    pub changes: Arc<ChangeFeed>,
     pub models: Arc<ModelRegistry>,
     pub leptos_options: LeptosOptions,
     /// The browser bundle and public files, and the names pages load them by.

@@ -9,6 +9,7 @@ mod auth;
 mod concurrency;
 mod docs;
 mod errors;
+mod events;
 mod fuzz;
 mod hot_reload;
 mod ids;

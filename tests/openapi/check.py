@@ -51,6 +51,9 @@ def main() -> int:
         "--checks", CHECKS,
         "--max-examples", os.environ.get("SCHEMATHESIS_EXAMPLES", "50"),
         "--seed", os.environ.get("SCHEMATHESIS_SEED", "20261125"),
+        # The event stream never ends, so no generated request to it can be
+        # answered; tests/api/events.rs checks it.
+        "--exclude-path", "/items/events",
         "--no-color",
     ]
     return subprocess.run(command, check=False).returncode

@@ -6,6 +6,7 @@ mod account;
 mod cache;
 mod docs;
 mod error;
+mod events;
 mod extract;
 mod instances;
 mod item_body;
@@ -63,6 +64,7 @@ fn table() -> RouteTable {
     RouteTable::default()
         .both_slashes(Method::GET, "/items/", items::list)
         .both_slashes(Method::POST, "/items/", items::create)
+        .add(Method::GET, "/items/events", events::stream)
         .add(Method::GET, "/items/{id}", items::get)
         .add(Method::PUT, "/items/{id}", items::update)
         .add(Method::PATCH, "/items/{id}", items::patch)

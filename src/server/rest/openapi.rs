@@ -18,8 +18,8 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::error::{LocEntry, ValidationDetail};
 use crate::domain::{
-    ClassProbability, FeatureSpec, Item, ModelInfo, ModelStatus, OutputSpec, Prediction,
-    Provenance, Role, Task, User,
+    ChangeKind, ClassProbability, FeatureSpec, Item, ItemChange, ModelInfo, ModelStatus,
+    OutputSpec, Prediction, Provenance, Role, Task, User,
 };
 use crate::server::store::Credential;
 
@@ -42,6 +42,7 @@ use crate::server::store::Credential;
         super::items::update,
         super::items::patch,
         super::items::delete,
+        super::events::stream,
         super::search::search,
         super::search::filter,
         super::models::predict_original,
@@ -76,7 +77,7 @@ use crate::server::store::Credential;
         crate::server::telemetry::metrics_endpoint,
     ),
     components(schemas(
-        Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted,
+        Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,
         Detail, ValidationError, ValidationDetail, LocEntry, InferenceErrorBody,
         OriginalFeatures, super::models::OriginalPrediction,
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,

@@ -6,6 +6,7 @@
 //! share — the SQL of filters and ordering, reading rows into domain types —
 //! is in `sql.rs`, written once.
 
+mod changes;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use crate::domain::{Item, ItemQuery, Role, User, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
+pub use changes::{ChangeEvent, ChangeFeed, Subscription};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -282,6 +284,8 @@ pub trait UserStore: Send + Sync + 'static {
 pub struct Stores {
     pub items: Arc<dyn ItemStore>,
     pub users: Arc<dyn UserStore>,
+    /// Committed item changes, for the event stream.
+    pub changes: Arc<ChangeFeed>,
 }
 
 /// Opens the backend that `options.database_url` names.
@@ -291,21 +295,37 @@ pub async fn open(options: &StoreOptions) -> Result<Stores, StoreError> {
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
+        let changes = Arc::new(ChangeFeed::default());
         let store = Arc::new(
-            SqliteStore::open(path, options.seed_demo_items, options.commits.clone()).await?,
+            SqliteStore::open(
+                path,
+                options.seed_demo_items,
+                options.commits.clone(),
+                changes.clone(),
+            )
+            .await?,
         );
         return Ok(Stores {
             items: store.clone(),
             users: store,
+            changes,
         });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let changes = Arc::new(ChangeFeed::default());
         let store = Arc::new(
-            PostgresStore::open(url, options.seed_demo_items, options.commits.clone()).await?,
+            PostgresStore::open(
+                url,
+                options.seed_demo_items,
+                options.commits.clone(),
+                changes.clone(),
+            )
+            .await?,
         );
         return Ok(Stores {
             items: store.clone(),
             users: store,
+            changes,
         });
     }
     let scheme = url.split(':').next().unwrap_or_default();

@@ -14,6 +14,7 @@
 //! call: the REST listing and page caches never reuse an answer, and a
 //! client that wrote through one instance reads its write through any other.
 
+mod listen;
 mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
-use super::{demo_items, now_rfc3339, DbError, FoldedText, ItemStore, StoreError};
+use super::{demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore, StoreError};
 use crate::domain::{Item, ItemQuery, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
@@ -94,6 +95,7 @@ impl PostgresStore {
         url: &str,
         seed_demo_items: bool,
         commits: CommitMetrics,
+        changes: Arc<ChangeFeed>,
     ) -> Result<PostgresStore, StoreError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::backend(format!("DATABASE_URL is not a PostgreSQL URL: {e}"))
@@ -110,6 +112,9 @@ impl PostgresStore {
         drop(client);
         let _ = connection.await;
 
+        listen::start(config.clone(), &changes).await.map_err(|e| {
+            StoreError::backend(format!("cannot listen for change notifications: {e}"))
+        })?;
         let manager = Manager::from_config(
             config,
             NoTls,

@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
-use super::{now_rfc3339, DbError, FoldedText, ItemStore, StoreError};
-use crate::domain::{Item, ItemQuery, ValidItem, MAX_ITEM_ID};
+use super::{now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore, StoreError};
+use crate::domain::{ChangeKind, Item, ItemQuery, ValidItem, MAX_ITEM_ID};
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
 
@@ -37,6 +37,8 @@ pub struct SqliteStore {
 
 struct Inner {
     writes: tokio::sync::mpsc::Sender<WriteJob>,
+    /// Told of every committed item change.
+    changes: Arc<ChangeFeed>,
     /// Commits so far; see [`ItemStore::revision`].
     revision: Arc<AtomicU64>,
     /// Counts and categories scan the whole table; they are reused until
@@ -119,10 +121,11 @@ impl SqliteStore {
         path: &str,
         seed_demo_items: bool,
         commits: CommitMetrics,
+        changes: Arc<ChangeFeed>,
     ) -> Result<SqliteStore, StoreError> {
         let path = path.to_owned();
         let opened = tokio::task::spawn_blocking(move || {
-            open::open_blocking(&path, seed_demo_items, commits).map_err(|e| match e {
+            open::open_blocking(&path, seed_demo_items, commits, changes).map_err(|e| match e {
                 StoreError::Backend(e) if e.is_locked() => StoreError::backend(format!(
                     "{path} is in use by another process (itemserve keeps its database \
                      file to itself; stop the other server first)"
@@ -309,7 +312,11 @@ impl ItemStore for SqliteStore {
     }
 
     async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
-        self.write(move |tx| insert(tx, id, &item)).await
+        let created = self.write(move |tx| insert(tx, id, &item)).await?;
+        self.inner
+            .changes
+            .publish(ChangeKind::Created, created.id, Some(created.version));
+        Ok(created)
     }
 
     async fn update(
@@ -350,6 +357,11 @@ impl ItemStore for SqliteStore {
             }
         })
         .await
+        .inspect(|item| {
+            self.inner
+                .changes
+                .publish(ChangeKind::Updated, item.id, Some(item.version))
+        })
     }
 
     async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError> {
@@ -370,7 +382,9 @@ impl ItemStore for SqliteStore {
                 Err(missing_or_moved(tx, id, expected_version)?)
             }
         })
-        .await
+        .await?;
+        self.inner.changes.publish(ChangeKind::Deleted, id, None);
+        Ok(())
     }
 
     async fn categories(&self) -> Result<Vec<String>, StoreError> {

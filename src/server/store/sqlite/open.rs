@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::writer::{write_loop, QUEUE};
 use super::{insert, Inner, SqliteStore};
-use crate::server::store::{demo_items, FoldedText, StoreError};
+use crate::server::store::{demo_items, ChangeFeed, FoldedText, StoreError};
 use crate::server::telemetry::CommitMetrics;
 
 mod embedded {
@@ -34,6 +34,7 @@ pub(super) fn open_blocking(
     path: &str,
     seed_demo_items: bool,
     commits: CommitMetrics,
+    changes: Arc<ChangeFeed>,
 ) -> Result<SqliteStore, StoreError> {
     let (target, flags, vfs) = if path == ":memory:" {
         // A named shared-cache memory database, so the reader connections
@@ -97,6 +98,7 @@ pub(super) fn open_blocking(
     Ok(SqliteStore {
         inner: Arc::new(Inner {
             writes,
+            changes,
             revision,
             aggregates: Mutex::default(),
             readers,

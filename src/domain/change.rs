@@ -1,0 +1,42 @@
+//! A committed change to the catalogue, as the item event stream
+//! (`GET /items/events`) tells it to browsers and scripts.
+
+use serde::{Deserialize, Serialize};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+    /// Changes may have been missed (the stream fell behind, or the
+    /// server lost its feed for a moment): reload what you show.
+    Reset,
+}
+
+/// One event of the stream: the kind, and which item at which version (an
+/// item's current state is one `GET /items/{id}` away).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(example = json!({"kind": "updated", "id": 1, "version": 2})))]
+pub struct ItemChange {
+    pub kind: ChangeKind,
+    /// The item (absent for `reset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Its version after the change (absent for `deleted` and `reset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+impl ItemChange {
+    pub fn reset() -> Self {
+        ItemChange {
+            kind: ChangeKind::Reset,
+            id: None,
+            version: None,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Each instance's ear on the database: `LISTEN itemserve_items` on a
+//! connection of its own, feeding the notifications that the `items`
+//! trigger sends at every commit into the [`ChangeFeed`]. When the
+//! connection drops it reconnects; changes made meanwhile were not heard,
+//! so the feed then tells every stream to reset (reload).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::domain::{ChangeKind, ItemChange};
+use crate::server::store::ChangeFeed;
+
+/// The channel the trigger notifies on.
+const CHANNEL: &str = "itemserve_items";
+
+/// Between attempts to reconnect, and between checks that the feed (the
+/// server) still exists.
+const PAUSE: Duration = Duration::from_secs(1);
+
+/// A notification's payload, as the trigger builds it.
+#[derive(Deserialize)]
+struct Payload {
+    event: i64,
+    kind: ChangeKind,
+    id: i64,
+    version: Option<i64>,
+}
+
+/// Listens until the feed is dropped (the server stopped). Returns once
+/// the first `LISTEN` is in place, so that no write after startup goes
+/// unheard; fails when it cannot be.
+pub(super) async fn start(
+    config: tokio_postgres::Config,
+    changes: &Arc<ChangeFeed>,
+) -> Result<(), String> {
+    let feed = Arc::downgrade(changes);
+    let (listening, started) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut listening = Some(listening);
+        let mut heard_before = false;
+        while feed.strong_count() > 0 {
+            match listen(&config, &feed, heard_before, &mut listening).await {
+                Ok(()) => return,
+                Err(error) => {
+                    if let Some(first) = listening.take() {
+                        let _ = first.send(Err(error));
+                        return;
+                    }
+                    tracing::warn!(%error, "lost the database's change notifications; reconnecting");
+                    heard_before = true;
+                }
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+    });
+    started
+        .await
+        .unwrap_or_else(|_| Err("the change listener stopped".into()))
+}
+
+/// One connection's worth of listening: `Ok` when the feed is gone, `Err`
+/// (why) when the connection failed or was lost.
+async fn listen(
+    config: &tokio_postgres::Config,
+    feed: &Weak<ChangeFeed>,
+    reconnected: bool,
+    listening: &mut Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+) -> Result<(), String> {
+    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+    let (notes, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    // The connection is driven here; its notifications go to `heard`.
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(note))) => {
+                    if notes.send(note).is_err() {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(first) = listening.take() {
+        let _ = first.send(Ok(()));
+    }
+    if reconnected {
+        if let Some(feed) = feed.upgrade() {
+            feed.reset();
+        }
+    }
+    loop {
+        tokio::select! {
+            note = heard.recv() => {
+                let Some(note) = note else { break };
+                let Some(feed) = feed.upgrade() else { return Ok(()) };
+                match serde_json::from_str::<Payload>(note.payload()) {
+                    Ok(p) => feed.publish_as(
+                        format!("pg-{}", p.event),
+                        ItemChange { kind: p.kind, id: Some(p.id), version: p.version },
+                    ),
+                    Err(error) => tracing::warn!(%error, payload = note.payload(), "an unreadable change notification"),
+                }
+            }
+            _ = tokio::time::sleep(PAUSE) => {
+                if feed.strong_count() == 0 {
+                    driver.abort();
+                    return Ok(());
+                }
+            }
+        }
+    }
+    drop(client);
+    match driver.await {
+        Ok(Err(e)) => Err(e.to_string()),
+        _ => Err("the connection closed".into()),
+    }
+}
