@@ -1,6 +1,7 @@
 //! The item catalogue page: search, create, edit, delete and page through.
 
 mod form;
+mod live;
 mod row;
 mod table;
 mod toolbar;
@@ -15,6 +16,7 @@ use crate::app::account::allows;
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
 use form::CreateItemForm;
+use live::{follow_changes, LiveTable};
 use table::{ItemTable, TableSkeleton};
 use toolbar::{Pagination, SearchBar};
 
@@ -60,6 +62,10 @@ pub fn ItemsPage() -> impl IntoView {
 
     let refresh = Refresh(RwSignal::new(0));
     provide_context(refresh);
+    let live = LiveTable::new(refresh);
+    provide_context(live);
+    // In the browser only (effects do not run on the server).
+    Effect::new(move |_| follow_changes(live));
     // This page's own view of the session, loaded once: logging in again
     // in the expired-session dialog must not re-create the forms and rows
     // (and lose what was typed); logging out reloads the whole page.

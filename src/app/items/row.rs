@@ -5,6 +5,7 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::form::ItemFormState;
+use super::live::LiveTable;
 use super::Refresh;
 use crate::api::{delete_item, update_item};
 use crate::app::widgets::TextField;
@@ -68,11 +69,21 @@ fn item_cells(item: Item) -> impl IntoView {
 #[component]
 fn EditableRow(item: Item) -> impl IntoView {
     let refresh = expect_context::<Refresh>();
+    let live = expect_context::<LiveTable>();
     let mode = RwSignal::new(Mode::View);
     let problem = RwSignal::new(None::<String>);
     let state = ItemFormState::new(ItemForm::from_item(&item));
     let errors = state.errors();
     let (id, version) = (item.id, item.version);
+    // While the editor is open, live updates wait (see `live.rs`).
+    Effect::new(move |_| {
+        if mode.get() == Mode::Edit {
+            live.editing_started(id);
+        } else {
+            live.editing_ended(id);
+        }
+    });
+    on_cleanup(move || live.editing_ended(id));
 
     let save = Action::new(move |draft: &ItemDraft| {
         let draft = draft.clone();
@@ -201,6 +212,11 @@ fn EditableRow(item: Item) -> impl IntoView {
                 <form id=format!("edit-{id}") class="row-form" on:submit=on_save novalidate></form>
                 {actions}
                 {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
+                {move || (mode.get() == Mode::Edit && live.changed_elsewhere(id)).then(|| view! {
+                    <p class="row-note" role="status">
+                        "Someone else changed this item while you were editing it; saving now will be refused. Cancel to see their version."
+                    </p>
+                })}
             </td>
         </tr>
     }

@@ -66,7 +66,11 @@ pub async fn stream(
         .filter(|v| !v.is_empty());
     let subscription = state.changes.subscribe(last);
     let first: Vec<Event> = if subscription.gap {
-        vec![reset(subscription.latest.as_deref())]
+        vec![reset(Some(&subscription.latest))]
+    } else if subscription.missed.is_empty() {
+        // No data: only names where the client stands, so that a reconnect
+        // (even to a restarted server) can tell what it missed.
+        vec![Event::default().id(&subscription.latest)]
     } else {
         subscription.missed.iter().map(|e| event(e)).collect()
     };

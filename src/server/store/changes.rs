@@ -30,10 +30,18 @@ pub struct ChangeEvent {
     pub json: String,
 }
 
+/// The recent history.
+#[derive(Default)]
+struct Kept {
+    events: VecDeque<Arc<ChangeEvent>>,
+    /// Whether events have been dropped off its front since it started.
+    trimmed: bool,
+}
+
 /// Published changes: a broadcast to live streams and a short history.
 pub struct ChangeFeed {
     live: broadcast::Sender<Arc<ChangeEvent>>,
-    kept: Mutex<VecDeque<Arc<ChangeEvent>>>,
+    kept: Mutex<Kept>,
     /// Ids of events numbered here (SQLite); PostgreSQL's come from the
     /// database, so that every instance names an event alike.
     next: AtomicU64,
@@ -49,7 +57,7 @@ impl Default for ChangeFeed {
     fn default() -> Self {
         ChangeFeed {
             live: broadcast::channel(LIVE_BUFFER).0,
-            kept: Mutex::new(VecDeque::with_capacity(KEPT)),
+            kept: Mutex::default(),
             next: AtomicU64::new(1),
             closing: tokio::sync::watch::Sender::new(false),
             epoch: format!(
@@ -68,8 +76,9 @@ pub struct Subscription {
     pub missed: Vec<Arc<ChangeEvent>>,
     /// The client's last event is no longer known: it should reload.
     pub gap: bool,
-    /// The newest event so far, to resume from after a reload.
-    pub latest: Option<String>,
+    /// The newest event so far (or this process's start), for the client
+    /// to resume from.
+    pub latest: String,
     pub live: broadcast::Receiver<Arc<ChangeEvent>>,
 }
 
@@ -94,10 +103,11 @@ impl ChangeFeed {
         // Under the lock, so that a subscriber sees each event exactly once:
         // either among the missed ones or live, never both or neither.
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.len() == KEPT {
-            kept.pop_front();
+        if kept.events.len() == KEPT {
+            kept.events.pop_front();
+            kept.trimmed = true;
         }
-        kept.push_back(event.clone());
+        kept.events.push_back(event.clone());
         // No live subscriber is not an error.
         let _ = self.live.send(event);
     }
@@ -107,7 +117,8 @@ impl ChangeFeed {
     pub fn reset(&self) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.clear();
+        kept.events.clear();
+        kept.trimmed = true;
         let change = ItemChange::reset();
         let json = serde_json::to_string(&change).unwrap_or_else(|_| "{}".into());
         let event = Arc::new(ChangeEvent {
@@ -115,8 +126,14 @@ impl ChangeFeed {
             change,
             json,
         });
-        kept.push_back(event.clone());
+        kept.events.push_back(event.clone());
         let _ = self.live.send(event);
+    }
+
+    /// The id that stands for "this process's start": a client that has
+    /// seen no event yet resumes from it.
+    fn start(&self) -> String {
+        format!("{}-0", self.epoch)
     }
 
     /// A new stream, after event `last` when the client names one.
@@ -125,14 +142,20 @@ impl ChangeFeed {
         let live = self.live.subscribe();
         let (missed, gap) = match last {
             None => (Vec::new(), false),
-            Some(last) => match kept.iter().position(|e| e.id == last) {
-                Some(at) => (kept.iter().skip(at + 1).cloned().collect(), false),
+            Some(last) if last == self.start() => {
+                (kept.events.iter().cloned().collect(), kept.trimmed)
+            }
+            Some(last) => match kept.events.iter().position(|e| e.id == last) {
+                Some(at) => (kept.events.iter().skip(at + 1).cloned().collect(), false),
                 None => (Vec::new(), true),
             },
         };
-        let latest = kept.back().map(|e| e.id.clone());
+        let latest = kept
+            .events
+            .back()
+            .map_or_else(|| self.start(), |e| e.id.clone());
         Subscription {
-            missed,
+            missed: if gap { Vec::new() } else { missed },
             gap,
             latest,
             live,
@@ -171,7 +194,7 @@ mod tests {
         assert!(first.missed.is_empty() && !first.gap);
         feed.publish(ChangeKind::Updated, 1, Some(2));
         feed.publish(ChangeKind::Deleted, 1, None);
-        let kept = feed.kept.lock().unwrap().clone();
+        let kept = feed.kept.lock().unwrap().events.clone();
         let again = feed.subscribe(Some(&kept[0].id));
         assert_eq!(
             again
@@ -190,8 +213,21 @@ mod tests {
     fn a_reset_forgets_the_history() {
         let feed = ChangeFeed::default();
         feed.publish(ChangeKind::Created, 1, Some(1));
-        let old = feed.kept.lock().unwrap()[0].id.clone();
+        let old = feed.kept.lock().unwrap().events[0].id.clone();
         feed.reset();
         assert!(feed.subscribe(Some(&old)).gap);
+    }
+
+    #[test]
+    fn a_client_that_saw_no_event_yet_resumes_from_the_start() {
+        let feed = ChangeFeed::default();
+        let first = feed.subscribe(None);
+        assert_eq!(first.latest, feed.start());
+        feed.publish(ChangeKind::Created, 1, Some(1));
+        let again = feed.subscribe(Some(&first.latest));
+        assert_eq!(again.missed.len(), 1);
+        assert!(!again.gap);
+        // Another process's start is unknown here: reload.
+        assert!(feed.subscribe(Some("0-0")).gap);
     }
 }
