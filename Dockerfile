@@ -1,18 +1,26 @@
 # syntax=docker/dockerfile:1
-# Two stages: build the release server and WASM bundle, then ship only the
-# binary and the site folder on a slim Debian.
+# Two stages: build the release server and the WASM bundle, then ship only
+# the binary, the site folder and the models on a slim Debian.
 #
-# The build stage needs a Rust image with cargo-leptos, wasm-bindgen-cli and
-# wasm-opt available (see scripts/tools.sh, which installs them).
-
-FROM rust:1.95-bookworm AS build
+#   docker build -t itemserve .
+#   docker run -p 8080:8080 -v itemserve-data:/app/data itemserve
+#
+# The build stage needs Rust 1.92 or later with the wasm32 target; the
+# build tools (cargo-leptos, wasm-bindgen-cli, wasm-opt) are installed by
+# scripts/tools.sh when the image lacks them. Where no image registry can be
+# reached, scripts/container builds both base images locally and passes
+# RUST_IMAGE.
+ARG RUST_IMAGE=rust:1.95-bookworm
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
-RUN apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 COPY . .
-RUN bash -c 'source scripts/tools.sh && ensure_rust && ensure_wasm_opt && cargo leptos build --release --precompress --split'
+RUN bash -c 'source scripts/tools.sh && ensure_rust && ensure_wasm_opt \
+    && cargo leptos build --release --precompress --split'
 
 FROM debian:bookworm-slim
-RUN useradd --system --home /app --create-home itemserve
+RUN useradd --system --home /app --create-home --uid 10001 itemserve \
+    && mkdir -p /app/data && chown itemserve /app/data
 WORKDIR /app
 COPY --from=build /src/target/release/itemserve /app/itemserve
 # The bundle's content hashes: the server reads them beside its binary.
@@ -20,13 +28,15 @@ COPY --from=build /src/target/release/hash.txt /app/hash.txt
 COPY --from=build /src/target/site /app/site
 COPY --from=build /src/models /app/models
 USER itemserve
-ENV LEPTOS_SITE_ADDR=0.0.0.0:3000 \
+ENV LEPTOS_SITE_ADDR=0.0.0.0:8080 \
     LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_ENV=PROD \
     DATABASE_URL=sqlite:///app/data/itemserve.db \
     MODELS_DIR=/app/models \
     RUST_LOG=info
 VOLUME ["/app/data"]
-EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=2s CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/3000"]
+EXPOSE 8080
+# Liveness through /healthz, with bash alone (the image has no curl).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["bash", "-c", \
+    "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 CMD ["/app/itemserve"]

@@ -17,6 +17,8 @@ pub struct LiveTable {
     editing: RwSignal<Vec<i64>>,
     /// Edited rows that someone else changed meanwhile.
     changed: RwSignal<Vec<i64>>,
+    /// Rows whose own save is on its way: their event is no news.
+    saving: RwSignal<Vec<i64>>,
     /// A reload is owed once the editors close.
     owed: RwSignal<bool>,
 }
@@ -27,6 +29,7 @@ impl LiveTable {
             refresh,
             editing: RwSignal::new(Vec::new()),
             changed: RwSignal::new(Vec::new()),
+            saving: RwSignal::new(Vec::new()),
             owed: RwSignal::new(false),
         }
     }
@@ -39,10 +42,11 @@ impl LiveTable {
             self.refresh.bump();
             return;
         }
+        let saving = self.saving.try_get_untracked().unwrap_or_default();
         let touched: Vec<i64> = match (change.kind, change.id) {
             // Anything may have changed: every open editor is told so.
             (ChangeKind::Reset, _) => editing,
-            (_, Some(id)) if editing.contains(&id) => vec![id],
+            (_, Some(id)) if editing.contains(&id) && !saving.contains(&id) => vec![id],
             _ => Vec::new(),
         };
         if !touched.is_empty() {
@@ -66,21 +70,37 @@ impl LiveTable {
         });
     }
 
-    /// Row `id` closed its editor (saved, cancelled or went away); the
-    /// reload owed, if any, happens when the last editor closes.
+    /// Row `id` is saving its edit: the change it makes is its own.
+    pub fn saving(self, id: i64, saving: bool) {
+        self.saving.update(|s| {
+            s.retain(|x| *x != id);
+            if saving {
+                s.push(id);
+            }
+        });
+    }
+
+    /// Row `id` closed its editor (saved or cancelled); the reload owed, if
+    /// any, happens when the last editor closes.
     pub fn editing_ended(self, id: i64) {
+        if self.forget(id) && self.editing.get_untracked().is_empty() && self.owed.get_untracked() {
+            self.owed.set(false);
+            self.refresh.bump();
+        }
+    }
+
+    /// Row `id` went away (the page was left or reloaded): no longer an
+    /// open editor. Says whether it was one.
+    pub fn forget(self, id: i64) -> bool {
         let open = self.editing.try_with_untracked(|e| e.contains(&id));
         if open != Some(true) {
-            return;
+            return false;
         }
         self.editing.update(|e| e.retain(|x| *x != id));
         if self.changed.with_untracked(|c| c.contains(&id)) {
             self.changed.update(|c| c.retain(|x| *x != id));
         }
-        if self.editing.get_untracked().is_empty() && self.owed.get_untracked() {
-            self.owed.set(false);
-            self.refresh.bump();
-        }
+        true
     }
 
     /// Whether someone else changed row `id` while it was being edited.

@@ -83,7 +83,11 @@ fn EditableRow(item: Item) -> impl IntoView {
             live.editing_ended(id);
         }
     });
-    on_cleanup(move || live.editing_ended(id));
+    // Only forgets: a reload started from a disposal would run while the
+    // table is being replaced.
+    on_cleanup(move || {
+        live.forget(id);
+    });
 
     let save = Action::new(move |draft: &ItemDraft| {
         let draft = draft.clone();
@@ -92,10 +96,23 @@ fn EditableRow(item: Item) -> impl IntoView {
     let remove = Action::new(move |_: &()| async move { delete_item(id, version).await });
 
     // Success reloads the table, which re-creates this row from fresh data.
-    Effect::new(move |_| match save.value().get() {
-        Some(Ok(_)) => refresh.bump(),
-        Some(Err(error)) => problem.set(state.absorb_error(&error)),
-        None => {}
+    Effect::new(move |_| {
+        if save.pending().get() {
+            live.saving(id, true);
+            return;
+        }
+        match save.value().get() {
+            Some(Ok(_)) => {
+                live.saving(id, false);
+                live.editing_ended(id);
+                refresh.bump();
+            }
+            Some(Err(error)) => {
+                live.saving(id, false);
+                problem.set(state.absorb_error(&error));
+            }
+            None => {}
+        }
     });
     Effect::new(move |_| match remove.value().get() {
         Some(Ok(())) => refresh.bump(),
