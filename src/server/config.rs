@@ -52,6 +52,13 @@ pub struct Config {
     )]
     pub seed_demo_items: bool,
 
+    /// PostgreSQL only: connections each instance keeps to the database.
+    /// Concurrent writes commit together (one WAL flush), so more
+    /// connections carry more writes per flush; PostgreSQL allows 100
+    /// connections in all by default.
+    #[arg(long, env = "ITEMSERVE_DATABASE_POOL", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool: u32,
+
     /// Folder of models: one sub-folder per model with model.onnx and model.toml.
     #[arg(long, env = "MODELS_DIR", default_value = "models")]
     pub models_dir: PathBuf,
@@ -168,6 +175,7 @@ impl Config {
             addr: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.into(),
             seed_demo_items: false,
+            database_pool: 4,
             models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
             models_poll_ms: 100,
             log: "warn".into(),

@@ -69,6 +69,7 @@ impl Application {
         let stores = store::open(&StoreOptions {
             database_url: config.database_url.clone(),
             seed_demo_items: config.seed_demo_items,
+            pool_size: config.database_pool as usize,
             commits: metrics.commits(),
         })
         .await?;

@@ -45,8 +45,19 @@ fn first_page() -> ItemQuery {
 #[component]
 pub fn ItemsPage() -> impl IntoView {
     let params = use_query_map();
-    let parsed = Memo::new(move |_| params.with(|map| ItemQuery::from_pairs(map, UI_PAGE_SIZE)));
-    let query = Memo::new(move |_| parsed.get().unwrap_or_else(|_| first_page()));
+    // `try_`: a server render can finish (and dispose of this page) while
+    // a resource task still reads the query through these memos.
+    let parsed = Memo::new(move |_| {
+        params
+            .try_with(|map| ItemQuery::from_pairs(map, UI_PAGE_SIZE))
+            .unwrap_or_else(|| Ok(first_page()))
+    });
+    let query = Memo::new(move |_| {
+        parsed
+            .try_get()
+            .and_then(Result::ok)
+            .unwrap_or_else(first_page)
+    });
     let bad_params = Signal::derive(move || {
         parsed.try_get()?.err().map(|errors| {
             let fields: Vec<String> = errors

@@ -19,7 +19,7 @@ use crate::domain::{Item, ItemQuery, Role, User, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage, in terms callers can act on.
@@ -130,6 +130,8 @@ pub struct StoreOptions {
     pub database_url: String,
     /// Insert the original app's three demo items into a brand-new database.
     pub seed_demo_items: bool,
+    /// PostgreSQL: connections in the pool.
+    pub pool_size: usize,
     /// Where group commits are measured.
     pub commits: CommitMetrics,
 }
@@ -316,8 +318,11 @@ pub async fn open(options: &StoreOptions) -> Result<Stores, StoreError> {
         let store = Arc::new(
             PostgresStore::open(
                 url,
-                options.seed_demo_items,
-                options.commits.clone(),
+                PostgresOptions {
+                    seed_demo_items: options.seed_demo_items,
+                    pool_size: options.pool_size,
+                    commits: options.commits.clone(),
+                },
                 changes.clone(),
             )
             .await?,

@@ -1,6 +1,6 @@
 //! Each instance's ear on the database: `LISTEN itemserve_items` on a
-//! connection of its own, feeding the notifications that the `items`
-//! trigger sends at every commit into the [`ChangeFeed`]. When the
+//! connection of its own, feeding the notifications that every instance
+//! sends after each committed write into the [`ChangeFeed`]. When the
 //! connection drops it reconnects; changes made meanwhile were not heard,
 //! so the feed then tells every stream to reset (reload).
 
@@ -20,7 +20,7 @@ const CHANNEL: &str = "itemserve_items";
 /// server) still exists.
 const PAUSE: Duration = Duration::from_secs(1);
 
-/// A notification's payload, as the trigger builds it.
+/// A notification's payload, as `announce` builds it.
 #[derive(Deserialize)]
 struct Payload {
     event: i64,

@@ -8,12 +8,17 @@
 //! ids come from a sequence (`next_item_id()` in the migration), so creates
 //! from many instances never wait on each other.
 //!
+//! After each committed write the instance announces it with `NOTIFY`
+//! (`announce.rs`, in batches), and every instance feeds what it hears
+//! into its event streams (`listen.rs`).
+//!
 //! Statements are prepared once per connection and cached (deadpool's
 //! `prepare_cached`). Another instance may write at any time, so this store
 //! keeps no cache of its own and [`ItemStore::revision`] changes on every
 //! call: the REST listing and page caches never reuse an answer, and a
 //! client that wrote through one instance reads its write through any other.
 
+mod announce;
 mod listen;
 mod users;
 
@@ -29,16 +34,12 @@ use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore, StoreError};
-use crate::domain::{Item, ItemQuery, ValidItem};
+use crate::domain::{ChangeKind, Item, ItemQuery, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
 }
-
-/// Connections per instance: a few per core. PostgreSQL's default limit is
-/// 100 connections in all, so ten instances fit.
-const POOL_SIZE: usize = 8;
 
 /// How long a request waits for a connection (or for a new one to be
 /// made) before it answers 503.
@@ -78,6 +79,16 @@ const DELETE: &str = "WITH deleted AS (\
      WHERE id > (SELECT last_value FROM item_ids) ON CONFLICT DO NOTHING) \
      SELECT count(*) FROM deleted";
 
+/// How to open a [`PostgresStore`].
+pub struct PostgresOptions {
+    /// Insert the original app's demo items into a brand-new database.
+    pub seed_demo_items: bool,
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// Where commits are measured.
+    pub commits: CommitMetrics,
+}
+
 /// Items (and users) in a PostgreSQL database.
 pub struct PostgresStore {
     pool: Pool,
@@ -85,6 +96,7 @@ pub struct PostgresStore {
     calls: AtomicU64,
     /// Every write is a commit of its own here.
     commits: CommitMetrics,
+    announcer: announce::Announcer,
 }
 
 impl PostgresStore {
@@ -93,8 +105,7 @@ impl PostgresStore {
     /// pool. Fails when the server cannot be reached.
     pub async fn open(
         url: &str,
-        seed_demo_items: bool,
-        commits: CommitMetrics,
+        options: PostgresOptions,
         changes: Arc<ChangeFeed>,
     ) -> Result<PostgresStore, StoreError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
@@ -108,7 +119,7 @@ impl PostgresStore {
         }
         let (mut client, connection) = config.connect(NoTls).await.map_err(postgres_error)?;
         let connection = tokio::spawn(connection);
-        migrate(&mut client, seed_demo_items).await?;
+        migrate(&mut client, options.seed_demo_items).await?;
         drop(client);
         let _ = connection.await;
 
@@ -123,7 +134,7 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
+            .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_TIMEOUT))
             .create_timeout(Some(POOL_TIMEOUT))
@@ -131,9 +142,10 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::backend(format!("cannot build the connection pool: {e}")))?;
         Ok(PostgresStore {
+            announcer: announce::Announcer::start(pool.clone()),
             pool,
             calls: AtomicU64::new(1),
-            commits,
+            commits: options.commits,
         })
     }
 
@@ -204,6 +216,18 @@ impl PostgresStore {
             self.commits.observe(1, started.elapsed());
         }
         result
+    }
+
+    fn created(&self, row: Row) -> Result<Item, StoreError> {
+        let created = item(&row)?;
+        self.announce(ChangeKind::Created, created.id, Some(created.version));
+        Ok(created)
+    }
+
+    /// Announces a committed change to every instance's event streams
+    /// (see `announce.rs`); never delays or fails the write.
+    fn announce(&self, kind: ChangeKind, id: i64, version: Option<i64>) {
+        self.announcer.send(kind, id, version);
     }
 
     /// Why an update or delete of `id` touched no row.
@@ -440,7 +464,7 @@ impl ItemStore for PostgresStore {
                     ))
                     .await;
                 match result {
-                    Ok(row) => return item(&row),
+                    Ok(row) => return self.created(row),
                     Err(StoreError::Backend(DbError::Postgres(e)))
                         if e.code() == Some(&SqlState::SEQUENCE_GENERATOR_LIMIT_EXCEEDED) =>
                     {
@@ -501,7 +525,11 @@ impl ItemStore for PostgresStore {
             ))
             .await?;
         match updated {
-            Some(row) => item(&row),
+            Some(row) => {
+                let updated = item(&row)?;
+                self.announce(ChangeKind::Updated, updated.id, Some(updated.version));
+                Ok(updated)
+            }
             None => Err(self.missing_or_moved(id, expected_version).await),
         }
     }
@@ -511,6 +539,7 @@ impl ItemStore for PostgresStore {
             .write(self.query_one(DELETE, &[&id, &expected_version]))
             .await?;
         if row.try_get::<_, i64>(0).map_err(postgres_error)? == 1 {
+            self.announce(ChangeKind::Deleted, id, None);
             Ok(())
         } else {
             Err(self.missing_or_moved(id, expected_version).await)
