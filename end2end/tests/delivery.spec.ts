@@ -1,10 +1,8 @@
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
-import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { openHydrated } from "./helpers";
+import { dirname, join } from "node:path";
+import { freePort, openHydrated, ROOT, startServer, stopServer } from "./helpers";
 
 // What a browser downloads, read from Chromium's network log: bytes that
 // came over the network (headers and compressed body), not from the cache.
@@ -103,52 +101,7 @@ test("the bundle is cached for good under names that change with each build", as
   expect(stale.status()).toBe(404);
 });
 
-/** A free TCP port on the loopback interface. */
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => done(port));
-    });
-  });
-}
 
-/** Starts `binary` on `site` and waits until it is ready. */
-async function startServer(binary: string, site: string, database: string, port: number): Promise<ChildProcess> {
-  const child = spawn(binary, [], {
-    stdio: "ignore",
-    env: {
-      ...process.env,
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: site,
-      DATABASE_URL: `sqlite://${database}`,
-      MODELS_DIR: join(ROOT, "models"),
-      RUST_LOG: "warn",
-      ITEMSERVE_AUTH: "off",
-    },
-  });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return child;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error("the server did not start");
-}
-
-async function stopServer(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-const ROOT = resolve(__dirname, "..", "..");
 
 test("after an upgrade the next page load fetches the new files and hydrates", async ({ browser }) => {
   test.setTimeout(90_000);
@@ -162,7 +115,7 @@ test("after an upgrade the next page load fetches the new files and hydrates", a
   cpSync(join(ROOT, "target", "site"), site, { recursive: true });
   const database = join(dir, "items.db");
   const port = await freePort();
-  let server = await startServer(binary, site, database, port);
+  let server = await startServer(binary, site, `sqlite://${database}`, port);
   try {
     const context = await browser.newContext({ baseURL: `http://127.0.0.1:${port}` });
     const page = await context.newPage();
@@ -183,7 +136,7 @@ test("after an upgrade the next page load fetches the new files and hydrates", a
     for (const suffix of ["", ".br", ".gz"]) rmSync(join(pkg, `itemserve.${oldHash}.css${suffix}`), { force: true });
     writeFileSync(join(pkg, `itemserve.${newHash}.css`), `${css}\n/* the next build */\n`);
     writeFileSync(join(dir, "hash.txt"), hashes.replace(`css: ${oldHash}`, `css: ${newHash}`));
-    server = await startServer(binary, site, database, port);
+    server = await startServer(binary, site, `sqlite://${database}`, port);
 
     await page.reload();
     await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");

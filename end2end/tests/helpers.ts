@@ -1,4 +1,10 @@
 import { expect, type APIRequestContext, type Page } from "@playwright/test";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+
+/** The repository's root folder. */
+export const ROOT = resolve(__dirname, "..", "..");
 
 /** The first admin's password on the test server with authentication on. */
 export const ADMIN_PASSWORD = "e2e-admin-password";
@@ -49,4 +55,51 @@ export function createForm(page: Page) {
 /** The table row (in edit mode or not) of the item with this id. */
 export function rowById(page: Page, id: number) {
   return page.locator(`tr[data-item-id="${id}"]`);
+}
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Starts a server of the test's own (logins off) and waits until it is ready. */
+export async function startServer(binary: string, site: string, databaseUrl: string, port: number): Promise<ChildProcess> {
+  const child = spawn(binary, [], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: site,
+      DATABASE_URL: databaseUrl,
+      MODELS_DIR: join(ROOT, "models"),
+      RUST_LOG: "warn",
+      ITEMSERVE_AUTH: "off",
+    },
+  });
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return child;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error("the server did not start");
+}
+
+/** Stops a server started by `startServer` and waits until it is gone. */
+export async function stopServer(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
 }

@@ -1,10 +1,19 @@
 import { expect, test, type Page } from "@playwright/test";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createViaRest, openHydrated, row, rowById, uniqueName } from "./helpers";
+import { join } from "node:path";
+import {
+  createViaRest,
+  freePort,
+  openHydrated,
+  ROOT,
+  row,
+  rowById,
+  startServer,
+  stopServer,
+  uniqueName,
+} from "./helpers";
 
 // The item table follows GET /items/events: changes made by any other
 // client show up without a reload, within the page's filter.
@@ -60,61 +69,16 @@ test("a row being edited is kept and marked when someone else changes it", async
 
 // Servers of the tests' own, for restarts and several instances.
 
-const ROOT = resolve(__dirname, "..", "..");
 const BINARY = process.env.ITEMSERVE_BIN ?? join(ROOT, "target", "debug", "itemserve");
+const SITE = join(ROOT, "target", "site");
 const POSTGRES = process.env.ITEMSERVE_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test";
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as { port: number }).port;
-      probe.close(() => done(port));
-    });
-  });
-}
-
-async function startServer(databaseUrl: string, port: number): Promise<ChildProcess> {
-  const child = spawn(BINARY, [], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: join(ROOT, "target", "site"),
-      DATABASE_URL: databaseUrl,
-      RUST_LOG: "warn",
-      ITEMSERVE_AUTH: "off",
-    },
-  });
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (response.ok) return child;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error("the server did not start");
-}
-
-async function stopServer(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
 
 test("after the stream drops (a server restart) the page reconnects and catches up", async ({ browser }) => {
   const dir = mkdtempSync(join(tmpdir(), "itemserve-live-"));
   const database = `sqlite://${join(dir, "items.db")}`;
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  let server = await startServer(database, port);
+  let server = await startServer(BINARY, SITE, database, port);
   try {
     const context = await browser.newContext({ baseURL: base });
     const page = await context.newPage();
@@ -122,7 +86,7 @@ test("after the stream drops (a server restart) the page reconnects and catches 
     await openLive(page, `/?q=${encodeURIComponent(name)}`);
 
     await stopServer(server);
-    server = await startServer(database, port);
+    server = await startServer(BINARY, SITE, database, port);
     // Written right after the restart, before the page has reconnected.
     await createViaRest(context.request, { name });
     await expect(row(page, name)).toBeVisible({ timeout: 5_000 });
@@ -151,8 +115,8 @@ test("with PostgreSQL, a create through one instance appears in a page served by
   test.skip(!available, `no PostgreSQL (psql) at ${POSTGRES}: the two-instance test did not run`);
   const url = POSTGRES.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
   const [portA, portB] = [await freePort(), await freePort()];
-  const a = await startServer(url, portA);
-  const b = await startServer(url, portB);
+  const a = await startServer(BINARY, SITE, url, portA);
+  const b = await startServer(BINARY, SITE, url, portB);
   try {
     const context = await browser.newContext({ baseURL: `http://127.0.0.1:${portB}` });
     const page = await context.newPage();

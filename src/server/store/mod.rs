@@ -293,45 +293,36 @@ pub struct Stores {
 /// Opens the backend that `options.database_url` names.
 pub async fn open(options: &StoreOptions) -> Result<Stores, StoreError> {
     let url = options.database_url.as_str();
+    let changes = Arc::new(ChangeFeed::default());
+    fn stores<S: ItemStore + UserStore>(store: S, changes: Arc<ChangeFeed>) -> Stores {
+        let store = Arc::new(store);
+        Stores {
+            items: store.clone(),
+            users: store,
+            changes,
+        }
+    }
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let changes = Arc::new(ChangeFeed::default());
-        let store = Arc::new(
-            SqliteStore::open(
-                path,
-                options.seed_demo_items,
-                options.commits.clone(),
-                changes.clone(),
-            )
-            .await?,
-        );
-        return Ok(Stores {
-            items: store.clone(),
-            users: store,
-            changes,
-        });
+        let store = SqliteStore::open(
+            path,
+            options.seed_demo_items,
+            options.commits.clone(),
+            changes.clone(),
+        )
+        .await?;
+        return Ok(stores(store, changes));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let changes = Arc::new(ChangeFeed::default());
-        let store = Arc::new(
-            PostgresStore::open(
-                url,
-                PostgresOptions {
-                    seed_demo_items: options.seed_demo_items,
-                    pool_size: options.pool_size,
-                    commits: options.commits.clone(),
-                },
-                changes.clone(),
-            )
-            .await?,
-        );
-        return Ok(Stores {
-            items: store.clone(),
-            users: store,
-            changes,
-        });
+        let postgres = PostgresOptions {
+            seed_demo_items: options.seed_demo_items,
+            pool_size: options.pool_size,
+            commits: options.commits.clone(),
+        };
+        let store = PostgresStore::open(url, postgres, changes.clone()).await?;
+        return Ok(stores(store, changes));
     }
     let scheme = url.split(':').next().unwrap_or_default();
     Err(StoreError::backend(format!(

@@ -154,17 +154,23 @@ impl PostgresStore {
         self.pool.get().await.map_err(pool_error)
     }
 
+    /// A pooled connection and its prepared (cached) `sql`.
+    async fn prepared(
+        &self,
+        sql: &str,
+    ) -> Result<(deadpool_postgres::Object, tokio_postgres::Statement), StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(postgres_error)?;
+        Ok((client, statement))
+    }
+
     /// Rows of a cached statement.
     async fn query(
         &self,
-        statement: &str,
+        sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(statement)
-            .await
-            .map_err(postgres_error)?;
+        let (client, statement) = self.prepared(sql).await?;
         client
             .query(&statement, params)
             .await
@@ -174,14 +180,10 @@ impl PostgresStore {
     /// The row of a cached statement, if any.
     async fn query_opt(
         &self,
-        statement: &str,
+        sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(statement)
-            .await
-            .map_err(postgres_error)?;
+        let (client, statement) = self.prepared(sql).await?;
         client
             .query_opt(&statement, params)
             .await
@@ -191,14 +193,10 @@ impl PostgresStore {
     /// The one row of a cached statement.
     async fn query_one(
         &self,
-        statement: &str,
+        sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(statement)
-            .await
-            .map_err(postgres_error)?;
+        let (client, statement) = self.prepared(sql).await?;
         client
             .query_one(&statement, params)
             .await
