@@ -161,3 +161,15 @@ async fn when_reading_needs_a_login_so_does_the_stream() {
     assert_eq!(status, 401, "{body}");
     assert!(body["detail"].is_string(), "{body}");
 }
+
+#[tokio::test]
+async fn the_welcome_map_lists_the_stream() {
+    let app = TestApp::spawn().await;
+    let (_, map) = status_and_json(app.get("/api").await).await;
+    assert!(
+        map["endpoints"]["GET /items/events"]
+            .as_str()
+            .is_some_and(|d| d.contains("server-sent events")),
+        "{map}"
+    );
+}

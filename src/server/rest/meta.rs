@@ -43,6 +43,7 @@ pub async fn index() -> Json<Value> {
             "GET /items/": "List items (skip, limit, q, category, price_lt, sort)",
             "POST /items/": "Create an item",
             "GET /items/{id}": "Read one item",
+            "GET /items/events": "Follow every committed change (server-sent events; Last-Event-ID resumes)",
             "PUT /items/{id}": "Replace an item (If-Match supported)",
             "PATCH /items/{id}": "Change some fields: a JSON merge patch (If-Match supported)",
             "DELETE /items/{id}": "Delete an item (If-Match supported)",
