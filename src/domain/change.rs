@@ -31,12 +31,44 @@ pub struct ItemChange {
     pub version: Option<i64>,
 }
 
+impl ChangeKind {
+    /// The name in the stream's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::Reset => "reset",
+        }
+    }
+}
+
 impl ItemChange {
     pub fn reset() -> Self {
         ItemChange {
             kind: ChangeKind::Reset,
             id: None,
             version: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChangeKind;
+
+    #[test]
+    fn each_kind_is_named_as_in_the_json() {
+        for kind in [
+            ChangeKind::Created,
+            ChangeKind::Updated,
+            ChangeKind::Deleted,
+            ChangeKind::Reset,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
         }
     }
 }

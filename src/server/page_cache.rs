@@ -126,12 +126,14 @@ fn policy_nonce(response: &Response) -> Option<String> {
 /// can, and keeps what it renders.
 pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // Under `cargo leptos watch` the stylesheet changes without a write.
-    if !cacheable(&request) || state.assets.is_watched() {
-        return next.run(request).await;
-    }
     // Read before rendering: a write during the render moves the revision
     // on, and the page is then stored under the old one and never served.
+    // No revision: the store cannot know of every write (PostgreSQL).
     let revision = state.store.revision();
+    let Some(revision) = revision.filter(|_| cacheable(&request) && !state.assets.is_watched())
+    else {
+        return next.run(request).await;
+    };
     let key = request
         .uri()
         .path_and_query()

@@ -100,7 +100,9 @@ pub async fn cached_json(
     key: String,
     page: impl std::future::Future<Output = Result<Vec<u8>, ApiError>>,
 ) -> Result<Response, ApiError> {
-    let revision = state.store.revision();
+    let Some(revision) = state.store.revision() else {
+        return Ok(json_response(Bytes::from(page.await?)));
+    };
     let body = match state.pages.get(revision, &key) {
         Some(body) => body,
         None => {
@@ -109,11 +111,15 @@ pub async fn cached_json(
             body
         }
     };
-    Ok((
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    (
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// JSON bytes of a value, for [`cached_json`].

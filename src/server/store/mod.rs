@@ -175,9 +175,9 @@ pub trait ItemStore: Send + Sync + 'static {
     /// A number that grows with every committed write: two reads at the
     /// same revision see the same items, so their answers can be reused
     /// until it moves. Advanced after a write commits and before the
-    /// writer hears of it. A backend that cannot tell (another process may
-    /// write) must return a new number on every call.
-    fn revision(&self) -> u64;
+    /// writer hears of it. `None` from a backend that cannot tell (another
+    /// process may write): no answer may then be reused.
+    fn revision(&self) -> Option<u64>;
 
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

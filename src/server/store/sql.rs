@@ -16,10 +16,17 @@ macro_rules! item_columns {
 }
 pub(crate) use item_columns;
 
+macro_rules! user_columns {
+    () => {
+        "id, name, role, disabled, created_at, updated_at"
+    };
+}
+pub(crate) use user_columns;
+
 /// The item columns in the order [`item_from_row`] reads them.
 pub(crate) const ITEM_COLUMNS: &str = item_columns!();
 /// The user columns in the order [`user_at`] reads them.
-pub(crate) const USER_COLUMNS: &str = "id, name, role, disabled, created_at, updated_at";
+pub(crate) const USER_COLUMNS: &str = user_columns!();
 /// The credential columns in the order [`credential_from_row`] reads them.
 pub(crate) const CREDENTIAL_COLUMNS: &str =
     "id, user_id, name, created_at, expires_at, last_used_at, revoked_at";

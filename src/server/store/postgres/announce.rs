@@ -44,12 +44,7 @@ impl Announcer {
     }
 
     pub fn send(&self, kind: ChangeKind, id: i64, version: Option<i64>) {
-        let kind = match kind {
-            ChangeKind::Created => "created",
-            ChangeKind::Updated => "updated",
-            ChangeKind::Deleted => "deleted",
-            ChangeKind::Reset => "reset",
-        };
+        let kind = kind.as_str();
         if self.queue.try_send((kind, id, version)).is_err() {
             tracing::warn!(
                 id,

@@ -6,7 +6,8 @@ use tokio_postgres::Row;
 use super::{postgres_error, PostgresStore};
 use crate::domain::{Role, User};
 use crate::server::store::sql::{
-    self, credential_from_row, last_use_is_stale, Dialect, CREDENTIAL_COLUMNS, USER_COLUMNS,
+    self, credential_from_row, last_use_is_stale, user_columns, Dialect, CREDENTIAL_COLUMNS,
+    USER_COLUMNS,
 };
 use crate::server::store::{
     fold_case, now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
@@ -70,8 +71,9 @@ impl UserStore for PostgresStore {
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        // On every request with a bearer token: a literal, not formatted.
         self.query_opt(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
             &[&id],
         )
         .await?

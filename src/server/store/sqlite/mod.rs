@@ -138,6 +138,11 @@ impl SqliteStore {
             .map_err(|e| StoreError::backend(format!("opening the database panicked: {e}")))?
     }
 
+    /// Commits so far; see [`ItemStore::revision`].
+    fn committed(&self) -> u64 {
+        self.inner.revision.load(Ordering::Acquire)
+    }
+
     /// Runs `f` on a free read connection, on the current thread.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let readers = &self.inner.readers;
@@ -284,7 +289,7 @@ impl ItemStore for SqliteStore {
     }
 
     async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError> {
-        let revision = self.revision();
+        let revision = self.committed();
         let (where_sql, values) = sql::filters(Dialect::Sqlite, query);
         let key = format!("{where_sql} {values:?}");
         let aggregates = || lock(&self.inner.aggregates);
@@ -388,7 +393,7 @@ impl ItemStore for SqliteStore {
     }
 
     async fn categories(&self) -> Result<Vec<String>, StoreError> {
-        let revision = self.revision();
+        let revision = self.committed();
         let aggregates = || lock(&self.inner.aggregates);
         if let Some(known) = aggregates().at(revision).and_then(|a| a.categories.clone()) {
             return Ok(known);
@@ -408,8 +413,8 @@ impl ItemStore for SqliteStore {
         Ok(categories)
     }
 
-    fn revision(&self) -> u64 {
-        self.inner.revision.load(Ordering::Acquire)
+    fn revision(&self) -> Option<u64> {
+        Some(self.committed())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

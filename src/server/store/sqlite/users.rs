@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::SqliteStore;
 use crate::domain::{Role, User};
 use crate::server::store::sql::{
-    self, last_use_is_stale, Dialect, CREDENTIAL_COLUMNS, USER_COLUMNS,
+    self, last_use_is_stale, user_columns, Dialect, CREDENTIAL_COLUMNS, USER_COLUMNS,
 };
 use crate::server::store::{
     fold_case, now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
@@ -69,9 +69,14 @@ impl UserStore for SqliteStore {
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-                .query_row([id], user_from_row)
-                .optional()
+            // On every request with a bearer token: a literal, not formatted.
+            conn.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = ?1"
+            ))?
+            .query_row([id], user_from_row)
+            .optional()
         })
     }
 
