@@ -10,6 +10,7 @@ use leptos::config::{Env, LeptosOptions};
 
 use crate::domain::AccessPolicy;
 use crate::server::auth::AuthOptions;
+use crate::server::forwarded::IpNet;
 use crate::server::telemetry::LogFormat;
 
 /// The first admin's password in [`Config::for_tests`].
@@ -99,9 +100,16 @@ pub struct Config {
 
     /// Requests a second one client address may make on average (IPv6: per
     /// /64); more get 429 with Retry-After. 0 turns the limit off. Behind a
-    /// reverse proxy every client shares the proxy's address: limit there.
+    /// reverse proxy, see --trusted-proxies.
     #[arg(long, env = "ITEMSERVE_RATE_LIMIT", default_value_t = 200)]
     pub rate_limit: u32,
+
+    /// Reverse proxies (load balancers) whose X-Forwarded-For names the
+    /// client, comma separated addresses or networks, e.g. `10.0.0.0/8,::1`.
+    /// Rate and login limits then count per client instead of per proxy.
+    /// Empty (the default): the header is ignored.
+    #[arg(long, env = "ITEMSERVE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = clap::value_parser!(IpNet))]
+    pub trusted_proxies: Vec<IpNet>,
 
     /// Requests one client may make at once before the per-second rate
     /// applies [default: twice --rate-limit].
@@ -198,6 +206,7 @@ impl Config {
             // its own tests, which turn it on.
             rate_limit: 0,
             rate_limit_burst: None,
+            trusted_proxies: Vec::new(),
             max_connections: 10_000,
             header_timeout: 10.0,
             body_timeout: 30.0,

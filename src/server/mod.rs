@@ -4,6 +4,7 @@ pub mod assets;
 pub mod auth;
 pub mod compression;
 pub mod config;
+pub mod forwarded;
 pub mod inference;
 pub mod limits;
 pub mod page_cache;

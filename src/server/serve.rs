@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::server::forwarded::TrustedProxies;
 use crate::server::telemetry::FrontService;
 
 /// Read buffer per connection: bounds the memory of a request head.
@@ -44,12 +45,14 @@ pub struct ConnectionLimits {
 }
 
 /// Serves `service` (the router in its front layer) on `listener` until
-/// `stop` completes, then stops
-/// accepting and lets open connections finish (up to the drain timeout).
+/// `stop` completes, then stops accepting and lets open connections finish
+/// (up to the drain timeout). Each request carries its client's address
+/// (`ConnectInfo`): the peer's, or behind a trusted proxy the one it names.
 pub async fn serve(
     listener: TcpListener,
     service: FrontService,
     limits: ConnectionLimits,
+    proxies: Arc<TrustedProxies>,
     open: Gauge,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
@@ -83,10 +86,12 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let proxies = Arc::clone(&proxies);
         let service = service
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(remote));
+                let client = proxies.client(remote, request.headers());
+                request.extensions_mut().insert(ConnectInfo(client));
                 request.map(Body::new)
             });
         let builder = builder.clone();

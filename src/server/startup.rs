@@ -16,6 +16,7 @@ use crate::app::{shell, App};
 use crate::server::assets::{self, SiteAssets};
 use crate::server::auth::{Auth, AuthError};
 use crate::server::config::Config;
+use crate::server::forwarded::TrustedProxies;
 use crate::server::inference::ModelRegistry;
 use crate::server::limits::{RateLimiter, RequestLimits};
 use crate::server::page_cache;
@@ -55,6 +56,7 @@ pub struct Application {
     service: FrontService,
     addr: SocketAddr,
     limits: ConnectionLimits,
+    proxies: Arc<TrustedProxies>,
     metrics: Arc<Metrics>,
     /// `/metrics` on its own address, when configured.
     metrics_listener: Option<(TcpListener, Router)>,
@@ -165,6 +167,7 @@ impl Application {
                 header_timeout: Duration::from_secs_f64(config.header_timeout),
                 drain_timeout: Duration::from_secs(30),
             },
+            proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
             metrics,
             metrics_listener,
             changes,
@@ -208,7 +211,16 @@ impl Application {
             stop.await;
             changes.close();
         };
-        serve(self.listener, self.service, self.limits, connections, stop).await
+        let limits = self.limits;
+        serve(
+            self.listener,
+            self.service,
+            limits,
+            self.proxies,
+            connections,
+            stop,
+        )
+        .await
     }
 }
 

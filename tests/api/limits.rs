@@ -92,6 +92,70 @@ async fn a_burst_beyond_the_rate_limit_gets_429_with_retry_after() {
     assert_eq!(app.get("/items/").await.status(), 200);
 }
 
+/// Statuses of `n` requests for `/items/` said to be forwarded for `client`.
+async fn forwarded_for(app: &TestApp, client: &str, n: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        let response = app
+            .client
+            .get(app.url("/items/"))
+            .header("x-forwarded-for", client)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let app = TestApp::spawn_configured(|c| {
+        c.rate_limit = 1;
+        c.rate_limit_burst = Some(5);
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let first = forwarded_for(&app, "203.0.113.7", 8).await;
+    assert_eq!(first[..5], [200; 5], "{first:?}");
+    assert_eq!(first[7], 429, "{first:?}");
+    // Another client behind the same proxy is not held back by the first.
+    let second = forwarded_for(&app, "203.0.113.8", 5).await;
+    assert_eq!(second, [200; 5]);
+    // Addresses a client writes in front of the proxy's entry do not count.
+    let spoofed = forwarded_for(&app, "198.51.100.1, 203.0.113.7", 1).await;
+    assert_eq!(spoofed, [429]);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = TestApp::spawn_configured(|c| {
+        c.rate_limit = 1;
+        c.rate_limit_burst = Some(5);
+    })
+    .await;
+    let first = forwarded_for(&app, "203.0.113.7", 8).await;
+    assert_eq!(first[7], 429, "{first:?}");
+    // The header names someone else, but the connection is the same client.
+    let (status, body) = status_and_json(
+        app.client
+            .get(app.url("/items/"))
+            .header("x-forwarded-for", "203.0.113.8")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Too many requests"),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn the_rate_limit_is_off_when_set_to_zero() {
     let app = TestApp::spawn_configured(|c| c.rate_limit = 0).await;
@@ -271,4 +335,19 @@ async fn over_long_urls_get_414_or_431_and_the_server_keeps_serving() {
         200
     );
     assert_still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn a_malformed_trusted_proxy_stops_the_start_with_a_clear_message() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_itemserve"))
+        .args(["--trusted-proxies", "10.0.0.0/8,proxy.example"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("'proxy.example' is not an IP address or a network like 10.0.0.0/8"),
+        "{message}"
+    );
 }
