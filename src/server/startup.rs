@@ -2,12 +2,12 @@
 //! tests both start the server through [`Application::build`].
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::trace::TraceLayer;
@@ -224,10 +224,16 @@ impl Application {
     }
 }
 
+/// The UI's routes, found once per process. Finding them renders the app
+/// with resource loading switched off process-wide (a Leptos global), so a
+/// page that another server of the same process renders meanwhile would
+/// wait for its data forever; tests run many servers in one process.
+static UI_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
 /// The complete router: REST, the Leptos UI and its server functions; and
 /// its route patterns, which label requests in the metrics and logs.
 pub fn router(state: AppState) -> (Router, RoutePatterns) {
-    let ui_routes = generate_route_list(App);
+    let ui_routes = UI_ROUTES.clone();
     let mut paths: Vec<&str> = rest::route_patterns().collect();
     paths.extend(ui_routes.iter().map(|route| route.path()));
     paths.extend(leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path));
