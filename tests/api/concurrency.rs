@@ -140,3 +140,52 @@ async fn listings_always_reflect_every_acknowledged_write() {
     let (_, items) = status_and_json(app.get("/items/").await).await;
     assert_eq!(items, json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_creates_choosing_one_id_store_exactly_one_and_the_rest_get_409() {
+    let app = TestApp::spawn_empty().await;
+    // Creates without an id race beside them: none may take the chosen id
+    // or lose its own write.
+    let creates = (0..40).map(|i| {
+        let app = &app;
+        async move {
+            let body = if i % 2 == 0 {
+                json!({"id": 7, "name": format!("racer {i}")})
+            } else {
+                json!({"name": format!("assigned {i}")})
+            };
+            let (status, body) = status_and_json(app.post_json("/items/", &body).await).await;
+            (i, status, body)
+        }
+    });
+    let answers = join_all(creates).await;
+    let chosen: Vec<&(i32, u16, Value)> = answers.iter().filter(|(i, ..)| i % 2 == 0).collect();
+    let winners: Vec<_> = chosen
+        .iter()
+        .filter(|(_, status, _)| *status == 201)
+        .collect();
+    assert_eq!(winners.len(), 1, "{chosen:?}");
+    for (_, status, body) in chosen.iter().filter(|(_, status, _)| *status != 201) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body, &json!({"detail": "Item with id 7 already exists"}));
+    }
+    let mut assigned: Vec<i64> = answers
+        .iter()
+        .filter(|(i, ..)| i % 2 == 1)
+        .map(|(_, status, body)| {
+            assert_eq!(*status, 201, "{body}");
+            body["id"].as_i64().unwrap()
+        })
+        .collect();
+    assigned.sort_unstable();
+    assigned.dedup();
+    assert_eq!(assigned.len(), 20, "every create without an id got its own");
+    assert!(!assigned.contains(&7), "{assigned:?}");
+    let (_, stored) = status_and_json(app.get("/items/7").await).await;
+    assert_eq!(
+        stored["name"], winners[0].2["name"],
+        "the winner's item is stored"
+    );
+    let (_, body) = status_and_json(app.get("/search/?limit=1000").await).await;
+    assert_eq!(body["total"], 21);
+}

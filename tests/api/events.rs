@@ -92,12 +92,15 @@ async fn every_committed_change_reaches_the_stream_in_order() {
     // A refused write is not an event.
     assert_eq!(app.delete(&format!("/items/{id}")).await.status(), 404);
     let later = app.create(json!({"name": "After"})).await;
+    // A create that chooses its id is announced like one that does not.
+    app.create(json!({"id": 4242, "name": "Chosen"})).await;
 
     let expected = [
         json!({"kind": "created", "id": id, "version": 1}),
         json!({"kind": "updated", "id": id, "version": 2}),
         json!({"kind": "deleted", "id": id}),
         json!({"kind": "created", "id": later["id"], "version": 1}),
+        json!({"kind": "created", "id": 4242, "version": 1}),
     ];
     for want in expected {
         let event = events.next().await;

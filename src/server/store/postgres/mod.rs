@@ -1,12 +1,17 @@
 //! The PostgreSQL backend (tokio-postgres with a deadpool pool), for several
 //! instances sharing one database.
 //!
-//! Every write is one statement in its own transaction, or one short
-//! transaction, committed durably (`synchronous_commit` as the server has
-//! it, on by default) before the caller hears of it; PostgreSQL flushes
-//! concurrent commits together, so there is no writer thread here. Assigned
-//! ids come from a sequence (`next_item_id()` in the migration), so creates
-//! from many instances never wait on each other.
+//! Every write is committed durably (`synchronous_commit` as the server
+//! has it, on by default) before the caller hears of it. Creates are
+//! inserted in groups, one statement and one WAL flush for all the creates
+//! waiting at the time (`inserts.rs`); every other write is one statement
+//! in its own transaction, or one short transaction. Assigned ids come from
+//! a sequence (`next_item_id()` in the migration), so creates from many
+//! instances never wait on each other.
+//!
+//! Point reads (an item or a user by key, a credential by hash) share a
+//! few connections on which concurrent queries are pipelined
+//! (`pipelined.rs`); scans and writes take a pooled connection each.
 //!
 //! After each committed write the instance announces it with `NOTIFY`
 //! (`announce.rs`, in batches), and every instance feeds what it hears
@@ -19,7 +24,9 @@
 //! through one instance reads its write through any other.
 
 mod announce;
+mod inserts;
 mod listen;
+mod pipelined;
 mod users;
 
 use std::sync::Arc;
@@ -42,7 +49,7 @@ mod embedded {
 
 /// How long a request waits for a connection (or for a new one to be
 /// made) before it answers 503.
-const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The advisory lock that lets one instance at a time migrate the schema.
 const MIGRATION_LOCK: i64 = 0x6974_656d_7365_7276; // "itemserv"
@@ -82,7 +89,8 @@ const DELETE: &str = "WITH deleted AS (\
 pub struct PostgresOptions {
     /// Insert the original app's demo items into a brand-new database.
     pub seed_demo_items: bool,
-    /// Connections in the pool.
+    /// Connections in the pool (for scans and writes); a quarter as many
+    /// (one to four) are opened besides, shared by the point reads.
     pub pool_size: usize,
     /// Where commits are measured.
     pub commits: CommitMetrics,
@@ -91,7 +99,11 @@ pub struct PostgresOptions {
 /// Items (and users) in a PostgreSQL database.
 pub struct PostgresStore {
     pool: Pool,
-    /// Every write is a commit of its own here.
+    /// Point reads, pipelined on shared connections.
+    points: pipelined::Pipelined,
+    /// Creates, committed in groups.
+    inserts: inserts::Inserts,
+    /// Updates and deletes are a commit each.
     commits: CommitMetrics,
     announcer: announce::Announcer,
 }
@@ -123,6 +135,8 @@ impl PostgresStore {
         listen::start(config.clone(), &changes).await.map_err(|e| {
             StoreError::backend(format!("cannot listen for change notifications: {e}"))
         })?;
+        let points =
+            pipelined::Pipelined::open(config.clone(), (options.pool_size / 4).clamp(1, 4)).await?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -140,6 +154,8 @@ impl PostgresStore {
             .map_err(|e| StoreError::backend(format!("cannot build the connection pool: {e}")))?;
         Ok(PostgresStore {
             announcer: announce::Announcer::start(pool.clone()),
+            inserts: inserts::Inserts::start(pool.clone(), options.commits.clone()),
+            points,
             pool,
             commits: options.commits,
         })
@@ -210,12 +226,6 @@ impl PostgresStore {
             self.commits.observe(1, started.elapsed());
         }
         result
-    }
-
-    fn created(&self, row: Row) -> Result<Item, StoreError> {
-        let created = item(&row)?;
-        self.announce(ChangeKind::Created, created.id, Some(created.version));
-        Ok(created)
     }
 
     /// Announces a committed change to every instance's event streams
@@ -401,7 +411,8 @@ fn item(row: &Row) -> Result<Item, StoreError> {
 #[async_trait]
 impl ItemStore for PostgresStore {
     async fn get(&self, id: i64) -> Result<Option<Item>, StoreError> {
-        self.query_opt(SELECT_BY_ID, &[&id])
+        self.points
+            .query_opt(SELECT_BY_ID, &[&id])
             .await?
             .as_ref()
             .map(item)
@@ -428,70 +439,10 @@ impl ItemStore for PostgresStore {
         Ok(row.try_get::<_, i64>(0).map_err(postgres_error)? as u64)
     }
 
-    async fn create(&self, id: Option<i64>, item_in: ValidItem) -> Result<Item, StoreError> {
-        let folded = FoldedText::of_item(&item_in);
-        let now = now_rfc3339();
-        let (name, description, category, price) = (
-            item_in.name(),
-            item_in.description(),
-            item_in.category(),
-            item_in.price(),
-        );
-        let Some(id) = id else {
-            // A client may insert the id the sequence hands out at the very
-            // same moment; the sequence then moves on.
-            let mut attempts = 0;
-            loop {
-                let result = self
-                    .write(self.query_one(
-                        INSERT_ASSIGNED,
-                        &[
-                            &name,
-                            &description,
-                            &category,
-                            &price,
-                            &now,
-                            &folded.name,
-                            &folded.description,
-                            &folded.category,
-                        ],
-                    ))
-                    .await;
-                match result {
-                    Ok(row) => return self.created(row),
-                    Err(StoreError::Backend(DbError::Postgres(e)))
-                        if e.code() == Some(&SqlState::SEQUENCE_GENERATOR_LIMIT_EXCEEDED) =>
-                    {
-                        return Err(StoreError::IdsExhausted)
-                    }
-                    Err(StoreError::Backend(e)) if e.is_unique_violation() && attempts < 3 => {
-                        attempts += 1;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        };
-        match self
-            .write(self.query_one(
-                INSERT_WITH_ID,
-                &[
-                    &id,
-                    &name,
-                    &description,
-                    &category,
-                    &price,
-                    &now,
-                    &folded.name,
-                    &folded.description,
-                    &folded.category,
-                ],
-            ))
-            .await
-        {
-            Ok(row) => item(&row),
-            Err(StoreError::Backend(e)) if e.is_unique_violation() => Err(StoreError::Conflict(id)),
-            Err(e) => Err(e),
-        }
+    async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
+        let created = self.inserts.create(id, item).await?;
+        self.announce(ChangeKind::Created, created.id, Some(created.version));
+        Ok(created)
     }
 
     async fn update(
@@ -557,7 +508,9 @@ impl ItemStore for PostgresStore {
         None
     }
 
+    /// Both kinds of connection: the pool's and the shared ones.
     async fn ping(&self) -> Result<(), StoreError> {
-        self.query_one("SELECT 1", &[]).await.map(drop)
+        self.query_one("SELECT 1", &[]).await?;
+        self.points.query_opt("SELECT 1", &[]).await.map(drop)
     }
 }

@@ -72,14 +72,15 @@ impl UserStore for PostgresStore {
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         // On every request with a bearer token: a literal, not formatted.
-        self.query_opt(
-            concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
-            &[&id],
-        )
-        .await?
-        .as_ref()
-        .map(user)
-        .transpose()
+        self.points
+            .query_opt(
+                concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
+                &[&id],
+            )
+            .await?
+            .as_ref()
+            .map(user)
+            .transpose()
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
@@ -167,6 +168,7 @@ impl UserStore for PostgresStore {
         now: &str,
     ) -> Result<Option<(Credential, User)>, StoreError> {
         let found = self
+            .points
             .query_opt(
                 sql::live_credential(Dialect::Postgres),
                 &[&token_hash, &kind.as_str(), &now],
