@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
-use super::{item, pool_error, postgres_error, INSERT_ASSIGNED, INSERT_WITH_ID};
+use super::{item, pool_error, postgres_error};
 use crate::domain::{Item, ValidItem};
 use crate::server::store::sql::item_columns;
 use crate::server::store::{now_rfc3339, DbError, FoldedText, StoreError};
@@ -34,6 +34,16 @@ const QUEUE: usize = 4096;
 /// Groups being committed at once, each on a pooled connection: while one
 /// waits for its flush, the next is being inserted.
 const COMMITTERS: usize = 3;
+
+/// One create: under `$1`, or under the next free id when `$1` is null
+/// (`coalesce` calls `next_item_id()` only then).
+pub(super) const INSERT_ONE: &str = concat!(
+    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
+     version, name_folded, description_folded, category_folded) \
+     VALUES (coalesce($1::bigint, next_item_id()), $2, $3, $4, $5, $6, $6, 1, $7, $8, $9) \
+     RETURNING ",
+    item_columns!()
+);
 
 /// Ids for the creates of a group that name none, from the same sequence
 /// and by the same rules as a create of its own.
@@ -291,58 +301,41 @@ async fn insert_one(
         item_in.category(),
         item_in.price(),
     );
-    let Some(id) = id else {
-        let mut attempts = 0;
-        loop {
-            let result = query_one(
-                client,
-                INSERT_ASSIGNED,
-                &[
-                    &name,
-                    &description,
-                    &category,
-                    &price,
-                    &now,
-                    &folded.name,
-                    &folded.description,
-                    &folded.category,
-                ],
-            )
-            .await;
-            match result {
-                Ok(row) => return item(&row),
-                Err(StoreError::Backend(DbError::Postgres(e)))
-                    if e.code() == Some(&SqlState::SEQUENCE_GENERATOR_LIMIT_EXCEEDED) =>
-                {
-                    return Err(StoreError::IdsExhausted)
-                }
-                Err(StoreError::Backend(e)) if e.is_unique_violation() && attempts < 3 => {
-                    attempts += 1;
-                }
-                Err(e) => return Err(e),
+    // A client may insert the id the sequence hands out at the very same
+    // moment; the sequence then moves on.
+    let mut attempts = 0;
+    loop {
+        let result = query_one(
+            client,
+            INSERT_ONE,
+            &[
+                &id,
+                &name,
+                &description,
+                &category,
+                &price,
+                &now,
+                &folded.name,
+                &folded.description,
+                &folded.category,
+            ],
+        )
+        .await;
+        match (result, id) {
+            (Ok(row), _) => return item(&row),
+            (Err(StoreError::Backend(e)), Some(id)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(id))
             }
+            (Err(StoreError::Backend(e)), None) if e.is_unique_violation() && attempts < 3 => {
+                attempts += 1;
+            }
+            (Err(StoreError::Backend(DbError::Postgres(e))), None)
+                if e.code() == Some(&SqlState::SEQUENCE_GENERATOR_LIMIT_EXCEEDED) =>
+            {
+                return Err(StoreError::IdsExhausted)
+            }
+            (Err(e), _) => return Err(e),
         }
-    };
-    let result = query_one(
-        client,
-        INSERT_WITH_ID,
-        &[
-            &id,
-            &name,
-            &description,
-            &category,
-            &price,
-            &now,
-            &folded.name,
-            &folded.description,
-            &folded.category,
-        ],
-    )
-    .await;
-    match result {
-        Ok(row) => item(&row),
-        Err(StoreError::Backend(e)) if e.is_unique_violation() => Err(StoreError::Conflict(id)),
-        Err(e) => Err(e),
     }
 }
 

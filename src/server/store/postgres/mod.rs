@@ -56,20 +56,6 @@ const MIGRATION_LOCK: i64 = 0x6974_656d_7365_7276; // "itemserv"
 
 const SELECT_BY_ID: &str = concat!("SELECT ", item_columns!(), " FROM items WHERE id = $1");
 
-const INSERT_WITH_ID: &str = concat!(
-    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
-     version, name_folded, description_folded, category_folded) \
-     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, $9) RETURNING ",
-    item_columns!()
-);
-
-const INSERT_ASSIGNED: &str = concat!(
-    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
-     version, name_folded, description_folded, category_folded) \
-     VALUES (next_item_id(), $1, $2, $3, $4, $5, $5, 1, $6, $7, $8) RETURNING ",
-    item_columns!()
-);
-
 const UPDATE: &str = concat!(
     "UPDATE items SET name = $2, description = $3, category = $4, price = $5, \
      updated_at = $6, version = version + 1, name_folded = $8, description_folded = $9, \
@@ -296,7 +282,7 @@ async fn migrate(client: &mut tokio_postgres::Client, seed: bool) -> Result<(), 
             for (id, item) in demo_items()? {
                 let folded = FoldedText::of_item(&item);
                 tx.execute(
-                    INSERT_WITH_ID,
+                    inserts::INSERT_ONE,
                     &[
                         &id,
                         &item.name(),
