@@ -384,3 +384,43 @@ async fn a_change_through_one_instance_reaches_the_event_streams_of_both() {
         json!({"kind": "updated", "id": id, "version": 2})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_creates_reaches_the_other_instance_whole_and_in_order() {
+    if skip("a_burst_of_creates_reaches_the_other_instance_whole_and_in_order") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let (a, b) = two_instances(&db).await;
+    let mut on_b = EventStream::open(&b, None).await;
+    // Enough at once that creates commit in groups and their announcements
+    // go out several to a notification, more than one notification holds.
+    let creates = (0..300).map(|i| {
+        let a = &a;
+        async move { a.create(json!({ "name": format!("Burst {i}") })).await["id"].as_i64() }
+    });
+    let mut created: Vec<i64> = futures::future::join_all(creates)
+        .await
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    let mut heard = Vec::new();
+    let mut last_event = 0;
+    while heard.len() < created.len() {
+        let event = on_b.next().await;
+        assert_eq!(event.data["kind"], "created", "{:?}", event.data);
+        let number: i64 = event
+            .id
+            .as_deref()
+            .unwrap()
+            .trim_start_matches("pg-")
+            .parse()
+            .unwrap();
+        assert!(number > last_event, "event {number} after {last_event}");
+        last_event = number;
+        heard.push(event.data["id"].as_i64().unwrap());
+    }
+    created.sort_unstable();
+    heard.sort_unstable();
+    assert_eq!(heard, created, "every create was announced once");
+}

@@ -6,11 +6,17 @@
 //! (measured here: 3 700 durable creates/s with a NOTIFY trigger, 10 500
 //! without). Instead each write, once committed, queues its change here and
 //! one task sends what has queued up since its last round in one statement:
-//! one small transaction (no WAL flush of its own) per batch rather than
-//! per write. The order of an instance's announcements is its commit order.
+//! one small transaction per batch rather than per write, and one
+//! notification (a JSON array) per [`PER_NOTIFICATION`] changes, so that
+//! every listening instance wakes once for them. The order of an
+//! instance's announcements is its commit order.
 
-use deadpool_postgres::Pool;
+use std::time::Duration;
+
 use tokio::sync::mpsc;
+
+use super::connections::{Connection, Connections};
+use crate::server::store::StoreError;
 
 use crate::domain::ChangeKind;
 
@@ -19,15 +25,23 @@ use crate::domain::ChangeKind;
 /// are failing.
 const QUEUE: usize = 10_000;
 
-/// Most changes one statement announces.
+/// Most changes one round announces.
 const BATCH: usize = 1_000;
 
-/// The payload of each notification: its event number, kind, item, version.
-const ANNOUNCE: &str = "SELECT pg_notify('itemserve_items', json_build_object(\
-     'event', nextval('item_change_ids'), 'kind', c.kind, 'id', c.id, \
-     'version', c.version)::text) \
-     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS c(kind, id, version, n) \
-     ORDER BY c.n";
+/// How long a round waits for more changes after the first: writes come in
+/// bursts, and every notification wakes every listening instance.
+const GATHER: Duration = Duration::from_millis(2);
+
+/// Most changes in one notification: each takes about 60 bytes of JSON, and
+/// PostgreSQL refuses payloads of 8 000 bytes or more.
+const PER_NOTIFICATION: usize = 100;
+
+/// One notification: an array of the changes in order, each with its
+/// event number (numbered in order), kind, item and version.
+const ANNOUNCE: &str = "SELECT pg_notify('itemserve_items', json_agg(json_build_object(\
+     'event', nextval('item_change_ids'), 'kind', c.kind, 'id', c.id, 'version', c.version) \
+     ORDER BY c.n)::text) \
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS c(kind, id, version, n)";
 
 type Change = (&'static str, i64, Option<i64>);
 
@@ -37,10 +51,14 @@ pub(super) struct Announcer {
 }
 
 impl Announcer {
-    pub fn start(pool: Pool) -> Announcer {
+    /// Connects the announcing task (with generic plans, as the group
+    /// inserts do) and starts it.
+    pub async fn start(mut config: tokio_postgres::Config) -> Result<Announcer, StoreError> {
+        config.options("-c plan_cache_mode=force_generic_plan");
+        let connection = Connections::open(config, 1).await?;
         let (queue, changes) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, changes));
-        Announcer { queue }
+        tokio::spawn(run(connection, changes));
+        Ok(Announcer { queue })
     }
 
     pub fn send(&self, kind: ChangeKind, id: i64, version: Option<i64>) {
@@ -55,27 +73,61 @@ impl Announcer {
     }
 }
 
-async fn run(pool: Pool, mut changes: mpsc::Receiver<Change>) {
+async fn run(connection: Connections, mut changes: mpsc::Receiver<Change>) {
     let mut batch = Vec::with_capacity(BATCH);
     while changes.recv_many(&mut batch, BATCH).await > 0 {
-        let kinds: Vec<&str> = batch.iter().map(|c| c.0).collect();
-        let ids: Vec<i64> = batch.iter().map(|c| c.1).collect();
-        let versions: Vec<Option<i64>> = batch.iter().map(|c| c.2).collect();
-        let sent = async {
-            let client = pool.get().await.map_err(|e| e.to_string())?;
-            let statement = client
-                .prepare_cached(ANNOUNCE)
-                .await
-                .map_err(|e| e.to_string())?;
-            client
-                .execute(&statement, &[&kinds, &ids, &versions])
-                .await
-                .map_err(|e| e.to_string())
+        tokio::time::sleep(GATHER).await;
+        while batch.len() < BATCH {
+            match changes.try_recv() {
+                Ok(change) => batch.push(change),
+                Err(_) => break,
+            }
         }
-        .await;
+        let sent = match connection.get(0).await {
+            Ok(connection) => announce(&connection, &batch).await,
+            Err(e) => Err(e.to_string()),
+        };
         if let Err(error) = sent {
             tracing::warn!(%error, changes = batch.len(), "could not announce changes to the event streams");
         }
         batch.clear();
     }
+}
+
+/// Sends `batch` in notifications of at most [`PER_NOTIFICATION`] changes,
+/// in one transaction when there are several (delivered together, in order).
+async fn announce(connection: &Connection, batch: &[Change]) -> Result<(), String> {
+    let client = &connection.client;
+    let statement = connection
+        .prepared(ANNOUNCE)
+        .await
+        .map_err(|e| e.to_string())?;
+    let send = |chunk: &[Change]| {
+        let kinds: Vec<&str> = chunk.iter().map(|c| c.0).collect();
+        let ids: Vec<i64> = chunk.iter().map(|c| c.1).collect();
+        let versions: Vec<Option<i64>> = chunk.iter().map(|c| c.2).collect();
+        let statement = statement.clone();
+        async move {
+            client
+                .execute(&statement, &[&kinds, &ids, &versions])
+                .await
+                .map(drop)
+        }
+    };
+    if batch.len() <= PER_NOTIFICATION {
+        return send(batch).await.map_err(|e| e.to_string());
+    }
+    // This connection is the announcer's alone: a transaction on it is safe.
+    let sent = async {
+        client.batch_execute("BEGIN").await?;
+        for chunk in batch.chunks(PER_NOTIFICATION) {
+            send(chunk).await?;
+        }
+        client.batch_execute("COMMIT").await
+    }
+    .await;
+    if sent.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    sent.map_err(|e| e.to_string())
 }

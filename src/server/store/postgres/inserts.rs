@@ -10,16 +10,16 @@
 //! failure of the group statement (a row PostgreSQL refuses) makes its
 //! creates go one by one, so each caller gets its own answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use deadpool_postgres::{ClientWrapper, Pool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
-use super::{item, pool_error, postgres_error};
+use super::connections::{Connection, Connections};
+use super::{item, postgres_error};
 use crate::domain::{Item, ValidItem};
 use crate::server::store::sql::item_columns;
 use crate::server::store::{now_rfc3339, DbError, FoldedText, StoreError};
@@ -31,8 +31,8 @@ const MAX_GROUP: usize = 256;
 /// Creates waiting for a group; callers wait (asynchronously) beyond it.
 const QUEUE: usize = 4096;
 
-/// Groups being committed at once, each on a pooled connection: while one
-/// waits for its flush, the next is being inserted.
+/// Groups being committed at once, each on a connection of its own: while
+/// one waits for its flush, the next is being inserted.
 const COMMITTERS: usize = 3;
 
 /// One create: under `$1`, or under the next free id when `$1` is null
@@ -45,23 +45,39 @@ pub(super) const INSERT_ONE: &str = concat!(
     item_columns!()
 );
 
-/// Ids for the creates of a group that name none, from the same sequence
-/// and by the same rules as a create of its own.
-const NEXT_IDS: &str = "SELECT next_item_id() FROM generate_series(1, $1::int)";
-
-/// The group's rows, from parallel arrays; a row whose id exists already
-/// is left out (its caller hears of the conflict).
+/// The whole group in one statement (one round trip, one commit). The
+/// creates come in parallel arrays; those that name no id get one straight
+/// from the sequence (`slot` numbers them), skipping any that another create
+/// of the group chose. Left out of the insert, and so without a row in the
+/// answer: an id that exists already (`ON CONFLICT`), and an assigned id
+/// that is retired or in use (the rare case `next_item_id()` steps over;
+/// that create then goes alone). The answer has a row per create, in
+/// order: the stored item's columns (null when it was left out), then its
+/// position.
 const INSERT_GROUP: &str = concat!(
-    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
-     version, name_folded, description_folded, category_folded) \
-     SELECT id, name, description, category, price, now, now, 1, name_folded, \
-     description_folded, category_folded \
-     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], \
-     $7::text[], $8::text[], $9::text[]) \
-     AS r(id, name, description, category, price, now, name_folded, description_folded, \
-     category_folded) \
-     ON CONFLICT (id) DO NOTHING RETURNING ",
-    item_columns!()
+    "WITH ids AS MATERIALIZED (\
+        SELECT id, row_number() OVER () AS slot \
+        FROM (SELECT nextval('item_ids') AS id FROM generate_series(1, $11::int)) AS s \
+        WHERE id <> ALL ($12::bigint[])), \
+     input AS MATERIALIZED (\
+        SELECT r.n, coalesce(r.id, ids.id) AS id, r.id IS NULL AS assigned, r.name, \
+        r.description, r.category, r.price, r.now, r.name_folded, r.description_folded, \
+        r.category_folded \
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[], \
+        $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[]) WITH ORDINALITY \
+        AS r(id, name, description, category, price, now, name_folded, description_folded, \
+        category_folded, slot, n) \
+        LEFT JOIN ids ON ids.slot = r.slot), \
+     inserted AS (\
+        INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
+        version, name_folded, description_folded, category_folded) \
+        SELECT id, name, description, category, price, now, now, 1, name_folded, \
+        description_folded, category_folded FROM input \
+        WHERE NOT (assigned AND EXISTS (SELECT 1 FROM retired_item_ids t WHERE t.id = input.id)) \
+        ON CONFLICT (id) DO NOTHING RETURNING ",
+    item_columns!(),
+    ") SELECT inserted.*, input.n FROM input LEFT JOIN inserted ON inserted.id = input.id \
+     ORDER BY input.n"
 );
 
 /// One caller's create.
@@ -77,17 +93,27 @@ pub(super) struct Inserts {
 }
 
 impl Inserts {
-    pub fn start(pool: Pool, commits: CommitMetrics) -> Inserts {
+    /// Connects the committing tasks and starts them. Their connections
+    /// always use generic plans: PostgreSQL would otherwise plan the group
+    /// statement anew for every group (its custom plans look cheaper for
+    /// the arrays it is given), which cost a third of each commit here.
+    pub async fn start(
+        mut config: tokio_postgres::Config,
+        commits: CommitMetrics,
+    ) -> Result<Inserts, StoreError> {
+        config.options("-c plan_cache_mode=force_generic_plan");
+        let connections = Arc::new(Connections::open(config, COMMITTERS).await?);
         let (queue, waiting) = mpsc::channel(QUEUE);
         let waiting = Arc::new(Mutex::new(waiting));
-        for _ in 0..COMMITTERS {
+        for committer in 0..COMMITTERS {
             tokio::spawn(commit_loop(
-                pool.clone(),
+                Arc::clone(&connections),
+                committer,
                 Arc::clone(&waiting),
                 commits.clone(),
             ));
         }
-        Inserts { queue }
+        Ok(Inserts { queue })
     }
 
     /// Stores `item` under `id`, or under the next free id; answers once
@@ -106,7 +132,8 @@ impl Inserts {
 /// Takes every create waiting (up to [`MAX_GROUP`]) and commits them as
 /// one group, until the store is dropped.
 async fn commit_loop(
-    pool: Pool,
+    connections: Arc<Connections>,
+    committer: usize,
     waiting: Arc<Mutex<mpsc::Receiver<Create>>>,
     commits: CommitMetrics,
 ) {
@@ -118,7 +145,14 @@ async fn commit_loop(
             return;
         }
         let started = Instant::now();
-        let stored = commit(&pool, std::mem::take(&mut group)).await;
+        let group = std::mem::take(&mut group);
+        let stored = match connections.get(committer).await {
+            Ok(connection) => commit(&connection, group).await,
+            Err(e) => {
+                answer_all(group, &e);
+                0
+            }
+        };
         if stored > 0 {
             commits.observe(stored, started.elapsed());
         }
@@ -126,16 +160,9 @@ async fn commit_loop(
 }
 
 /// Inserts a group and answers its callers; returns how many rows it stored.
-async fn commit(pool: &Pool, group: Vec<Create>) -> usize {
-    let client = match pool.get().await {
-        Ok(client) => client,
-        Err(e) => {
-            answer_all(group, &pool_error(e));
-            return 0;
-        }
-    };
+async fn commit(client: &Connection, group: Vec<Create>) -> usize {
     let mut stored = 0;
-    let alone = match insert_group(&client, &group).await {
+    let alone = match insert_group(client, &group).await {
         Ok(outcomes) => {
             let mut alone = Vec::new();
             for (create, outcome) in group.into_iter().zip(outcomes) {
@@ -162,7 +189,7 @@ async fn commit(pool: &Pool, group: Vec<Create>) -> usize {
         }
     };
     for create in alone {
-        stored += usize::from(one_by_one(&client, create).await);
+        stored += usize::from(one_by_one(client, create).await);
     }
     stored
 }
@@ -184,68 +211,64 @@ enum Outcome {
     Alone,
 }
 
-/// One statement for the whole group, plus one for the ids it needs.
-async fn insert_group(
-    client: &ClientWrapper,
-    group: &[Create],
-) -> Result<Vec<Outcome>, StoreError> {
-    let chosen: HashSet<i64> = group.iter().filter_map(|c| c.id).collect();
-    let needed = group.iter().filter(|c| c.id.is_none()).count();
-    let mut fresh = Vec::new();
-    if needed > 0 {
-        let statement = client
-            .prepare_cached(NEXT_IDS)
-            .await
-            .map_err(postgres_error)?;
-        for row in client
-            .query(&statement, &[&(needed as i32)])
-            .await
-            .map_err(postgres_error)?
-        {
-            let id: i64 = row.try_get(0).map_err(postgres_error)?;
-            // An id that another create of this group chose is skipped
-            // (the sequence has moved past it for good).
-            if !chosen.contains(&id) {
-                fresh.push(id);
-            }
-        }
-        fresh.reverse();
-    }
-    let mut seen = HashSet::with_capacity(chosen.len());
-    let ids: Vec<Option<i64>> = group
+/// One statement for the whole group (see [`INSERT_GROUP`]).
+async fn insert_group(client: &Connection, group: &[Create]) -> Result<Vec<Outcome>, StoreError> {
+    // Two creates of the group that choose one id: the later ones go
+    // alone, and hear of the conflict there.
+    let mut chosen = HashSet::new();
+    let in_statement: Vec<bool> = group
         .iter()
-        .map(|create| match create.id {
-            Some(id) => seen.insert(id).then_some(id),
-            None => fresh.pop(),
+        .map(|c| c.id.is_none_or(|id| chosen.insert(id)))
+        .collect();
+    let creates: Vec<(&Create, FoldedText)> = group
+        .iter()
+        .zip(&in_statement)
+        .filter(|(_, inside)| **inside)
+        .map(|(c, _)| (c, FoldedText::of_item(&c.item)))
+        .collect();
+    let mut assigned: i64 = 0;
+    let slots: Vec<Option<i64>> = creates
+        .iter()
+        .map(|(c, _)| {
+            c.id.is_none().then(|| {
+                assigned += 1;
+                assigned
+            })
         })
         .collect();
-
-    let rows: Vec<(i64, &ValidItem, FoldedText)> = group
-        .iter()
-        .zip(&ids)
-        .filter_map(|(c, id)| id.map(|id| (id, &c.item, FoldedText::of_item(&c.item))))
-        .collect();
+    // As many ids as needed, plus one for each that a create chose (those
+    // are skipped); none when every create chose its own.
+    let draw = if assigned == 0 {
+        0
+    } else {
+        (assigned + chosen.len() as i64) as i32
+    };
+    let chosen: Vec<i64> = chosen.into_iter().collect();
     let now = now_rfc3339();
-    let row_ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let names: Vec<&str> = rows.iter().map(|r| r.1.name()).collect();
-    let descriptions: Vec<Option<&str>> = rows.iter().map(|r| r.1.description()).collect();
-    let categories: Vec<Option<&str>> = rows.iter().map(|r| r.1.category()).collect();
-    let prices: Vec<Option<f64>> = rows.iter().map(|r| r.1.price()).collect();
-    let times = vec![now.as_str(); rows.len()];
-    let names_folded: Vec<&str> = rows.iter().map(|r| r.2.name.as_str()).collect();
-    let descriptions_folded: Vec<Option<&str>> =
-        rows.iter().map(|r| r.2.description.as_deref()).collect();
+    let ids: Vec<Option<i64>> = creates.iter().map(|(c, _)| c.id).collect();
+    let names: Vec<&str> = creates.iter().map(|(c, _)| c.item.name()).collect();
+    let descriptions: Vec<Option<&str>> =
+        creates.iter().map(|(c, _)| c.item.description()).collect();
+    let categories: Vec<Option<&str>> = creates.iter().map(|(c, _)| c.item.category()).collect();
+    let prices: Vec<Option<f64>> = creates.iter().map(|(c, _)| c.item.price()).collect();
+    let times = vec![now.as_str(); creates.len()];
+    let names_folded: Vec<&str> = creates.iter().map(|(_, f)| f.name.as_str()).collect();
+    let descriptions_folded: Vec<Option<&str>> = creates
+        .iter()
+        .map(|(_, f)| f.description.as_deref())
+        .collect();
     let categories_folded: Vec<Option<&str>> =
-        rows.iter().map(|r| r.2.category.as_deref()).collect();
+        creates.iter().map(|(_, f)| f.category.as_deref()).collect();
     let statement = client
-        .prepare_cached(INSERT_GROUP)
+        .prepared(INSERT_GROUP)
         .await
         .map_err(postgres_error)?;
-    let inserted = client
+    let answer = client
+        .client
         .query(
             &statement,
             &[
-                &row_ids,
+                &ids,
                 &names,
                 &descriptions,
                 &categories,
@@ -254,31 +277,40 @@ async fn insert_group(
                 &names_folded,
                 &descriptions_folded,
                 &categories_folded,
+                &slots,
+                &draw,
+                &chosen,
             ],
         )
         .await
         .map_err(postgres_error)?;
-    let mut stored = HashMap::with_capacity(inserted.len());
-    for row in &inserted {
-        let item = item(row)?;
-        stored.insert(item.id, item);
+    if answer.len() != creates.len() {
+        return Err(StoreError::backend(format!(
+            "a group insert of {} creates answered {} rows",
+            creates.len(),
+            answer.len()
+        )));
     }
-    Ok(group
+    let mut rows = answer.iter();
+    group
         .iter()
-        .zip(ids)
-        .map(|(create, id)| match (id, create.id) {
-            (Some(id), _) if stored.contains_key(&id) => {
-                Outcome::Stored(stored.remove(&id).expect("checked just above"))
-            }
-            // Its own chosen id was in the statement, and taken.
-            (Some(_), Some(chosen)) => Outcome::Conflict(chosen),
-            (Some(_), None) | (None, _) => Outcome::Alone,
+        .zip(in_statement)
+        .map(|(create, inside)| {
+            let Some(row) = inside.then(|| rows.next()).flatten() else {
+                return Ok(Outcome::Alone);
+            };
+            let stored: Option<i64> = row.try_get(0).map_err(postgres_error)?;
+            Ok(match (stored, create.id) {
+                (Some(_), _) => Outcome::Stored(item(row)?),
+                (None, Some(chosen)) => Outcome::Conflict(chosen),
+                (None, None) => Outcome::Alone,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// One create in a statement of its own; says whether it stored a row.
-async fn one_by_one(client: &ClientWrapper, create: Create) -> bool {
+async fn one_by_one(client: &Connection, create: Create) -> bool {
     let outcome = insert_one(client, create.id, &create.item).await;
     let stored = outcome.is_ok();
     let _ = create.reply.send(outcome);
@@ -289,7 +321,7 @@ async fn one_by_one(client: &ClientWrapper, create: Create) -> bool {
 /// conflict; an assigned id that a client chose at the same moment is
 /// replaced by the next.
 async fn insert_one(
-    client: &ClientWrapper,
+    client: &Connection,
     id: Option<i64>,
     item_in: &ValidItem,
 ) -> Result<Item, StoreError> {
@@ -341,12 +373,13 @@ async fn insert_one(
 
 /// The one row of `sql`, prepared once per connection.
 async fn query_one(
-    client: &ClientWrapper,
-    sql: &str,
+    client: &Connection,
+    sql: &'static str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<tokio_postgres::Row, StoreError> {
-    let statement = client.prepare_cached(sql).await.map_err(postgres_error)?;
+    let statement = client.prepared(sql).await.map_err(postgres_error)?;
     client
+        .client
         .query_one(&statement, params)
         .await
         .map_err(postgres_error)

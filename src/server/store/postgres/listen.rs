@@ -20,13 +20,22 @@ const CHANNEL: &str = "itemserve_items";
 /// server) still exists.
 const PAUSE: Duration = Duration::from_secs(1);
 
-/// A notification's payload, as `announce` builds it.
+/// One change of a notification, as `announce` builds it.
 #[derive(Deserialize)]
-struct Payload {
+struct Announced {
     event: i64,
     kind: ChangeKind,
     id: i64,
     version: Option<i64>,
+}
+
+/// A notification's payload: an array of changes, or one change alone
+/// (as builds before the arrays sent them, during a rolling upgrade).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Payload {
+    Many(Vec<Announced>),
+    One(Announced),
 }
 
 /// Listens until the feed is dropped (the server stopped). Returns once
@@ -103,12 +112,19 @@ async fn listen(
             note = heard.recv() => {
                 let Some(note) = note else { break };
                 let Some(feed) = feed.upgrade() else { return Ok(()) };
-                match serde_json::from_str::<Payload>(note.payload()) {
-                    Ok(p) => feed.publish_as(
-                        format!("pg-{}", p.event),
-                        ItemChange { kind: p.kind, id: Some(p.id), version: p.version },
-                    ),
-                    Err(error) => tracing::warn!(%error, payload = note.payload(), "an unreadable change notification"),
+                let changes = match serde_json::from_str::<Payload>(note.payload()) {
+                    Ok(Payload::Many(changes)) => changes,
+                    Ok(Payload::One(change)) => vec![change],
+                    Err(error) => {
+                        tracing::warn!(%error, payload = note.payload(), "an unreadable change notification");
+                        continue;
+                    }
+                };
+                for c in changes {
+                    feed.publish_as(
+                        format!("pg-{}", c.event),
+                        ItemChange { kind: c.kind, id: Some(c.id), version: c.version },
+                    );
                 }
             }
             _ = tokio::time::sleep(PAUSE) => {

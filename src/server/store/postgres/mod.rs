@@ -11,7 +11,7 @@
 //!
 //! Point reads (an item or a user by key, a credential by hash) share a
 //! few connections on which concurrent queries are pipelined
-//! (`pipelined.rs`); scans and writes take a pooled connection each.
+//! (`connections.rs`); scans and other writes take a pooled connection.
 //!
 //! After each committed write the instance announces it with `NOTIFY`
 //! (`announce.rs`, in batches), and every instance feeds what it hears
@@ -24,9 +24,9 @@
 //! through one instance reads its write through any other.
 
 mod announce;
+mod connections;
 mod inserts;
 mod listen;
-mod pipelined;
 mod users;
 
 use std::sync::Arc;
@@ -75,7 +75,7 @@ const DELETE: &str = "WITH deleted AS (\
 pub struct PostgresOptions {
     /// Insert the original app's demo items into a brand-new database.
     pub seed_demo_items: bool,
-    /// Connections in the pool (for scans and writes); a quarter as many
+    /// Connections in the pool (for scans and writes); an eighth as many
     /// (one to four) are opened besides, shared by the point reads.
     pub pool_size: usize,
     /// Where commits are measured.
@@ -86,7 +86,7 @@ pub struct PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     /// Point reads, pipelined on shared connections.
-    points: pipelined::Pipelined,
+    points: connections::Connections,
     /// Creates, committed in groups.
     inserts: inserts::Inserts,
     /// Updates and deletes are a commit each.
@@ -122,7 +122,10 @@ impl PostgresStore {
             StoreError::backend(format!("cannot listen for change notifications: {e}"))
         })?;
         let points =
-            pipelined::Pipelined::open(config.clone(), (options.pool_size / 4).clamp(1, 4)).await?;
+            connections::Connections::open(config.clone(), (options.pool_size / 8).clamp(1, 4))
+                .await?;
+        let inserts = inserts::Inserts::start(config.clone(), options.commits.clone()).await?;
+        let announcer = announce::Announcer::start(config.clone()).await?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -139,8 +142,8 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::backend(format!("cannot build the connection pool: {e}")))?;
         Ok(PostgresStore {
-            announcer: announce::Announcer::start(pool.clone()),
-            inserts: inserts::Inserts::start(pool.clone(), options.commits.clone()),
+            announcer,
+            inserts,
             points,
             pool,
             commits: options.commits,

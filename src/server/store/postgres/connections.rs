@@ -1,15 +1,19 @@
-//! Point reads (one row by key) on a few connections that every request
-//! shares: tokio-postgres pipelines the queries that tasks send on one
-//! connection at the same time, so a handful of PostgreSQL backends answer
-//! many concurrent requests, each woken once for several queries, instead
-//! of one backend per request. Scans (pages, counts) and writes stay on
-//! pooled connections of their own, so a slow scan never holds up the
-//! point reads queued behind it on a shared connection.
+//! A fixed set of connections that reconnect by themselves, outside the
+//! pool, for two uses:
 //!
-//! A connection found lost is replaced by the next read that picks it
-//! (one reconnect per connection at a time); a read whose connection was
-//! lost under it is tried once more on a fresh one, so a database restart
-//! costs no read that could have been answered.
+//! - point reads (one row by key), on connections every request shares:
+//!   tokio-postgres pipelines the queries that tasks send on one connection
+//!   at the same time, so a handful of PostgreSQL backends answer many
+//!   concurrent requests, each woken once for several queries, instead of
+//!   one backend per request. Scans (pages, counts) and writes stay on
+//!   pooled connections, so a slow scan never holds up the point reads
+//!   queued behind it on a shared connection;
+//! - the grouped creates (`inserts.rs`), one connection per committing task.
+//!
+//! A connection found lost is replaced by the next use of its slot (one
+//! reconnect per slot at a time); a point read whose connection was lost
+//! under it is tried once more on a fresh one, so a database restart costs
+//! no read that could have been answered.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,8 +25,8 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use super::{postgres_error, POOL_TIMEOUT};
 use crate::server::store::{DbError, StoreError};
 
-/// The shared connections of one instance.
-pub(super) struct Pipelined {
+/// The connections of one use.
+pub(super) struct Connections {
     config: tokio_postgres::Config,
     slots: Box<[Slot]>,
     next: AtomicUsize,
@@ -36,29 +40,35 @@ struct Slot {
 }
 
 /// One open connection and the statements prepared on it.
-struct Connection {
-    client: Client,
+pub(super) struct Connection {
+    pub client: Client,
     statements: Mutex<HashMap<&'static str, Statement>>,
 }
 
-impl Pipelined {
-    /// Opens `connections` shared connections (at least one).
+impl Connections {
+    /// Opens `count` connections (at least one).
     pub async fn open(
         config: tokio_postgres::Config,
-        connections: usize,
-    ) -> Result<Pipelined, StoreError> {
-        let pipelined = Pipelined {
+        count: usize,
+    ) -> Result<Connections, StoreError> {
+        let connections = Connections {
             config,
-            slots: (0..connections.max(1)).map(|_| Slot::default()).collect(),
+            slots: (0..count.max(1)).map(|_| Slot::default()).collect(),
             next: AtomicUsize::new(0),
         };
-        for slot in pipelined.slots.iter() {
-            pipelined.connection(slot).await?;
+        for slot in connections.slots.iter() {
+            connections.connection(slot).await?;
         }
-        Ok(pipelined)
+        Ok(connections)
     }
 
-    /// The row `sql` (a statement text fixed at compile time) finds, if any.
+    /// The open connection of slot `index`.
+    pub async fn get(&self, index: usize) -> Result<Arc<Connection>, StoreError> {
+        self.connection(&self.slots[index % self.slots.len()]).await
+    }
+
+    /// The row `sql` (a statement text fixed at compile time) finds, if
+    /// any, on the next connection in turn.
     pub async fn query_opt(
         &self,
         sql: &'static str,
@@ -128,7 +138,7 @@ impl Slot {
 
 impl Connection {
     /// `sql` prepared on this connection (once; later calls reuse it).
-    async fn prepared(&self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+    pub async fn prepared(&self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
         let known = self
             .statements
             .lock()
