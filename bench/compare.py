@@ -4,7 +4,12 @@ change's cost should be judged on a noisy shared machine: both builds and
 the bare axum baseline run at once, and each round measures the baseline,
 build A and build B back to back (the order rotating from round to round).
 Every figure is a ratio to the baseline of its own round; the table shows
-the median over the rounds and the range, and B's median against A's.
+the median over the rounds and the range, and B's median against A's. A
+second table shows the CPU time each build's process spent per request
+(kernel time for its sockets included, read from /proc/PID/task/*/schedstat
+around each wrk run): it moves much less with the machine's load than
+requests/s do, and unlike the instruction count it sees the syscalls and
+the larger responses.
 
     bench/compare.py --a OLD_BINARY --b target/release/itemserve --rounds 5
 
@@ -63,16 +68,19 @@ def main():
     tmp = tempfile.mkdtemp(prefix="itemserve-compare-")
     processes = [subprocess.Popen([str(bench.BASELINE), bench.BASELINE_ADDR], stdout=subprocess.DEVNULL)]
     servers = {}
+    pids = {"baseline": processes[0].pid}
     try:
         for label, binary, addr in (("A", args.a, "127.0.0.1:3903"), ("B", args.b, "127.0.0.1:3904")):
             process, base = bench.start_server(binary, addr, f"{tmp}/{label}")
             processes.append(process)
             servers[label] = base
+            pids[label] = process.pid
         bench.wait_ready(f"http://{bench.BASELINE_ADDR}/items/1")
         for base in servers.values():
             bench.seed(base)
 
         ratios = {name: {"A": [], "B": []} for name in args.scenario or DEFAULT}
+        cpu = {name: {"A": [], "B": [], "baseline": []} for name in ratios}
         for round_no in range(args.rounds):
             for name in ratios:
                 path, method, body = SCENARIOS[name]
@@ -81,10 +89,12 @@ def main():
                 shift = round_no % len(targets)
                 rps = {}
                 for label, url, m, b in targets[shift:] + targets[:shift]:
+                    cpu_before = cpu_ns(pids[label])
                     r = bench.wrk(url, args.seconds, args.connections, m, b, tmp)
                     if r["errors"]:
                         raise SystemExit(f"{label} {name}: {r['errors']} failed requests")
                     rps[label] = r["rps"]
+                    cpu[name][label].append((cpu_ns(pids[label]) - cpu_before) / r["requests"] / 1000)
                 for label in ("A", "B"):
                     ratios[name][label].append(rps[label] / rps["baseline"])
                 print(f"  round {round_no + 1}: {name}: baseline {rps['baseline']:.0f}, "
@@ -109,6 +119,32 @@ def main():
     for name, by in ratios.items():
         change = statistics.median(by["B"]) / statistics.median(by["A"]) - 1
         print(f"| {name:<30} | {cell(by['A']):>17} | {cell(by['B']):>17} | {change:>+7.1%} |")
+
+    print()
+    print("server CPU time per request (µs, kernel included): median (min–max); the baseline "
+          "answers GET /items/1 in every scenario")
+    print()
+    print(f"| {'scenario':<30} | {'baseline':>17} | {'A':>17} | {'B':>17} | {'B vs A':>7} |")
+    print(f"|{'-' * 32}|{'-' * 19}|{'-' * 19}|{'-' * 19}|{'-' * 9}|")
+
+    def micros(values):
+        return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+    for name, by in cpu.items():
+        change = statistics.median(by["B"]) / statistics.median(by["A"]) - 1
+        print(f"| {name:<30} | {micros(by['baseline']):>17} | {micros(by['A']):>17} | "
+              f"{micros(by['B']):>17} | {change:>+7.1%} |")
+
+
+def cpu_ns(pid):
+    """Nanoseconds the process's threads have spent on a CPU so far."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total
 
 
 def requests(addr, path, method, body, n):
