@@ -38,7 +38,7 @@ async fn serve() -> std::process::ExitCode {
         }
     };
     tracing::info!(
-        database = %config.database_url,
+        database = %config.database_url_for_logs(),
         "itemserve is ready: open http://{} in a browser (REST: http://{}/api)",
         app.addr(),
         app.addr()

@@ -39,7 +39,8 @@ pub struct Config {
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "sqlite://data/itemserve.db"
+        default_value = "sqlite://data/itemserve.db",
+        hide_env_values = true
     )]
     pub database_url: String,
 
@@ -213,6 +214,12 @@ impl Config {
         }
     }
 
+    /// The database URL with its password (if any) replaced by `***`, for
+    /// logs.
+    pub fn database_url_for_logs(&self) -> String {
+        redact_password(&self.database_url)
+    }
+
     /// The authentication settings.
     pub fn auth_options(&self) -> AuthOptions {
         AuthOptions {
@@ -259,6 +266,35 @@ impl Config {
     }
 }
 
+/// `scheme://user:password@host/…` and `…?password=…` with the password
+/// replaced by `***`.
+fn redact_password(url: &str) -> String {
+    let mut url = url.to_owned();
+    if let Some(scheme_end) = url.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = url[authority_start..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| authority_start + i);
+        if let Some(at) = url[authority_start..authority_end].rfind('@') {
+            let userinfo = authority_start..authority_start + at;
+            if let Some(colon) = url[userinfo.clone()].find(':') {
+                url.replace_range(userinfo.start + colon + 1..userinfo.end, "***");
+            }
+        }
+    }
+    if let Some(query) = url.find('?') {
+        let redacted: Vec<String> = url[query + 1..]
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        url.replace_range(query + 1.., &redacted.join("&"));
+    }
+    url
+}
+
 /// An origin as browsers send it: `scheme://host[:port]`, nothing after.
 fn origin(s: &str) -> Result<HeaderValue, String> {
     let s = s.trim();
@@ -279,5 +315,30 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "'{s}' is not a number of seconds between 0 and 86400"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn database_passwords_never_reach_the_logs() {
+        assert_eq!(
+            redact_password("postgres://app:s3cr:et@db:5432/items"),
+            "postgres://app:***@db:5432/items"
+        );
+        assert_eq!(
+            redact_password("postgres://app@db/items?sslmode=disable&password=s3cret"),
+            "postgres://app@db/items?sslmode=disable&password=***"
+        );
+        assert_eq!(
+            redact_password("postgres://app@db:5432/items"),
+            "postgres://app@db:5432/items"
+        );
+        assert_eq!(
+            redact_password("sqlite://data/itemserve.db"),
+            "sqlite://data/itemserve.db"
+        );
     }
 }
