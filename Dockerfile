@@ -14,9 +14,21 @@ ARG RUST_IMAGE=rust:1.95-bookworm
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-COPY . .
-RUN bash -c 'source scripts/tools.sh && ensure_rust && ensure_wasm_opt \
-    && cargo leptos build --release --precompress --split'
+# The build tools first, in a layer of their own: a change to the code
+# does not install them again (the lock file names the wasm-bindgen CLI).
+COPY scripts/tools.sh scripts/tools.sh
+COPY Cargo.lock Cargo.lock
+RUN bash -c 'source scripts/tools.sh && ensure_rust && ensure_wasm_opt'
+# Only what the build reads, so that editing docs, tests or deployment
+# files does not rebuild the binary.
+COPY Cargo.toml Cargo.toml
+COPY .cargo .cargo
+COPY src src
+COPY style style
+COPY public public
+COPY migrations migrations
+COPY vendor vendor
+RUN bash -c 'source scripts/tools.sh && cargo leptos build --release --precompress --split'
 
 FROM debian:bookworm-slim
 RUN useradd --system --home /app --create-home --uid 10001 itemserve \
@@ -26,7 +38,7 @@ COPY --from=build /src/target/release/itemserve /app/itemserve
 # The bundle's content hashes: the server reads them beside its binary.
 COPY --from=build /src/target/release/hash.txt /app/hash.txt
 COPY --from=build /src/target/site /app/site
-COPY --from=build /src/models /app/models
+COPY models /app/models
 USER itemserve
 ENV LEPTOS_SITE_ADDR=0.0.0.0:8080 \
     LEPTOS_SITE_ROOT=/app/site \
@@ -36,7 +48,8 @@ ENV LEPTOS_SITE_ADDR=0.0.0.0:8080 \
     RUST_LOG=info
 VOLUME ["/app/data"]
 EXPOSE 8080
-# Liveness through /healthz, with bash alone (the image has no curl).
+# Liveness through /healthz on the port the server listens on, with bash
+# alone (the image has no curl).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["bash", "-c", \
-    "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+    "exec 3<>/dev/tcp/127.0.0.1/${LEPTOS_SITE_ADDR##*:} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 CMD ["/app/itemserve"]
