@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """itemserve benchmark: drives the release server and a bare axum baseline
 with wrk from a second process on loopback and prints one table (plus a JSON
-file). Every scenario is also shown as a ratio to the baseline measured in
-the same run, because absolute figures drift on a shared machine.
+file). Every scenario is shown as a ratio to the baseline measured right
+before and right after it (their mean), because absolute figures drift on a
+shared machine within a run; with `--repeat N` the whole sequence runs N
+times and the table shows medians with their range (the spread).
 
 Run it through bench/run, which builds what it needs first.
 """
@@ -204,6 +206,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=int, default=5, help="duration of each scenario")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the whole sequence of scenarios this many times; the table shows "
+                         "medians and ranges")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     ap.add_argument("--server", type=Path, default=SERVER,
                     help="the itemserve binary to measure (default: the release build), "
@@ -240,8 +245,8 @@ def main():
         row = PREDICT_ROW
         batch_1000 = {"instances": [row] * 1000}
         v2_body = V2_ROW
+        baseline_url = f"http://{BASELINE_ADDR}/items/1"
         scenarios = [
-            ("baseline: bare axum GET /items/1", f"http://{BASELINE_ADDR}/items/1", "GET", None),
             ("GET /items/{id}", f"{base}/items/1", "GET", None),
             ("GET /items/?limit=100", f"{base}/items/?limit=100", "GET", None),
             ("POST /items/ (durable)", f"{base}/items/", "POST", {"name": "bench write", "price": 1.0}),
@@ -255,17 +260,27 @@ def main():
             ("POST /v2/models/linear/infer", f"{base}/v2/models/linear/infer", "POST", v2_body),
         ]
         if args.only:
-            scenarios = [s for s in scenarios
-                         if s[0].startswith("baseline") or any(o in s[0] for o in args.only)]
+            scenarios = [s for s in scenarios if any(o in s[0] for o in args.only)]
         sampler = RssSampler(server.pid)
         sampler.start()
-        results = []
-        for name, url, method, body in scenarios:
-            as_admin = (method in ("POST", "PUT") and "/items/" in url) or "signed in" in name
-            r = wrk(url, args.seconds, args.connections, method, body, tmp, auth if as_admin else None)
-            r["scenario"] = name
-            results.append(r)
-            print(f"  measured {name}: {r['rps']:.0f} req/s", file=sys.stderr)
+        # The baseline runs before the first scenario and after each one, so
+        # every scenario has a baseline on either side of it in time.
+        baselines = []
+        runs = {name: [] for name, *_ in scenarios}
+        for repeat in range(args.repeat):
+            before = wrk(baseline_url, args.seconds, args.connections)
+            baselines.append(before)
+            for name, url, method, body in scenarios:
+                as_admin = (method in ("POST", "PUT") and "/items/" in url) or "signed in" in name
+                r = wrk(url, args.seconds, args.connections, method, body, tmp,
+                        auth if as_admin else None)
+                after = wrk(baseline_url, args.seconds, args.connections)
+                baselines.append(after)
+                r["ratio"] = r["rps"] / ((before["rps"] + after["rps"]) / 2)
+                runs[name].append(r)
+                before = after
+                print(f"  run {repeat + 1}: {name}: {r['rps']:.0f} req/s, "
+                      f"{r['ratio']:.0%} of the baseline around it", file=sys.stderr)
         sampler.running = False
         sampler.join()
 
@@ -331,9 +346,8 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
         drop_database()
 
-    ceiling = results[0]["rps"]
-    for r in results:
-        r["ratio"] = r["rps"] / ceiling
+    results = [summarize("baseline: bare axum GET /items/1", baselines, with_ratio=False)]
+    results += [summarize(name, measured) for name, measured in runs.items()]
     extras = {
         "database": (database_url or "sqlite").split(":")[0],
         "startup_to_ready_ms": round(startup_ms, 1),
@@ -351,14 +365,22 @@ def main():
 
     print()
     print(f"itemserve benchmark — wrk -t1 -c{args.connections}, {args.seconds}s per scenario, loopback, "
-          f"{os.cpu_count()} cores shared by server and load")
+          f"{os.cpu_count()} cores shared by server and load; "
+          + (f"medians (range) of {args.repeat} runs; " if args.repeat > 1 else "")
+          + "ratio to the mean of the baseline runs just before and after each scenario")
     print()
-    print(f"| {'scenario':<34} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'vs baseline':>11} |")
-    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 13}|")
+    print(f"| {'scenario':<34} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'vs baseline':>17} |")
+    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 19}|")
     for r in results:
         p50 = f"{r['p50_ms']:.2f}" if r["p50_ms"] is not None else "-"
         p99 = f"{r['p99_ms']:.2f}" if r["p99_ms"] is not None else "-"
-        print(f"| {r['scenario']:<34} | {r['rps']:>9.0f} | {p50:>7} | {p99:>7} | {r['errors']:>6} | {r['ratio']:>10.0%} |")
+        if "ratio" not in r:
+            spread = f"{r['rps_min']:.0f}–{r['rps_max']:.0f} req/s" if len(r["runs"]) > 1 else "100%"
+        elif len(r["runs"]) > 1:
+            spread = f"{r['ratio']:.0%} ({r['ratio_min']:.0%}–{r['ratio_max']:.0%})"
+        else:
+            spread = f"{r['ratio']:.0%}"
+        print(f"| {r['scenario']:<34} | {r['rps']:>9.0f} | {p50:>7} | {p99:>7} | {r['errors']:>6} | {spread:>17} |")
     print()
     for key, value in extras.items():
         print(f"  {key.replace('_', ' ')}: {value}")
@@ -367,6 +389,23 @@ def main():
     print(f"\n  JSON: {args.out}")
     if any(r["errors"] for r in results):
         raise SystemExit("some requests failed")
+
+
+def summarize(name, measured, with_ratio=True):
+    """One table row from the runs of a scenario: medians, and the range of
+    the ratios (and of the baseline's own requests/s)."""
+    def median(key):
+        values = [r[key] for r in measured if r[key] is not None]
+        return statistics.median(values) if values else None
+
+    row = {"scenario": name, "rps": median("rps"), "p50_ms": median("p50_ms"),
+           "p99_ms": median("p99_ms"), "errors": sum(r["errors"] for r in measured),
+           "rps_min": min(r["rps"] for r in measured), "rps_max": max(r["rps"] for r in measured),
+           "runs": measured}
+    if with_ratio:
+        row.update(ratio=median("ratio"), ratio_min=min(r["ratio"] for r in measured),
+                   ratio_max=max(r["ratio"] for r in measured))
+    return row
 
 
 if __name__ == "__main__":
