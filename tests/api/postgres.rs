@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use itemserve::server::config::Config;
+use itemserve::server::config::{Config, Switch};
+use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -423,4 +424,76 @@ async fn a_burst_of_creates_reaches_the_other_instance_whole_and_in_order() {
     created.sort_unstable();
     heard.sort_unstable();
     assert_eq!(heard, created, "every create was announced once");
+}
+
+/// Calls `request` until it answers `status` (a change heard by the other
+/// instance) or `within` passes; returns the last answer's status and body.
+async fn until_status<F, Fut>(status: u16, within: Duration, request: F) -> (u16, Value)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        let (got, body) = status_and_json(request().await).await;
+        if got == status || Instant::now() >= deadline {
+            return (got, body);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_user_demoted_or_disabled_through_one_instance_is_refused_by_the_other_at_once() {
+    if skip("a_user_demoted_or_disabled_through_one_instance_is_refused_by_the_other_at_once") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let mut config = Config::for_tests(db.url());
+    config.auth = Switch::On;
+    let a = TestApp::start_with(&config).await;
+    let b = TestApp::start_with(&config).await;
+    let admin = a.admin_token().await;
+    let dora = a.user_token(&admin, "dora", "editor").await;
+    let through_b = json!({"name": "Through B"});
+    let create_on_b = || b.call(Method::POST, "/items/", Some(&dora), Some(&through_b));
+    // B reads Dora (and keeps her in memory) before each change.
+    let (status, _) = status_and_json(create_on_b().await).await;
+    assert_eq!(status, 201);
+    let (_, me) = status_and_json(b.call(Method::GET, "/auth/me", Some(&dora), None).await).await;
+    let path = format!("/users/{}", me["id"]);
+
+    // Well under the 5 s for which B would keep an entry without hearing
+    // of a change: only the notification can make these pass.
+    let soon = Duration::from_secs(2);
+    let response = a
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(&json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let (status, body) = until_status(403, soon, create_on_b).await;
+    assert_eq!(status, 403, "B still let the demoted user write: {body}");
+    assert!(body["detail"].is_string(), "{body}");
+
+    let (status, _) =
+        status_and_json(b.call(Method::GET, "/auth/me", Some(&dora), None).await).await;
+    assert_eq!(status, 200);
+    let response = a
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(&json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let (status, body) = until_status(401, soon, || {
+        b.call(Method::GET, "/auth/me", Some(&dora), None)
+    })
+    .await;
+    assert_eq!(status, 401, "B still accepted the disabled user: {body}");
 }

@@ -3,6 +3,9 @@
 //! sends after each committed write into the [`ChangeFeed`]. When the
 //! connection drops it reconnects; changes made meanwhile were not heard,
 //! so the feed then tells every stream to reset (reload).
+//!
+//! The same connection hears user changes (`itemserve_users`) for the
+//! [`UserCache`], which answers only while this connection listens.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -10,10 +13,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use super::user_cache::{self, UserCache};
 use crate::domain::{ChangeKind, ItemChange};
 use crate::server::store::ChangeFeed;
 
-/// The channel the trigger notifies on.
+/// The channel item changes are announced on (`announce.rs`).
 const CHANNEL: &str = "itemserve_items";
 
 /// Between attempts to reconnect, and between checks that the feed (the
@@ -44,6 +48,7 @@ enum Payload {
 pub(super) async fn start(
     config: tokio_postgres::Config,
     changes: &Arc<ChangeFeed>,
+    users: Arc<UserCache>,
 ) -> Result<(), String> {
     let feed = Arc::downgrade(changes);
     let (listening, started) = tokio::sync::oneshot::channel();
@@ -51,7 +56,9 @@ pub(super) async fn start(
         let mut listening = Some(listening);
         let mut heard_before = false;
         while feed.strong_count() > 0 {
-            match listen(&config, &feed, heard_before, &mut listening).await {
+            let listened = listen(&config, &feed, &users, heard_before, &mut listening).await;
+            users.set_listening(false);
+            match listened {
                 Ok(()) => return,
                 Err(error) => {
                     if let Some(first) = listening.take() {
@@ -75,6 +82,7 @@ pub(super) async fn start(
 async fn listen(
     config: &tokio_postgres::Config,
     feed: &Weak<ChangeFeed>,
+    users: &UserCache,
     reconnected: bool,
     listening: &mut Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 ) -> Result<(), String> {
@@ -96,9 +104,10 @@ async fn listen(
         }
     });
     client
-        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {}", user_cache::CHANNEL))
         .await
         .map_err(|e| e.to_string())?;
+    users.set_listening(true);
     if let Some(first) = listening.take() {
         let _ = first.send(Ok(()));
     }
@@ -111,6 +120,10 @@ async fn listen(
         tokio::select! {
             note = heard.recv() => {
                 let Some(note) = note else { break };
+                if note.channel() == user_cache::CHANNEL {
+                    users.forget_all();
+                    continue;
+                }
                 let Some(feed) = feed.upgrade() else { return Ok(()) };
                 let changes = match serde_json::from_str::<Payload>(note.payload()) {
                     Ok(Payload::Many(changes)) => changes,

@@ -12,6 +12,8 @@
 //! Point reads (an item or a user by key, a credential by hash) share a
 //! few connections on which concurrent queries are pipelined
 //! (`connections.rs`); scans and other writes take a pooled connection.
+//! The users that access tokens name are kept in memory for as long as
+//! this instance is sure to hear of their changes (`user_cache.rs`).
 //!
 //! After each committed write the instance announces it with `NOTIFY`
 //! (`announce.rs`, in batches), and every instance feeds what it hears
@@ -19,7 +21,7 @@
 //!
 //! Statements are prepared once per connection and cached (deadpool's
 //! `prepare_cached`). Another instance may write at any time, so this store
-//! keeps no cache of its own and has no [`ItemStore::revision`]: the REST
+//! keeps no cache of items and has no [`ItemStore::revision`]: the REST
 //! listing and page caches never reuse an answer, and a client that wrote
 //! through one instance reads its write through any other.
 
@@ -27,6 +29,7 @@ mod announce;
 mod connections;
 mod inserts;
 mod listen;
+mod user_cache;
 mod users;
 
 use std::sync::Arc;
@@ -92,6 +95,8 @@ pub struct PostgresStore {
     /// Updates and deletes are a commit each.
     commits: CommitMetrics,
     announcer: announce::Announcer,
+    /// Users read by bearer-token requests (see `user_cache.rs`).
+    user_cache: Arc<user_cache::UserCache>,
 }
 
 impl PostgresStore {
@@ -118,9 +123,12 @@ impl PostgresStore {
         drop(client);
         let _ = connection.await;
 
-        listen::start(config.clone(), &changes).await.map_err(|e| {
-            StoreError::backend(format!("cannot listen for change notifications: {e}"))
-        })?;
+        let user_cache = Arc::new(user_cache::UserCache::default());
+        listen::start(config.clone(), &changes, Arc::clone(&user_cache))
+            .await
+            .map_err(|e| {
+                StoreError::backend(format!("cannot listen for change notifications: {e}"))
+            })?;
         let points =
             connections::Connections::open(config.clone(), (options.pool_size / 8).clamp(1, 4))
                 .await?;
@@ -142,6 +150,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::backend(format!("cannot build the connection pool: {e}")))?;
         Ok(PostgresStore {
+            user_cache,
             announcer,
             inserts,
             points,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use tokio_postgres::Row;
 
-use super::{postgres_error, PostgresStore};
+use super::{postgres_error, user_cache, PostgresStore};
 use crate::domain::{Role, User};
 use crate::server::store::sql::{
     self, credential_from_row, last_use_is_stale, user_columns, Dialect, CREDENTIAL_COLUMNS,
@@ -71,8 +71,14 @@ impl UserStore for PostgresStore {
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        // On every request with a bearer token: a literal, not formatted.
-        self.points
+        // On every request with an access token: kept in memory while
+        // changes can be heard (see `user_cache.rs`).
+        if let Some(user) = self.user_cache.get(id) {
+            return Ok(Some(user));
+        }
+        let epoch = self.user_cache.epoch();
+        let found = self
+            .points
             .query_opt(
                 concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
                 &[&id],
@@ -80,7 +86,11 @@ impl UserStore for PostgresStore {
             .await?
             .as_ref()
             .map(user)
-            .transpose()
+            .transpose()?;
+        if let Some(user) = &found {
+            self.user_cache.put(user, epoch);
+        }
+        Ok(found)
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
@@ -130,7 +140,19 @@ impl UserStore for PostgresStore {
             .await
             .map_err(postgres_error)?;
         }
+        // Every instance's user cache forgets what it holds once this
+        // commits (delivered with the commit, not before it); this
+        // instance's own forgets before the change is answered. Inside the
+        // transaction, unlike item changes (`announce.rs`): its commit then
+        // holds a global lock, which user changes are rare enough to afford.
+        tx.execute(
+            "SELECT pg_notify($1, $2::bigint::text)",
+            &[&user_cache::CHANNEL, &id],
+        )
+        .await
+        .map_err(postgres_error)?;
         tx.commit().await.map_err(postgres_error)?;
+        self.user_cache.forget_all();
         Ok(updated)
     }
 
