@@ -19,8 +19,12 @@ use crate::domain::{ChangeKind, ItemChange};
 /// Events kept for clients that reconnect.
 const KEPT: usize = 1024;
 
-/// Events a live subscriber may fall behind before it gets a `reset`.
-const LIVE_BUFFER: usize = 256;
+/// Events a live subscriber may fall behind before it gets a `reset`. On
+/// PostgreSQL one round of announcements (up to a thousand changes, see
+/// `postgres/announce.rs`) reaches the feed at once, faster than any stream
+/// can send it on: the buffer holds such a round whole, so a burst of
+/// writes does not make every open table reload.
+const LIVE_BUFFER: usize = KEPT;
 
 /// One event as it goes out: its id and the JSON of its change.
 #[derive(Debug)]
