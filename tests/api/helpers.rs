@@ -306,6 +306,19 @@ impl TestApp {
         self.token(name, &password).await
     }
 
+    /// Changes user `id` as `admin` (`PATCH /users/{id}`); expects 200.
+    pub async fn change_user(&self, admin: &str, id: &Value, changes: Value) {
+        let response = self
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/users/{id}"),
+                Some(admin),
+                Some(&changes),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "changing user {id}: {changes}");
+    }
+
     /// Sends `method path` with a JSON body and an optional bearer token.
     pub async fn call(
         &self,
