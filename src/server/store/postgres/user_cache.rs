@@ -11,9 +11,10 @@
 //! `users.rs`), which PostgreSQL delivers to every listening instance once
 //! the change is committed; `listen.rs` hears it and empties this cache.
 //! The cache answers only while that listening connection is up — it is
-//! emptied and bypassed from the moment the connection fails until a new
-//! `LISTEN` is in place — and an entry older than [`TTL`] is read again as
-//! a safety net. A lookup that raced with a change (it read the database
+//! emptied and bypassed from the moment the connection is found broken
+//! until a new `LISTEN` is in place — and an entry older than [`TTL`] is
+//! read again as a safety net (a user changed by hand in SQL sends no
+//! notification). A lookup that raced with a change (it read the database
 //! before the change, and the notification arrived before it could store
 //! its answer) does not store it: every change moves an epoch, and a
 //! lookup stores only if the epoch it started under is still current.
