@@ -482,3 +482,29 @@ async fn a_user_demoted_or_disabled_through_one_instance_is_refused_by_the_other
     .await;
     assert_eq!(status, 401, "B still accepted the disabled user: {body}");
 }
+
+#[tokio::test]
+async fn a_user_disabled_by_hand_in_sql_is_refused_within_seconds() {
+    if skip("a_user_disabled_by_hand_in_sql_is_refused_within_seconds") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let mut config = Config::for_tests(db.url());
+    config.auth = Switch::On;
+    let app = TestApp::start_with(&config).await;
+    let admin = app.admin_token().await;
+    let dora = app.user_token(&admin, "dora", "editor").await;
+    let me = || app.call(Method::GET, "/auth/me", Some(&dora), None);
+    // The instance reads Dora (and keeps her in memory).
+    let (status, _) = status_and_json(me().await).await;
+    assert_eq!(status, 200);
+
+    // No notification: only the 5 s after which an entry is read again can
+    // make this pass.
+    run_sql(&db, "UPDATE users SET disabled = true WHERE name = 'dora'").await;
+    let (status, body) = until_status(401, Duration::from_secs(8), me).await;
+    assert_eq!(
+        status, 401,
+        "a user disabled in SQL was still accepted: {body}"
+    );
+}
