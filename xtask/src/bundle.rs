@@ -1,0 +1,399 @@
+//! The site: the browser bundle (WASM split into the main module and the
+//! lazily loaded chunks of the prediction and users pages, wasm-bindgen's
+//! script, the split loader and its manifest), the stylesheet and the
+//! public folder, with content hashes in the bundle's file names and
+//! precompressed copies.
+//!
+//! Steps, in cargo-leptos's order: compile the crate's library for
+//! `wasm32-unknown-unknown` (feature `hydrate`, profile `wasm-release`);
+//! split it (`wasm_split_cli_support`, the library cargo-leptos uses);
+//! wasm-bindgen on the main module; wasm-opt on every module; minify the
+//! script (esbuild) and the stylesheet (lightningcss); name files by their
+//! content; precompress. Everything is made in a staging folder that
+//! replaces the site at the end.
+//!
+//! Three files name each other: the main module imports the split loader,
+//! the loader imports the script, the script imports the loader. They
+//! cannot each carry a hash of their own final content, so they carry one
+//! hash of all three (taken before the names are written in), which
+//! changes whenever any of them does. The chunks, the manifest and the
+//! stylesheet carry hashes of their own content, so an upgrade that leaves
+//! a chunk alone leaves it in browsers' caches.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::naming::{
+    content_hash, hashed_name, loader_name, replace_same_length, LOADER_PLACEHOLDER,
+};
+use crate::{cargo, minutes, run, run_prefixed, step, Error};
+
+/// The bundle's base name (Cargo.toml's `output-name`, and the
+/// `LEPTOS_OUTPUT_NAME` the server is compiled with).
+const NAME: &str = "itemserve";
+/// The library's file name as cargo writes it.
+const LIB_FILE: &str = "itemserve.wasm";
+/// The profile the WASM is compiled with (Cargo.toml).
+const WASM_PROFILE: &str = "wasm-release";
+/// `RUSTFLAGS` replaces `.cargo/config.toml`'s `build.rustflags`, so the
+/// WASM build repeats its `--cfg erase_components` (server and browser must
+/// agree on it, or hydration markers differ) and adds the relocations the
+/// splitter reads.
+const WASM_RUSTFLAGS: [&str; 3] = ["--cfg", "erase_components", "-Clink-args=--emit-relocs"];
+/// wasm-opt's settings (cargo-leptos's): smallest code, and the WASM
+/// features Rust's wasm32 target emits; quiet about the name-section
+/// entries it does not know (wasm-bindgen's).
+const WASM_OPT_ARGS: [&str; 4] = [
+    "--quiet",
+    "-Oz",
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+];
+/// Browsers the stylesheet is written for (browserslist).
+const CSS_TARGETS: &str = "defaults";
+
+/// Where everything goes.
+pub struct Paths {
+    root: PathBuf,
+    /// The WASM build's own target folder, so it compiles while the server
+    /// build holds `target/`.
+    front_target: PathBuf,
+    /// The site the server serves (`LEPTOS_SITE_ROOT`).
+    pub site: PathBuf,
+    /// The next site, assembled here and then moved to `site`.
+    staging: PathBuf,
+    /// Beside the release server binary, where it and Leptos look.
+    pub hash_file: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: &Path) -> Paths {
+        let target = root.join("target");
+        Paths {
+            root: root.to_path_buf(),
+            front_target: target.join("front"),
+            site: target.join("site"),
+            staging: target.join("site.next"),
+            hash_file: target.join("release").join("hash.txt"),
+        }
+    }
+}
+
+/// The hashes the server needs to name the bundle's files in its pages
+/// (`hash.txt`, the format Leptos reads).
+pub struct Hashes {
+    js: String,
+    wasm: String,
+    css: String,
+    manifest: String,
+    loader: String,
+}
+
+impl Hashes {
+    pub fn write(&self, path: &Path) -> Result<(), Error> {
+        let text = format!(
+            "js: {}\nwasm: {}\ncss: {}\nmanifest: {}\nsplit: {}\n",
+            self.js, self.wasm, self.css, self.manifest, self.loader
+        );
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        }
+        fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+}
+
+/// The external tools the bundle needs, with how to get them.
+pub fn check_tools(root: &Path) -> Result<(), Error> {
+    let wanted = locked_version(root, "wasm-bindgen")?;
+    let found = output(Command::new("wasm-bindgen").arg("--version"));
+    if !found
+        .as_deref()
+        .is_some_and(|v| v.trim().ends_with(&format!(" {wanted}")))
+    {
+        return Err(format!(
+            "wasm-bindgen {wanted} (the version Cargo.lock pins) is needed, found {}; \
+             `source scripts/tools.sh && ensure_site_tools` installs it",
+            found.as_deref().map_or("none", str::trim)
+        ));
+    }
+    for tool in ["wasm-opt", "esbuild", "lightningcss"] {
+        if output(Command::new(tool).arg("--version")).is_none() {
+            return Err(format!(
+                "{tool} is not on PATH; `source scripts/tools.sh && ensure_site_tools` installs it \
+                 (into .tools/node_modules/.bin)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The version of `package` in Cargo.lock.
+fn locked_version(root: &Path, package: &str) -> Result<String, Error> {
+    let lock = fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("reading Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{package}\"") {
+            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = ")) {
+                return Ok(version.trim_matches('"').to_owned());
+            }
+        }
+    }
+    Err(format!("Cargo.lock has no package {package}"))
+}
+
+fn output(command: &mut Command) -> Option<String> {
+    let out = command.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Builds the site into `paths.site` and returns its hashes.
+pub fn build(paths: &Paths) -> Result<Hashes, Error> {
+    step("wasm: cargo build --lib --target wasm32-unknown-unknown --profile wasm-release (5 to 10 minutes on 2 cores from a cold cache)");
+    let mut cargo = cargo(&paths.root);
+    cargo
+        .args([
+            "build",
+            "--package",
+            "itemserve",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args([
+            "--profile",
+            WASM_PROFILE,
+            "--no-default-features",
+            "--features",
+            "hydrate",
+        ])
+        .arg("--target-dir")
+        .arg(&paths.front_target)
+        .env("CARGO_ENCODED_RUSTFLAGS", WASM_RUSTFLAGS.join("\x1f"))
+        .env_remove("RUSTFLAGS");
+    run_prefixed(cargo, "wasm")?;
+
+    let started = Instant::now();
+    step("bundle: split, wasm-bindgen, wasm-opt, minify, hash, precompress");
+    let staging = &paths.staging;
+    if staging.exists() {
+        fs::remove_dir_all(staging).map_err(|e| format!("removing {}: {e}", staging.display()))?;
+    }
+    let pkg = staging.join("pkg");
+    fs::create_dir_all(&pkg).map_err(|e| format!("creating {}: {e}", pkg.display()))?;
+
+    let wasm_dir = paths
+        .front_target
+        .join("wasm32-unknown-unknown")
+        .join(WASM_PROFILE);
+    let compiled = wasm_dir.join(LIB_FILE);
+    let split_main = wasm_dir.join("itemserve_split.wasm");
+    let prefetch = split(&compiled, &pkg, &split_main)?;
+
+    // The main module through wasm-bindgen: `itemserve.js` and
+    // `itemserve_bg.wasm`, which becomes `itemserve.wasm`.
+    run(Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--keep-lld-exports",
+            "--no-demangle",
+        ])
+        .args(["--out-name", NAME, "--out-dir"])
+        .arg(&pkg)
+        .arg(&split_main))?;
+    let main_wasm = pkg.join(format!("{NAME}.wasm"));
+    rename(&pkg.join(format!("{NAME}_bg.wasm")), &main_wasm)?;
+
+    // Every module optimised; the chunks named by their content.
+    wasm_opt(&main_wasm)?;
+    let mut chunk_names = BTreeMap::new();
+    for stem in prefetch.values().flatten() {
+        if chunk_names.contains_key(stem) {
+            continue;
+        }
+        let file = pkg.join(format!("{stem}.wasm"));
+        wasm_opt(&file)?;
+        let hashed = hashed_name(stem, &content_hash(&[&read(&file)?]), "wasm");
+        rename(&file, &pkg.join(&hashed))?;
+        chunk_names.insert(stem.clone(), hashed);
+    }
+
+    // The loader fetches chunks by name (`"./chunk_3.wasm"`, quotes
+    // included so `chunk_1` never matches inside `chunk_10`).
+    let placeholder_loader = pkg.join(LOADER_PLACEHOLDER);
+    let mut loader = read_text(&placeholder_loader)?;
+    for (stem, hashed) in &chunk_names {
+        let from = format!("\"./{stem}.wasm\"");
+        if !loader.contains(&from) {
+            return Err(format!("the split loader does not fetch {from}"));
+        }
+        loader = loader.replace(&from, &format!("\"./{hashed}\""));
+    }
+    fs::remove_file(&placeholder_loader)
+        .map_err(|e| format!("removing the placeholder loader: {e}"))?;
+
+    // The three files that name each other: one hash of all three.
+    let script_file = pkg.join(format!("{NAME}.js"));
+    minify_js(&script_file)?;
+    let mut script = read_text(&script_file)?;
+    let mut module = read(&main_wasm)?;
+    let shared = content_hash(&[script.as_bytes(), &module, loader.as_bytes()]);
+    let loader_file = loader_name(&shared);
+    let script_name = hashed_name(NAME, &shared, "js");
+    let renamed = replace_same_length(
+        &mut module,
+        LOADER_PLACEHOLDER.as_bytes(),
+        loader_file.as_bytes(),
+    ) + script.matches(LOADER_PLACEHOLDER).count();
+    script = script.replace(LOADER_PLACEHOLDER, &loader_file);
+    if renamed == 0 {
+        return Err(format!(
+            "neither the main module nor the script imports {LOADER_PLACEHOLDER}"
+        ));
+    }
+    let main_import = format!("\"./{NAME}.js\"");
+    if !loader.contains(&main_import) {
+        return Err(format!("the split loader does not import {main_import}"));
+    }
+    loader = loader.replace(&main_import, &format!("\"./{script_name}\""));
+    write(&pkg.join(&script_name), script.as_bytes())?;
+    write(&pkg.join(hashed_name(NAME, &shared, "wasm")), &module)?;
+    fs::remove_file(&script_file)
+        .map_err(|e| format!("removing {}: {e}", script_file.display()))?;
+    fs::remove_file(&main_wasm).map_err(|e| format!("removing {}: {e}", main_wasm.display()))?;
+    let loader_path = pkg.join(&loader_file);
+    write(&loader_path, loader.as_bytes())?;
+    minify_js(&loader_path)?;
+
+    // Which chunks each lazy page needs, for the server's preload links
+    // (`{ "split": ["chunk_3.<hash>", "split_x.<hash>"] }`, no extension).
+    let manifest: BTreeMap<&String, Vec<&str>> = prefetch
+        .iter()
+        .map(|(split, stems)| {
+            let files = stems
+                .iter()
+                .map(|stem| chunk_names[stem].trim_end_matches(".wasm"))
+                .collect();
+            (split, files)
+        })
+        .collect();
+    let manifest = serde_json::to_vec_pretty(&manifest).expect("strings serialise");
+    let manifest_hash = content_hash(&[&manifest]);
+    write(
+        &pkg.join(hashed_name("__wasm_split_manifest", &manifest_hash, "json")),
+        &manifest,
+    )?;
+
+    let css_hash = stylesheet(&paths.root.join("style/main.css"), &pkg)?;
+    copy_dir(&paths.root.join("public"), staging)?;
+    crate::compress::precompress(staging)?;
+
+    if paths.site.exists() {
+        fs::remove_dir_all(&paths.site)
+            .map_err(|e| format!("removing {}: {e}", paths.site.display()))?;
+    }
+    rename(staging, &paths.site)?;
+    step(&format!("bundle: finished in {}", minutes(started)));
+    Ok(Hashes {
+        js: shared.clone(),
+        wasm: shared.clone(),
+        css: css_hash,
+        manifest: manifest_hash,
+        loader: shared,
+    })
+}
+
+/// Splits the compiled module: the lazily loaded modules and the loader go
+/// to `pkg`, the main module to `main_out`. Returns, for each split point,
+/// the modules (file stems) it loads.
+fn split(
+    compiled: &Path,
+    pkg: &Path,
+    main_out: &Path,
+) -> Result<BTreeMap<String, Vec<String>>, Error> {
+    let input = read(compiled)?;
+    let mut options = wasm_split_cli_support::Options::new(&input);
+    options.output_dir = pkg;
+    options.main_out_path = main_out;
+    let link_name = format!("./{LOADER_PLACEHOLDER}");
+    options.link_name = &link_name;
+    let main_module = format!("./{NAME}.js");
+    options.main_module = &main_module;
+    let split = wasm_split_cli_support::transform(options)
+        .map_err(|e| format!("splitting {}: {e:#}", compiled.display()))?;
+    Ok(split.prefetch_map.into_iter().collect())
+}
+
+fn wasm_opt(file: &Path) -> Result<(), Error> {
+    run(Command::new("wasm-opt")
+        .args(WASM_OPT_ARGS)
+        .arg(file)
+        .arg("-o")
+        .arg(file))
+}
+
+fn minify_js(file: &Path) -> Result<(), Error> {
+    let minified = file.with_extension("min.js");
+    run(Command::new("esbuild")
+        .arg(file)
+        .args(["--minify", "--log-level=warning"])
+        // wasm-bindgen lists the split loader once per import of it in one
+        // object literal; the duplicates name the same module.
+        .arg("--log-override:duplicate-object-key=silent")
+        .arg(format!("--outfile={}", minified.display())))?;
+    rename(&minified, file)
+}
+
+/// `style/main.css`, minified for the target browsers, as
+/// `pkg/itemserve.<hash>.css`; returns the hash.
+fn stylesheet(source: &Path, pkg: &Path) -> Result<String, Error> {
+    let plain = pkg.join(format!("{NAME}.css"));
+    run(Command::new("lightningcss")
+        .args(["--minify", "--targets", CSS_TARGETS])
+        .arg(source)
+        .arg("-o")
+        .arg(&plain))?;
+    let hash = content_hash(&[&read(&plain)?]);
+    rename(&plain, &pkg.join(hashed_name(NAME, &hash, "css")))?;
+    Ok(hash)
+}
+
+/// Copies the public folder's files into the site, as they are.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), Error> {
+    for entry in fs::read_dir(from).map_err(|e| format!("reading {}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| format!("reading {}: {e}", from.display()))?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            fs::create_dir_all(&target)
+                .map_err(|e| format!("creating {}: {e}", target.display()))?;
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)
+                .map_err(|e| format!("copying {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+fn read_text(path: &Path) -> Result<String, Error> {
+    fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), Error> {
+    fs::rename(from, to).map_err(|e| format!("moving {} to {}: {e}", from.display(), to.display()))
+}
