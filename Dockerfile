@@ -6,8 +6,8 @@
 #   docker run -p 8080:8080 -v itemserve-data:/app/data itemserve
 #
 # The build stage needs Rust 1.92 or later with the wasm32 target; the
-# build tools (cargo-leptos, wasm-bindgen-cli, wasm-opt) are installed by
-# scripts/tools.sh when the image lacks them. Where no image registry can be
+# build tools (wasm-bindgen-cli, and wasm-opt, esbuild and lightningcss
+# from npm) are installed by scripts/tools.sh when the image lacks them. Where no image registry can be
 # reached, scripts/container builds both base images locally and passes
 # RUST_IMAGE.
 ARG RUST_IMAGE=rust:1.95-bookworm
@@ -18,7 +18,7 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs 
 # does not install them again (the lock file names the wasm-bindgen CLI).
 COPY scripts/tools.sh scripts/tools.sh
 COPY Cargo.lock Cargo.lock
-RUN bash -c 'source scripts/tools.sh && ensure_rust && ensure_wasm_opt'
+RUN bash -c 'source scripts/tools.sh && ensure_site_tools'
 # Only what the build reads, so that editing docs, tests or deployment
 # files does not rebuild the binary.
 COPY Cargo.toml Cargo.toml
@@ -28,7 +28,8 @@ COPY style style
 COPY public public
 COPY migrations migrations
 COPY vendor vendor
-RUN bash -c 'source scripts/tools.sh && cargo leptos build --release --precompress --split'
+COPY xtask xtask
+RUN bash -c 'source scripts/tools.sh && cargo xtask build'
 
 FROM debian:bookworm-slim
 RUN useradd --system --home /app --create-home --uid 10001 itemserve \

@@ -134,7 +134,7 @@ def seed(base):
 
 def main_wasm():
     """The main WASM module of the last release build: `itemserve.<hash>.wasm`
-    as named in the hash file cargo-leptos writes beside the binary, or the
+    as named in the hash file the build writes beside the binary, or the
     plain name of a build without hashes."""
     pkg = ROOT / "target" / "site" / "pkg"
     hash_file = ROOT / "target" / "release" / "hash.txt"

@@ -78,8 +78,8 @@ build_debian_image() {
 }
 
 # The Rust image: the Debian base, a C compiler for the crates that build C,
-# and this machine's rustup toolchain and cargo home (with cargo-leptos and
-# wasm-bindgen-cli already installed, and the crates already downloaded).
+# and this machine's rustup toolchain and cargo home (with wasm-bindgen-cli
+# already installed, and the crates already downloaded).
 build_rust_image() {
     ensure_rust
     local context="$CONTAINER_WORK/rust-image"

@@ -10,6 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 CARGO_LEPTOS_VERSION="0.3.10"
 BINARYEN_VERSION="123.0.0"
+ESBUILD_VERSION="0.28.2"
+LIGHTNINGCSS_VERSION="1.33.0"
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -46,15 +48,14 @@ ensure_rust() {
         say "adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
     fi
-    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (12 to 17 minutes on 2 cores, once)"
-        install_tool cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
-    fi
-    # The CLI must match the wasm-bindgen crate that Cargo.lock pins.
+}
+
+# The CLI must match the wasm-bindgen crate that Cargo.lock pins.
+ensure_wasm_bindgen() {
     local want
     want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")"
     if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
-        say "installing wasm-bindgen-cli $want (about 2 minutes, once)"
+        say "installing wasm-bindgen-cli $want (2 to 3 minutes on 2 cores, once)"
         # Not --locked: its lock file pins a crate version the registry here lacks.
         install_tool wasm-bindgen-cli --version "$want" --force
     fi
@@ -67,14 +68,40 @@ ensure_node() {
     fi
 }
 
-# wasm-opt shrinks the release WASM bundle; the npm package ships a binary.
-ensure_wasm_opt() {
+# The site's other tools ship as binaries in npm packages: wasm-opt shrinks
+# the WASM, esbuild minifies the script, lightningcss the stylesheet.
+ensure_npm_tools() {
     ensure_node
-    if ! command -v wasm-opt >/dev/null; then
-        say "installing wasm-opt (npm package binaryen@$BINARYEN_VERSION)"
+    local packages=("binaryen@$BINARYEN_VERSION" "esbuild@$ESBUILD_VERSION" "lightningcss-cli@$LIGHTNINGCSS_VERSION")
+    if ! cmp -s <(printf '%s\n' "${packages[@]}") "$TOOLS/.npm-installed" 2>/dev/null; then
+        say "installing wasm-opt, esbuild and lightningcss (npm, seconds)"
         mkdir -p "$TOOLS"
-        npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+        npm install --prefix "$TOOLS" --no-audit --no-fund --silent "${packages[@]}"
+        printf '%s\n' "${packages[@]}" >"$TOOLS/.npm-installed"
     fi
+}
+
+# What `cargo xtask build` needs for the release site.
+ensure_site_tools() {
+    ensure_rust
+    ensure_wasm_bindgen
+    ensure_npm_tools
+}
+
+# cargo-leptos, for development (`cargo leptos watch`); the release build
+# does not need it.
+ensure_cargo_leptos() {
+    ensure_site_tools
+    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (12 to 17 minutes on 2 cores, once)"
+        install_tool cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+    fi
+}
+
+# The release server and site (target/release/itemserve, target/site).
+build_release() {
+    ensure_site_tools
+    cargo xtask build
 }
 
 # A Python environment for the tests that drive the server through Python

@@ -2,17 +2,17 @@
 //! lazily loaded chunks, stylesheet) and the public folder, served with the
 //! caching and compression a browser needs.
 //!
-//! cargo-leptos (`hash-files` in Cargo.toml) names every file of the bundle
-//! after a hash of its content (`pkg/itemserve.mS1x….wasm`) and writes the
-//! hashes to `hash.txt` beside the server binary, where Leptos reads the
-//! names the page must load. Those files never change under their name, so
+//! The release build (`cargo xtask build`, or cargo-leptos with
+//! `hash-files` in Cargo.toml) names every file of the bundle after a hash
+//! of its content (`pkg/itemserve.mS1x….wasm`) and writes the hashes to
+//! `hash.txt` beside the server binary, where Leptos reads the names the
+//! page must load. Those files never change under their name, so
 //! they may be cached for a year (`immutable`); pages are never cached, so a
 //! new build is picked up on the next page load and an old WASM file is
 //! never paired with new HTML. The bundle under plain names (builds without
 //! hashes) revalidates (`no-cache`); the public folder's files (the icon)
-//! stay fresh for an hour. A
-//! file with a `.br` or `.gz` sibling (`cargo leptos build --precompress`)
-//! goes out compressed to clients that accept it.
+//! stay fresh for an hour. A file with a `.br` or `.gz` sibling (made by
+//! the release build) goes out compressed to clients that accept it.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -36,7 +36,7 @@ static REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 static ONE_HOUR: HeaderValue = HeaderValue::from_static("public, max-age=3600");
 static ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
-/// The hashes cargo-leptos wrote for this build, if it hashed file names:
+/// The hashes the release build wrote, if it hashed file names:
 /// `hash.txt` (or `LEPTOS_HASH_FILE_NAME`) beside the running binary.
 pub fn build_hashes(hash_file: &str) -> Option<BuildHashes> {
     let path = std::env::current_exe().ok()?.parent()?.join(hash_file);
@@ -100,7 +100,7 @@ impl SiteAssets {
             tracing::warn!(
                 missing = %script.display(),
                 "the site folder holds no browser bundle of this build: pages will not hydrate \
-                 (build both with `cargo leptos build`, and point LEPTOS_SITE_ROOT at its site folder)"
+                 (build both with `cargo xtask build`, and point LEPTOS_SITE_ROOT at its site folder)"
             );
         }
         let pkg_prefix = format!("/{pkg}/");

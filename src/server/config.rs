@@ -246,8 +246,9 @@ impl Config {
         })
     }
 
-    /// The options Leptos renders with. cargo-leptos passes its own settings
-    /// through `LEPTOS_*` variables; plain runs fall back to the defaults.
+    /// The options Leptos renders with, from the `LEPTOS_*` variables
+    /// (cargo-leptos sets them under `cargo leptos watch`); plain runs fall
+    /// back to the defaults.
     pub fn leptos_options(&self, bound: SocketAddr) -> LeptosOptions {
         let var = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.into());
         let env = match var("LEPTOS_ENV", "DEV").to_ascii_uppercase().as_str() {

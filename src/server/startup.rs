@@ -119,8 +119,8 @@ impl Application {
             None => None,
         };
         let mut leptos_options = config.leptos_options(addr);
-        // Content-hashed file names when cargo-leptos built them (it wrote
-        // their hashes beside this binary).
+        // Content-hashed file names when the release build made them (it
+        // wrote their hashes beside this binary).
         let hashes = assets::build_hashes(&leptos_options.hash_file);
         leptos_options.hash_files = hashes.is_some();
         let state = AppState::new(Shared {
