@@ -10,7 +10,7 @@
 //! wasm-bindgen on the main module; wasm-opt on every module; minify the
 //! script (esbuild) and the stylesheet (lightningcss); name files by their
 //! content; precompress. Everything is made in a staging folder that
-//! replaces the site at the end.
+//! replaces the site once the server has been built too.
 //!
 //! Three files name each other: the main module imports the split loader,
 //! the loader imports the script, the script imports the loader. They
@@ -93,7 +93,7 @@ pub struct Hashes {
 }
 
 impl Hashes {
-    pub fn write(&self, path: &Path) -> Result<(), Error> {
+    fn write(&self, path: &Path) -> Result<(), Error> {
         let text = format!(
             "js: {}\nwasm: {}\ncss: {}\nmanifest: {}\nsplit: {}\n",
             self.js, self.wasm, self.css, self.manifest, self.loader
@@ -152,7 +152,7 @@ fn output(command: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Builds the site into `paths.site` and returns its hashes.
+/// Builds the site into the staging folder and returns its hashes.
 pub fn build(paths: &Paths) -> Result<Hashes, Error> {
     step("wasm: cargo build --lib --target wasm32-unknown-unknown --profile wasm-release (5 to 10 minutes on 2 cores from a cold cache)");
     let mut cargo = cargo(&paths.root);
@@ -208,6 +208,15 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
         .args(["--out-name", NAME, "--out-dir"])
         .arg(&pkg)
         .arg(&split_main))?;
+    if pkg.join("snippets").exists() {
+        // Imported by the script under names that do not follow their
+        // content, they could not be cached for good like the rest.
+        return Err(
+            "wasm-bindgen wrote JS snippets (pkg/snippets/, from a crate's `inline_js` or \
+                    `module` import), which this build does not name by content yet"
+                .into(),
+        );
+    }
     let main_wasm = pkg.join(format!("{NAME}.wasm"));
     rename(&pkg.join(format!("{NAME}_bg.wasm")), &main_wasm)?;
 
@@ -295,11 +304,6 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
     copy_dir(&paths.root.join("public"), staging)?;
     crate::compress::precompress(staging)?;
 
-    if paths.site.exists() {
-        fs::remove_dir_all(&paths.site)
-            .map_err(|e| format!("removing {}: {e}", paths.site.display()))?;
-    }
-    rename(staging, &paths.site)?;
     step(&format!("bundle: finished in {}", minutes(started)));
     Ok(Hashes {
         js: shared.clone(),
@@ -308,6 +312,18 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
         manifest: manifest_hash,
         loader: shared,
     })
+}
+
+/// Puts the site built by [`build`] in place, and the hashes that name its
+/// files beside the server binary. Done once everything else succeeded, so
+/// a failed build leaves the previous site and hash file together.
+pub fn publish(paths: &Paths, hashes: &Hashes) -> Result<(), Error> {
+    if paths.site.exists() {
+        fs::remove_dir_all(&paths.site)
+            .map_err(|e| format!("removing {}: {e}", paths.site.display()))?;
+    }
+    rename(&paths.staging, &paths.site)?;
+    hashes.write(&paths.hash_file)
 }
 
 /// Splits the compiled module: the lazily loaded modules and the loader go

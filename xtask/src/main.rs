@@ -97,6 +97,10 @@ fn build(with_server: bool) -> Result<(), Error> {
             })
         });
         let site = bundle::build(&paths);
+        if let (Err(error), Some(_)) = (&site, &server) {
+            // Said now rather than when the server build, which goes on, ends.
+            eprintln!("error: {error}\n(the build fails once the server build ends)");
+        }
         (
             server.map(|handle| handle.join().expect("the server build thread panicked")),
             site,
@@ -106,10 +110,7 @@ fn build(with_server: bool) -> Result<(), Error> {
     if let Some(server) = server {
         server?;
     }
-    // Written last: a failed build leaves the previous hash file, which
-    // names the previous site's files, and that site is still in place
-    // unless the bundle step got as far as replacing it.
-    hashes.write(&paths.hash_file)?;
+    bundle::publish(&paths, &hashes)?;
     step(&format!(
         "done in {}: site in {}, hashes in {}",
         minutes(started),
