@@ -74,7 +74,7 @@ fn SortHeader(
     };
     view! {
         <th scope="col" class=class aria-sort=aria_sort>
-            <a href=href class="sort" class:active=active title=format!("Sort by {}", label.to_lowercase())>
+            <a href=href class="sort" class:active=active title=format!("Sort by {}", label.to_ascii_lowercase())>
                 {label}
                 <span class="sort-arrow" aria-hidden="true">{arrow}</span>
             </a>

@@ -65,8 +65,8 @@ pub fn SearchBar(
                             let mut names = categories.await.unwrap_or_default();
                             // The server matches categories ignoring case in any
                             // language; lowercase is close enough to mark the choice.
-                            let current_lower = current.to_lowercase();
-                            let same = |name: &str| name.to_lowercase() == current_lower;
+                            let current_lower = lowercase(&current);
+                            let same = |name: &str| lowercase(name) == current_lower;
                             if !current.is_empty() && !names.iter().any(|n| same(n)) {
                                 names.insert(0, current.clone());
                             }
@@ -83,6 +83,21 @@ pub fn SearchBar(
                 <a class="button ghost" href="/">"Clear"</a>
             </Show>
         </form>
+    }
+}
+
+/// `text` in lower case, by Unicode's rules. In the browser the browser
+/// does it: Rust's `str::to_lowercase` would add its Unicode tables to the
+/// WASM bundle every first visit downloads for this one comparison (the
+/// main module was 17.9 KB larger with them, 7.0 KB in brotli).
+fn lowercase(text: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        String::from(web_sys::js_sys::JsString::from(text).to_lower_case())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        text.to_lowercase()
     }
 }
 
