@@ -7,9 +7,9 @@
 #
 # The build stage needs Rust 1.92 or later with the wasm32 target; the
 # build tools (wasm-bindgen-cli, and wasm-opt, esbuild and lightningcss
-# from npm) are installed by scripts/tools.sh when the image lacks them. Where no image registry can be
-# reached, scripts/container builds both base images locally and passes
-# RUST_IMAGE.
+# from npm) are installed by scripts/tools.sh when the image lacks them.
+# Where no image registry can be reached, scripts/container builds both
+# base images locally and passes RUST_IMAGE.
 ARG RUST_IMAGE=rust:1.95-bookworm
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
