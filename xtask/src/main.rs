@@ -51,7 +51,10 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        _ => {
+        other => {
+            if let Some(other) = other {
+                eprintln!("error: unknown command '{other}'\n");
+            }
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
