@@ -47,6 +47,17 @@ test("an empty name shows a field error and saves nothing", async ({ page, reque
   expect(await countViaRest(request)).toBe(before);
 });
 
+test("a category filter typed in another case shows that category in the menu", async ({ page, request }) => {
+  const tag = uniqueName("x").split(" ")[1];
+  const category = `Éclairage ${tag}`;
+  await createViaRest(request, { name: `Lampe ${tag}`, category });
+  for (const typed of [category.toLowerCase(), category.toUpperCase()]) {
+    await openHydrated(page, `/?category=${encodeURIComponent(typed)}`);
+    await expect(row(page, `Lampe ${tag}`)).toBeVisible();
+    await expect(page.getByRole("combobox", { name: "Filter by category" })).toHaveValue(category);
+  }
+});
+
 test("a person searches in their own language, whatever the case", async ({ page, request }) => {
   const tag = uniqueName("x").split(" ")[1];
   await createViaRest(request, { name: `Café crème ${tag}`, category: "Boissons" });

@@ -38,6 +38,19 @@ pub fn SearchBar(
             Default::default(),
         );
     };
+    // The menu shows the filter as the category the server matched
+    // (ignoring case), so `?category=lighting` shows "Lighting" rather than
+    // a blank menu: no option has the value as typed.
+    let shown = move || {
+        let current = category.get();
+        let current_lower = lowercase(&current);
+        categories
+            .try_get()
+            .flatten()
+            .and_then(Result::ok)
+            .and_then(|names| names.into_iter().find(|n| lowercase(n) == current_lower))
+            .unwrap_or(current)
+    };
     let on_submit = {
         let apply = apply.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -56,7 +69,7 @@ pub fn SearchBar(
             <div class="field inline">
                 <label for="category-filter" class="visually-hidden">"Filter by category"</label>
                 <select id="category-filter" name="category"
-                    prop:value=move || category.get()
+                    prop:value=shown
                     on:change=move |ev| { category.set(event_target_value(&ev)); apply(); }>
                     <option value="">"All categories"</option>
                     <Transition>
