@@ -34,8 +34,7 @@ pub fn precompress(dir: &Path) -> Result<(), String> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a compression thread panicked"))
-            .collect::<Result<(), String>>()
+            .try_for_each(|h| h.join().expect("a compression thread panicked"))
     })
 }
 
