@@ -27,7 +27,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::naming::{
-    content_hash, hashed_name, loader_name, replace_same_length, LOADER_PLACEHOLDER,
+    content_hash, hashed_name, loader_name, rename_reference, replace_same_length,
+    LOADER_PLACEHOLDER,
 };
 use crate::{cargo, minutes, run, run_prefixed, step, Error};
 
@@ -91,18 +92,21 @@ impl Paths {
 /// The hashes the server needs to name the bundle's files in its pages
 /// (`hash.txt`, the format Leptos reads).
 pub struct Hashes {
-    js: String,
-    wasm: String,
+    /// The main module, its script and the split loader share one.
+    bundle: String,
     css: String,
     manifest: String,
-    loader: String,
 }
 
 impl Hashes {
     fn write(&self, path: &Path) -> Result<(), Error> {
+        let Hashes {
+            bundle,
+            css,
+            manifest,
+        } = self;
         let text = format!(
-            "js: {}\nwasm: {}\ncss: {}\nmanifest: {}\nsplit: {}\n",
-            self.js, self.wasm, self.css, self.manifest, self.loader
+            "js: {bundle}\nwasm: {bundle}\ncss: {css}\nmanifest: {manifest}\nsplit: {bundle}\n"
         );
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -111,44 +115,19 @@ impl Hashes {
     }
 }
 
-/// The external tools the bundle needs, with how to get them.
-pub fn check_tools(root: &Path) -> Result<(), Error> {
-    let wanted = locked_version(root, "wasm-bindgen")?;
-    let found = output(Command::new("wasm-bindgen").arg("--version"));
-    if !found
-        .as_deref()
-        .is_some_and(|v| v.trim().ends_with(&format!(" {wanted}")))
-    {
-        return Err(format!(
-            "wasm-bindgen {wanted} (the version Cargo.lock pins) is needed, found {}; \
-             `source scripts/tools.sh && ensure_site_tools` installs it",
-            found.as_deref().map_or("none", str::trim)
-        ));
-    }
-    for tool in ["wasm-opt", "esbuild", "lightningcss"] {
+/// The external tools the bundle needs, with how to get them. (Which
+/// wasm-bindgen: `scripts/tools.sh` installs the version Cargo.lock pins,
+/// and wasm-bindgen itself refuses a module made for another version,
+/// naming both.)
+pub fn check_tools() -> Result<(), Error> {
+    for tool in ["wasm-bindgen", "wasm-opt", "esbuild", "lightningcss"] {
         if output(Command::new(tool).arg("--version")).is_none() {
             return Err(format!(
-                "{tool} is not on PATH; `source scripts/tools.sh && ensure_site_tools` installs it \
-                 (into .tools/node_modules/.bin)"
+                "{tool} is not on PATH; `source scripts/tools.sh && ensure_site_tools` installs it"
             ));
         }
     }
     Ok(())
-}
-
-/// The version of `package` in Cargo.lock.
-fn locked_version(root: &Path, package: &str) -> Result<String, Error> {
-    let lock = fs::read_to_string(root.join("Cargo.lock"))
-        .map_err(|e| format!("reading Cargo.lock: {e}"))?;
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == format!("name = \"{package}\"") {
-            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = ")) {
-                return Ok(version.trim_matches('"').to_owned());
-            }
-        }
-    }
-    Err(format!("Cargo.lock has no package {package}"))
 }
 
 fn output(command: &mut Command) -> Option<String> {
@@ -240,16 +219,12 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
         chunk_names.insert(stem.clone(), hashed);
     }
 
-    // The loader fetches chunks by name (`"./chunk_3.wasm"`, quotes
-    // included so `chunk_1` never matches inside `chunk_10`).
+    // The loader fetches the chunks by name.
     let placeholder_loader = pkg.join(LOADER_PLACEHOLDER);
     let mut loader = read_text(&placeholder_loader)?;
     for (stem, hashed) in &chunk_names {
-        let from = format!("\"./{stem}.wasm\"");
-        if !loader.contains(&from) {
-            return Err(format!("the split loader does not fetch {from}"));
-        }
-        loader = loader.replace(&from, &format!("\"./{hashed}\""));
+        rename_reference(&mut loader, &format!("{stem}.wasm"), hashed)
+            .map_err(|missing| format!("the split loader does not fetch {missing}"))?;
     }
     fs::remove_file(&placeholder_loader)
         .map_err(|e| format!("removing the placeholder loader: {e}"))?;
@@ -273,11 +248,8 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
             "neither the main module nor the script imports {LOADER_PLACEHOLDER}"
         ));
     }
-    let main_import = format!("\"./{NAME}.js\"");
-    if !loader.contains(&main_import) {
-        return Err(format!("the split loader does not import {main_import}"));
-    }
-    loader = loader.replace(&main_import, &format!("\"./{script_name}\""));
+    rename_reference(&mut loader, &format!("{NAME}.js"), &script_name)
+        .map_err(|missing| format!("the split loader does not import {missing}"))?;
     write(&pkg.join(&script_name), script.as_bytes())?;
     write(&pkg.join(hashed_name(NAME, &shared, "wasm")), &module)?;
     fs::remove_file(&script_file)
@@ -312,11 +284,9 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
 
     step(&format!("bundle: finished in {}", minutes(started)));
     Ok(Hashes {
-        js: shared.clone(),
-        wasm: shared.clone(),
+        bundle: shared,
         css: css_hash,
         manifest: manifest_hash,
-        loader: shared,
     })
 }
 

@@ -80,7 +80,7 @@ fn build(with_server: bool) -> Result<(), Error> {
     let root = root();
     let started = Instant::now();
     let paths = bundle::Paths::new(&root);
-    bundle::check_tools(&root)?;
+    bundle::check_tools()?;
     let (server, site) = thread::scope(|scope| {
         let server = with_server.then(|| {
             scope.spawn(|| {

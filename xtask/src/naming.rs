@@ -36,6 +36,18 @@ pub fn loader_name(hash: &str) -> String {
     LOADER_PLACEHOLDER.replace(&"_".repeat(HASH_LEN), hash)
 }
 
+/// Points every `"./from"` in a script at `"./to"` instead. The quotes
+/// are part of the match, so `chunk_1.wasm` never matches inside
+/// `chunk_10.wasm`. Fails with the quoted name when the script has none.
+pub fn rename_reference(script: &mut String, from: &str, to: &str) -> Result<(), String> {
+    let quoted = format!("\"./{from}\"");
+    if !script.contains(&quoted) {
+        return Err(quoted);
+    }
+    *script = script.replace(&quoted, &format!("\"./{to}\""));
+    Ok(())
+}
+
 /// Replaces every `from` in `bytes` by `to`, which must be as long (the
 /// strings sit inside binary WASM sections whose lengths must not move).
 /// Returns how many it replaced.
@@ -83,6 +95,22 @@ mod tests {
         assert_eq!(replace_same_length(&mut bytes, b"abc", b"xyz"), 3);
         assert_eq!(bytes, b"\x01xyz\x00xyzxyz\xff");
         assert_eq!(replace_same_length(&mut bytes, b"abc", b"xyz"), 0);
+    }
+
+    #[test]
+    fn references_are_renamed_whole_and_a_missing_one_is_named() {
+        let mut loader =
+            r#"f(new URL("./chunk_1.wasm")); f(new URL("./chunk_10.wasm"));"#.to_owned();
+        rename_reference(&mut loader, "chunk_1.wasm", "chunk_1.h1.wasm").unwrap();
+        rename_reference(&mut loader, "chunk_10.wasm", "chunk_10.h10.wasm").unwrap();
+        assert_eq!(
+            loader,
+            r#"f(new URL("./chunk_1.h1.wasm")); f(new URL("./chunk_10.h10.wasm"));"#
+        );
+        assert_eq!(
+            rename_reference(&mut loader, "chunk_2.wasm", "x"),
+            Err(r#""./chunk_2.wasm""#.to_owned())
+        );
     }
 
     #[test]
