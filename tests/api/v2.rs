@@ -144,6 +144,20 @@ async fn bad_infer_requests_are_400_with_a_clear_error() {
             "only numbers",
         ),
         (
+            tensor("input", json!([1, 3]), "FP64", json!([1, 2, 3, 4])),
+            "more than the 3 values",
+        ),
+        (
+            tensor("input", json!([1, 3]), "FP64", json!([[[1, 2, 3]]])),
+            "nested deeper",
+        ),
+        (
+            tensor("input", json!([1, 3]), "FP64", json!({"a": 1})),
+            "only numbers",
+        ),
+        (json!([1, 2, 3]), "must be a JSON object"),
+        (json!({"inputs": [[1, 2, 3]]}), "Unknown input ''"),
+        (
             tensor("input", json!([0, 3]), "FP64", json!([])),
             "1 to 10000 rows",
         ),

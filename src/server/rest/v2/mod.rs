@@ -13,6 +13,7 @@ use crate::server::inference::{self, InferenceError, LoadedModel};
 use crate::server::state::AppState;
 use tensor::{InferBody, InferRequest};
 
+mod header;
 mod tensor;
 
 type V2Result = Result<Json<Value>, ApiError>;

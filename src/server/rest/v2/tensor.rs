@@ -9,9 +9,11 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::bad_request;
+use super::header::{Data, Header, HeaderError};
 use crate::domain::MAX_BATCH_ROWS;
 use crate::server::inference::{LoadedModel, TensorOutput};
 use crate::server::rest::error::ApiError;
@@ -24,7 +26,7 @@ pub const HEADER_LENGTH: &str = "inference-header-content-length";
 /// A v2 inference request body as sent: the JSON header and the binary
 /// tensor data after it (empty for a plain JSON request).
 pub struct InferBody {
-    header: Value,
+    header: Header,
     binary: Bytes,
 }
 
@@ -60,8 +62,10 @@ impl<S: Send + Sync> FromRequest<S> for InferBody {
                 )))
             }
         };
-        let header = serde_json::from_slice(&json_part)
-            .map_err(|e| bad_request(format!("JSON decode error: {e}")))?;
+        let header = Header::from_slice(&json_part).map_err(|e| match e {
+            HeaderError::Syntax(e) => bad_request(format!("JSON decode error: {e}")),
+            HeaderError::NotAnObject => bad_request("The request body must be a JSON object"),
+        })?;
         Ok(InferBody { header, binary })
     }
 }
@@ -102,15 +106,12 @@ pub struct InferRequest {
 impl InferRequest {
     pub fn parse(body: InferBody, model: &LoadedModel) -> Result<InferRequest, ApiError> {
         let sig = &model.signature;
-        let object = body
-            .header
-            .as_object()
-            .ok_or_else(|| bad_request("The request body must be a JSON object"))?;
-        let inputs = object
-            .get("inputs")
-            .and_then(Value::as_array)
+        let mut header = body.header;
+        let inputs = header
+            .inputs
+            .as_deref_mut()
             .ok_or_else(|| bad_request("'inputs' must be a list of input tensors"))?;
-        let [input] = inputs.as_slice() else {
+        let [input] = inputs else {
             return Err(bad_request(format!(
                 "Expected exactly one input tensor ('{}'), got {}",
                 sig.input_name,
@@ -118,7 +119,8 @@ impl InferRequest {
             )));
         };
         let input_name = input
-            .get("name")
+            .name
+            .as_ref()
             .and_then(Value::as_str)
             .unwrap_or_default();
         if input_name != sig.input_name {
@@ -128,7 +130,8 @@ impl InferRequest {
             )));
         }
         let datatype = input
-            .get("datatype")
+            .datatype
+            .as_ref()
             .and_then(Value::as_str)
             .unwrap_or_default();
         let width = match datatype {
@@ -141,7 +144,8 @@ impl InferRequest {
             }
         };
         let shape: Vec<u64> = input
-            .get("shape")
+            .shape
+            .as_ref()
             .and_then(Value::as_array)
             .and_then(|dims| dims.iter().map(Value::as_u64).collect())
             .ok_or_else(|| {
@@ -165,7 +169,8 @@ impl InferRequest {
             )));
         }
         let expected = (rows * k) as usize;
-        let binary_size = parameter(input, "binary_data_size")
+        let binary_size = input
+            .parameter("binary_data_size")
             .map(|v| {
                 v.as_u64().map(|n| n as usize).ok_or_else(|| {
                     bad_request(format!(
@@ -174,7 +179,7 @@ impl InferRequest {
                 })
             })
             .transpose()?;
-        let data = match (binary_size, input.get("data")) {
+        let data = match (binary_size, input.data.as_mut()) {
             (Some(_), Some(_)) => {
                 return Err(bad_request(format!(
                     "'{input_name}' has both 'data' and 'binary_data_size'; send one"
@@ -204,8 +209,17 @@ impl InferRequest {
                          'binary_data_size'",
                     ));
                 }
-                let mut data = Vec::with_capacity(expected);
-                flatten(raw, &mut data, expected, 0)?;
+                let data = match raw {
+                    Data::Numbers(numbers) => std::mem::take(numbers),
+                    Data::Raw(value) => {
+                        let mut data = Vec::with_capacity(expected);
+                        flatten(value, &mut data, expected, 0)?;
+                        data
+                    }
+                };
+                if data.len() > expected {
+                    return Err(too_many_values(expected));
+                }
                 if data.len() != expected {
                     return Err(bad_request(format!(
                         "'data' of '{input_name}' has {} values; shape {shape:?} needs {expected}",
@@ -226,21 +240,22 @@ impl InferRequest {
                 "'{input_name}' holds a value that is not a finite number at position {i}"
             )));
         }
-        let binary_by_default = match object
-            .get("parameters")
+        let binary_by_default = match header
+            .parameters
+            .as_ref()
             .map(|p| p.get("binary_data_output"))
         {
             None | Some(None) => false,
             Some(Some(Value::Bool(b))) => *b,
             Some(Some(_)) => return Err(bad_request("'binary_data_output' must be true or false")),
         };
-        let outputs = match object.get("outputs") {
+        let outputs = match &header.outputs {
             None | Some(Value::Null) => None,
             Some(Value::Array(list)) => Some(requested_outputs(list, model, binary_by_default)?),
             Some(_) => return Err(bad_request("'outputs' must be a list")),
         };
         Ok(InferRequest {
-            id: object.get("id").cloned(),
+            id: header.id,
             rows: rows as usize,
             data,
             outputs,
@@ -254,7 +269,7 @@ impl InferRequest {
     pub fn respond(self, model: &LoadedModel, results: Vec<(TensorOutput, Vec<f64>)>) -> Response {
         let mut tensors = Vec::new();
         let mut binary = Vec::new();
-        for (spec, values) in results {
+        for (spec, values) in &results {
             let as_binary = match &self.outputs {
                 None => self.binary_by_default,
                 Some(wanted) => match wanted.iter().find(|(name, _)| *name == spec.name) {
@@ -264,30 +279,37 @@ impl InferRequest {
             };
             let mut shape = vec![self.rows];
             shape.extend(&spec.inner_shape);
-            let mut tensor = json!({
-                "name": spec.name,
-                "datatype": spec.v2_datatype(),
-                "shape": shape,
-            });
-            if as_binary {
+            let (data, parameters) = if as_binary {
                 let before = binary.len();
-                encode_le(&spec, &values, &mut binary);
-                tensor["parameters"] = json!({ "binary_data_size": binary.len() - before });
-            } else if spec.is_integer() {
-                tensor["data"] = values.iter().map(|v| json!(*v as i64)).collect();
+                encode_le(spec, values, &mut binary);
+                let size = binary.len() - before;
+                (
+                    None,
+                    Some(BinaryParameters {
+                        binary_data_size: size,
+                    }),
+                )
             } else {
-                tensor["data"] = values.iter().map(|v| json!(v)).collect();
-            }
-            tensors.push(tensor);
+                let data = OutputData {
+                    values,
+                    integers: spec.is_integer(),
+                };
+                (Some(data), None)
+            };
+            tensors.push(OutputTensor {
+                name: &spec.name,
+                datatype: spec.v2_datatype(),
+                shape,
+                parameters,
+                data,
+            });
         }
-        let mut header = json!({
-            "model_name": model.info.name,
-            "model_version": model.info.version,
-            "outputs": tensors,
-        });
-        if let Some(id) = self.id {
-            header["id"] = id;
-        }
+        let header = ResponseHeader {
+            id: self.id.as_ref(),
+            model_name: &model.info.name,
+            model_version: &model.info.version,
+            outputs: tensors,
+        };
         let header = serde_json::to_vec(&header).unwrap_or_default();
         if binary.is_empty() {
             return ([(CONTENT_TYPE, "application/json")], header).into_response();
@@ -304,6 +326,49 @@ impl InferRequest {
         headers.insert(HEADER_LENGTH, HeaderValue::from(header_length));
         headers.remove(CONTENT_LENGTH);
         response
+    }
+}
+
+/// The JSON header of an answer, written straight from the model's
+/// outputs (no `Value` per number).
+#[derive(Serialize)]
+struct ResponseHeader<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Value>,
+    model_name: &'a str,
+    model_version: &'a str,
+    outputs: Vec<OutputTensor<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutputTensor<'a> {
+    name: &'a str,
+    datatype: &'static str,
+    shape: Vec<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinaryParameters>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<OutputData<'a>>,
+}
+
+#[derive(Serialize)]
+struct BinaryParameters {
+    binary_data_size: usize,
+}
+
+/// An output's values as a JSON list: integers (class labels) as integers.
+struct OutputData<'a> {
+    values: &'a [f64],
+    integers: bool,
+}
+
+impl Serialize for OutputData<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.integers {
+            serializer.collect_seq(self.values.iter().map(|v| *v as i64))
+        } else {
+            serializer.collect_seq(self.values)
+        }
     }
 }
 
@@ -386,14 +451,18 @@ fn encode_le(spec: &TensorOutput, values: &[f64], out: &mut Vec<u8>) {
     }
 }
 
+fn too_many_values(limit: usize) -> ApiError {
+    bad_request(format!(
+        "'data' has more than the {limit} values its shape allows"
+    ))
+}
+
 /// Appends the numbers of a flat or nested list to `out`.
 fn flatten(value: &Value, out: &mut Vec<f64>, limit: usize, depth: usize) -> Result<(), ApiError> {
     match value {
         Value::Number(n) => {
             if out.len() >= limit {
-                return Err(bad_request(format!(
-                    "'data' has more than the {limit} values its shape allows"
-                )));
+                return Err(too_many_values(limit));
             }
             out.push(n.as_f64().unwrap_or(f64::NAN));
             Ok(())
