@@ -130,6 +130,7 @@ impl Application {
             assets: SiteAssets::new(&leptos_options, hashes.as_ref()),
             leptos_options,
             pages: Default::default(),
+            items: Default::default(),
             html: Default::default(),
             auth,
             metrics: Arc::clone(&metrics),

@@ -10,7 +10,7 @@ use crate::server::assets::SiteAssets;
 use crate::server::auth::Auth;
 use crate::server::inference::ModelRegistry;
 use crate::server::page_cache::CachedPage;
-use crate::server::rest::PageCache;
+use crate::server::rest::{CachedItem, PageCache};
 use crate::server::store::{ChangeFeed, ItemStore};
 use crate::server::telemetry::Metrics;
 
@@ -32,6 +32,8 @@ pub struct Shared {
     pub assets: SiteAssets,
     /// Serialized listing pages, valid until the next write.
     pub pages: Arc<PageCache>,
+    /// Items as `GET /items/{id}` answers them, valid until the next write.
+    pub items: PageCache<CachedItem>,
     /// The item page as anonymous visitors see it, until the next write.
     pub html: PageCache<CachedPage>,
     /// Who may do what.

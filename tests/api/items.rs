@@ -43,6 +43,62 @@ async fn reading_one_item_returns_it_with_an_etag() {
 }
 
 #[tokio::test]
+async fn a_read_item_is_never_answered_stale_after_a_write() {
+    // Point reads are reused until the next write: read first, so that the
+    // answer is stored, then change the item every way there is.
+    let app = TestApp::spawn().await;
+    let read = |path: &'static str| {
+        let app = &app;
+        async move {
+            let response = app.get(path).await;
+            let etag = response.headers().get("etag").cloned();
+            let (status, body) = status_and_json(response).await;
+            (status, etag, body)
+        }
+    };
+    let (_, etag, body) = read("/items/1").await;
+    assert_eq!(etag.unwrap(), "\"1\"");
+    assert_eq!(body["name"], "Item One");
+    assert_eq!(
+        read("/items/1").await.2,
+        body,
+        "a second read answers the same"
+    );
+
+    let put = app.put_json("/items/1", &json!({"name": "Renamed"})).await;
+    assert_eq!(put.status(), 200);
+    let (status, etag, body) = read("/items/1").await;
+    assert_eq!(status, 200);
+    assert_eq!(etag.unwrap(), "\"2\"");
+    assert_eq!(body["name"], "Renamed");
+
+    let patch = app
+        .send_raw(
+            reqwest::Method::PATCH,
+            "/items/1",
+            "application/merge-patch+json",
+            br#"{"description": "patched"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(patch.status(), 200);
+    let (_, etag, body) = read("/items/1").await;
+    assert_eq!(etag.unwrap(), "\"3\"");
+    assert_eq!(body["description"], "patched");
+
+    // A missing item is not stored as missing: created, it is found.
+    assert_eq!(read("/items/4").await.0, 404);
+    let created = app.post_json("/items/", &json!({"name": "New"})).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(read("/items/4").await.0, 200);
+
+    assert_eq!(app.delete("/items/1").await.status(), 200);
+    let (status, etag, body) = read("/items/1").await;
+    assert_eq!(status, 404);
+    assert!(etag.is_none());
+    assert_eq!(body, json!({"detail": "Item not found"}));
+}
+
+#[tokio::test]
 async fn reading_a_missing_item_returns_404() {
     let app = TestApp::spawn().await;
     let (status, body) = status_and_json(app.get("/items/99").await).await;

@@ -1,7 +1,8 @@
-//! Serialized listing pages, reused until the next write.
+//! Serialized listing pages and items, reused until the next write.
 //!
 //! A page of 100 items costs far more to read and serialize than to send,
-//! and catalogue traffic is mostly reads. Every answer is stored with the
+//! and catalogue traffic is mostly reads; even a single item's read and
+//! serialization cost about a third of its request. Every answer is stored with the
 //! store's revision at the time it was read; a write moves the revision on
 //! and so retires every stored page at once. A request never sees data
 //! older than the last write acknowledged before it started: it reads the
@@ -93,24 +94,41 @@ impl<P: Weigh> PageCache<P> {
     }
 }
 
-/// A JSON answer for `key`: from the cache when the store has not changed
-/// since it was stored, else made by `page` (serialized JSON) and stored.
+/// The answer for `key`: from `cache` when the store has not changed since
+/// it was stored, else made by `make` and stored (when the store can tell
+/// of every write: see [`ItemStore::revision`]).
+///
+/// [`ItemStore::revision`]: crate::server::store::ItemStore::revision
+pub async fn cached<P: Weigh>(
+    cache: &PageCache<P>,
+    state: &AppState,
+    key: String,
+    make: impl std::future::Future<Output = Result<P, ApiError>>,
+) -> Result<P, ApiError> {
+    // Read before the query: a write that commits meanwhile moves the
+    // revision on, and what was read under the old one is then not reused.
+    let Some(revision) = state.store.revision() else {
+        return make.await;
+    };
+    if let Some(page) = cache.get(revision, &key) {
+        return Ok(page);
+    }
+    let page = make.await?;
+    cache.put(revision, key, page.clone());
+    Ok(page)
+}
+
+/// A JSON answer for `key`, made by `page` (serialized JSON) and reused
+/// like every [`cached`] answer.
 pub async fn cached_json(
     state: &AppState,
     key: String,
     page: impl std::future::Future<Output = Result<Vec<u8>, ApiError>>,
 ) -> Result<Response, ApiError> {
-    let Some(revision) = state.store.revision() else {
-        return Ok(json_response(Bytes::from(page.await?)));
-    };
-    let body = match state.pages.get(revision, &key) {
-        Some(body) => body,
-        None => {
-            let body = Bytes::from(page.await?);
-            state.pages.put(revision, key, body.clone());
-            body
-        }
-    };
+    let body = cached(&state.pages, state, key, async {
+        page.await.map(Bytes::from)
+    })
+    .await?;
     Ok(json_response(body))
 }
 

@@ -1,13 +1,14 @@
 //! `/items/` — the original app's CRUD contract, plus JSON merge patch.
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{ETAG, LOCATION};
+use axum::http::header::{CONTENT_TYPE, ETAG, LOCATION};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::cache::{cached_json, to_json};
+use super::cache::{cached, cached_json, to_json, Weigh};
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, IfMatch, ItemId, JsonBody, ListParams, Read, WriteItems};
 use super::item_body::{merge_patch, ItemBody};
@@ -64,13 +65,41 @@ pub async fn get(
     State(state): State<AppState>,
     _: Can<Read>,
     ItemId(id): ItemId,
-) -> Result<impl IntoResponse, ApiError> {
-    let item = state
-        .store
-        .get(id)
-        .await?
-        .ok_or_else(ApiError::item_not_found)?;
-    Ok((etag(&item), Json(item)))
+) -> Result<Response, ApiError> {
+    let item = cached(&state.items, &state, id.to_string(), async {
+        let item = state
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(ApiError::item_not_found)?;
+        Ok(CachedItem {
+            etag: etag(&item),
+            json: Bytes::from(to_json(&item)?),
+        })
+    })
+    .await?;
+    Ok(item.into_response())
+}
+
+/// An item as `GET /items/{id}` answers it, reused until the next write.
+#[derive(Clone)]
+pub struct CachedItem {
+    etag: [(HeaderName, HeaderValue); 1],
+    json: Bytes,
+}
+
+impl Weigh for CachedItem {
+    fn bytes(&self) -> usize {
+        self.json.len() + self.etag[0].1.len()
+    }
+}
+
+impl IntoResponse for CachedItem {
+    fn into_response(self) -> Response {
+        let content_type = (CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let [etag] = self.etag;
+        ([content_type, etag], self.json).into_response()
+    }
 }
 
 /// `POST /items/`: 201 with the stored item; the id is assigned when absent.

@@ -26,6 +26,7 @@ use axum::Router;
 
 pub use cache::{PageCache, Weigh};
 pub use error::{ApiError, ValidationDetail};
+pub use items::CachedItem;
 pub use meta::{fallback, method_not_allowed};
 pub use openapi::{document, Detail};
 
