@@ -40,10 +40,26 @@ fn registry() -> ModelRegistry {
     )
 }
 
+/// The predictions for every reference row: all in one batch, and each row
+/// alone (a single row runs through a plan of its own).
+fn batch_and_singles(name: &str, rows: &[Vec<f64>]) -> [Vec<Prediction>; 2] {
+    let model = registry().get(name).unwrap();
+    let batch = model.predict(rows).unwrap();
+    let singles = rows
+        .iter()
+        .map(|row| model.predict(std::slice::from_ref(row)).unwrap().remove(0))
+        .collect();
+    [batch, singles]
+}
+
 fn check_regressor(name: &str, tolerance: f64) {
     let reference = reference(name);
-    let model = registry().get(name).unwrap();
-    let predictions = model.predict(&rows(&reference)).unwrap();
+    for predictions in batch_and_singles(name, &rows(&reference)) {
+        check_regression(name, &reference, &predictions, tolerance);
+    }
+}
+
+fn check_regression(name: &str, reference: &Value, predictions: &[Prediction], tolerance: f64) {
     let expected = reference["outputs"]["prediction"].as_array().unwrap();
     assert_eq!(predictions.len(), expected.len());
     for (got, want) in predictions.iter().zip(expected) {
@@ -72,8 +88,12 @@ fn diabetes_matches_scikit_learn() {
 #[test]
 fn iris_matches_scikit_learn() {
     let reference = reference("iris");
-    let model = registry().get("iris").unwrap();
-    let predictions = model.predict(&rows(&reference)).unwrap();
+    for predictions in batch_and_singles("iris", &rows(&reference)) {
+        check_classification(&reference, &predictions);
+    }
+}
+
+fn check_classification(reference: &Value, predictions: &[Prediction]) {
     let labels = reference["outputs"]["label"].as_array().unwrap();
     let probabilities = reference["outputs"]["probabilities"].as_array().unwrap();
     for (i, got) in predictions.iter().enumerate() {

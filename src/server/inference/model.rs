@@ -1,5 +1,6 @@
 //! One model loaded into tract: parsed, typed with a symbolic batch size,
-//! optimized once, and shared by every request.
+//! optimized once, and shared by every request; plus a plan made for
+//! exactly one row, the most common request.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -74,10 +75,11 @@ pub struct TensorSignature {
 pub struct LoadedModel {
     pub info: ModelInfo,
     pub signature: TensorSignature,
-    plan: Arc<TypedRunnableModel>,
-    /// Run states kept for reuse: spawning one allocates per graph node,
-    /// which would cost more than running a small model.
-    states: std::sync::Mutex<Vec<TypedSimpleState>>,
+    /// The plan for any number of rows.
+    batch: Plan,
+    /// The plan for one row: with every shape known, tract settles at load
+    /// time what the batch plan works out on each run.
+    single: Plan,
     /// Index of the output holding the values (regression) or the class
     /// probabilities (classification).
     result_output: usize,
@@ -93,6 +95,72 @@ impl std::fmt::Debug for LoadedModel {
     }
 }
 
+/// A runnable plan and the run states kept for it.
+struct Plan {
+    plan: Arc<TypedRunnableModel>,
+    /// Run states kept for reuse: spawning one allocates per graph node,
+    /// which would cost more than running a small model.
+    states: std::sync::Mutex<Vec<TypedSimpleState>>,
+}
+
+impl Plan {
+    fn new(plan: Arc<TypedRunnableModel>) -> Plan {
+        Plan {
+            plan,
+            states: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn run(&self, input: Tensor) -> Result<TVec<TValue>, InferenceError> {
+        let pooled = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => self
+                .plan
+                .spawn()
+                .map_err(|e| InferenceError::Runtime(root_cause(&e)))?,
+        };
+        let outputs = state
+            .run(tvec!(input.into_tvalue()))
+            .map_err(|e| InferenceError::Runtime(root_cause(&e)))?;
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if states.len() < MAX_POOLED_STATES {
+            states.push(state);
+        }
+        Ok(outputs)
+    }
+}
+
+/// The graph typed for `rows` rows (a number or the batch symbol) of
+/// `features` values, and optimized.
+fn optimize(
+    mut model: InferenceModel,
+    input_type: InputType,
+    rows: TDim,
+    features: usize,
+) -> Result<TypedModel, String> {
+    let dt = match input_type {
+        InputType::F32 => f32::datum_type(),
+        InputType::F64 => f64::datum_type(),
+    };
+    model
+        .set_input_fact(
+            0,
+            InferenceFact::dt_shape(dt, tvec![rows, features.to_dim()]),
+        )
+        .map_err(|e| format!("input shape: {}", root_cause(&e)))?;
+    model
+        .into_optimized()
+        .map_err(|e| format!("cannot prepare model.onnx for tract: {}", root_cause(&e)))
+}
+
 impl LoadedModel {
     /// Loads `dir/model.onnx` with its metadata, optimizes it for any batch
     /// size and checks it on one row. Unsupported operators surface here, at
@@ -101,7 +169,7 @@ impl LoadedModel {
         let manifest = Manifest::load(dir)?;
         let features = manifest.inputs.len();
 
-        let mut model = tract_onnx::onnx()
+        let model = tract_onnx::onnx()
             .model_for_path(dir.join("model.onnx"))
             .map_err(|e| format!("model.onnx: {}", root_cause(&e)))?;
         if model.input_outlets().map_err(|e| e.to_string())?.len() != 1 {
@@ -139,20 +207,8 @@ impl LoadedModel {
         // skl2onnx leaves the batch dimension unnamed; a symbol lets one
         // optimized plan serve every batch size.
         let batch = model.symbols.sym("N");
-        let dt = match input_type {
-            InputType::F32 => f32::datum_type(),
-            InputType::F64 => f64::datum_type(),
-        };
-        model
-            .set_input_fact(
-                0,
-                InferenceFact::dt_shape(dt, tvec![batch.to_dim(), features.to_dim()]),
-            )
-            .map_err(|e| format!("input shape: {}", root_cause(&e)))?;
-        let optimized = model
-            .into_optimized()
-            .map_err(|e| format!("cannot prepare model.onnx for tract: {}", root_cause(&e)))?;
-
+        let single = optimize(model.clone(), input_type, 1.to_dim(), features)?;
+        let optimized = optimize(model, input_type, batch.to_dim(), features)?;
         let mut outputs = Vec::new();
         for (i, name) in output_names.into_iter().enumerate() {
             let fact = optimized.output_fact(i).map_err(|e| e.to_string())?;
@@ -185,9 +241,12 @@ impl LoadedModel {
                     )
                 })?,
         };
-        let plan = optimized
-            .into_runnable()
-            .map_err(|e| format!("cannot plan model.onnx: {}", root_cause(&e)))?;
+        let plan = |model: TypedModel| {
+            model
+                .into_runnable()
+                .map(Plan::new)
+                .map_err(|e| format!("cannot plan model.onnx: {}", root_cause(&e)))
+        };
 
         let info = ModelInfo {
             name: name.to_owned(),
@@ -208,15 +267,17 @@ impl LoadedModel {
                 features,
                 outputs,
             },
-            plan,
-            states: std::sync::Mutex::new(Vec::new()),
+            batch: plan(optimized)?,
+            single: plan(single)?,
             result_output,
             metrics: ModelMetrics::default(),
         };
-        // Catch shape mismatches now rather than at the first request.
+        // Catch shape mismatches now rather than at the first request, in
+        // both plans.
         let defaults: Vec<f64> = loaded.info.inputs.iter().map(|s| s.default).collect();
         loaded
-            .predict(&[defaults])
+            .predict(std::slice::from_ref(&defaults))
+            .and_then(|_| loaded.predict(&[defaults.clone(), defaults]))
             .map_err(|e| format!("a test prediction failed: {e}"))?;
         Ok(loaded)
     }
@@ -234,29 +295,12 @@ impl LoadedModel {
             }
         }
         .map_err(|e| InferenceError::InvalidInput(e.to_string()))?;
-        let pooled = self
-            .states
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
-        let mut state = match pooled {
-            Some(state) => state,
-            None => self
-                .plan
-                .spawn()
-                .map_err(|e| InferenceError::Runtime(root_cause(&e)))?,
+        let plan = if n_rows == 1 {
+            &self.single
+        } else {
+            &self.batch
         };
-        let outputs = state
-            .run(tvec!(tensor.into_tvalue()))
-            .map_err(|e| InferenceError::Runtime(root_cause(&e)))?;
-        let mut states = self
-            .states
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if states.len() < MAX_POOLED_STATES {
-            states.push(state);
-        }
-        drop(states);
+        let outputs = plan.run(tensor)?;
         self.metrics.observe(n_rows, started.elapsed());
         Ok(outputs)
     }
