@@ -168,17 +168,23 @@ async fn a_non_json_content_type_returns_415() {
 }
 
 #[tokio::test]
-async fn a_json_content_type_with_charset_is_accepted() {
+async fn a_json_content_type_with_charset_or_in_capitals_is_accepted() {
     let app = TestApp::spawn().await;
-    let response = app
-        .send_raw(
-            Method::POST,
-            "/items/",
-            "application/json; charset=utf-8",
-            br#"{"name":"x"}"#.to_vec(),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
+    for content_type in [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/vnd.api+JSON",
+    ] {
+        let response = app
+            .send_raw(
+                Method::POST,
+                "/items/",
+                content_type,
+                br#"{"name":"x"}"#.to_vec(),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{content_type}");
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{is_json, mime_type, path_id, read_body, Caller, AUTH_OFF};
+use super::extract::{path_id, read_body, Caller, MediaType, AUTH_OFF};
 use super::openapi::{Detail, ValidationError};
 use crate::domain::User;
 use crate::server::auth::Principal;
@@ -29,9 +29,9 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let mime = mime_type(req.headers()).unwrap_or_default();
-        let form = mime == "application/x-www-form-urlencoded";
-        if !form && !is_json(&mime) {
+        let mime = MediaType::of(req.headers());
+        let form = mime.is("application/x-www-form-urlencoded");
+        if !form && !mime.is_json() {
             return Err(ApiError::UnsupportedMediaType(
                 "Send the fields as a form (application/x-www-form-urlencoded) or as JSON".into(),
             ));

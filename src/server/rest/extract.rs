@@ -26,7 +26,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if !mime_type(req.headers()).is_some_and(|mime| is_json(&mime)) {
+        if !MediaType::of(req.headers()).is_json() {
             return Err(ApiError::UnsupportedMediaType(
                 "Unsupported media type: send the body as JSON with \
                  'Content-Type: application/json'"
@@ -72,17 +72,43 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-/// The request's media type, lowercased and without parameters, when it
-/// names one.
-pub fn mime_type(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-    let mime = value.split(';').next().unwrap_or_default().trim();
-    Some(mime.to_ascii_lowercase())
+/// The request's media type without its parameters, as sent; media types
+/// compare without regard to case (RFC 9110), so no lowercased copy is made.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MediaType<'a>(&'a str);
+
+impl<'a> MediaType<'a> {
+    /// The `Content-Type` of `headers` (empty when missing or not text).
+    pub fn of(headers: &'a HeaderMap) -> MediaType<'a> {
+        let value = headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        MediaType(value.split(';').next().unwrap_or_default().trim())
+    }
+
+    /// Whether this is `name` (given in lowercase).
+    pub fn is(self, name: &str) -> bool {
+        self.0.eq_ignore_ascii_case(name)
+    }
+
+    /// `application/json` or one of its `application/*+json` relatives.
+    pub fn is_json(self) -> bool {
+        const APPLICATION: &str = "application/";
+        const JSON_SUFFIX: &str = "+json";
+        let text = self.0.as_bytes();
+        self.is("application/json")
+            || (text.len() > APPLICATION.len() + JSON_SUFFIX.len()
+                && text[..APPLICATION.len()].eq_ignore_ascii_case(APPLICATION.as_bytes())
+                && text[text.len() - JSON_SUFFIX.len()..]
+                    .eq_ignore_ascii_case(JSON_SUFFIX.as_bytes()))
+    }
 }
 
-/// `application/json` or one of its `application/*+json` relatives.
-pub fn is_json(mime: &str) -> bool {
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+impl std::fmt::Display for MediaType<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
 }
 
 /// FastAPI's answer to a body that is not JSON: 422 `json_invalid`, located
@@ -287,5 +313,34 @@ pub const AUTH_OFF: &str =
 fn note_user(parts: &Parts, principal: &Principal) {
     if let Some(slot) = parts.extensions.get::<crate::server::telemetry::LogSlot>() {
         slot.set_user(&principal.user.name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header::CONTENT_TYPE;
+    use axum::http::HeaderMap;
+
+    use super::MediaType;
+
+    fn media_type(value: &str) -> (bool, bool, String) {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, value.parse().unwrap());
+        let mime = MediaType::of(&headers);
+        (mime.is_json(), mime.is("text/plain"), mime.to_string())
+    }
+
+    #[test]
+    fn media_types_compare_without_case_or_parameters() {
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            (true, false, "Application/JSON".into())
+        );
+        assert!(media_type("application/problem+JSON").0);
+        assert!(!media_type("application/+json").0);
+        assert!(!media_type("application/jsonx").0);
+        assert!(!media_type("text/json").0);
+        assert_eq!(media_type(" TEXT/Plain ").1, true);
+        assert_eq!(MediaType::of(&HeaderMap::new()).to_string(), "");
     }
 }

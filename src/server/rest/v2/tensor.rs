@@ -17,7 +17,7 @@ use super::header::{Data, Header, HeaderError};
 use crate::domain::MAX_BATCH_ROWS;
 use crate::server::inference::{LoadedModel, TensorOutput};
 use crate::server::rest::error::ApiError;
-use crate::server::rest::extract::{is_json, mime_type, read_body};
+use crate::server::rest::extract::{read_body, MediaType};
 
 /// The header that gives the length of the JSON part of a binary request
 /// or response.
@@ -77,8 +77,8 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     if !headers.contains_key(CONTENT_TYPE) {
         return Ok(());
     }
-    let mime = mime_type(headers).unwrap_or_default();
-    if is_json(&mime) || mime == "application/octet-stream" {
+    let mime = MediaType::of(headers);
+    if mime.is_json() || mime.is("application/octet-stream") {
         Ok(())
     } else {
         Err(ApiError::OpenInference(
