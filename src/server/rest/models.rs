@@ -6,7 +6,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail, NON_FINITE_KIND};
-use super::extract::{Can, JsonBody, JsonBytes, Read};
+use super::extract::{Can, JsonBytes, Read};
 use super::instances;
 use crate::domain::{ModelInfo, NonFiniteRow, MAX_BATCH_ROWS};
 use crate::server::inference::{self, InferenceError};
@@ -35,7 +35,7 @@ const MAX_DETAILS: usize = 50;
 pub async fn predict_original(
     State(state): State<AppState>,
     _: Can<Read>,
-    JsonBody(body): JsonBody,
+    body: JsonBytes,
 ) -> Result<Json<OriginalPrediction>, ApiError> {
     let model = state.models.get(ORIGINAL_MODEL).map_err(|e| match e {
         InferenceError::NotFound(_) => ApiError::Unavailable(format!(
@@ -43,7 +43,11 @@ pub async fn predict_original(
         )),
         other => other.into(),
     })?;
-    let row = parse_row(&body, &model.info, &[json!("body")]).map_err(ApiError::Validation)?;
+    let row = match instances::decode_row(&body.0, &model.info.feature_names()) {
+        Some(row) => row,
+        None => parse_row(&body.parse()?, &model.info, &[json!("body")])
+            .map_err(ApiError::Validation)?,
+    };
     // An Arc clone (not the metadata's) keeps the model's names for an error.
     let described = model.clone();
     let prediction = inference::predict(model, vec![row])
@@ -126,7 +130,7 @@ pub async fn predict(
     let (model_name, version) = (model.info.name.clone(), model.info.version.clone());
     let features = model.info.feature_names();
     let (flat, n_rows, single) = match instances::decode(&body.0, &features) {
-        Some((flat, n_rows)) => (flat, n_rows, false),
+        Some(rows) => (rows.flat, rows.n_rows, rows.single),
         None => match PredictRequest::parse(&body.parse()?, &model.info)? {
             PredictRequest::One(row) => (row, 1, true),
             PredictRequest::Batch(rows) => {
