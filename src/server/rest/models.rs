@@ -50,7 +50,7 @@ pub async fn predict_original(
     };
     // An Arc clone (not the metadata's) keeps the model's names for an error.
     let described = model.clone();
-    let prediction = inference::predict(model, vec![row])
+    let prediction = inference::predict_flat(model, row, 1)
         .await
         .map_err(prediction_error(&described.info, |_| vec![json!("body")]))?;
     Ok(Json(OriginalPrediction {
