@@ -208,6 +208,86 @@ async fn a_body_over_one_mebibyte_returns_413() {
     assert!(response["detail"].as_str().unwrap().contains("1048576"));
 }
 
+/// Sends `head` and then `chunks` as a chunked body on a new connection
+/// (the request asks to close it) and returns the status line and the body
+/// of the answer.
+async fn send_chunked(app: &TestApp, head: &str, chunks: &[&[u8]]) -> (String, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request =
+        format!("{head}\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+            .into_bytes();
+    for chunk in chunks {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // A refusal may come (and the connection close) before the last bytes
+    // are taken: neither a failed write nor a reset after the answer is an
+    // error here.
+    let _ = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut buf).await {
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a complete answer");
+    let status = head.lines().next().unwrap().to_owned();
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_body_sent_in_chunks_is_read_whole_and_its_size_limited_all_the_same() {
+    let app = TestApp::spawn().await;
+    // An item in four pieces, one of them empty.
+    let (status, created) = send_chunked(
+        &app,
+        "POST /items/ HTTP/1.1\r\ncontent-type: application/json",
+        &[
+            b"{\"name\": \"Chu",
+            b"nked\", ",
+            b"\"description\": \"in pieces\"",
+            b"}",
+        ],
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 201 Created", "{created}");
+    assert_eq!(created["name"], "Chunked");
+    assert_eq!(created["description"], "in pieces");
+    // No length announced: the limit is counted as the pieces come, and
+    // the last byte is one too many.
+    let piece = vec![b' '; 64 * 1024];
+    let mut chunks: Vec<&[u8]> = vec![b"{\"name\": \"x\"}"];
+    let padding = 1024 * 1024 - chunks[0].len();
+    chunks.extend(std::iter::repeat_n(piece.as_slice(), padding / piece.len()));
+    let rest = vec![b' '; padding % piece.len() + 1];
+    chunks.push(&rest);
+    let (status, refused) = send_chunked(
+        &app,
+        "POST /predict/ HTTP/1.1\r\ncontent-type: application/json",
+        &chunks,
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large", "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("1048576"),
+        "{refused}"
+    );
+    // One byte less is within the limit (and then, as JSON, not a row).
+    chunks.pop();
+    let fits = vec![b' '; padding % piece.len()];
+    chunks.push(&fits);
+    let (status, _) = send_chunked(
+        &app,
+        "POST /predict/ HTTP/1.1\r\ncontent-type: application/json",
+        &chunks,
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 422 Unprocessable Entity");
+}
+
 #[tokio::test]
 async fn a_body_id_different_from_the_path_returns_422() {
     let app = TestApp::spawn().await;

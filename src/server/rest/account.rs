@@ -28,7 +28,7 @@ pub struct Fields(Map<String, Value>);
 impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let mime = MediaType::of(req.headers());
         let form = mime.is("application/x-www-form-urlencoded");
         if !form && !mime.is_json() {
@@ -36,7 +36,7 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
                 "Send the fields as a form (application/x-www-form-urlencoded) or as JSON".into(),
             ));
         }
-        let bytes = read_body(req, state).await?;
+        let bytes = read_body(req).await?;
         if form {
             let fields = form_urlencoded::parse(&bytes)
                 .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))

@@ -7,7 +7,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
+use bytes::BytesMut;
+use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ValidationDetail};
@@ -25,7 +28,7 @@ pub struct JsonBytes(pub Bytes);
 impl<S: Send + Sync> FromRequest<S> for JsonBytes {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         if !MediaType::of(req.headers()).is_json() {
             return Err(ApiError::UnsupportedMediaType(
                 "Unsupported media type: send the body as JSON with \
@@ -33,21 +36,53 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
                     .into(),
             ));
         }
-        read_body(req, state).await.map(JsonBytes)
+        read_body(req).await.map(JsonBytes)
     }
 }
 
 /// The whole request body, within [`MAX_BODY_BYTES`] (413 beyond).
-pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!(
-                "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
-            ))
-        } else {
-            ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+///
+/// Read here rather than by axum's `Bytes` extractor under a
+/// `DefaultBodyLimit` layer: that layer wraps every REST route in one more
+/// service, future and request extension per request, and the extractor
+/// copies even a body that arrived in one piece (most do) into a list of
+/// chunks first.
+pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
+        ))
+    };
+    let mut body = req.into_body();
+    // A declared length over the limit is refused before anything is read.
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
+        // Trailers carry nothing a handler reads.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let so_far = joined.as_ref().map_or(first.len(), BytesMut::len);
+        if so_far + data.len() > MAX_BODY_BYTES {
+            return Err(too_large());
         }
-    })
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut both = BytesMut::with_capacity(first.len() + data.len());
+                both.extend_from_slice(&first);
+                both.extend_from_slice(&data);
+                joined = Some(both);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 impl JsonBytes {

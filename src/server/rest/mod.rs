@@ -18,7 +18,6 @@ mod search;
 mod users;
 mod v2;
 
-use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{on, MethodFilter};
@@ -37,10 +36,9 @@ use crate::server::state::AppState;
 /// compared (a test does). Collection paths answer with and without the
 /// trailing slash, as the original app did.
 pub fn routes() -> Router<AppState> {
-    table()
-        .router
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .merge(docs::pages())
+    // No `DefaultBodyLimit` layer: every body is read by
+    // [`extract::read_body`], which applies the limit itself.
+    table().router.merge(docs::pages())
 }
 
 /// Every `(method, path)` the REST router serves, in registration order,

@@ -33,7 +33,7 @@ pub struct InferBody {
 impl<S: Send + Sync> FromRequest<S> for InferBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         check_content_type(req.headers())?;
         let header_length = match req.headers().get(HEADER_LENGTH) {
             None => None,
@@ -49,7 +49,7 @@ impl<S: Send + Sync> FromRequest<S> for InferBody {
                     })?,
             ),
         };
-        let bytes = read_body(req, state)
+        let bytes = read_body(req)
             .await
             .map_err(ApiError::into_open_inference)?;
         let (json_part, binary) = match header_length {
