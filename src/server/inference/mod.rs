@@ -110,22 +110,20 @@ pub async fn predict_flat(
 }
 
 /// Runs the raw graph on row-major `flat` data, off the async workers when
-/// the batch is big (for the Open Inference Protocol).
+/// the batch is big (for the Open Inference Protocol): the values of every
+/// output, row-major, in the order of the model's `signature.outputs`.
 pub async fn run_flat(
     model: Arc<LoadedModel>,
     flat: Vec<f64>,
     n_rows: usize,
-) -> Result<Vec<(TensorOutput, Vec<f64>)>, InferenceError> {
+) -> Result<Vec<Vec<f64>>, InferenceError> {
     let work = move || {
-        let outputs = model.run_flat(&flat, n_rows)?;
-        let outputs: Vec<(TensorOutput, Vec<f64>)> = model
-            .signature
-            .outputs
+        let outputs = model
+            .run_flat(&flat, n_rows)?
             .iter()
-            .zip(outputs.iter())
-            .map(|(spec, value)| Ok((spec.clone(), as_f64(value)?)))
-            .collect::<Result<_, InferenceError>>()?;
-        for (_, values) in &outputs {
+            .map(as_f64)
+            .collect::<Result<Vec<_>, InferenceError>>()?;
+        for values in &outputs {
             check_finite(values, n_rows, &flat)?;
         }
         Ok(outputs)

@@ -377,6 +377,22 @@ impl LoadedModel {
 /// A float output tensor as f64 values, row-major.
 pub fn as_f64(value: &TValue) -> Result<Vec<f64>, InferenceError> {
     let tensor: &Tensor = value;
+    // The usual float outputs are read as they are, without a cast tensor.
+    if let Some(plain) = tensor.as_plain_ram() {
+        match tensor.datum_type() {
+            DatumType::F64 => {
+                if let Ok(values) = plain.as_slice::<f64>() {
+                    return Ok(values.to_vec());
+                }
+            }
+            DatumType::F32 => {
+                if let Ok(values) = plain.as_slice::<f32>() {
+                    return Ok(values.iter().map(|&v| f64::from(v)).collect());
+                }
+            }
+            _ => {}
+        }
+    }
     let cast = tensor
         .cast_to::<f64>()
         .map_err(|e| InferenceError::Runtime(e.to_string()))?;

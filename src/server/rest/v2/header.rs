@@ -28,13 +28,15 @@ pub struct Header {
     pub parameters: Option<Value>,
 }
 
-/// One entry of `inputs`. A field of the wrong type is kept as it came, for
-/// the validation to name.
+/// One entry of `inputs`. `name`, `datatype` and `shape` are `None` when
+/// missing or of the wrong type (the validation says which is wrong); `data`
+/// of the wrong kind is kept as it came, for the validation to name.
 #[derive(Debug, Default)]
 pub struct Input {
-    pub name: Option<Value>,
-    pub datatype: Option<Value>,
-    pub shape: Option<Value>,
+    pub name: Option<String>,
+    pub datatype: Option<String>,
+    /// Every dimension, when `shape` is a list of non-negative integers.
+    pub shape: Option<Vec<u64>>,
     pub parameters: Option<Value>,
     pub data: Option<Data>,
 }
@@ -92,10 +94,18 @@ impl Input {
         let Value::Object(mut object) = value else {
             return Input::default();
         };
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
         Input {
-            name: object.remove("name"),
-            datatype: object.remove("datatype"),
-            shape: object.remove("shape"),
+            name: text(object.remove("name")),
+            datatype: text(object.remove("datatype")),
+            shape: object
+                .remove("shape")
+                .as_ref()
+                .and_then(Value::as_array)
+                .and_then(|dims| dims.iter().map(Value::as_u64).collect()),
             parameters: object.remove("parameters"),
             data: object.remove("data").map(Data::Raw),
         }
@@ -109,7 +119,8 @@ impl Input {
 
 // The fast path. Both visitors take maps only (a derived struct would also
 // take a JSON list, by position), and the last of repeated keys wins, as in
-// a `Value`.
+// a `Value`. A `name`, `datatype` or `shape` of another type fails it, and
+// the general way decides.
 
 impl<'de> Deserialize<'de> for Header {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -290,7 +301,7 @@ mod tests {
                 matches!(&input.data, Some(Data::Raw(v)) if *v == expected),
                 "{data}"
             );
-            assert_eq!(input.name, Some(Value::from("input")));
+            assert_eq!(input.name.as_deref(), Some("input"));
         }
         // An input given as a list is not read by position.
         let header = Header::from_slice(br#"{"inputs": [["input", "FP64"]]}"#).unwrap();

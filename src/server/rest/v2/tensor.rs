@@ -118,22 +118,14 @@ impl InferRequest {
                 inputs.len()
             )));
         };
-        let input_name = input
-            .name
-            .as_ref()
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let input_name = input.name.as_deref().unwrap_or_default();
         if input_name != sig.input_name {
             return Err(bad_request(format!(
                 "Unknown input '{input_name}'; model '{}' takes '{}'",
                 model.info.name, sig.input_name
             )));
         }
-        let datatype = input
-            .datatype
-            .as_ref()
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let datatype = input.datatype.as_deref().unwrap_or_default();
         let width = match datatype {
             "FP32" => 4,
             "FP64" => 8,
@@ -143,18 +135,13 @@ impl InferRequest {
                 )))
             }
         };
-        let shape: Vec<u64> = input
-            .shape
-            .as_ref()
-            .and_then(Value::as_array)
-            .and_then(|dims| dims.iter().map(Value::as_u64).collect())
-            .ok_or_else(|| {
-                bad_request(format!(
-                    "'shape' of '{input_name}' must be a list of non-negative integers"
-                ))
-            })?;
+        let shape: &[u64] = input.shape.as_deref().ok_or_else(|| {
+            bad_request(format!(
+                "'shape' of '{input_name}' must be a list of non-negative integers"
+            ))
+        })?;
         let k = sig.features as u64;
-        let rows = match shape.as_slice() {
+        let rows = match shape {
             [n, cols] if *cols == k => *n,
             [cols] if *cols == k => 1,
             _ => {
@@ -266,10 +253,11 @@ impl InferRequest {
     /// The answer to this request, given every output of the model as
     /// row-major values: the outputs asked for, each as JSON data or as
     /// binary data after the JSON header, as the request wanted.
-    pub fn respond(self, model: &LoadedModel, results: Vec<(TensorOutput, Vec<f64>)>) -> Response {
+    pub fn respond(self, model: &LoadedModel, results: Vec<Vec<f64>>) -> Response {
         let mut tensors = Vec::new();
         let mut binary = Vec::new();
-        for (spec, values) in &results {
+        let mut numbers = 0;
+        for (spec, values) in model.signature.outputs.iter().zip(&results) {
             let as_binary = match &self.outputs {
                 None => self.binary_by_default,
                 Some(wanted) => match wanted.iter().find(|(name, _)| *name == spec.name) {
@@ -290,6 +278,7 @@ impl InferRequest {
                     }),
                 )
             } else {
+                numbers += values.len();
                 let data = OutputData {
                     values,
                     integers: spec.is_integer(),
@@ -310,7 +299,13 @@ impl InferRequest {
             model_version: &model.info.version,
             outputs: tensors,
         };
-        let header = serde_json::to_vec(&header).unwrap_or_default();
+        // Room for the names and about 24 bytes per number written as text,
+        // so that a small answer is written without growing its buffer.
+        let mut json = Vec::with_capacity(256 + 24 * numbers);
+        let header = match serde_json::to_writer(&mut json, &header) {
+            Ok(()) => json,
+            Err(_) => Vec::new(), // a map of strings and numbers always writes
+        };
         if binary.is_empty() {
             return ([(CONTENT_TYPE, "application/json")], header).into_response();
         }
