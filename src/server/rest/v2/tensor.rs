@@ -7,7 +7,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -23,6 +23,10 @@ use crate::server::rest::extract::{read_body, MediaType};
 /// or response.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
 
+/// [`HEADER_LENGTH`] as a header name, made once (a name given as text is
+/// parsed again at every lookup).
+static HEADER_LENGTH_NAME: HeaderName = HeaderName::from_static(HEADER_LENGTH);
+
 /// A v2 inference request body as sent: the JSON header and the binary
 /// tensor data after it (empty for a plain JSON request).
 pub struct InferBody {
@@ -35,7 +39,7 @@ impl<S: Send + Sync> FromRequest<S> for InferBody {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         check_content_type(req.headers())?;
-        let header_length = match req.headers().get(HEADER_LENGTH) {
+        let header_length = match req.headers().get(&HEADER_LENGTH_NAME) {
             None => None,
             Some(value) => Some(
                 value
@@ -254,7 +258,7 @@ impl InferRequest {
     /// row-major values: the outputs asked for, each as JSON data or as
     /// binary data after the JSON header, as the request wanted.
     pub fn respond(self, model: &LoadedModel, results: Vec<Vec<f64>>) -> Response {
-        let mut tensors = Vec::new();
+        let mut tensors = Vec::with_capacity(results.len());
         let mut binary = Vec::new();
         let mut numbers = 0;
         for (spec, values) in model.signature.outputs.iter().zip(&results) {
@@ -265,7 +269,8 @@ impl InferRequest {
                     None => continue,
                 },
             };
-            let mut shape = vec![self.rows];
+            let mut shape = Vec::with_capacity(1 + spec.inner_shape.len());
+            shape.push(self.rows);
             shape.extend(&spec.inner_shape);
             let (data, parameters) = if as_binary {
                 let before = binary.len();
@@ -307,7 +312,11 @@ impl InferRequest {
             Err(_) => Vec::new(), // a map of strings and numbers always writes
         };
         if binary.is_empty() {
-            return ([(CONTENT_TYPE, "application/json")], header).into_response();
+            return (
+                [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                header,
+            )
+                .into_response();
         }
         let header_length = header.len();
         let mut body = header;
@@ -318,7 +327,7 @@ impl InferRequest {
             CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
         );
-        headers.insert(HEADER_LENGTH, HeaderValue::from(header_length));
+        headers.insert(HEADER_LENGTH_NAME.clone(), HeaderValue::from(header_length));
         headers.remove(CONTENT_LENGTH);
         response
     }
