@@ -24,7 +24,7 @@ use predict::PredictPage;
 /// bundle and stylesheet by their content-hashed names.
 #[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    crate::server::security::set_page_policy();
+    crate::server::security::set_page_policy(&options);
     let stylesheet = expect_context::<crate::server::state::AppState>()
         .assets
         .stylesheet()

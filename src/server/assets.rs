@@ -69,6 +69,8 @@ pub struct BuildHashes {
 pub struct SiteAssets {
     /// The site folder, with its precompressed copies.
     files: ServeDir,
+    /// Where the site folder is.
+    root: PathBuf,
     /// `/pkg/` (the bundle's folder, as a URL prefix).
     pkg_prefix: String,
     /// The bundle's base name (`itemserve`).
@@ -88,6 +90,17 @@ impl SiteAssets {
     /// content hashes when its file names carry them. A missing bundle is
     /// not an error (the REST API works without it), but is logged.
     pub fn new(options: &LeptosOptions, hashes: Option<&BuildHashes>) -> SiteAssets {
+        let watched = std::env::var_os("LEPTOS_WATCH").is_some();
+        SiteAssets::with_watch(options, hashes, watched)
+    }
+
+    /// As [`SiteAssets::new`], `watched` saying whether `cargo leptos watch`
+    /// runs the server.
+    fn with_watch(
+        options: &LeptosOptions,
+        hashes: Option<&BuildHashes>,
+        watched: bool,
+    ) -> SiteAssets {
         let root = PathBuf::from(options.site_root.as_ref());
         let pkg = options.site_pkg_dir.as_ref().trim_matches('/');
         let name = options.output_name.as_ref();
@@ -106,16 +119,15 @@ impl SiteAssets {
         let pkg_prefix = format!("/{pkg}/");
         SiteAssets {
             stylesheet: stylesheet_url(&pkg_prefix, name, hashes),
-            files: ServeDir::new(root)
+            files: ServeDir::new(&root)
                 .append_index_html_on_directories(false)
                 .precompressed_br()
                 .precompressed_gzip(),
+            root,
             pkg_prefix,
             name: name.to_owned(),
             hashed: hashes.is_some(),
-            watched_hash_file: std::env::var_os("LEPTOS_WATCH")
-                .is_some()
-                .then(|| options.hash_file.to_string()),
+            watched_hash_file: watched.then(|| options.hash_file.to_string()),
         }
     }
 
@@ -125,28 +137,53 @@ impl SiteAssets {
         self.watched_hash_file.is_some()
     }
 
-    /// The stylesheet's URL.
+    /// The stylesheet's URL. Under `cargo leptos watch` it is the plain
+    /// name, which Leptos's live-reload script looks for to swap in a
+    /// rebuilt stylesheet (the page's link would never match a hashed name);
+    /// [`SiteAssets::serve`] answers it with the current build's file.
     pub fn stylesheet(&self) -> Cow<'_, str> {
         match &self.watched_hash_file {
-            Some(file) => {
-                let hashes = build_hashes(file);
-                stylesheet_url(&self.pkg_prefix, &self.name, hashes.as_ref()).into()
-            }
+            Some(_) => stylesheet_url(&self.pkg_prefix, &self.name, None).into(),
             None => Cow::Borrowed(&self.stylesheet),
         }
     }
 
     /// Answers a GET or HEAD `request` from the site's files, or `None` when
     /// no file has its path (the caller renders the 404 page).
-    pub async fn serve(&self, request: Request) -> Option<Response> {
+    pub async fn serve(&self, mut request: Request) -> Option<Response> {
         if !matches!(*request.method(), Method::GET | Method::HEAD) {
             return None;
         }
-        let cache = match request.uri().path().starts_with(&self.pkg_prefix) {
+        let mut cache = match request.uri().path().starts_with(&self.pkg_prefix) {
             true if self.hashed => &IMMUTABLE,
             true => &REVALIDATE,
             false => &ONE_HOUR,
         };
+        if let Some(file) = &self.watched_hash_file {
+            // The stylesheet under its plain name (see `stylesheet`), asked
+            // for again on every page: cargo-leptos writes a build's
+            // stylesheet under its hashed name and a restyle alone under the
+            // plain one; the newer of the two is current.
+            let plain = stylesheet_url(&self.pkg_prefix, &self.name, None);
+            if request.uri().path() == plain {
+                let hashed =
+                    stylesheet_url(&self.pkg_prefix, &self.name, build_hashes(file).as_ref());
+                let modified = |url: &str| {
+                    let path = self.root.join(url.trim_start_matches('/'));
+                    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+                };
+                let newer_hashed = match (modified(&plain), modified(&hashed)) {
+                    (Some(plain), Some(hashed)) => hashed > plain,
+                    (plain, _) => plain.is_none(),
+                };
+                if newer_hashed {
+                    if let Ok(uri) = hashed.parse() {
+                        *request.uri_mut() = uri;
+                    }
+                }
+                cache = &REVALIDATE;
+            }
+        }
         let mut response = match self.files.clone().oneshot(request).await {
             Ok(response) => response.map(Body::new),
             Err(never) => match never {},
@@ -197,6 +234,56 @@ mod tests {
         assert_eq!(assets.stylesheet(), "/pkg/itemserve.c3.css");
         let plain = SiteAssets::new(&options(dir.path()), None);
         assert_eq!(plain.stylesheet(), "/pkg/itemserve.css");
+    }
+
+    #[tokio::test]
+    async fn under_watch_the_stylesheet_has_its_plain_name_and_the_current_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("pkg")).unwrap();
+        std::fs::write(
+            dir.path().join("pkg/itemserve.c3.css"),
+            "body { color: red }",
+        )
+        .unwrap();
+        // The hash file is read beside the running binary, as the server's is.
+        let hash_file = format!("assets-test-hash-{}.txt", std::process::id());
+        let hash_path = std::env::current_exe().unwrap().with_file_name(&hash_file);
+        std::fs::write(&hash_path, "js: a1\nwasm: b2\ncss: c3\n").unwrap();
+        let mut options = options(dir.path());
+        options.hash_file = hash_file.into();
+        let hashes = build_hashes(&options.hash_file);
+        let assets = SiteAssets::with_watch(&options, hashes.as_ref(), true);
+        assert_eq!(assets.stylesheet(), "/pkg/itemserve.css");
+        let served = || async {
+            let request = Request::get("/pkg/itemserve.css")
+                .body(Body::empty())
+                .unwrap();
+            let response = assets.serve(request).await.expect("served");
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()[CACHE_CONTROL], "no-cache");
+            axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap()
+        };
+        // Only the build's hashed file.
+        assert_eq!(served().await, "body { color: red }");
+        // A restyle: cargo-leptos writes the plain name, which is newer.
+        let hashed = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("pkg/itemserve.c3.css"))
+            .unwrap();
+        let now = std::time::SystemTime::now();
+        let minute = std::time::Duration::from_secs(60);
+        hashed.set_modified(now - minute).unwrap();
+        std::fs::write(dir.path().join("pkg/itemserve.css"), "body { color: blue }").unwrap();
+        assert_eq!(served().await, "body { color: blue }");
+        // A later build: the hashed file is newer again.
+        hashed.set_modified(now + minute).unwrap();
+        assert_eq!(served().await, "body { color: red }");
+        std::fs::remove_file(&hash_path).unwrap();
+        // Without watch the page names the hashed file.
+        let plain = SiteAssets::with_watch(&options, hashes.as_ref(), false);
+        assert_eq!(plain.stylesheet(), "/pkg/itemserve.c3.css");
     }
 
     #[test]

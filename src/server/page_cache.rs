@@ -84,7 +84,8 @@ impl CachedPage {
             CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        if let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
+        // Pages are not kept under `cargo leptos watch`: no live reload here.
+        if let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce, None)) {
             headers.insert(CONTENT_SECURITY_POLICY, policy);
         }
         response
@@ -192,7 +193,7 @@ mod tests {
         let mut response = Response::new(Body::empty());
         response.headers_mut().insert(
             CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&page_policy("n0nce_-x")).unwrap(),
+            HeaderValue::from_str(&page_policy("n0nce_-x", None)).unwrap(),
         );
         assert_eq!(policy_nonce(&response).as_deref(), Some("n0nce_-x"));
     }

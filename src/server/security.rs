@@ -18,28 +18,43 @@ use crate::server::telemetry::REQUEST_ID;
 
 /// Everything but the script sources: only this server's own resources;
 /// styles may be inline (ReDoc and Swagger UI set them; scripts are what
-/// matters); no frames, plugins or foreign form targets.
-const POLICY_REST: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
-    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
-    worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; \
-    frame-ancestors 'none'";
+/// matters); no frames, plugins or foreign form targets. In two parts around
+/// the end of `connect-src`, which a page under `cargo leptos watch` extends.
+const POLICY_REST_HEAD: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'";
+const POLICY_REST_TAIL: &str = "; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 /// The policy of a server-rendered page: its inline hydration script runs
-/// by its nonce, the WASM bundle by `'wasm-unsafe-eval'`.
-pub fn page_policy(nonce: &str) -> String {
-    format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; {POLICY_REST}")
+/// by its nonce, the WASM bundle by `'wasm-unsafe-eval'`. With
+/// `live_reload`, the port of cargo-leptos's live-reload websocket, the page
+/// may also connect there (same host as the page, another port: another
+/// origin to the browser).
+pub fn page_policy(nonce: &str, live_reload: Option<u32>) -> String {
+    let scripts = format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'");
+    match live_reload {
+        None => format!("{scripts}; {POLICY_REST_HEAD}{POLICY_REST_TAIL}"),
+        Some(port) => {
+            format!("{scripts}; {POLICY_REST_HEAD} ws://*:{port} wss://*:{port}{POLICY_REST_TAIL}")
+        }
+    }
 }
 
 /// Sets the page policy, with the nonce Leptos gave this render's inline
 /// scripts, on the response being rendered (called by the page shell).
-pub fn set_page_policy() {
+/// Under `cargo leptos watch` (where Leptos adds its live-reload script) the
+/// policy lets that script reach cargo-leptos.
+pub fn set_page_policy(options: &leptos::config::LeptosOptions) {
     let Some(nonce) = leptos::nonce::use_nonce() else {
         return;
     };
     let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce.to_string())) {
+    let live_reload = std::env::var_os("LEPTOS_WATCH")
+        .is_some()
+        .then(|| options.reload_external_port.unwrap_or(options.reload_port));
+    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce.to_string(), live_reload)) {
         response.insert_header(CONTENT_SECURITY_POLICY, value);
     }
 }
@@ -70,8 +85,10 @@ pub fn add_headers(headers: &mut HeaderMap) {
         return;
     }
     static DOCUMENT_POLICY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
-        HeaderValue::from_str(&format!("script-src 'self'; {POLICY_REST}"))
-            .expect("a valid header value")
+        HeaderValue::from_str(&format!(
+            "script-src 'self'; {POLICY_REST_HEAD}{POLICY_REST_TAIL}"
+        ))
+        .expect("a valid header value")
     });
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
         headers.insert(CONTENT_SECURITY_POLICY, DOCUMENT_POLICY.clone());
@@ -182,4 +199,31 @@ pub fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_policy;
+
+    #[test]
+    fn a_page_may_reach_the_live_reload_socket_only_under_watch() {
+        let plain = page_policy("abc", None);
+        assert!(plain.starts_with("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'; "));
+        assert!(
+            plain.contains("; connect-src 'self'; worker-src"),
+            "{plain}"
+        );
+        assert!(!plain.contains("ws:"), "{plain}");
+        let watched = page_policy("abc", Some(3001));
+        assert!(
+            watched.contains("; connect-src 'self' ws://*:3001 wss://*:3001; worker-src"),
+            "{watched}"
+        );
+        // Everything else is the same policy.
+        assert_eq!(
+            watched.replace(" ws://*:3001 wss://*:3001", ""),
+            plain,
+            "{watched}"
+        );
+    }
 }
