@@ -24,11 +24,9 @@ use predict::PredictPage;
 /// bundle and stylesheet by their content-hashed names.
 #[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    crate::server::security::set_page_policy(&options);
-    let stylesheet = expect_context::<crate::server::state::AppState>()
-        .assets
-        .stylesheet()
-        .into_owned();
+    let state = expect_context::<crate::server::state::AppState>();
+    crate::server::security::set_page_policy(state.assets.live_reload_port());
+    let stylesheet = state.assets.stylesheet().into_owned();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -83,6 +83,8 @@ pub struct SiteAssets {
     /// the server runs: the hash file to read the current names from on
     /// each page (as Leptos does for the script and WASM).
     watched_hash_file: Option<String>,
+    /// Under `cargo leptos watch`, the port of its live-reload websocket.
+    live_reload_port: Option<u32>,
 }
 
 impl SiteAssets {
@@ -128,6 +130,8 @@ impl SiteAssets {
             name: name.to_owned(),
             hashed: hashes.is_some(),
             watched_hash_file: watched.then(|| options.hash_file.to_string()),
+            live_reload_port: watched
+                .then(|| options.reload_external_port.unwrap_or(options.reload_port)),
         }
     }
 
@@ -135,6 +139,12 @@ impl SiteAssets {
     /// (`cargo leptos watch`), so pages naming its files must not be kept.
     pub fn is_watched(&self) -> bool {
         self.watched_hash_file.is_some()
+    }
+
+    /// Under `cargo leptos watch`, the port its live-reload script connects
+    /// to (on the page's host), which the page's policy must allow.
+    pub fn live_reload_port(&self) -> Option<u32> {
+        self.live_reload_port
     }
 
     /// The stylesheet's URL. Under `cargo leptos watch` it is the plain
@@ -254,6 +264,7 @@ mod tests {
         let hashes = build_hashes(&options.hash_file);
         let assets = SiteAssets::with_watch(&options, hashes.as_ref(), true);
         assert_eq!(assets.stylesheet(), "/pkg/itemserve.css");
+        assert_eq!(assets.live_reload_port(), Some(options.reload_port));
         let served = || async {
             let request = Request::get("/pkg/itemserve.css")
                 .body(Body::empty())
@@ -284,6 +295,7 @@ mod tests {
         // Without watch the page names the hashed file.
         let plain = SiteAssets::with_watch(&options, hashes.as_ref(), false);
         assert_eq!(plain.stylesheet(), "/pkg/itemserve.c3.css");
+        assert_eq!(plain.live_reload_port(), None);
     }
 
     #[test]

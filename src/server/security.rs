@@ -42,18 +42,15 @@ pub fn page_policy(nonce: &str, live_reload: Option<u32>) -> String {
 
 /// Sets the page policy, with the nonce Leptos gave this render's inline
 /// scripts, on the response being rendered (called by the page shell).
-/// Under `cargo leptos watch` (where Leptos adds its live-reload script) the
-/// policy lets that script reach cargo-leptos.
-pub fn set_page_policy(options: &leptos::config::LeptosOptions) {
+/// `live_reload` is cargo-leptos's reload port under `cargo leptos watch`
+/// (where Leptos adds its live-reload script), which the page may reach.
+pub fn set_page_policy(live_reload: Option<u32>) {
     let Some(nonce) = leptos::nonce::use_nonce() else {
         return;
     };
     let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    let live_reload = std::env::var_os("LEPTOS_WATCH")
-        .is_some()
-        .then(|| options.reload_external_port.unwrap_or(options.reload_port));
     if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce.to_string(), live_reload)) {
         response.insert_header(CONTENT_SECURITY_POLICY, value);
     }
