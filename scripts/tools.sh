@@ -48,6 +48,11 @@ ensure_rust() {
         say "adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
     fi
+    # The release bundle compiles the standard library itself (xtask/src/bundle.rs).
+    if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+        say "adding the rust-src component"
+        rustup component add rust-src
+    fi
 }
 
 # The CLI must match the wasm-bindgen crate that Cargo.lock pins.

@@ -15,6 +15,9 @@ pub mod server;
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // The release bundle aborts on a panic without running any hook
+    // (`cargo xtask build`); other builds report panics in the console.
+    #[cfg(not(panic = "immediate-abort"))]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_lazy(app::App);
 }

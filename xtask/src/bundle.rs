@@ -42,8 +42,27 @@ const WASM_PROFILE: &str = "wasm-release";
 /// `RUSTFLAGS` replaces `.cargo/config.toml`'s `build.rustflags`, so the
 /// WASM build repeats its `--cfg erase_components` (server and browser must
 /// agree on it, or hydration markers differ) and adds the relocations the
-/// splitter reads.
-const WASM_RUSTFLAGS: [&str; 3] = ["--cfg", "erase_components", "-Clink-args=--emit-relocs"];
+/// splitter reads. A panic aborts at once (`immediate-abort`, which
+/// overrides the profile's `abort`): no panic messages, locations or
+/// formatting machinery in the bundle.
+const WASM_RUSTFLAGS: [&str; 5] = [
+    "--cfg",
+    "erase_components",
+    "-Clink-args=--emit-relocs",
+    "-Zunstable-options",
+    "-Cpanic=immediate-abort",
+];
+/// The standard library is compiled with the bundle (from the toolchain's
+/// `rust-src` component, which `scripts/tools.sh` adds), for that panic
+/// strategy and with its smaller-code variants (`optimize_for_size`).
+/// The main module: 984.6 → 900.4 KB raw, 372.5 → 344.0 KB gzip, 282.9 →
+/// 260.9 KB brotli. These are unstable options: the machines this builds on
+/// have one stable toolchain, so the WASM build alone runs with
+/// `RUSTC_BOOTSTRAP=1` (the server build does not).
+const WASM_CARGO_UNSTABLE: [&str; 2] = [
+    "-Zbuild-std=std,panic_abort",
+    "-Zbuild-std-features=optimize_for_size",
+];
 /// wasm-opt's settings: smallest code (`-Oz`, optimised until it stops
 /// shrinking), the WASM features Rust's wasm32 target emits, the knowledge
 /// that the lowest kilobyte of memory is unused (Rust puts its stack there,
@@ -157,9 +176,11 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
             "--features",
             "hydrate",
         ])
+        .args(WASM_CARGO_UNSTABLE)
         .arg("--target-dir")
         .arg(&paths.front_target)
         .env("CARGO_ENCODED_RUSTFLAGS", WASM_RUSTFLAGS.join("\x1f"))
+        .env("RUSTC_BOOTSTRAP", "1")
         .env_remove("RUSTFLAGS");
     run_prefixed(cargo, "wasm")?;
 
