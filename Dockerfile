@@ -5,7 +5,8 @@
 #   docker build -t itemserve .
 #   docker run -p 8080:8080 -v itemserve-data:/app/data itemserve
 #
-# The build stage needs Rust 1.92 or later with the wasm32 target; the
+# The build stage needs Rust (1.95 tested); the wasm32 target, the
+# rust-src component (the bundle compiles the standard library) and the
 # build tools (wasm-bindgen-cli, and wasm-opt, esbuild and lightningcss
 # from npm) are installed by scripts/tools.sh when the image lacks them.
 # Where no image registry can be reached, scripts/container builds both
