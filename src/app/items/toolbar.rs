@@ -40,15 +40,22 @@ pub fn SearchBar(
     };
     // The menu shows the filter as the category the server matched
     // (ignoring case), so `?category=lighting` shows "Lighting" rather than
-    // a blank menu: no option has the value as typed.
+    // a blank menu: no option has the value as typed. The names come from
+    // the menu's options as they are rendered (below), not from the
+    // resource: read outside <Suspense>, a resource may differ between the
+    // server's render and hydration.
+    let known = RwSignal::new(Vec::<String>::new());
     let shown = move || {
         let current = category.get();
         let current_lower = lowercase(&current);
-        categories
-            .try_get()
+        known
+            .try_with(|names| {
+                names
+                    .iter()
+                    .find(|n| lowercase(n) == current_lower)
+                    .cloned()
+            })
             .flatten()
-            .and_then(Result::ok)
-            .and_then(|names| names.into_iter().find(|n| lowercase(n) == current_lower))
             .unwrap_or(current)
     };
     let on_submit = {
@@ -76,6 +83,7 @@ pub fn SearchBar(
                         {move || Suspend::new(async move {
                             let current = category.try_get_untracked().unwrap_or_default();
                             let mut names = categories.await.unwrap_or_default();
+                            known.try_set(names.clone());
                             // The server matches categories ignoring case in any
                             // language; lowercase is close enough to mark the choice.
                             let current_lower = lowercase(&current);
