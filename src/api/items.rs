@@ -1,8 +1,8 @@
 //! Item CRUD for the UI.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
+use crate::domain::wire::Rpc;
 #[cfg(feature = "ssr")]
 use crate::domain::Permission;
 use crate::domain::{AppError, Item, ItemDraft, ItemPage, ItemQuery};
@@ -13,7 +13,7 @@ fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, AppErr
 }
 
 /// A page of items with the total that match the filters.
-#[server(prefix = "/rpc", endpoint = "items/list", input = Json)]
+#[server(prefix = "/rpc", endpoint = "items/list", input = Rpc, output = Rpc)]
 pub async fn list_items(query: ItemQuery) -> Result<ItemPage, AppError> {
     super::authorize(Permission::Read).await?;
     let store = store()?;
@@ -22,14 +22,14 @@ pub async fn list_items(query: ItemQuery) -> Result<ItemPage, AppError> {
 }
 
 /// Categories in use, for the filter menu.
-#[server(prefix = "/rpc", endpoint = "items/categories", input = Json)]
+#[server(prefix = "/rpc", endpoint = "items/categories", input = Rpc, output = Rpc)]
 pub async fn list_categories() -> Result<Vec<String>, AppError> {
     super::authorize(Permission::Read).await?;
     Ok(store()?.categories().await?)
 }
 
 /// Creates an item with the next free id.
-#[server(prefix = "/rpc", endpoint = "items/create", input = Json)]
+#[server(prefix = "/rpc", endpoint = "items/create", input = Rpc, output = Rpc)]
 pub async fn create_item(draft: ItemDraft) -> Result<Item, AppError> {
     super::authorize(Permission::WriteItems).await?;
     let item = draft.validate().map_err(AppError::Validation)?;
@@ -37,7 +37,7 @@ pub async fn create_item(draft: ItemDraft) -> Result<Item, AppError> {
 }
 
 /// Replaces an item's fields, if nobody changed it since `version`.
-#[server(prefix = "/rpc", endpoint = "items/update", input = Json)]
+#[server(prefix = "/rpc", endpoint = "items/update", input = Rpc, output = Rpc)]
 pub async fn update_item(id: i64, version: i64, draft: ItemDraft) -> Result<Item, AppError> {
     super::authorize(Permission::WriteItems).await?;
     let item = draft.validate().map_err(AppError::Validation)?;
@@ -45,7 +45,7 @@ pub async fn update_item(id: i64, version: i64, draft: ItemDraft) -> Result<Item
 }
 
 /// Deletes an item, if nobody changed it since `version`.
-#[server(prefix = "/rpc", endpoint = "items/delete", input = Json)]
+#[server(prefix = "/rpc", endpoint = "items/delete", input = Rpc, output = Rpc)]
 pub async fn delete_item(id: i64, version: i64) -> Result<(), AppError> {
     super::authorize(Permission::WriteItems).await?;
     Ok(store()?.delete(id, Some(version)).await?)

@@ -1,8 +1,8 @@
 //! Model listing and inference for the prediction page.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
+use crate::domain::wire::Rpc;
 use crate::domain::{AppError, ModelInfo, Prediction};
 
 #[cfg(feature = "ssr")]
@@ -11,7 +11,7 @@ fn registry() -> Result<std::sync::Arc<crate::server::inference::ModelRegistry>,
 }
 
 /// Every model with its status and input schema.
-#[server(prefix = "/rpc", endpoint = "models/list", input = Json)]
+#[server(prefix = "/rpc", endpoint = "models/list", input = Rpc, output = Rpc)]
 pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
     super::authorize(crate::domain::Permission::Read).await?;
     Ok(registry()?.list())
@@ -19,7 +19,7 @@ pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
 
 /// Predictions for `rows` (values in the model's feature order); one call
 /// serves both a single prediction and a what-if sweep.
-#[server(prefix = "/rpc", endpoint = "models/predict", input = Json)]
+#[server(prefix = "/rpc", endpoint = "models/predict", input = Rpc, output = Rpc)]
 pub async fn predict_rows(model: String, rows: Vec<Vec<f64>>) -> Result<Vec<Prediction>, AppError> {
     super::authorize(crate::domain::Permission::Read).await?;
     use crate::server::inference::{self, InferenceError};

@@ -4,12 +4,12 @@
 //! token (stored hashed): scripts in the page never see it.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
+use crate::domain::wire::Rpc;
 use crate::domain::{AppError, Role, Session, User};
 
 /// Who is using the UI, and what the server allows.
-#[server(prefix = "/rpc", endpoint = "session/current", input = Json)]
+#[server(prefix = "/rpc", endpoint = "session/current", input = Rpc, output = Rpc)]
 pub async fn current_session() -> Result<Session, AppError> {
     let state = super::app_state()?;
     let parts = use_context::<axum::http::request::Parts>()
@@ -29,7 +29,7 @@ pub async fn current_session() -> Result<Session, AppError> {
 }
 
 /// Checks the name and password and starts a browser session.
-#[server(prefix = "/rpc", endpoint = "session/login", input = Json)]
+#[server(prefix = "/rpc", endpoint = "session/login", input = Rpc, output = Rpc)]
 pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
     use crate::server::auth::{is_https, session_cookie};
     use crate::server::store::CredentialKind;
@@ -57,7 +57,7 @@ pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
 }
 
 /// Ends the browser session.
-#[server(prefix = "/rpc", endpoint = "session/logout", input = Json)]
+#[server(prefix = "/rpc", endpoint = "session/logout", input = Rpc, output = Rpc)]
 pub async fn log_out() -> Result<(), AppError> {
     use crate::server::auth::{cookie, expired_session_cookie, is_https, SESSION_COOKIE};
     use crate::server::store::CredentialKind;
@@ -82,14 +82,14 @@ fn set_cookie(value: &str) -> Result<(), AppError> {
 }
 
 /// Every user (admins only).
-#[server(prefix = "/rpc", endpoint = "users/list", input = Json)]
+#[server(prefix = "/rpc", endpoint = "users/list", input = Rpc, output = Rpc)]
 pub async fn list_users() -> Result<Vec<User>, AppError> {
     super::authorize(crate::domain::Permission::ManageUsers).await?;
     Ok(super::app_state()?.auth.users().list_users().await?)
 }
 
 /// Adds a user (admins only).
-#[server(prefix = "/rpc", endpoint = "users/create", input = Json)]
+#[server(prefix = "/rpc", endpoint = "users/create", input = Rpc, output = Rpc)]
 pub async fn add_user(name: String, password: String, role: Role) -> Result<User, AppError> {
     use crate::domain::{validate_password, validate_user_name};
     super::authorize(crate::domain::Permission::ManageUsers).await?;
@@ -107,7 +107,7 @@ pub async fn add_user(name: String, password: String, role: Role) -> Result<User
 
 /// Changes a user's role, disables or enables them, or resets their
 /// password (admins only; not their own role or state).
-#[server(prefix = "/rpc", endpoint = "users/update", input = Json)]
+#[server(prefix = "/rpc", endpoint = "users/update", input = Rpc, output = Rpc)]
 pub async fn change_user(
     id: i64,
     role: Option<Role>,

@@ -11,6 +11,7 @@ mod model;
 mod query;
 mod user;
 mod validation;
+pub mod wire;
 
 pub use change::{ChangeKind, ItemChange};
 pub use error::AppError;
