@@ -14,7 +14,6 @@
 //! stay fresh for an hour. A file with a `.br` or `.gz` sibling (made by
 //! the release build) goes out compressed to clients that accept it.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 use axum::body::Body;
@@ -77,7 +76,8 @@ pub struct SiteAssets {
     name: String,
     /// Whether the bundle's files carry content hashes in their names.
     hashed: bool,
-    /// The stylesheet's URL.
+    /// The stylesheet's URL: hashed, or its plain name under `cargo leptos
+    /// watch` (see [`SiteAssets::stylesheet`]).
     stylesheet: String,
     /// Under `cargo leptos watch` the bundle is rebuilt, and renamed, while
     /// the server runs: the hash file to read the current names from on
@@ -120,7 +120,7 @@ impl SiteAssets {
         }
         let pkg_prefix = format!("/{pkg}/");
         SiteAssets {
-            stylesheet: stylesheet_url(&pkg_prefix, name, hashes),
+            stylesheet: stylesheet_url(&pkg_prefix, name, hashes.filter(|_| !watched)),
             files: ServeDir::new(&root)
                 .append_index_html_on_directories(false)
                 .precompressed_br()
@@ -151,11 +151,8 @@ impl SiteAssets {
     /// name, which Leptos's live-reload script looks for to swap in a
     /// rebuilt stylesheet (the page's link would never match a hashed name);
     /// [`SiteAssets::serve`] answers it with the current build's file.
-    pub fn stylesheet(&self) -> Cow<'_, str> {
-        match &self.watched_hash_file {
-            Some(_) => stylesheet_url(&self.pkg_prefix, &self.name, None).into(),
-            None => Cow::Borrowed(&self.stylesheet),
-        }
+    pub fn stylesheet(&self) -> &str {
+        &self.stylesheet
     }
 
     /// Answers a GET or HEAD `request` from the site's files, or `None` when
@@ -174,7 +171,7 @@ impl SiteAssets {
             // for again on every page: cargo-leptos writes a build's
             // stylesheet under its hashed name and a restyle alone under the
             // plain one; the newer of the two is current.
-            let plain = stylesheet_url(&self.pkg_prefix, &self.name, None);
+            let plain = &self.stylesheet;
             if request.uri().path() == plain {
                 let hashed =
                     stylesheet_url(&self.pkg_prefix, &self.name, build_hashes(file).as_ref());
@@ -182,7 +179,7 @@ impl SiteAssets {
                     let path = self.root.join(url.trim_start_matches('/'));
                     std::fs::metadata(path).and_then(|m| m.modified()).ok()
                 };
-                let newer_hashed = match (modified(&plain), modified(&hashed)) {
+                let newer_hashed = match (modified(plain), modified(&hashed)) {
                     (Some(plain), Some(hashed)) => hashed > plain,
                     (plain, _) => plain.is_none(),
                 };

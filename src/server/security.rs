@@ -31,13 +31,14 @@ const POLICY_REST_TAIL: &str = "; worker-src 'self' blob:; object-src 'none'; ba
 /// may also connect there (same host as the page, another port: another
 /// origin to the browser).
 pub fn page_policy(nonce: &str, live_reload: Option<u32>) -> String {
-    let scripts = format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'");
-    match live_reload {
-        None => format!("{scripts}; {POLICY_REST_HEAD}{POLICY_REST_TAIL}"),
-        Some(port) => {
-            format!("{scripts}; {POLICY_REST_HEAD} ws://*:{port} wss://*:{port}{POLICY_REST_TAIL}")
-        }
-    }
+    let reload = match live_reload {
+        Some(port) => format!(" ws://*:{port} wss://*:{port}"),
+        None => String::new(),
+    };
+    format!(
+        "script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+        {POLICY_REST_HEAD}{reload}{POLICY_REST_TAIL}"
+    )
 }
 
 /// Sets the page policy, with the nonce Leptos gave this render's inline
