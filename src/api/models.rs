@@ -25,7 +25,7 @@ pub async fn predict_rows(model: String, rows: Vec<Vec<f64>>) -> Result<Vec<Pred
     use crate::server::inference::{self, InferenceError};
     let model = registry()?.get(&model).map_err(|e| match e {
         InferenceError::NotFound(_) => AppError::NotFound(e.to_string()),
-        other => AppError::Conflict(other.to_string()),
+        other => AppError::Unavailable(other.to_string()),
     })?;
     model.info.check_rows(&rows).map_err(AppError::Validation)?;
     let described = model.clone();

@@ -28,13 +28,43 @@ pub enum AppError {
     /// Logged in without the role for this.
     #[error("{0}")]
     Forbidden(String),
+    /// The call itself could not be read (a body that is not JSON, a
+    /// missing or mistyped argument): a client's mistake, which the UI never
+    /// makes but a script calling `/rpc` by hand can.
+    #[error("The request could not be read: {0}")]
+    BadRequest(String),
+    /// Too many attempts (logins) in a short time: wait, then retry.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// Something the server depends on is down for now (the database, a
+    /// model that failed to load): retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("The server could not complete the request: {0}")]
     Internal(String),
+    /// The browser could not reach the server, or could not read its answer.
     #[error("Could not reach the server: {0}")]
     Transport(String),
 }
 
 impl AppError {
+    /// The HTTP status a server function answers with this error, the
+    /// same as REST's for the same mistake. (Leptos itself answers every
+    /// error with 500; the server sets this one, see `server::rpc`.)
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Validation(_) | AppError::Rejected(_) => 422,
+            AppError::TooManyRequests(_) => 429,
+            AppError::Unavailable(_) => 503,
+            AppError::Internal(_) | AppError::Transport(_) => 500,
+        }
+    }
+
     /// Field errors, when this is a validation error.
     pub fn field_errors(&self) -> &[FieldError] {
         match self {
@@ -47,6 +77,27 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonText;
 
+    /// On the server this is called only when a call could not be read or
+    /// its answer could not be written (a server function's own errors are
+    /// `AppError`s already).
+    #[cfg(feature = "ssr")]
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        use ServerFnErrorErr as E;
+        match value {
+            E::Args(m) | E::Deserialization(m) | E::Request(m) | E::UnsupportedRequestMethod(m) => {
+                AppError::BadRequest(m)
+            }
+            E::MissingArg(name) => AppError::BadRequest(format!("missing argument {name}")),
+            other => {
+                tracing::error!(error = %other, "a server function could not answer");
+                AppError::Internal("the answer could not be written".into())
+            }
+        }
+    }
+
+    /// In the browser: the server could not be reached, or its answer
+    /// could not be read.
+    #[cfg(not(feature = "ssr"))]
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::Transport(value.to_string())
     }

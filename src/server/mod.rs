@@ -9,6 +9,7 @@ pub mod inference;
 pub mod limits;
 pub mod page_cache;
 pub mod rest;
+pub mod rpc;
 pub mod security;
 pub mod serve;
 pub mod startup;

@@ -21,6 +21,7 @@ use crate::server::inference::ModelRegistry;
 use crate::server::limits::{RateLimiter, RequestLimits};
 use crate::server::page_cache;
 use crate::server::rest;
+use crate::server::rpc;
 use crate::server::security;
 use crate::server::serve::{serve, ConnectionLimits};
 use crate::server::state::{AppState, Shared};
@@ -245,7 +246,8 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             page_cache::serve,
-        ));
+        ))
+        .route_layer(axum::middleware::map_response(rpc::error_status));
     let router = Router::new()
         .merge(rest::routes())
         .merge(ui)

@@ -141,7 +141,14 @@ async fn check(app: &TestApp, method: Method, path: &str, body: Option<Vec<u8>>)
     assert!(status.as_u16() < 500, "{}", shown());
     if status.is_client_error() {
         let json: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{}", shown()));
-        let message = json.get("detail").or_else(|| json.get("error"));
+        let message = if path.starts_with("/rpc/") {
+            // A server function's error: `{"Kind": details}`.
+            json.as_object()
+                .filter(|error| error.len() == 1)
+                .and_then(|error| error.values().next())
+        } else {
+            json.get("detail").or_else(|| json.get("error"))
+        };
         assert!(
             message.is_some_and(|m| !m.is_null()),
             "no explanation: {}",
@@ -184,6 +191,24 @@ async fn prediction_bodies_never_cause_a_server_error() {
             "/predict/",
             "/api/models/iris/predict",
             "/v2/models/linear/infer",
+        ] {
+            check(&app, Method::POST, path, Some(body.clone())).await;
+        }
+    })
+    .await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn server_function_bodies_never_cause_a_server_error() {
+    let app = TestApp::spawn().await;
+    fuzz(body(), async |body| {
+        for path in [
+            "/rpc/items/list",
+            "/rpc/items/create",
+            "/rpc/items/update",
+            "/rpc/items/delete",
+            "/rpc/models/predict",
         ] {
             check(&app, Method::POST, path, Some(body.clone())).await;
         }

@@ -21,5 +21,6 @@ mod pages;
 mod patch;
 mod persistence;
 mod postgres;
+mod rpc;
 mod search;
 mod v2;

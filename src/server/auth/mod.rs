@@ -79,7 +79,7 @@ impl From<AuthError> for crate::domain::AppError {
             }
             AuthError::BadCredentials(message) => AppError::Unauthorized(message.into()),
             AuthError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
-            AuthError::TooManyAttempts(_) => AppError::Rejected(e.to_string()),
+            AuthError::TooManyAttempts(_) => AppError::TooManyRequests(e.to_string()),
             AuthError::Store(e) => e.into(),
             AuthError::Internal(message) => {
                 tracing::error!(%message, "authentication failed in a server function");

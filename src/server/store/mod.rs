@@ -416,8 +416,8 @@ impl From<StoreError> for crate::domain::AppError {
             }
             StoreError::Unavailable(error) => {
                 tracing::warn!(%error, "the database is unavailable");
-                AppError::Internal(
-                    "the database is unavailable right now; try again in a moment".into(),
+                AppError::Unavailable(
+                    "The database is unavailable right now; try again in a moment.".into(),
                 )
             }
             StoreError::Backend(error) => {
