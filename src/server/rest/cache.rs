@@ -132,7 +132,8 @@ pub async fn cached_json(
     Ok(json_response(body))
 }
 
-fn json_response(body: Bytes) -> Response {
+/// An answer of JSON bytes ready to send.
+pub(super) fn json_response(body: Bytes) -> Response {
     (
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         body,

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use bytes::BytesMut;
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
@@ -115,11 +115,15 @@ pub struct MediaType<'a>(&'a str);
 impl<'a> MediaType<'a> {
     /// The `Content-Type` of `headers` (empty when missing or not text).
     pub fn of(headers: &'a HeaderMap) -> MediaType<'a> {
-        let value = headers
+        headers
             .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        MediaType(value.split(';').next().unwrap_or_default().trim())
+            .map_or_else(MediaType::default, MediaType::from_value)
+    }
+
+    /// The media type of a `Content-Type` value (empty when it is not text).
+    pub fn from_value(value: &'a HeaderValue) -> MediaType<'a> {
+        let text = value.to_str().unwrap_or_default();
+        MediaType(text.split(';').next().unwrap_or_default().trim())
     }
 
     /// Whether this is `name`, in any case.
@@ -376,6 +380,8 @@ mod tests {
         assert!(!media_type("application/jsonx").0);
         assert!(!media_type("text/json").0);
         assert!(media_type(" TEXT/Plain ").1);
+        // Parameters are not the media type's business, whatever they hold.
+        assert!(media_type("application/json; charset=\"utf-8\"").0);
         assert_eq!(MediaType::of(&HeaderMap::new()).to_string(), "");
     }
 }

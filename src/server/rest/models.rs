@@ -1,7 +1,7 @@
 //! `/predict/` (the original contract) and `/api/models` (every model).
 
 use axum::extract::{Path, State};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
@@ -36,7 +36,7 @@ pub async fn predict_original(
     State(state): State<AppState>,
     _: Can<Read>,
     body: JsonBytes,
-) -> Result<Json<OriginalPrediction>, ApiError> {
+) -> Result<OriginalPrediction, ApiError> {
     let model = state.models.get(ORIGINAL_MODEL).map_err(|e| match e {
         InferenceError::NotFound(_) => ApiError::Unavailable(format!(
             "Model '{ORIGINAL_MODEL}' is not loaded: add models/{ORIGINAL_MODEL}/"
@@ -53,16 +53,30 @@ pub async fn predict_original(
     let prediction = inference::predict_flat(model, row, 1)
         .await
         .map_err(prediction_error(&described.info, |_| vec![json!("body")]))?;
-    Ok(Json(OriginalPrediction {
+    Ok(OriginalPrediction {
         prediction: prediction[0].headline(),
-    }))
+    })
 }
 
 /// The original app's response body.
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(utoipa::ToSchema)]
 #[schema(example = json!({"prediction": 6.876654844185815}))]
 pub struct OriginalPrediction {
     prediction: f64,
+}
+
+impl IntoResponse for OriginalPrediction {
+    /// `{"prediction": x}`, written in place: the hottest answer of the
+    /// API is one fixed key and a number, which serde would escape and
+    /// frame again each time.
+    fn into_response(self) -> Response {
+        let mut json = Vec::with_capacity(48);
+        json.extend_from_slice(br#"{"prediction":"#);
+        // A number always writes (a non-finite one never gets here).
+        let _ = serde_json::to_writer(&mut json, &self.prediction);
+        json.push(b'}');
+        super::cache::json_response(json.into())
+    }
 }
 
 /// `GET /api/models`: every model with its status and schema.

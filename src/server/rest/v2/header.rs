@@ -64,8 +64,11 @@ impl Header {
     /// Decodes the JSON header: typed in one pass when the request has the
     /// usual shape, the general way otherwise.
     pub fn from_slice(json: &[u8]) -> Result<Header, HeaderError> {
-        if let Ok(header) = serde_json::from_slice::<Header>(json) {
-            return Ok(header);
+        // Checked as UTF-8 once here, rather than string by string.
+        if let Ok(text) = std::str::from_utf8(json) {
+            if let Ok(header) = serde_json::from_str::<Header>(text) {
+                return Ok(header);
+            }
         }
         let value: Value = serde_json::from_slice(json).map_err(HeaderError::Syntax)?;
         Header::from_value(value).ok_or(HeaderError::NotAnObject)
