@@ -189,6 +189,19 @@ async fn predict_answers_503_when_the_linear_model_is_missing() {
         body["detail"].as_str().unwrap().contains("'linear'"),
         "{body}"
     );
+    // A body that is not JSON is refused as such all the same.
+    let (status, body) = status_and_json(
+        app.send_raw(
+            reqwest::Method::POST,
+            "/predict/",
+            "application/json",
+            b"{\"feature1\": 1,".to_vec(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["detail"][0]["type"], "json_invalid", "{body}");
 }
 
 #[tokio::test]

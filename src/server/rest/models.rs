@@ -37,12 +37,20 @@ pub async fn predict_original(
     _: Can<Read>,
     body: JsonBytes,
 ) -> Result<OriginalPrediction, ApiError> {
-    let model = state.models.get(ORIGINAL_MODEL).map_err(|e| match e {
-        InferenceError::NotFound(_) => ApiError::Unavailable(format!(
-            "Model '{ORIGINAL_MODEL}' is not loaded: add models/{ORIGINAL_MODEL}/"
-        )),
-        other => other.into(),
-    })?;
+    let model = match state.models.get(ORIGINAL_MODEL) {
+        Ok(model) => model,
+        Err(e) => {
+            // The original app reads the body before anything else: a body
+            // that is not JSON is the client's to fix (422) even then.
+            body.parse()?;
+            return Err(match e {
+                InferenceError::NotFound(_) => ApiError::Unavailable(format!(
+                    "Model '{ORIGINAL_MODEL}' is not loaded: add models/{ORIGINAL_MODEL}/"
+                )),
+                other => other.into(),
+            });
+        }
+    };
     let row = match instances::decode_row(&body.0, &model.info.feature_names()) {
         Some(row) => row,
         None => parse_row(&body.parse()?, &model.info, &[json!("body")])
