@@ -35,9 +35,8 @@ pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
     use crate::server::store::CredentialKind;
     let state = super::app_state()?;
     if !state.auth.policy.enabled {
-        return Err(AppError::Rejected(
-            "Authentication is off on this server: no login is needed.".into(),
-        ));
+        // As REST's login answers: 400, with the same sentence.
+        return Err(AppError::BadRequest(crate::server::rest::AUTH_OFF.into()));
     }
     let parts = use_context::<axum::http::request::Parts>()
         .ok_or_else(|| AppError::Internal("request missing".into()))?;

@@ -28,10 +28,12 @@ pub enum AppError {
     /// Logged in without the role for this.
     #[error("{0}")]
     Forbidden(String),
-    /// The call itself could not be read (a body that is not JSON, a
-    /// missing or mistyped argument): a client's mistake, which the UI never
-    /// makes but a script calling `/rpc` by hand can.
-    #[error("The request could not be read: {0}")]
+    /// A call this server cannot take: one it could not read (a body that
+    /// is not JSON, a missing or mistyped argument), or one for something
+    /// switched off (logging in with authentication off). A client's
+    /// mistake, which the UI never makes but a script calling `/rpc` by
+    /// hand can.
+    #[error("The request was refused: {0}")]
     BadRequest(String),
     /// Too many attempts (logins) in a short time: wait, then retry.
     #[error("{0}")]

@@ -214,6 +214,20 @@ async fn while_the_database_is_gone_requests_get_503_and_the_service_recovers_by
             "{method} {path}"
         );
     }
+    // The UI's server functions answer 503 as well, with their error.
+    let list = json!({ "query": itemserve::domain::ItemQuery::default() }).to_string();
+    let (status, error) = crate::rpc::call(&app, "/rpc/items/list", list).await;
+    assert_eq!(
+        status, 503,
+        "/rpc/items/list while the database is down: {error}"
+    );
+    assert!(
+        error["Unavailable"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("database is unavailable"),
+        "{error}"
+    );
     let (status, body) = status_and_json(app.get("/readyz").await).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(
@@ -313,6 +327,23 @@ async fn when_the_id_sequence_is_used_up_a_create_without_id_is_a_503_saying_so(
             .unwrap()
             .starts_with("No item ids are left to assign"),
         "{body}"
+    );
+    // Through the UI's server functions too.
+    let draft =
+        json!({"name": "One too many", "description": null, "category": null, "price": null});
+    let (status, error) = crate::rpc::call(
+        &app,
+        "/rpc/items/create",
+        json!({ "draft": draft }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 503, "{error}");
+    assert!(
+        error["Unavailable"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("No item ids are left to assign"),
+        "{error}"
     );
     // An explicit free id is still accepted.
     let (status, _) = status_and_json(

@@ -4,10 +4,11 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{status_and_json, TestApp};
-use itemserve::server::config::Switch;
+use crate::hot_reload::copy_model;
+use itemserve::server::config::{Switch, TEST_ADMIN_PASSWORD};
 
 /// POSTs `body` as it is to a server function.
-async fn call(app: &TestApp, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
+pub(crate) async fn call(app: &TestApp, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
     status_and_json(
         app.send_raw(reqwest::Method::POST, path, "application/json", body.into())
             .await,
@@ -124,4 +125,42 @@ async fn too_many_logins_through_the_ui_answer_429() {
             .contains("Too many login attempts"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_model_that_failed_to_load_answers_503() {
+    let models = tempfile::tempdir().unwrap();
+    let broken = models.path().join("broken");
+    copy_model("iris", &broken);
+    std::fs::write(broken.join("model.onnx"), b"\x08\x01garbage").unwrap();
+    let app = TestApp::spawn_with_models(models.path()).await;
+    let (status, error) = call(
+        &app,
+        "/rpc/models/predict",
+        json!({"model": "broken", "rows": [[5.1, 3.5, 1.4, 0.2]]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 503, "{error}");
+    assert!(
+        error["Unavailable"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not available"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn logging_in_with_auth_off_is_refused_as_rest_refuses_it() {
+    let app = TestApp::spawn().await;
+    let (status, error) = call(
+        &app,
+        "/rpc/session/login",
+        json!({"name": "admin", "password": TEST_ADMIN_PASSWORD}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    let (rest_status, rest) = status_and_json(app.login("admin", TEST_ADMIN_PASSWORD).await).await;
+    assert_eq!(rest_status, 400, "{rest}");
+    assert_eq!(error["BadRequest"], rest["detail"], "{error} / {rest}");
 }

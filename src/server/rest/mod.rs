@@ -25,6 +25,7 @@ use axum::Router;
 
 pub use cache::{PageCache, Weigh};
 pub use error::{ApiError, ValidationDetail};
+pub use extract::AUTH_OFF;
 pub use items::CachedItem;
 pub use meta::{fallback, method_not_allowed};
 pub use openapi::{document, Detail};

@@ -399,7 +399,9 @@ impl From<StoreError> for crate::domain::AppError {
             StoreError::Conflict(id) => {
                 AppError::Conflict(format!("An item with id {id} already exists."))
             }
-            StoreError::IdsExhausted => AppError::Conflict(
+            // 503, as REST answers: no create without an id can succeed
+            // until an administrator acts.
+            StoreError::IdsExhausted => AppError::Unavailable(
                 "No item ids are left to assign; delete items or ask an administrator.".into(),
             ),
             StoreError::VersionMismatch { .. } => AppError::Conflict(
