@@ -158,7 +158,7 @@ fn output(command: &mut Command) -> Option<String> {
 
 /// Builds the site into the staging folder and returns its hashes.
 pub fn build(paths: &Paths) -> Result<Hashes, Error> {
-    step("wasm: cargo build --lib --target wasm32-unknown-unknown --profile wasm-release (5 to 10 minutes on 2 cores from a cold cache)");
+    step("wasm: cargo build --lib --target wasm32-unknown-unknown --profile wasm-release (4 to 5 minutes on 2 cores from a cold cache)");
     let mut cargo = cargo(&paths.root);
     cargo
         .args([

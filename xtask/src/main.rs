@@ -85,7 +85,7 @@ fn build(with_server: bool) -> Result<(), Error> {
         let server = with_server.then(|| {
             scope.spawn(|| {
                 step(
-                    "server: cargo build --release (10 to 15 minutes on 2 cores from a cold cache)",
+                    "server: cargo build --release (11 to 15 minutes on 2 cores from a cold cache)",
                 );
                 let mut cargo = cargo(&root);
                 cargo.args([
