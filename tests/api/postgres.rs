@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::events::EventStream;
 use crate::helpers::{postgres_server, status_and_json, TestApp, TestDatabase};
+use crate::rpc;
 
 fn skip(test: &str) -> bool {
     let skip = postgres_server().is_none();
@@ -216,18 +217,8 @@ async fn while_the_database_is_gone_requests_get_503_and_the_service_recovers_by
     }
     // The UI's server functions answer 503 as well, with their error.
     let list = json!({ "query": itemserve::domain::ItemQuery::default() }).to_string();
-    let (status, error) = crate::rpc::call(&app, "/rpc/items/list", list).await;
-    assert_eq!(
-        status, 503,
-        "/rpc/items/list while the database is down: {error}"
-    );
-    assert!(
-        error["Unavailable"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("database is unavailable"),
-        "{error}"
-    );
+    let answer = rpc::call(&app, "/rpc/items/list", list).await;
+    rpc::assert_refused(&answer, 503, "Unavailable", "database is unavailable");
     let (status, body) = status_and_json(app.get("/readyz").await).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(
@@ -331,19 +322,17 @@ async fn when_the_id_sequence_is_used_up_a_create_without_id_is_a_503_saying_so(
     // Through the UI's server functions too.
     let draft =
         json!({"name": "One too many", "description": null, "category": null, "price": null});
-    let (status, error) = crate::rpc::call(
+    let answer = rpc::call(
         &app,
         "/rpc/items/create",
         json!({ "draft": draft }).to_string(),
     )
     .await;
-    assert_eq!(status, 503, "{error}");
-    assert!(
-        error["Unavailable"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("No item ids are left to assign"),
-        "{error}"
+    rpc::assert_refused(
+        &answer,
+        503,
+        "Unavailable",
+        "No item ids are left to assign",
     );
     // An explicit free id is still accepted.
     let (status, _) = status_and_json(

@@ -16,6 +16,17 @@ pub(crate) async fn call(app: &TestApp, path: &str, body: impl Into<Vec<u8>>) ->
     .await
 }
 
+/// Asserts that a server function's answer has `status` and an error of
+/// `kind` whose message contains `says`.
+pub(crate) fn assert_refused((status, error): &(u16, Value), want: u16, kind: &str, says: &str) {
+    assert_eq!(*status, want, "{error}");
+    let message = error[kind].as_str().unwrap_or_default();
+    assert!(
+        message.contains(says),
+        "expected {kind} saying '{says}': {error}"
+    );
+}
+
 #[tokio::test]
 async fn a_call_that_cannot_be_read_is_a_bad_request_that_says_why() {
     let app = TestApp::spawn().await;
@@ -116,14 +127,11 @@ async fn too_many_logins_through_the_ui_answer_429() {
         statuses.push(call(&app, "/rpc/session/login", attempt.clone()).await);
     }
     assert_eq!(statuses[0].0, 401, "{}", statuses[0].1);
-    let (status, error) = statuses.pop().unwrap();
-    assert_eq!(status, 429, "{error}");
-    assert!(
-        error["TooManyRequests"]
-            .as_str()
-            .unwrap()
-            .contains("Too many login attempts"),
-        "{error}"
+    assert_refused(
+        &statuses[3],
+        429,
+        "TooManyRequests",
+        "Too many login attempts",
     );
 }
 
@@ -134,20 +142,13 @@ async fn a_model_that_failed_to_load_answers_503() {
     copy_model("iris", &broken);
     std::fs::write(broken.join("model.onnx"), b"\x08\x01garbage").unwrap();
     let app = TestApp::spawn_with_models(models.path()).await;
-    let (status, error) = call(
+    let answer = call(
         &app,
         "/rpc/models/predict",
         json!({"model": "broken", "rows": [[5.1, 3.5, 1.4, 0.2]]}).to_string(),
     )
     .await;
-    assert_eq!(status, 503, "{error}");
-    assert!(
-        error["Unavailable"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not available"),
-        "{error}"
-    );
+    assert_refused(&answer, 503, "Unavailable", "not available");
 }
 
 #[tokio::test]
