@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{status_and_json, TestApp};
 
-pub(crate) fn copy_model(name: &str, to: &Path) {
+fn copy_model(name: &str, to: &Path) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models")
         .join(name);
@@ -15,6 +15,17 @@ pub(crate) fn copy_model(name: &str, to: &Path) {
     for file in ["model.onnx", "model.toml"] {
         std::fs::copy(from.join(file), to.join(file)).unwrap();
     }
+}
+
+/// A server whose only model, `broken`, has a file that is not ONNX; the
+/// folder lives as long as the returned guard.
+pub(crate) async fn with_a_broken_model() -> (tempfile::TempDir, TestApp) {
+    let models = tempfile::tempdir().unwrap();
+    let broken = models.path().join("broken");
+    copy_model("iris", &broken);
+    std::fs::write(broken.join("model.onnx"), b"\x08\x01garbage").unwrap();
+    let app = TestApp::spawn_with_models(models.path()).await;
+    (models, app)
 }
 
 /// Polls `path` until `check` accepts the answer (at most 2 seconds, the
@@ -112,11 +123,7 @@ async fn a_broken_replacement_keeps_the_old_version_serving_and_reports_the_erro
 
 #[tokio::test]
 async fn a_broken_new_model_is_listed_with_its_error_and_answers_503() {
-    let models = tempfile::tempdir().unwrap();
-    let broken = models.path().join("broken");
-    copy_model("iris", &broken);
-    std::fs::write(broken.join("model.onnx"), b"\x08\x01garbage").unwrap();
-    let app = TestApp::spawn_with_models(models.path()).await;
+    let (_models, app) = with_a_broken_model().await;
 
     let (status, body) = status_and_json(app.get("/api/models").await).await;
     assert_eq!(status, 200);

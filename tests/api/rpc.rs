@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{status_and_json, TestApp};
-use crate::hot_reload::copy_model;
+use crate::hot_reload::with_a_broken_model;
 use itemserve::server::config::{Switch, TEST_ADMIN_PASSWORD};
 
 /// POSTs `body` as it is to a server function.
@@ -137,11 +137,7 @@ async fn too_many_logins_through_the_ui_answer_429() {
 
 #[tokio::test]
 async fn a_model_that_failed_to_load_answers_503() {
-    let models = tempfile::tempdir().unwrap();
-    let broken = models.path().join("broken");
-    copy_model("iris", &broken);
-    std::fs::write(broken.join("model.onnx"), b"\x08\x01garbage").unwrap();
-    let app = TestApp::spawn_with_models(models.path()).await;
+    let (_models, app) = with_a_broken_model().await;
     let answer = call(
         &app,
         "/rpc/models/predict",
