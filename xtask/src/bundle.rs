@@ -44,13 +44,19 @@ const WASM_PROFILE: &str = "wasm-release";
 /// agree on it, or hydration markers differ) and adds the relocations the
 /// splitter reads. A panic aborts at once (`immediate-abort`, which
 /// overrides the profile's `abort`): no panic messages, locations or
-/// formatting machinery in the bundle.
-const WASM_RUSTFLAGS: [&str; 5] = [
+/// formatting machinery in the bundle. `-Zfmt-debug=none` compiles every
+/// `{:?}` to nothing (the UI shows no `Debug` output; its messages are
+/// `Display`) and `-Zlocation-detail=none` leaves out the source locations
+/// `#[track_caller]` code records: together the main module went from
+/// 336 238 to 328 576 bytes gzipped (-9), 256 784 to 250 779 brotli.
+const WASM_RUSTFLAGS: [&str; 7] = [
     "--cfg",
     "erase_components",
     "-Clink-args=--emit-relocs",
     "-Zunstable-options",
     "-Cpanic=immediate-abort",
+    "-Zfmt-debug=none",
+    "-Zlocation-detail=none",
 ];
 /// The standard library is compiled with the bundle (from the toolchain's
 /// `rust-src` component, which `scripts/tools.sh` adds), for that panic
