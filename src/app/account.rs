@@ -2,6 +2,7 @@
 //! page, and the login dialog that opens when a session expires mid-use
 //! (over the page, so whatever was typed stays where it was).
 
+use leptos::lazy;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -153,7 +154,8 @@ fn LoginForm(#[prop(into)] on_success: Callback<()>, id_prefix: &'static str) ->
     }
 }
 
-/// `/login`: back to `?next=` (or the items) once logged in.
+/// `/login`: back to `?next=` (or the items) once logged in. A lazy route
+/// (see `app/mod.rs`): its code is not in the main WASM module.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let account = expect_context::<Account>();
@@ -193,7 +195,9 @@ pub fn SessionExpiredDialog() -> impl IntoView {
                 <div class="card dialog" role="dialog" aria-modal="true" aria-labelledby="expired-heading">
                     <h2 id="expired-heading">"Your session has expired"</h2>
                     <p class="muted">"Log in again to carry on. What you typed is still there: save it again afterwards."</p>
-                    <LoginForm on_success=on_success id_prefix="relogin"/>
+                    <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the login form…"</p> }>
+                        {move || Suspend::new(async move { relogin_form(on_success).await })}
+                    </Suspense>
                     <button type="button" class="button small" on:click=move |_| account.expired.set(false)>
                         "Not now"
                     </button>
@@ -201,4 +205,12 @@ pub fn SessionExpiredDialog() -> impl IntoView {
             </div>
         </Show>
     }
+}
+
+/// The dialog's form, in a WASM chunk of its own (shared with the login
+/// page): fetched the first time a session expires, which most visits never
+/// see.
+#[lazy]
+fn relogin_form(on_success: Callback<()>) -> AnyView {
+    view! { <LoginForm on_success=on_success id_prefix="relogin"/> }.into_any()
 }

@@ -74,7 +74,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=ItemsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("predict") view={Lazy::<PredictRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
@@ -94,6 +94,21 @@ impl LazyRoute for PredictRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <PredictPage/> }.into_any()
+    }
+}
+
+/// The login page, in its own WASM chunk: with logins off nobody opens it,
+/// and with them on most visits only read.
+struct LoginRoute;
+
+#[lazy_route]
+impl LazyRoute for LoginRoute {
+    fn data() -> Self {
+        LoginRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <LoginPage/> }.into_any()
     }
 }
 
