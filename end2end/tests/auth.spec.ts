@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { ADMIN_PASSWORD, openHydrated, row, uniqueName } from "./helpers";
+import { ADMIN_PASSWORD, openCreateForm, openHydrated, row, uniqueName } from "./helpers";
 
 // One server with authentication on; the tests run in order and build on
 // the users the first one creates.
@@ -22,10 +22,10 @@ test("an admin logs in and adds a viewer and an editor", async ({ page }) => {
   await openHydrated(page, "/");
   await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
   // Anonymous visitors read but do not get the write actions.
-  await expect(page.getByRole("heading", { name: "Add an item" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "New item" })).toHaveCount(0);
 
   await logIn(page, "admin", ADMIN_PASSWORD);
-  await expect(page.getByRole("heading", { name: "Add an item" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "New item" })).toBeVisible();
   await page.getByRole("link", { name: "Users" }).click();
   await expect(page).toHaveURL(/\/admin$/);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
@@ -47,7 +47,7 @@ test("a viewer sees no write actions", async ({ page }) => {
   await logIn(page, viewer.name, viewer.password);
   await expect(page.locator(".role-badge")).toHaveText("viewer");
   await expect(page.locator("tbody tr").first()).toBeVisible();
-  await expect(page.getByRole("heading", { name: "Add an item" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "New item" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /^Edit / })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /^Delete / })).toHaveCount(0);
   await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
@@ -57,6 +57,7 @@ test("a viewer sees no write actions", async ({ page }) => {
 test("an editor creates, edits and deletes an item, then logs out", async ({ page }) => {
   await logIn(page, editor.name, editor.password);
   const name = uniqueName("Editor lamp");
+  await openCreateForm(page);
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Add item" }).click();
   await expect(page.getByRole("status")).toContainText(`Added “${name}”`);
@@ -75,12 +76,13 @@ test("an editor creates, edits and deletes an item, then logs out", async ({ pag
 
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
-  await expect(page.getByRole("heading", { name: "Add an item" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "New item" })).toHaveCount(0);
 });
 
 test("an expired session says so and keeps what was typed", async ({ page, context }) => {
   await logIn(page, editor.name, editor.password);
   const name = uniqueName("Typed before expiry");
+  await openCreateForm(page);
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Description").fill("kept across the login");
   // The session ends on the server's side (as when it expires).

@@ -52,6 +52,14 @@ export function createForm(page: Page) {
   return page.getByRole("region", { name: "Add an item" });
 }
 
+/** Opens the "Add an item" form with the "New item" button (its code is
+ * fetched on the first open) and returns it. */
+export async function openCreateForm(page: Page) {
+  await page.getByRole("button", { name: "New item" }).click();
+  await expect(createForm(page)).toBeVisible();
+  return createForm(page);
+}
+
 /** The table row (in edit mode or not) of the item with this id. */
 export function rowById(page: Page, id: number) {
   return page.locator(`tr[data-item-id="${id}"]`);

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { countViaRest, createForm, createViaRest, openHydrated, row, rowById, search, uniqueName } from "./helpers";
+import { countViaRest, createForm, createViaRest, openCreateForm, openHydrated, row, rowById, search, uniqueName } from "./helpers";
 
 test("the table loads with the demo items, rendered on the server", async ({ page, request }) => {
   const html = await (await request.get("/")).text();
@@ -16,6 +16,7 @@ test("the table loads with the demo items, rendered on the server", async ({ pag
 test("a person creates an item with the form", async ({ page, request }) => {
   const name = uniqueName("Desk lamp");
   await openHydrated(page);
+  await openCreateForm(page);
   await createForm(page).getByRole("textbox", { name: "Name", exact: true }).fill(name);
   await createForm(page).getByRole("textbox", { name: "Category", exact: true }).fill("Lighting");
   await createForm(page).getByRole("textbox", { name: "Price", exact: true }).fill("19.99");
@@ -35,9 +36,30 @@ test("a person creates an item with the form", async ({ page, request }) => {
   await expect(created).toContainText("19.99");
 });
 
+test("the create form opens with New item and closes again", async ({ page }) => {
+  await openHydrated(page);
+  const toggle = page.getByRole("button", { name: "New item" });
+  await expect(toggle).toHaveAttribute("aria-expanded", "false");
+  await expect(createForm(page)).toHaveCount(0);
+
+  await page.screenshot({ path: "test-results/items.png", fullPage: true });
+  const form = await openCreateForm(page);
+  await expect(toggle).toHaveAttribute("aria-expanded", "true");
+  await page.screenshot({ path: "test-results/create-form.png", fullPage: true });
+  await form.getByRole("textbox", { name: "Name", exact: true }).fill("Not saved");
+  await form.getByRole("button", { name: "Close" }).click();
+  await expect(createForm(page)).toHaveCount(0);
+  await expect(toggle).toHaveAttribute("aria-expanded", "false");
+
+  // Opened again, it starts empty: closing throws away what was typed.
+  await openCreateForm(page);
+  await expect(createForm(page).getByRole("textbox", { name: "Name", exact: true })).toHaveValue("");
+});
+
 test("an empty name shows a field error and saves nothing", async ({ page, request }) => {
   const before = await countViaRest(request);
   await openHydrated(page);
+  await openCreateForm(page);
   await createForm(page).getByRole("textbox", { name: "Category", exact: true }).fill("Nameless");
   await page.getByRole("button", { name: "Add item" }).click();
 
@@ -71,6 +93,7 @@ test("a person searches in their own language, whatever the case", async ({ page
 
 test("field errors appear while typing", async ({ page }) => {
   await openHydrated(page);
+  await openCreateForm(page);
   await createForm(page).getByRole("textbox", { name: "Price", exact: true }).fill("-3");
   await expect(page.locator("#new-price-error")).toHaveText("Input should be greater than or equal to 0");
   await createForm(page).getByRole("textbox", { name: "Price", exact: true }).fill("abc");
@@ -90,6 +113,7 @@ test("a person edits an item in place", async ({ page, request }) => {
   const editor = rowById(page, item.id);
   await editor.getByRole("textbox", { name: "Name", exact: true }).fill(`${name} renamed`);
   await editor.getByRole("textbox", { name: "Category", exact: true }).fill("New");
+  await page.screenshot({ path: "test-results/row-editor.png", fullPage: true });
   await editor.getByRole("button", { name: "Save" }).click();
 
   await expect(row(page, `${name} renamed`)).toContainText("New");

@@ -1,6 +1,7 @@
 //! Form state shared by the create form and the inline editor, and the
 //! create form itself.
 
+use leptos::lazy;
 use leptos::prelude::*;
 
 use super::Refresh;
@@ -76,25 +77,38 @@ impl ItemFormState {
     /// Shows a server's answer: field errors under the fields, anything
     /// else returned as a message.
     pub fn absorb_error(&self, error: &AppError) -> Option<String> {
-        if let Some(account) = use_context::<Account>() {
-            account.notice(error);
+        if let AppError::Validation(errors) = error {
+            self.server_errors.set(errors.clone());
+            return None;
         }
-        match error {
-            AppError::Validation(errors) => {
-                self.server_errors.set(errors.clone());
-                None
-            }
-            AppError::Unauthorized(_) => Some(
-                "Your session has expired: log in again, then save. What you typed is kept.".into(),
-            ),
-            other => Some(other.to_string()),
-        }
+        Some(problem_message(error))
     }
+}
+
+/// What to tell the person about a refused change (field errors aside); an
+/// expired session also opens the login dialog.
+pub fn problem_message(error: &AppError) -> String {
+    if let Some(account) = use_context::<Account>() {
+        account.notice(error);
+    }
+    match error {
+        AppError::Unauthorized(_) => {
+            "Your session has expired: log in again, then save. What you typed is kept.".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The create form, in a WASM chunk of its own (with the row editor's
+/// fields): fetched when the person first opens it. `on_close` hides it.
+#[lazy]
+pub fn create_item_form(on_close: Callback<()>) -> AnyView {
+    view! { <CreateItemForm on_close/> }.into_any()
 }
 
 /// "Add an item": validates as you type, saves through `create_item`.
 #[component]
-pub fn CreateItemForm() -> impl IntoView {
+fn CreateItemForm(on_close: Callback<()>) -> impl IntoView {
     let refresh = expect_context::<Refresh>();
     let state = ItemFormState::new(ItemForm::default());
     let errors = state.errors();
@@ -147,6 +161,7 @@ pub fn CreateItemForm() -> impl IntoView {
                     <button type="submit" class="button primary" disabled=move || create.pending().get()>
                         {move || if create.pending().get() { "Adding…" } else { "Add item" }}
                     </button>
+                    <button type="button" class="button" on:click=move |_| on_close.run(())>"Close"</button>
                 </div>
                 {move || message.get().map(|(ok, text)| view! {
                     <p class=if ok { "form-status ok" } else { "form-status error" }

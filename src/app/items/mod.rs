@@ -1,5 +1,6 @@
 //! The item catalogue page: search, create, edit, delete and page through.
 
+mod editor;
 mod form;
 mod live;
 mod row;
@@ -15,7 +16,7 @@ use crate::api::{list_categories, list_items};
 use crate::app::account::allows;
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
-use form::CreateItemForm;
+use form::create_item_form;
 use live::{follow_changes, LiveTable};
 use table::{ItemTable, TableSkeleton};
 use toolbar::{Pagination, SearchBar};
@@ -106,6 +107,10 @@ pub fn ItemsPage() -> impl IntoView {
         move || pending.try_get().unwrap_or(false)
     });
 
+    // The create form is opened with "New item"; its code arrives then.
+    let creating = RwSignal::new(false);
+    let close = Callback::new(move |_| creating.set(false));
+
     view! {
         <Title text="Items"/>
         <div class="page-head">
@@ -113,15 +118,32 @@ pub fn ItemsPage() -> impl IntoView {
                 <h1>"Items"</h1>
                 <p class="muted">"The catalogue. Click a column to sort; every change is saved at once."</p>
             </div>
-        </div>
-        <div class="layout">
             // Only for those who may add items (known once the session loads).
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let session = session.await;
-                    allows(&session, Permission::WriteItems).then(|| view! { <CreateItemForm/> })
+                    allows(&session, Permission::WriteItems).then(|| view! {
+                        <button type="button" class="button primary" aria-controls="create-panel"
+                            aria-expanded=move || creating.get().to_string()
+                            on:click=move |_| creating.update(|open| *open = !*open)>
+                            "New item"
+                        </button>
+                    })
                 })}
             </Transition>
+        </div>
+        <div class="layout">
+            <div id="create-panel">
+                <Show when=move || creating.get()>
+                    <Suspense fallback=|| view! {
+                        <section class="card create-card" aria-busy="true">
+                            <p class="muted" role="status">"Opening the form…"</p>
+                        </section>
+                    }>
+                        {move || Suspend::new(async move { create_item_form(close).await })}
+                    </Suspense>
+                </Show>
+            </div>
             <section class="card table-card" aria-labelledby="items-heading">
                 <h2 id="items-heading" class="visually-hidden">"Item list"</h2>
                 <SearchBar query=query categories=categories/>

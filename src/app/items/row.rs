@@ -4,15 +4,16 @@
 use leptos::either::Either;
 use leptos::prelude::*;
 
-use super::form::ItemFormState;
+use super::editor::row_editor;
+use super::form::problem_message;
 use super::live::LiveTable;
 use super::Refresh;
-use crate::api::{delete_item, update_item};
-use crate::app::widgets::TextField;
-use crate::domain::{Item, ItemDraft, ItemForm};
+use crate::api::delete_item;
+use crate::domain::Item;
 
+/// What a writable row shows.
 #[derive(Clone, Copy, PartialEq)]
-enum Mode {
+pub enum Mode {
     View,
     Edit,
     ConfirmDelete,
@@ -65,15 +66,15 @@ fn item_cells(item: Item) -> impl IntoView {
     }
 }
 
-/// A row with Edit and Delete.
+/// A row with Edit and Delete. The editor itself is loaded on the first
+/// Edit (see `editor.rs`); until it arrives the row shows the item and
+/// says it is opening.
 #[component]
 fn EditableRow(item: Item) -> impl IntoView {
     let refresh = expect_context::<Refresh>();
     let live = expect_context::<LiveTable>();
     let mode = RwSignal::new(Mode::View);
     let problem = RwSignal::new(None::<String>);
-    let state = ItemFormState::new(ItemForm::from_item(&item));
-    let errors = state.errors();
     let (id, version) = (item.id, item.version);
     // While the editor is open, live updates wait (see `live.rs`).
     Effect::new(move |_| {
@@ -89,97 +90,32 @@ fn EditableRow(item: Item) -> impl IntoView {
         live.forget(id);
     });
 
-    let save = Action::new(move |draft: &ItemDraft| {
-        let draft = draft.clone();
-        async move { update_item(id, version, draft).await }
-    });
     let remove = Action::new(move |_: &()| async move { delete_item(id, version).await });
-
-    // Success reloads the table, which re-creates this row from fresh data.
-    Effect::new(move |_| {
-        if save.pending().get() {
-            live.saving(id, true);
-            return;
-        }
-        match save.value().get() {
-            Some(Ok(_)) => {
-                live.saving(id, false);
-                live.editing_ended(id);
-                refresh.bump();
-            }
-            Some(Err(error)) => {
-                live.saving(id, false);
-                problem.set(state.absorb_error(&error));
-            }
-            None => {}
-        }
-    });
     Effect::new(move |_| match remove.value().get() {
         Some(Ok(())) => refresh.bump(),
         Some(Err(error)) => {
             mode.set(Mode::View);
-            problem.set(state.absorb_error(&error));
+            problem.set(Some(problem_message(&error)));
         }
         None => {}
     });
 
-    let on_save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        problem.set(None);
-        if let Some(draft) = state.draft_for_submit() {
-            save.dispatch(draft);
-        }
-    };
-    let cancel_edit = {
-        let item = item.clone();
-        move |_| {
-            state.reset_to(ItemForm::from_item(&item));
-            problem.set(None);
-            mode.set(Mode::View);
-        }
-    };
-
     let name = item.name.clone();
-    let form_id = format!("edit-{id}");
-    let field_id = move |f: &str| format!("edit-{id}-{f}");
-
-    let cells = {
-        let item = item.clone();
-        let form_id = form_id.clone();
-        move || {
-            if mode.get() == Mode::Edit {
-                view! {
-                    <td class="col-id" data-label="ID">{id}</td>
-                    <td class="col-name" data-label="Name">
-                        <TextField id=field_id("name") form=form_id.clone() label="Name" field="name" value=state.name
-                            errors=errors show_errors=state.submitted generation=state.generation required=true/>
-                    </td>
-                    <td class="col-description" data-label="Description">
-                        <TextField id=field_id("description") form=form_id.clone() label="Description" field="description"
-                            value=state.description errors=errors show_errors=state.submitted generation=state.generation multiline=true/>
-                    </td>
-                    <td class="col-category" data-label="Category">
-                        <TextField id=field_id("category") form=form_id.clone() label="Category" field="category"
-                            value=state.category errors=errors show_errors=state.submitted generation=state.generation/>
-                    </td>
-                    <td class="col-price num" data-label="Price">
-                        <TextField id=field_id("price") form=form_id.clone() label="Price" field="price" value=state.price
-                            errors=errors show_errors=state.submitted generation=state.generation input_mode="decimal"/>
-                    </td>
-                    <td class="col-updated" data-label="Updated">{timestamp(item.updated_at.clone())}</td>
-                }
-                .into_any()
-            } else {
-                item_cells(item.clone()).into_any()
-            }
-        }
-    };
-
     let actions = move || {
         let name = name.clone();
-        let form_id = form_id.clone();
         match mode.get() {
-            Mode::View => view! {
+            Mode::ConfirmDelete => view! {
+                <div class="row-actions confirm" role="group" aria-label=format!("Confirm deleting {name}")>
+                    <span class="confirm-text">"Delete?"</span>
+                    <button type="button" class="button small danger" disabled=move || remove.pending().get()
+                        on:click=move |_| { remove.dispatch(()); }>
+                        {move || if remove.pending().get() { "Deleting…" } else { "Yes, delete" }}
+                    </button>
+                    <button type="button" class="button small" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
+                </div>
+            }
+            .into_any(),
+            _ => view! {
                 <div class="row-actions">
                     <button type="button" class="button small" aria-label=format!("Edit {name}")
                         on:click=move |ev| {
@@ -198,43 +134,48 @@ fn EditableRow(item: Item) -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Mode::Edit => view! {
-                <div class="row-actions">
-                    <button type="submit" form=form_id.clone() class="button small primary"
-                        disabled=move || save.pending().get()>
-                        {move || if save.pending().get() { "Saving…" } else { "Save" }}
-                    </button>
-                    <button type="button" class="button small" on:click=cancel_edit.clone()>"Cancel"</button>
-                </div>
+        }
+    };
+    // The item's cells and the actions, as the server renders the row.
+    let shown = {
+        let item = item.clone();
+        move || {
+            view! {
+                {item_cells(item.clone())}
+                <td class="col-actions">
+                    {actions.clone()}
+                    {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
+                </td>
             }
-            .into_any(),
-            Mode::ConfirmDelete => view! {
-                <div class="row-actions confirm" role="group" aria-label=format!("Confirm deleting {name}")>
-                    <span class="confirm-text">"Delete?"</span>
-                    <button type="button" class="button small danger" disabled=move || remove.pending().get()
-                        on:click=move |_| { remove.dispatch(()); }>
-                        {move || if remove.pending().get() { "Deleting…" } else { "Yes, delete" }}
-                    </button>
-                    <button type="button" class="button small" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
-                </div>
+        }
+    };
+    let opening = {
+        let item = item.clone();
+        move || {
+            view! {
+                {item_cells(item.clone())}
+                <td class="col-actions"><p class="row-note" role="status">"Opening the editor…"</p></td>
             }
-            .into_any(),
         }
     };
 
     view! {
         <tr data-item-id=id class:editing=move || mode.get() == Mode::Edit>
-            {cells}
-            <td class="col-actions">
-                <form id=format!("edit-{id}") class="row-form" on:submit=on_save novalidate></form>
-                {actions}
-                {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
-                {move || (mode.get() == Mode::Edit && live.changed_elsewhere(id)).then(|| view! {
-                    <p class="row-note" role="status">
-                        "Someone else changed this item while you were editing it; saving now will be refused. Cancel to see their version."
-                    </p>
-                })}
-            </td>
+            {move || if mode.get() == Mode::Edit {
+                let item = item.clone();
+                let opening = opening.clone();
+                view! {
+                    <Suspense fallback=opening>
+                        {move || {
+                            let item = item.clone();
+                            Suspend::new(async move { row_editor(item, mode, problem).await })
+                        }}
+                    </Suspense>
+                }
+                .into_any()
+            } else {
+                shown().into_any()
+            }}
         </tr>
     }
 }
@@ -254,7 +195,7 @@ fn format_price(price: f64) -> String {
 }
 
 /// An RFC 3339 time shown as `YYYY-MM-DD HH:MM` (UTC), full value on hover.
-fn timestamp(value: String) -> impl IntoView {
+pub fn timestamp(value: String) -> impl IntoView {
     let short = value
         .get(..16)
         .map(|s| s.replace('T', " "))

@@ -93,7 +93,7 @@ fn EmptyState(query: ItemQuery, total: u64) -> impl IntoView {
     } else if total > 0 {
         ("This page is empty.", "Go back to the first page.")
     } else {
-        ("No items yet.", "Add the first one with the form.")
+        ("No items yet.", "Add the first one with “New item”.")
     };
     view! {
         <div class="empty-state" role="status">
