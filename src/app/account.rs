@@ -2,13 +2,14 @@
 //! page, and the login dialog that opens when a session expires mid-use
 //! (over the page, so whatever was typed stays where it was).
 
-use leptos::lazy;
 use leptos::prelude::*;
+use leptos::wasm_split::wasm_split;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{current_session, log_in, log_out};
+use crate::app::chunk::{or_not_loaded, NotLoaded};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{AppError, Permission, Session};
 
@@ -196,7 +197,7 @@ pub fn SessionExpiredDialog() -> impl IntoView {
                     <h2 id="expired-heading">"Your session has expired"</h2>
                     <p class="muted">"Log in again to carry on. What you typed is still there: save it again afterwards."</p>
                     <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the login form…"</p> }>
-                        {move || Suspend::new(async move { relogin_form(on_success).await })}
+                        {move || Suspend::new(async move { or_not_loaded(relogin_form(on_success).await) })}
                     </Suspense>
                     <button type="button" class="button small" on:click=move |_| account.expired.set(false)>
                         "Not now"
@@ -209,8 +210,8 @@ pub fn SessionExpiredDialog() -> impl IntoView {
 
 /// The dialog's form, in a WASM chunk of its own (shared with the login
 /// page): fetched the first time a session expires, which most visits never
-/// see.
-#[lazy]
-fn relogin_form(on_success: Callback<()>) -> AnyView {
-    view! { <LoginForm on_success=on_success id_prefix="relogin"/> }.into_any()
+/// see (see `chunk.rs`).
+#[wasm_split(relogin_form, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn relogin_form(on_success: Callback<()>) -> Result<AnyView, NotLoaded> {
+    Ok(view! { <LoginForm on_success=on_success id_prefix="relogin"/> }.into_any())
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod chunk;
 mod items;
 mod predict;
 mod widgets;

@@ -1,23 +1,29 @@
 //! A row's inline editor, in a WASM chunk of its own: the table hydrates
-//! without it, and the first click on Edit fetches it (a few kilobytes).
+//! without it, and the first click on Edit fetches it (a few kilobytes;
+//! see `app/chunk.rs`).
 
-use leptos::lazy;
 use leptos::prelude::*;
+use leptos::wasm_split::wasm_split;
 
 use super::form::ItemFormState;
 use super::live::LiveTable;
 use super::row::{timestamp, Mode};
 use super::Refresh;
 use crate::api::update_item;
+use crate::app::chunk::NotLoaded;
 use crate::app::widgets::TextField;
 use crate::domain::{Item, ItemDraft, ItemForm};
 
 /// The cells of `item`'s row while it is being edited: the fields, Save and
 /// Cancel. `mode` goes back to [`Mode::View`] on Cancel; `problem` shows
 /// what went wrong with the last save.
-#[lazy]
-pub fn row_editor(item: Item, mode: RwSignal<Mode>, problem: RwSignal<Option<String>>) -> AnyView {
-    view! { <RowEditor item mode problem/> }.into_any()
+#[wasm_split(item_row_editor, wasm_split_path = ::leptos::wasm_split, fallible)]
+pub fn row_editor(
+    item: Item,
+    mode: RwSignal<Mode>,
+    problem: RwSignal<Option<String>>,
+) -> Result<AnyView, NotLoaded> {
+    Ok(view! { <RowEditor item mode problem/> }.into_any())
 }
 
 #[component]

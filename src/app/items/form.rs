@@ -1,12 +1,13 @@
 //! Form state shared by the create form and the inline editor, and the
 //! create form itself.
 
-use leptos::lazy;
 use leptos::prelude::*;
+use leptos::wasm_split::wasm_split;
 
 use super::Refresh;
 use crate::api::create_item;
 use crate::app::account::Account;
+use crate::app::chunk::NotLoaded;
 use crate::app::widgets::TextField;
 use crate::domain::{AppError, FieldError, ItemDraft, ItemForm};
 
@@ -100,10 +101,11 @@ pub fn problem_message(error: &AppError) -> String {
 }
 
 /// The create form, in a WASM chunk of its own (with the row editor's
-/// fields): fetched when the person first opens it. `on_close` hides it.
-#[lazy]
-pub fn create_item_form(on_close: Callback<()>) -> AnyView {
-    view! { <CreateItemForm on_close/> }.into_any()
+/// fields): fetched when the person first opens it (see `chunk.rs`).
+/// `on_close` hides it.
+#[wasm_split(item_create_form, wasm_split_path = ::leptos::wasm_split, fallible)]
+pub fn create_item_form(on_close: Callback<()>) -> Result<AnyView, NotLoaded> {
+    Ok(view! { <CreateItemForm on_close/> }.into_any())
 }
 
 /// "Add an item": validates as you type, saves through `create_item`.

@@ -14,6 +14,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::current_session;
 use crate::api::{list_categories, list_items};
 use crate::app::account::allows;
+use crate::app::chunk::{NotLoaded, NOT_LOADED};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
 use form::create_item_form;
@@ -140,7 +141,14 @@ pub fn ItemsPage() -> impl IntoView {
                             <p class="muted" role="status">"Opening the form…"</p>
                         </section>
                     }>
-                        {move || Suspend::new(async move { create_item_form(close).await })}
+                        {move || Suspend::new(async move {
+                            create_item_form(close).await.unwrap_or_else(|NotLoaded| view! {
+                                <section class="card create-card">
+                                    <p class="form-status error" role="alert">{NOT_LOADED}</p>
+                                    <button type="button" class="button" on:click=move |_| close.run(())>"Close"</button>
+                                </section>
+                            }.into_any())
+                        })}
                     </Suspense>
                 </Show>
             </div>

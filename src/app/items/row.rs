@@ -9,6 +9,7 @@ use super::form::problem_message;
 use super::live::LiveTable;
 use super::Refresh;
 use crate::api::delete_item;
+use crate::app::chunk::{NotLoaded, NOT_LOADED};
 use crate::domain::Item;
 
 /// What a writable row shows.
@@ -168,7 +169,15 @@ fn EditableRow(item: Item) -> impl IntoView {
                     <Suspense fallback=opening>
                         {move || {
                             let item = item.clone();
-                            Suspend::new(async move { row_editor(item, mode, problem).await })
+                            Suspend::new(async move {
+                                row_editor(item.clone(), mode, problem).await.unwrap_or_else(|NotLoaded| view! {
+                                    {item_cells(item)}
+                                    <td class="col-actions">
+                                        <p class="row-problem" role="alert" title=NOT_LOADED>"Could not load the editor: reload the page."</p>
+                                        <button type="button" class="button small" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
+                                    </td>
+                                }.into_any())
+                            })
                         }}
                     </Suspense>
                 }
