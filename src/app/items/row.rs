@@ -160,9 +160,12 @@ fn EditableRow(item: Item) -> impl IntoView {
         }
     };
 
+    // Only opening and closing the editor replace the cells; a delete
+    // confirmation changes the actions alone.
+    let editing = Memo::new(move |_| mode.get() == Mode::Edit);
     view! {
-        <tr data-item-id=id class:editing=move || mode.get() == Mode::Edit>
-            {move || if mode.get() == Mode::Edit {
+        <tr data-item-id=id class:editing=move || editing.get()>
+            {move || if editing.get() {
                 let item = item.clone();
                 let opening = opening.clone();
                 view! {
