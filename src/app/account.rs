@@ -9,7 +9,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{current_session, log_in, log_out};
-use crate::app::chunk::{or_not_loaded, NotLoaded};
+use crate::app::chunk::{not_loaded_alert, NotLoaded};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{AppError, Permission, Session};
 
@@ -197,7 +197,9 @@ pub fn SessionExpiredDialog() -> impl IntoView {
                     <h2 id="expired-heading">"Your session has expired"</h2>
                     <p class="muted">"Log in again to carry on. What you typed is still there: save it again afterwards."</p>
                     <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the login form…"</p> }>
-                        {move || Suspend::new(async move { or_not_loaded(relogin_form(on_success).await) })}
+                        {move || Suspend::new(async move {
+                            relogin_form(on_success).await.unwrap_or_else(|NotLoaded| not_loaded_alert().into_any())
+                        })}
                     </Suspense>
                     <button type="button" class="button small" on:click=move |_| account.expired.set(false)>
                         "Not now"

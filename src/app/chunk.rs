@@ -28,9 +28,7 @@ impl From<leptos::wasm_split::SplitLoaderError> for NotLoaded {
     }
 }
 
-/// The part, or [`NOT_LOADED`] as an alert where it would have been.
-pub fn or_not_loaded(part: Result<AnyView, NotLoaded>) -> AnyView {
-    part.unwrap_or_else(|NotLoaded| {
-        view! { <p class="form-status error" role="alert">{NOT_LOADED}</p> }.into_any()
-    })
+/// [`NOT_LOADED`] as an alert, where the part would have been.
+pub fn not_loaded_alert() -> impl IntoView {
+    view! { <p class="form-status error" role="alert">{NOT_LOADED}</p> }
 }

@@ -14,7 +14,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::current_session;
 use crate::api::{list_categories, list_items};
 use crate::app::account::allows;
-use crate::app::chunk::{NotLoaded, NOT_LOADED};
+use crate::app::chunk::{not_loaded_alert, NotLoaded};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
 use form::create_item_form;
@@ -144,7 +144,7 @@ pub fn ItemsPage() -> impl IntoView {
                         {move || Suspend::new(async move {
                             create_item_form(close).await.unwrap_or_else(|NotLoaded| view! {
                                 <section class="card create-card">
-                                    <p class="form-status error" role="alert">{NOT_LOADED}</p>
+                                    {not_loaded_alert()}
                                     <button type="button" class="button" on:click=move |_| close.run(())>"Close"</button>
                                 </section>
                             }.into_any())
