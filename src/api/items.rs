@@ -16,6 +16,7 @@ fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, AppErr
 #[server(prefix = "/rpc", endpoint = "items/list", input = Rpc, output = Rpc)]
 pub async fn list_items(query: ItemQuery) -> Result<ItemPage, AppError> {
     super::authorize(Permission::Read).await?;
+    let query = query.checked().map_err(AppError::Validation)?;
     let store = store()?;
     let (items, total) = tokio::try_join!(store.list(&query), store.count(&query))?;
     Ok(ItemPage { items, total })

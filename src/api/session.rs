@@ -44,7 +44,16 @@ pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let user = state.auth.login(&name, &password, client).await?;
+    let user = match state.auth.login(&name, &password, client).await {
+        Err(crate::server::auth::AuthError::TooManyAttempts(wait)) => {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                let after = crate::server::rest::retry_after(wait);
+                response.insert_header(axum::http::header::RETRY_AFTER, after);
+            }
+            return Err(crate::server::auth::AuthError::TooManyAttempts(wait).into());
+        }
+        result => result?,
+    };
     let (token, _) = state
         .auth
         .issue(CredentialKind::Session, &user, None)

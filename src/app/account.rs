@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{current_session, log_in, log_out};
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
+use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{AppError, Permission, Session};
 
@@ -73,7 +74,7 @@ pub fn AccountMenu() -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let session = account.session.await.ok();
+                let session = try_await(account.session).await.and_then(Result::ok);
                 let view = match session {
                     Some(Session { policy, user: Some(user) }) if policy.enabled => {
                         let admin = user.role >= crate::domain::Role::Admin;
@@ -133,6 +134,7 @@ fn LoginForm(#[prop(into)] on_success: Callback<()>, id_prefix: &'static str) ->
         }
         submit.dispatch((n, p));
     };
+    let submitting = submit.pending();
     let name_id = format!("{id_prefix}-name");
     let password_id = format!("{id_prefix}-password");
     view! {
@@ -147,9 +149,9 @@ fn LoginForm(#[prop(into)] on_success: Callback<()>, id_prefix: &'static str) ->
                 <input id=password_id name="password" type="password" autocomplete="current-password" required
                     prop:value=password on:input=move |ev| password.set(event_target_value(&ev))/>
             </div>
-            {move || problem.get().map(|p| view! { <p class="form-status error" role="alert">{p}</p> })}
-            <button type="submit" class="button primary" disabled=move || submit.pending().get()>
-                {move || if submit.pending().get() { "Logging in…" } else { "Log in" }}
+            {move || problem.get_or(None).map(|p| view! { <p class="form-status error" role="alert">{p}</p> })}
+            <button type="submit" class="button primary" disabled=move || submitting.get_or(false)>
+                {move || if submitting.get_or(false) { "Logging in…" } else { "Log in" }}
             </button>
         </form>
     }
@@ -166,7 +168,7 @@ pub fn LoginPage() -> impl IntoView {
         account.reload();
         let next = query
             .with_untracked(|q| q.get("next"))
-            .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+            .filter(|next| crate::domain::local_path(next).is_some())
             .unwrap_or_else(|| "/".into());
         navigate(&next, Default::default());
     });
@@ -191,7 +193,7 @@ pub fn SessionExpiredDialog() -> impl IntoView {
         account.reload();
     });
     view! {
-        <Show when=move || account.expired.get()>
+        <Show when=move || account.expired.get_or(false)>
             <div class="dialog-backdrop">
                 <div class="card dialog" role="dialog" aria-modal="true" aria-labelledby="expired-heading">
                     <h2 id="expired-heading">"Your session has expired"</h2>

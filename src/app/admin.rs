@@ -6,6 +6,7 @@ use leptos_meta::Title;
 
 use crate::api::{add_user, change_user, list_users};
 use crate::app::account::{allows, Account};
+use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{AppError, Permission, Role, User};
 
@@ -32,14 +33,17 @@ pub fn AdminPage() -> impl IntoView {
         // (and its confirmation) as it is.
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let session = account.session.await;
+                let session = try_await(account.session).await?;
                 allows(&session, Permission::ManageUsers)
                     .then(|| view! { <AddUserForm on_added=Callback::new(move |_| reload())/> })
             })}
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
             {move || Suspend::new(async move {
-                match users.await {
+                let Some(listing) = try_await(users).await else {
+                    return ().into_any();
+                };
+                match listing {
                     Ok(list) => view! {
                             <section class="card table-card" aria-labelledby="users-heading">
                                 <h2 id="users-heading" class="visually-hidden">"User list"</h2>
@@ -131,6 +135,7 @@ fn AddUserForm(#[prop(into)] on_added: Callback<()>) -> impl IntoView {
             role.get_untracked(),
         ));
     };
+    let adding = add.pending();
     view! {
         <section class="card create-card" aria-labelledby="add-user-heading">
             <h2 id="add-user-heading">"Add a user"</h2>
@@ -152,11 +157,11 @@ fn AddUserForm(#[prop(into)] on_added: Callback<()>) -> impl IntoView {
                     }>{role_options(Role::Viewer)}</select>
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="button primary" disabled=move || add.pending().get()>
-                        {move || if add.pending().get() { "Adding…" } else { "Add user" }}
+                    <button type="submit" class="button primary" disabled=move || adding.get_or(false)>
+                        {move || if adding.get_or(false) { "Adding…" } else { "Add user" }}
                     </button>
                 </div>
-                {move || status.get().map(|(ok, text)| view! {
+                {move || status.get_or(None).map(|(ok, text)| view! {
                     <p class=if ok { "form-status ok" } else { "form-status error" }
                        role=if ok { "status" } else { "alert" }>{text}</p>
                 })}
@@ -223,7 +228,7 @@ fn UserRow(user: User, #[prop(into)] on_changed: Callback<()>) -> impl IntoView 
                         on:input=move |ev| new_password.set(event_target_value(&ev))/>
                     <button type="submit" class="button small">"Reset"</button>
                 </form>
-                {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
+                {move || problem.get_or(None).map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
             </td>
         </tr>
     }

@@ -5,6 +5,7 @@ mod admin;
 mod chunk;
 mod items;
 mod predict;
+mod reactive;
 mod widgets;
 
 use widgets::HydrationMarker;

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::app::reactive::GetOr;
 use crate::domain::FieldError;
 
 /// A labelled text input bound to `value`, with its field error underneath.
@@ -35,17 +36,21 @@ pub fn TextField(
 ) -> impl IntoView {
     // The form generation in which the user last typed here.
     let typed_in = RwSignal::new(None::<u32>);
-    let touched = move || typed_in.get() == Some(generation.get());
+    let touched = move || typed_in.get_or(None) == Some(generation.get_or(0));
     let on_input = move |_| typed_in.set(Some(generation.get_untracked()));
     let error = Memo::new(move |_| {
-        (touched() || show_errors.get())
-            .then(|| FieldError::find(&errors.read(), field).map(|e| e.message.clone()))
+        (touched() || show_errors.get_or(false))
+            .then(|| {
+                errors
+                    .try_with(|errors| FieldError::find(errors, field).map(|e| e.message.clone()))
+                    .flatten()
+            })
             .flatten()
     });
     let error_id = format!("{id}-error");
     let described = error_id.clone();
     let invalid = move || {
-        if error.read().is_some() {
+        if error.try_with(Option::is_some).unwrap_or(false) {
             "true"
         } else {
             "false"
@@ -86,11 +91,11 @@ pub fn TextField(
         .into_any()
     };
     view! {
-        <div class="field" class:has-error=move || error.read().is_some()>
+        <div class="field" class:has-error=move || error.try_with(Option::is_some).unwrap_or(false)>
             <label for=id>{label} {required.then_some(view! { <span class="req" aria-hidden="true">"*"</span> })}</label>
             {control}
             <p class="field-error" id=error_id role="alert">
-                {move || error.get().unwrap_or_default()}
+                {move || error.get_or(None).unwrap_or_default()}
             </p>
         </div>
     }
@@ -103,9 +108,9 @@ pub fn Banner(
     #[prop(optional)] on_retry: Option<Callback<()>>,
 ) -> impl IntoView {
     view! {
-        <Show when=move || message.read().is_some()>
+        <Show when=move || message.try_with(Option::is_some).unwrap_or(false)>
             <div class="banner banner-error" role="alert">
-                <span>{move || message.get().unwrap_or_default()}</span>
+                <span>{move || message.get_or(None).unwrap_or_default()}</span>
                 {on_retry.map(|retry| view! {
                     <button type="button" class="button small" on:click=move |_| retry.run(())>
                         "Retry"

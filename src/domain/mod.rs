@@ -9,6 +9,7 @@ mod error;
 mod item;
 mod model;
 mod query;
+mod redirect;
 mod user;
 mod validation;
 pub mod wire;
@@ -21,6 +22,7 @@ pub use model::{
     Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,
 };
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
+pub use redirect::local_path;
 pub use user::{
     validate_password, validate_user_name, AccessPolicy, Denied, Permission, Role, Session, User,
     PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USER_NAME_MAX_CHARS,

@@ -135,6 +135,14 @@ impl ItemQuery {
         }
     }
 
+    /// This query checked by the rules of [`ItemQuery::from_pairs`], for a
+    /// query that arrives already typed (a server function's argument):
+    /// both doors then refuse the same values (a page of 4 294 967 295
+    /// rows, a search text of 100 000 characters).
+    pub fn checked(self) -> Result<ItemQuery, Vec<FieldError>> {
+        ItemQuery::from_pairs(self.to_pairs(DEFAULT_LIMIT), DEFAULT_LIMIT)
+    }
+
     /// The query as `key=value` pairs, leaving out defaults, so that
     /// `from_pairs(q.to_pairs(d), d)` gives `q` back.
     pub fn to_pairs(&self, default_limit: u32) -> Vec<(&'static str, String)> {
@@ -265,6 +273,33 @@ mod tests {
 
     fn parse(pairs: &[(&str, &str)]) -> Result<ItemQuery, Vec<FieldError>> {
         ItemQuery::from_pairs(pairs.iter().copied(), DEFAULT_LIMIT)
+    }
+
+    #[test]
+    fn a_typed_query_is_checked_by_the_same_rules() {
+        let fine = ItemQuery {
+            skip: 20,
+            limit: 10,
+            q: Some("lamp".into()),
+            category: Some("Home".into()),
+            price_lt: Some(9.5),
+            sort: SortField::Price,
+            descending: true,
+        };
+        assert_eq!(fine.clone().checked().unwrap(), fine);
+        let huge = ItemQuery {
+            limit: u32::MAX,
+            q: Some("x".repeat(100_000)),
+            category: Some("c".repeat(5_000)),
+            ..ItemQuery::default()
+        };
+        let fields: Vec<String> = huge
+            .checked()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["q", "category", "limit"]);
     }
 
     #[test]

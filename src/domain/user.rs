@@ -113,6 +113,11 @@ pub struct User {
     pub disabled: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// Moves on whenever the user's access tokens must stop working (a new
+    /// password, disabling, a replayed refresh token); a server-side
+    /// detail, never sent.
+    #[serde(skip)]
+    pub token_generation: i64,
 }
 
 /// Who is using the UI: the policy and, when logged in, the user.
@@ -162,7 +167,73 @@ pub fn validate_user_name(name: &str) -> Result<String, FieldError> {
     Ok(name.to_owned())
 }
 
-/// Checks a new password's length (8–256 characters).
+/// Passwords that guessing tools try first, compared ignoring case: the
+/// most common ones of at least [`PASSWORD_MIN_CHARS`] characters in
+/// published breach lists, and this product's own name.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "0123456789",
+    "87654321",
+    "12341234",
+    "11223344",
+    "123123123",
+    "11111111",
+    "00000000",
+    "qwertyui",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty12",
+    "1q2w3e4r",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "qazwsxedc",
+    "asdfghjk",
+    "asdfghjkl",
+    "asdfasdf",
+    "iloveyou",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "starwars",
+    "whatever",
+    "trustno1",
+    "welcome1",
+    "welcome123",
+    "letmein1",
+    "letmein123",
+    "changeme",
+    "admin123",
+    "administrator",
+    "computer",
+    "internet",
+    "michael1",
+    "jennifer",
+    "abc12345",
+    "abcd1234",
+    "aa123456",
+    "monkey123",
+    "dragon123",
+    "master123",
+    "shadow123",
+    "secret123",
+    "itemserve",
+    "itemserve1",
+    "itemserve123",
+];
+
+/// Checks a new password: 8–256 characters, not only spaces or one
+/// character repeated, and not one of the passwords guessed first.
 pub fn validate_password(password: &str) -> Result<(), FieldError> {
     let chars = password.chars().count();
     if chars < PASSWORD_MIN_CHARS {
@@ -177,6 +248,25 @@ pub fn validate_password(password: &str) -> Result<(), FieldError> {
             "password",
             "string_too_long",
             format!("String should have at most {PASSWORD_MAX_CHARS} characters"),
+        ));
+    }
+    let mut distinct = password.trim().chars();
+    let first = distinct.next();
+    if first.is_none() || distinct.all(|c| Some(c) == first) {
+        return Err(FieldError::new(
+            "password",
+            "password_too_weak",
+            "The password must not be blank or one character repeated",
+        ));
+    }
+    if COMMON_PASSWORDS
+        .iter()
+        .any(|common| common.eq_ignore_ascii_case(password.trim()))
+    {
+        return Err(FieldError::new(
+            "password",
+            "password_too_common",
+            "This password is among the first that attackers try; choose another",
         ));
     }
     Ok(())
@@ -246,5 +336,19 @@ mod tests {
         assert!(validate_user_name(&"a".repeat(65)).is_err());
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough").is_ok());
+        for weak in ["        ", "\t\t\t\t\t\t\t\t", "aaaaaaaaaa", "  bbbbbbbb  "] {
+            let error = validate_password(weak).unwrap_err();
+            assert_eq!(error.kind, "password_too_weak", "{weak:?}");
+        }
+        for common in [
+            "password",
+            "PASSWORD",
+            "Password1",
+            "12345678",
+            " qwertyuiop ",
+        ] {
+            let error = validate_password(common).unwrap_err();
+            assert_eq!(error.kind, "password_too_common", "{common:?}");
+        }
     }
 }

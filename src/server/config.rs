@@ -99,6 +99,15 @@ pub struct Config {
     #[arg(long, env = "ITEMSERVE_CORS_ORIGINS", value_delimiter = ',', value_parser = origin)]
     pub cors_origins: Vec<HeaderValue>,
 
+    /// The origins this site is served under, comma separated, e.g.
+    /// `https://items.example.com`. The UI's server functions, and every
+    /// write a browser session authenticates, must come from a page of one
+    /// of them, under a `Host` they name. Empty (the default): the
+    /// request's own `Host`, over HTTPS when the proxy says so in
+    /// `X-Forwarded-Proto`.
+    #[arg(long, env = "ITEMSERVE_PUBLIC_ORIGINS", value_delimiter = ',', value_parser = origin)]
+    pub public_origins: Vec<HeaderValue>,
+
     /// Requests a second one client address may make on average (IPv6: per
     /// /64); more get 429 with Retry-After. 0 turns the limit off. Behind a
     /// reverse proxy, see --trusted-proxies.
@@ -120,6 +129,11 @@ pub struct Config {
     /// Open connections at most; further ones are closed on arrival.
     #[arg(long, env = "ITEMSERVE_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Event streams (`GET /items/events`) one client address may hold open
+    /// at once; more get 429 with Retry-After.
+    #[arg(long, env = "ITEMSERVE_STREAMS_PER_CLIENT", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams_per_client: u32,
 
     /// Seconds a client has to send a request's headers; idle keep-alive
     /// connections are closed after the same time.
@@ -192,6 +206,7 @@ impl Config {
             metrics_addr: None,
             metrics_admin_only: false,
             cors_origins: Vec::new(),
+            public_origins: Vec::new(),
             // Most tests exercise the item contract anonymously; the auth
             // tests turn it on.
             auth: Switch::Off,
@@ -209,6 +224,7 @@ impl Config {
             rate_limit_burst: None,
             trusted_proxies: Vec::new(),
             max_connections: 10_000,
+            streams_per_client: 32,
             header_timeout: 10.0,
             body_timeout: 30.0,
         }

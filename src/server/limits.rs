@@ -133,7 +133,7 @@ impl RateLimiter {
         Ok(())
     }
 
-    fn refusal(&self, retry_after: Duration, v2: bool) -> Response {
+    fn refuse(&self, retry_after: Duration, path: &str) -> Response {
         let message = format!(
             "Too many requests from you (your user, or your address when not logged in): the limit is {} per second with bursts of {}. \
              Retry in {:.2} s.",
@@ -141,12 +141,66 @@ impl RateLimiter {
             self.burst,
             retry_after.as_secs_f64()
         );
-        let mut response = api_error(ApiError::TooManyRequests(message), v2);
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-        response
+        Door::of(path).refusal(ApiError::TooManyRequests(message, retry_after))
+    }
+}
+
+/// Event streams (`GET /items/events`) open per client at most: each holds
+/// a connection and a task for as long as the client likes, so one client
+/// must not take the whole connection cap.
+pub struct StreamSlots {
+    per_client: usize,
+    open: Mutex<HashMap<ClientKey, usize>>,
+}
+
+/// One open event stream of a client; the slot frees when this drops
+/// (the stream ends or the client goes away).
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    client: ClientKey,
+}
+
+impl StreamSlots {
+    pub fn new(per_client: usize) -> Arc<StreamSlots> {
+        Arc::new(StreamSlots {
+            per_client,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for `client`, or `None` when it has [`Self::limit`] open.
+    pub fn take(self: &Arc<Self>, client: ClientKey) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(client).or_insert(0);
+        if *count >= self.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            slots: Arc::clone(self),
+            client,
+        })
+    }
+
+    /// Streams one client may have open at once.
+    pub fn limit(&self) -> usize {
+        self.per_client
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -170,8 +224,8 @@ pub struct RequestLimits {
 #[derive(Clone, Copy, Debug)]
 pub struct BodyDeadline {
     pub timeout: Duration,
-    /// Answer in the Open Inference Protocol's error shape.
-    v2: bool,
+    /// Whose shape the answer takes.
+    door: Door,
 }
 
 impl RequestLimits {
@@ -190,10 +244,9 @@ impl RequestLimits {
                  Send long search terms or inputs in a request body.",
                 self.max_uri_bytes
             );
-            return Err(Box::new(api_error(
-                ApiError::UriTooLong(message),
-                is_v2(path),
-            )));
+            return Err(Box::new(
+                Door::of(path).refusal(ApiError::UriTooLong(message)),
+            ));
         }
         if let Some(limiter) = &self.rate {
             // A valid access token counts against its user (wherever they
@@ -213,7 +266,7 @@ impl RequestLimits {
             if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
                 if let Err(retry_after) = limiter.check(client) {
                     self.refused.inc();
-                    return Err(Box::new(limiter.refusal(retry_after, is_v2(path))));
+                    return Err(Box::new(limiter.refuse(retry_after, path)));
                 }
             }
         }
@@ -225,7 +278,7 @@ impl RequestLimits {
                 .is_some_and(|v| v.as_bytes() != b"0");
         Ok(has_body.then(|| BodyDeadline {
             timeout: self.body_timeout,
-            v2: is_v2(path),
+            door: Door::of(path),
         }))
     }
 }
@@ -237,7 +290,7 @@ impl BodyDeadline {
             "The request was not complete within {} s; send the body without pauses.",
             self.timeout.as_secs_f64()
         );
-        let mut response = api_error(ApiError::RequestTimeout(message), self.v2);
+        let mut response = self.door.refusal(ApiError::RequestTimeout(message));
         response
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -245,18 +298,72 @@ impl BodyDeadline {
     }
 }
 
-/// An error in the shape the path's clients expect: the Open Inference
-/// Protocol's under `/v2` (`v2`), the REST API's elsewhere.
-fn api_error(error: ApiError, v2: bool) -> Response {
-    if v2 {
-        error.into_open_inference().into_response()
-    } else {
-        error.into_response()
+/// Which door a request came to, by its path: it decides the shape of an
+/// answer made before any handler ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// The REST API and everything else: `{"detail": ...}`.
+    Rest,
+    /// The Open Inference Protocol under `/v2`: `{"error": ...}`.
+    OpenInference,
+    /// The UI's server functions under `/rpc/`: their error type, which
+    /// the browser decodes like any other server function error.
+    ServerFunction,
+}
+
+impl Door {
+    pub fn of(path: &str) -> Door {
+        if path.starts_with("/v2") {
+            Door::OpenInference
+        } else if path.starts_with("/rpc/") {
+            Door::ServerFunction
+        } else {
+            Door::Rest
+        }
+    }
+
+    /// `error` in this door's shape, with its status.
+    pub fn refusal(self, error: ApiError) -> Response {
+        let wait = match &error {
+            ApiError::TooManyRequests(_, wait) => Some(*wait),
+            _ => None,
+        };
+        let mut response = match self {
+            Door::Rest => error.into_response(),
+            Door::OpenInference => error.into_open_inference().into_response(),
+            Door::ServerFunction => server_function_refusal(error),
+        };
+        if let Some(wait) = wait {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, crate::server::rest::retry_after(wait));
+        }
+        response
     }
 }
 
-fn is_v2(path: &str) -> bool {
-    path.starts_with("/v2")
+fn server_function_refusal(error: ApiError) -> Response {
+    use crate::domain::AppError;
+    let status = error.status();
+    let message = error.to_string();
+    let error = match error {
+        ApiError::Unauthorized(_) => AppError::Unauthorized(message),
+        ApiError::Forbidden(_) => AppError::Forbidden(message),
+        ApiError::TooManyRequests(..) => AppError::TooManyRequests(message),
+        ApiError::Unavailable(_) => AppError::Unavailable(message),
+        ApiError::Internal(_) => AppError::Internal("an internal error occurred".into()),
+        _ => AppError::BadRequest(message),
+    };
+    let body = serde_json::to_vec(&error).unwrap_or_default();
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -288,6 +395,20 @@ mod tests {
             assert!(limiter.check_at(client(1), t2).is_ok());
         }
         assert!(limiter.check_at(client(1), t2).is_err());
+    }
+
+    #[test]
+    fn each_client_has_its_own_stream_slots_and_gets_them_back() {
+        let slots = StreamSlots::new(2);
+        let a = slots.take(client(1)).unwrap();
+        let _b = slots.take(client(1)).unwrap();
+        assert!(slots.take(client(1)).is_none());
+        assert!(slots.take(client(2)).is_some(), "another client");
+        drop(a);
+        assert!(
+            slots.take(client(1)).is_some(),
+            "a closed stream frees its slot"
+        );
     }
 
     #[test]

@@ -2,18 +2,18 @@
 //! `no-cache` on pages), the
 //! Content-Security-Policy (with the page's nonce on server-rendered
 //! pages), CORS for configured origins only, and a same-origin check on
-//! the UI's server functions.
+//! the UI's server functions and on every write a session cookie
+//! authenticates.
 
 use axum::extract::Request;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, ORIGIN, REFERRER_POLICY,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST,
+    ORIGIN, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::server::rest::ApiError;
+use crate::server::rest::{ApiError, MAX_BODY_BYTES};
 use crate::server::telemetry::REQUEST_ID;
 
 /// Everything but the script sources: only this server's own resources;
@@ -126,42 +126,209 @@ fn is_document(headers: &HeaderMap) -> bool {
             .any(|w| w.eq_ignore_ascii_case(b"javascript"))
 }
 
-/// The answer to a server function call from another site's page (403),
-/// or `None` to let the request through. Browsers name the caller in
-/// `Sec-Fetch-Site` and `Origin`; a request with neither is not from a
-/// browser page (a script), and the session cookie is SameSite=Strict in
-/// any case.
-pub fn cross_site_refusal(request: &Request) -> Option<Response> {
-    if !request.uri().path().starts_with(SERVER_FN_PREFIX) || is_same_origin(request) {
-        return None;
-    }
-    Some(
-        ApiError::Forbidden(
-            "Cross-site request refused: the UI's server functions answer this site's own \
-             pages only"
-                .into(),
-        )
-        .into_response(),
-    )
+/// Which requests must come from this site's own pages, and how that is
+/// told. Applies to the UI's server functions (always) and to every other
+/// request that a browser session cookie authenticates and that may change
+/// something (any method but GET, HEAD and OPTIONS): the cookie is sent by
+/// the browser whoever's page made the request, and `SameSite=Strict` does
+/// not cover sibling subdomains, so without this a page on another site
+/// could act as the logged-in user. Requests authenticated by a bearer
+/// token, or by nothing, carry no ambient authority and pass.
+pub struct SiteGuard {
+    /// The origins this site is served under (`--public-origins`); empty:
+    /// the request's own `Host` with the scheme it arrived by.
+    public: Vec<HeaderValue>,
 }
 
-fn is_same_origin(request: &Request) -> bool {
-    let headers = request.headers();
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return false;
+/// Why a request was refused before any handler ran; each door renders it
+/// in its own shape (see [`SiteGuard::check`]).
+#[derive(Debug)]
+pub enum Refusal {
+    /// 400: a request head that HTTP does not allow.
+    BadRequest(String),
+    /// 403: a cross-site request.
+    Forbidden(String),
+    /// 413: a server function call whose declared body is over the limit.
+    PayloadTooLarge(String),
+    /// 415: a server function call whose body is not JSON.
+    UnsupportedMediaType(String),
+    /// 431: a request head over [`MAX_HEAD_BYTES`].
+    HeadTooLarge(String),
+}
+
+/// The most a request's head (request line and headers) may hold. hyper's
+/// read buffer enforces about this much, but a head that arrives in one
+/// read can fill more of the buffer than its limit: checked here again.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::BadRequest(message) => ApiError::BadRequest(message),
+            Refusal::Forbidden(message) => ApiError::Forbidden(message),
+            Refusal::PayloadTooLarge(message) => ApiError::PayloadTooLarge(message),
+            Refusal::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
+            Refusal::HeadTooLarge(message) => ApiError::HeadTooLarge(message),
         }
     }
-    let Some(origin) = headers.get(ORIGIN) else {
-        return true;
-    };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, authority)| authority);
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+impl SiteGuard {
+    /// A guard for `public` origins (validated by the configuration).
+    pub fn new(public: Vec<HeaderValue>) -> SiteGuard {
+        SiteGuard { public }
+    }
+
+    /// `Err` with the reason when `request` must not reach the router:
+    /// a missing or repeated `Host` (RFC 9112 §3.2: 400), a cross-site
+    /// server function call or cookie-authenticated write (403), or a
+    /// server function call whose body is not JSON (415: browsers send the
+    /// form and `text/plain` types from any site without asking first).
+    pub fn check(&self, request: &Request) -> Result<(), Refusal> {
+        let headers = request.headers();
+        let mut hosts = headers.get_all(HOST).iter();
+        let host = hosts.next();
+        if hosts.next().is_some() {
+            return Err(Refusal::BadRequest(
+                "The request has more than one Host header".into(),
+            ));
+        }
+        // HTTP/2 and later name the host in the request line instead.
+        if host.is_none() && request.version() == axum::http::Version::HTTP_11 {
+            return Err(Refusal::BadRequest(
+                "The request has no Host header (HTTP/1.1 requires one)".into(),
+            ));
+        }
+        // What hyper counts: each line with its separator and line end.
+        let head = request
+            .uri()
+            .path_and_query()
+            .map_or(0, |pq| pq.as_str().len())
+            + headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 4)
+                .sum::<usize>();
+        if head > MAX_HEAD_BYTES {
+            return Err(Refusal::HeadTooLarge(format!(
+                "The request's headers hold {head} bytes; at most {MAX_HEAD_BYTES} are accepted"
+            )));
+        }
+        let server_function = request.uri().path().starts_with(SERVER_FN_PREFIX);
+        if server_function {
+            if request.method() == Method::POST && !is_json(headers) {
+                return Err(Refusal::UnsupportedMediaType(
+                    "Server functions take JSON: send the arguments with \
+                     'Content-Type: application/json'"
+                        .into(),
+                ));
+            }
+            let declared = headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|bytes| bytes > MAX_BODY_BYTES as u64) {
+                return Err(Refusal::PayloadTooLarge(format!(
+                    "Request body too large: the limit is {MAX_BODY_BYTES} bytes"
+                )));
+            }
+        } else if !(unsafe_method(request.method()) && uses_session_cookie(headers)) {
+            return Ok(());
+        }
+        if self.is_same_origin(headers) {
+            return Ok(());
+        }
+        Err(Refusal::Forbidden(if server_function {
+            "Cross-site request refused: the UI's server functions answer this site's own \
+             pages only"
+                .into()
+        } else {
+            "Cross-site request refused: a request authenticated by the session cookie must \
+             come from this site's own pages (scripts send 'Authorization: Bearer <token>')"
+                .into()
+        }))
+    }
+
+    /// Whether the browser says the request comes from this site's own
+    /// page. `Sec-Fetch-Site` and `Origin` name the caller; a request with
+    /// neither is not from a browser page (a script). Scheme, host and port
+    /// must all match: `https://` is another origin than `http://`.
+    fn is_same_origin(&self, headers: &HeaderMap) -> bool {
+        if let Some(site) = headers.get("sec-fetch-site") {
+            if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+                return false;
+            }
+        }
+        let Some(host) = headers.get(HOST).map(HeaderValue::as_bytes) else {
+            // HTTP/2 without a Host header: only the configured origins can
+            // be checked, against `Origin` alone.
+            return headers
+                .get(ORIGIN)
+                .is_none_or(|origin| self.public.iter().any(|p| same_origin(p, origin)));
+        };
+        if !self.public.is_empty() {
+            // The Host must be one this site is served under, whatever the
+            // page claims (a rebound DNS name names itself in both).
+            let served = self
+                .public
+                .iter()
+                .any(|p| authority(p.as_bytes()).eq_ignore_ascii_case(host));
+            return served
+                && headers
+                    .get(ORIGIN)
+                    .is_none_or(|origin| self.public.iter().any(|p| same_origin(p, origin)));
+        }
+        let Some(origin) = headers.get(ORIGIN) else {
+            return true;
+        };
+        let scheme: &[u8] = if crate::server::auth::is_https(headers) {
+            b"https://"
+        } else {
+            b"http://"
+        };
+        let origin = origin.as_bytes();
+        origin.len() == scheme.len() + host.len()
+            && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+            && origin[scheme.len()..].eq_ignore_ascii_case(host)
+    }
+}
+
+/// The `host[:port]` of an origin.
+fn authority(origin: &[u8]) -> &[u8] {
+    origin
+        .windows(3)
+        .position(|w| w == b"://")
+        .map_or(origin, |at| &origin[at + 3..])
+}
+
+/// Origins compare without regard to case (scheme and host are
+/// case-insensitive).
+fn same_origin(a: &HeaderValue, b: &HeaderValue) -> bool {
+    a.as_bytes().eq_ignore_ascii_case(b.as_bytes())
+}
+
+fn unsafe_method(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A session cookie without a bearer token (which takes precedence, see
+/// [`crate::server::auth::Auth::authenticate`]).
+fn uses_session_cookie(headers: &HeaderMap) -> bool {
+    !headers.contains_key(AUTHORIZATION)
+        && crate::server::auth::cookie(headers, crate::server::auth::SESSION_COOKIE).is_some()
+}
+
+/// `application/json` (parameters such as `charset` allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).is_some_and(|value| {
+        let value = value.as_bytes();
+        let essence = value
+            .iter()
+            .position(|&b| b == b';')
+            .map_or(value, |end| &value[..end]);
+        essence
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"application/json")
+    })
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all, so
@@ -201,7 +368,194 @@ pub fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
 
 #[cfg(test)]
 mod tests {
-    use super::page_policy;
+    use super::*;
+
+    fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(axum::body::Body::empty()).unwrap()
+    }
+
+    fn verdict(guard: &SiteGuard, request: &Request) -> &'static str {
+        match guard.check(request) {
+            Ok(()) => "pass",
+            Err(Refusal::BadRequest(_)) => "400",
+            Err(Refusal::Forbidden(_)) => "403",
+            Err(Refusal::PayloadTooLarge(_)) => "413",
+            Err(Refusal::UnsupportedMediaType(_)) => "415",
+            Err(Refusal::HeadTooLarge(_)) => "431",
+        }
+    }
+
+    #[test]
+    fn a_head_over_64_kib_is_refused_whatever_the_read_buffer_let_through() {
+        let guard = SiteGuard::new(Vec::new());
+        let big = "x".repeat(MAX_HEAD_BYTES);
+        let over = request(Method::GET, "/items/1", &[("host", "a"), ("x-big", &big)]);
+        assert_eq!(verdict(&guard, &over), "431");
+        let fine = "x".repeat(MAX_HEAD_BYTES - 100);
+        let under = request(Method::GET, "/items/1", &[("host", "a"), ("x-big", &fine)]);
+        assert_eq!(verdict(&guard, &under), "pass");
+    }
+
+    #[test]
+    fn cookie_writes_and_server_functions_must_come_from_the_same_origin() {
+        let guard = SiteGuard::new(Vec::new());
+        let cookie = ("cookie", "itemserve_session=iss_x");
+        let json = ("content-type", "application/json");
+        let host = ("host", "items.test:3000");
+        let cases: &[(Method, &str, Vec<(&str, &str)>, &str)] = &[
+            (
+                Method::POST,
+                "/users",
+                vec![host, cookie, ("origin", "http://items.test:3000")],
+                "pass",
+            ),
+            (
+                Method::POST,
+                "/users",
+                vec![host, cookie, ("origin", "http://evil.test")],
+                "403",
+            ),
+            (
+                Method::POST,
+                "/users",
+                vec![host, cookie, ("origin", "https://items.test:3000")],
+                "403",
+            ),
+            (
+                Method::POST,
+                "/users",
+                vec![host, cookie, ("sec-fetch-site", "same-site")],
+                "403",
+            ),
+            (
+                Method::DELETE,
+                "/items/1",
+                vec![host, cookie, ("sec-fetch-site", "cross-site")],
+                "403",
+            ),
+            // Reads, bearer tokens and anonymous requests carry no cookie authority.
+            (
+                Method::GET,
+                "/users",
+                vec![host, cookie, ("origin", "http://evil.test")],
+                "pass",
+            ),
+            (
+                Method::POST,
+                "/users",
+                vec![
+                    host,
+                    cookie,
+                    ("authorization", "Bearer x"),
+                    ("origin", "http://evil.test"),
+                ],
+                "pass",
+            ),
+            (
+                Method::POST,
+                "/items/",
+                vec![host, ("origin", "http://evil.test")],
+                "pass",
+            ),
+            // Server functions: always checked, JSON only.
+            (
+                Method::POST,
+                "/rpc/items/list",
+                vec![host, json, ("origin", "http://evil.test")],
+                "403",
+            ),
+            (
+                Method::POST,
+                "/rpc/items/list",
+                vec![host, json, ("origin", "http://items.test:3000")],
+                "pass",
+            ),
+            (
+                Method::POST,
+                "/rpc/items/list",
+                vec![host, ("content-type", "text/plain")],
+                "415",
+            ),
+            (
+                Method::POST,
+                "/rpc/items/list",
+                vec![host, json, ("content-length", "2000000")],
+                "413",
+            ),
+            // Behind a proxy that says the site is served over HTTPS.
+            (
+                Method::POST,
+                "/rpc/items/list",
+                vec![
+                    host,
+                    json,
+                    ("x-forwarded-proto", "https"),
+                    ("origin", "https://items.test:3000"),
+                ],
+                "pass",
+            ),
+            (
+                Method::POST,
+                "/rpc/items/list",
+                vec![
+                    host,
+                    json,
+                    ("x-forwarded-proto", "https"),
+                    ("origin", "http://items.test:3000"),
+                ],
+                "403",
+            ),
+        ];
+        for (method, path, headers, expected) in cases {
+            let r = request(method.clone(), path, headers);
+            assert_eq!(
+                verdict(&guard, &r),
+                *expected,
+                "{method} {path} {headers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_public_origins_the_host_must_be_one_of_them() {
+        let guard = SiteGuard::new(vec![HeaderValue::from_static("https://items.example")]);
+        let json = ("content-type", "application/json");
+        for (host, origin, expected) in [
+            ("items.example", Some("https://items.example"), "pass"),
+            ("ITEMS.example", Some("https://Items.Example"), "pass"),
+            ("items.example", None, "pass"),
+            ("items.example", Some("http://items.example"), "403"),
+            ("evil.example:3000", Some("http://evil.example:3000"), "403"),
+            ("evil.example", None, "403"),
+        ] {
+            let mut headers = vec![("host", host), json];
+            if let Some(origin) = origin {
+                headers.push(("origin", origin));
+            }
+            let r = request(Method::POST, "/rpc/items/list", &headers);
+            assert_eq!(verdict(&guard, &r), expected, "{host} {origin:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_names_exactly_one_host() {
+        let guard = SiteGuard::new(Vec::new());
+        let two = request(Method::GET, "/", &[("host", "a"), ("host", "b")]);
+        assert_eq!(verdict(&guard, &two), "400");
+        let none = request(Method::GET, "/", &[]);
+        assert_eq!(verdict(&guard, &none), "400");
+        let mut http2 = request(Method::GET, "/", &[]);
+        *http2.version_mut() = axum::http::Version::HTTP_2;
+        assert_eq!(
+            verdict(&guard, &http2),
+            "pass",
+            "HTTP/2 names it in the request line"
+        );
+    }
 
     #[test]
     fn a_page_may_reach_the_live_reload_socket_only_under_watch() {

@@ -29,8 +29,7 @@ use tower::ServiceExt;
 use crate::server::forwarded::TrustedProxies;
 use crate::server::telemetry::FrontService;
 
-/// Read buffer per connection: bounds the memory of a request head.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+use crate::server::security::MAX_HEAD_BYTES;
 
 /// How much of the server one client connection may hold.
 #[derive(Clone, Copy, Debug)]

@@ -18,7 +18,7 @@ use crate::server::auth::{Auth, AuthError};
 use crate::server::config::Config;
 use crate::server::forwarded::TrustedProxies;
 use crate::server::inference::ModelRegistry;
-use crate::server::limits::{RateLimiter, RequestLimits};
+use crate::server::limits::{RateLimiter, RequestLimits, StreamSlots};
 use crate::server::page_cache;
 use crate::server::rest;
 use crate::server::rpc;
@@ -135,6 +135,7 @@ impl Application {
             html: Default::default(),
             auth,
             metrics: Arc::clone(&metrics),
+            streams: StreamSlots::new(config.streams_per_client as usize),
         });
         let request_limits = RequestLimits {
             rate: config
@@ -159,7 +160,9 @@ impl Application {
         // headers, a log line and metrics.
         // Around the whole router, once: `Router::layer` would wrap every
         // route, and axum clones a route's layered service per request.
-        let service = FrontLayer::new(patterns, metrics_for_front, request_limits).layer(router);
+        let guard = security::SiteGuard::new(config.public_origins.clone());
+        let service =
+            FrontLayer::new(patterns, metrics_for_front, request_limits, guard).layer(router);
         Ok(Application {
             listener,
             service,

@@ -9,6 +9,7 @@ use leptos::config::LeptosOptions;
 use crate::server::assets::SiteAssets;
 use crate::server::auth::Auth;
 use crate::server::inference::ModelRegistry;
+use crate::server::limits::StreamSlots;
 use crate::server::page_cache::CachedPage;
 use crate::server::rest::{CachedItem, PageCache};
 use crate::server::store::{ChangeFeed, ItemStore};
@@ -40,6 +41,8 @@ pub struct Shared {
     pub auth: Arc<Auth>,
     /// Every Prometheus series of this server.
     pub metrics: Arc<Metrics>,
+    /// Event streams open per client.
+    pub streams: Arc<StreamSlots>,
 }
 
 impl AppState {

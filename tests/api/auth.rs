@@ -31,12 +31,13 @@ fn admin_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             Some(json!({"name": "newcomer", "password": "long enough", "role": "viewer"})),
         ),
         (Method::GET, "/users/1", None),
+        (Method::GET, "/users/1/tokens", None),
+        // Last: a new password ends the caller's own access tokens too.
         (
             Method::PATCH,
             "/users/1",
             Some(json!({"password": "admin-password-for-tests"})),
         ),
-        (Method::GET, "/users/1/tokens", None),
     ]
 }
 

@@ -11,6 +11,7 @@ mod docs;
 mod errors;
 mod events;
 mod fuzz;
+mod hardening;
 mod hot_reload;
 mod ids;
 mod items;

@@ -147,3 +147,106 @@ async fn the_anonymous_page_is_kept_until_the_next_write_through_the_server() {
     app.create(json!({"name": "Lamp"})).await;
     assert!(page(&app, "/").await.contains("Renamed outside"));
 }
+
+/// Panics anywhere in this process (a server's request tasks and the tasks
+/// Leptos spawns for resources included), counted by a hook installed once.
+fn panics_so_far() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Once;
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            previous(info);
+        }));
+    });
+    PANICS.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_thousands_of_times_at_once_without_a_panic() {
+    use futures::stream::{self, StreamExt};
+    let app = TestApp::spawn_configured(|c| {
+        c.auth = itemserve::server::config::Switch::On;
+        c.seed_demo_items = true;
+    })
+    .await;
+    let login = app
+        .client
+        .post(app.url("/rpc/session/login"))
+        .header("content-type", "application/json")
+        .body(
+            json!({"name": "admin", "password": itemserve::server::config::TEST_ADMIN_PASSWORD})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let admin = app.admin_token().await;
+    for n in 0..15 {
+        let response = app
+            .call(
+                reqwest::Method::POST,
+                "/items/",
+                Some(&admin),
+                Some(&json!({"name": format!("Row {n}"), "category": "Stress", "price": n})),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+
+    let before = panics_so_far();
+    // Signed in (rows with Edit and Delete, the account menu, the admin
+    // page), and anonymous; every page, several queries.
+    let paths = [
+        "/",
+        "/?sort=-price",
+        "/?q=row&skip=10",
+        "/predict",
+        "/admin",
+        "/login",
+    ];
+    let requests = (0..6000).map(|n| {
+        let signed_in = n % 4 != 3;
+        let path = paths[n % paths.len()];
+        let mut request = app.client.get(app.url(path));
+        if signed_in {
+            request = request.header("cookie", cookie.as_str());
+        }
+        async move {
+            let response = request
+                .send()
+                .await
+                .expect("an answer, not a dropped connection");
+            (path, signed_in, response.status().as_u16())
+        }
+    });
+    let answers: Vec<(&str, bool, u16)> =
+        stream::iter(requests).buffer_unordered(32).collect().await;
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(_, _, status)| *status != 200)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {:?}",
+        failed.len(),
+        answers.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(
+        panics_so_far() - before,
+        0,
+        "no panic while rendering (see the log above)"
+    );
+}

@@ -297,5 +297,5 @@ async fn a_database_of_the_builds_before_refinery_upgrades_in_place_and_keeps_it
             r.get(0)
         })
         .unwrap();
-    assert_eq!(recorded, 3);
+    assert_eq!(recorded, 4);
 }

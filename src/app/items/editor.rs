@@ -11,6 +11,7 @@ use super::row::{timestamp, Mode};
 use super::Refresh;
 use crate::api::update_item;
 use crate::app::chunk::NotLoaded;
+use crate::app::reactive::GetOr;
 use crate::app::widgets::TextField;
 use crate::domain::{Item, ItemDraft, ItemForm};
 
@@ -73,6 +74,7 @@ fn RowEditor(item: Item, mode: RwSignal<Mode>, problem: RwSignal<Option<String>>
         mode.set(Mode::View);
     };
 
+    let saving = save.pending();
     let form_id = format!("edit-{id}");
     let field_id = move |f: &str| format!("edit-{id}-{f}");
     view! {
@@ -98,12 +100,12 @@ fn RowEditor(item: Item, mode: RwSignal<Mode>, problem: RwSignal<Option<String>>
             <form id=form_id.clone() class="row-form" on:submit=on_save novalidate></form>
             <div class="row-actions">
                 <button type="submit" form=form_id class="button small primary"
-                    disabled=move || save.pending().get()>
-                    {move || if save.pending().get() { "Saving…" } else { "Save" }}
+                    disabled=move || saving.get_or(false)>
+                    {move || if saving.get_or(false) { "Saving…" } else { "Save" }}
                 </button>
                 <button type="button" class="button small" on:click=cancel>"Cancel"</button>
             </div>
-            {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
+            {move || problem.get_or(None).map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
             {move || live.changed_elsewhere(id).then(|| view! {
                 <p class="row-note" role="status">
                     "Someone else changed this item while you were editing it; saving now will be refused. Cancel to see their version."

@@ -8,6 +8,7 @@ use super::Refresh;
 use crate::api::create_item;
 use crate::app::account::Account;
 use crate::app::chunk::NotLoaded;
+use crate::app::reactive::GetOr;
 use crate::app::widgets::TextField;
 use crate::domain::{AppError, FieldError, ItemDraft, ItemForm};
 
@@ -39,21 +40,22 @@ impl ItemFormState {
         }
     }
 
-    /// The current text of every field (tracked).
-    pub fn form(&self) -> ItemForm {
-        ItemForm {
-            name: self.name.get(),
-            description: self.description.get(),
-            category: self.category.get(),
-            price: self.price.get(),
-        }
+    /// The current text of every field (tracked); `None` once disposed.
+    pub fn form(&self) -> Option<ItemForm> {
+        Some(ItemForm {
+            name: self.name.try_get()?,
+            description: self.description.try_get()?,
+            category: self.category.try_get()?,
+            price: self.price.try_get()?,
+        })
     }
 
     /// Errors to show: the shared validation's, else the server's.
     pub fn errors(self) -> Signal<Vec<FieldError>> {
-        Signal::derive(move || match self.form().validate() {
-            Err(errors) => errors,
-            Ok(_) => self.server_errors.get(),
+        Signal::derive(move || match self.form().map(|form| form.validate()) {
+            Some(Err(errors)) => errors,
+            Some(Ok(_)) => self.server_errors.get_or(Vec::new()),
+            None => Vec::new(),
         })
     }
 
@@ -61,7 +63,7 @@ impl ItemFormState {
     pub fn draft_for_submit(&self) -> Option<ItemDraft> {
         self.submitted.set(true);
         self.server_errors.set(Vec::new());
-        self.form().validate().ok().map(ItemDraft::from)
+        self.form()?.validate().ok().map(ItemDraft::from)
     }
 
     /// Puts `form` back in the fields and hides every error.
@@ -146,6 +148,7 @@ fn CreateItemForm(on_close: Callback<()>) -> impl IntoView {
         }
     };
 
+    let creating = create.pending();
     view! {
         <section class="card create-card" aria-labelledby="create-heading">
             <h2 id="create-heading">"Add an item"</h2>
@@ -160,12 +163,12 @@ fn CreateItemForm(on_close: Callback<()>) -> impl IntoView {
                     value=state.description errors=errors show_errors=state.submitted generation=state.generation multiline=true
                     placeholder="Optional"/>
                 <div class="form-actions">
-                    <button type="submit" class="button primary" disabled=move || create.pending().get()>
-                        {move || if create.pending().get() { "Adding…" } else { "Add item" }}
+                    <button type="submit" class="button primary" disabled=move || creating.get_or(false)>
+                        {move || if creating.get_or(false) { "Adding…" } else { "Add item" }}
                     </button>
                     <button type="button" class="button" on:click=move |_| on_close.run(())>"Close"</button>
                 </div>
-                {move || message.get().map(|(ok, text)| view! {
+                {move || message.get_or(None).map(|(ok, text)| view! {
                     <p class=if ok { "form-status ok" } else { "form-status error" }
                        role=if ok { "status" } else { "alert" }>{text}</p>
                 })}

@@ -97,7 +97,7 @@ impl LiveTable {
             return false;
         }
         self.editing.update(|e| e.retain(|x| *x != id));
-        if self.changed.with_untracked(|c| c.contains(&id)) {
+        if self.changed.try_with_untracked(|c| c.contains(&id)) == Some(true) {
             self.changed.update(|c| c.retain(|x| *x != id));
         }
         true

@@ -15,6 +15,7 @@ use crate::api::current_session;
 use crate::api::{list_categories, list_items};
 use crate::app::account::allows;
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
+use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
 use form::create_item_form;
@@ -122,10 +123,10 @@ pub fn ItemsPage() -> impl IntoView {
             // Only for those who may add items (known once the session loads).
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let session = session.await;
+                    let session = try_await(session).await?;
                     allows(&session, Permission::WriteItems).then(|| view! {
                         <button type="button" class="button primary" aria-controls="create-panel"
-                            aria-expanded=move || creating.get().to_string()
+                            aria-expanded=move || creating.get_or(false).to_string()
                             on:click=move |_| creating.update(|open| *open = !*open)>
                             "New item"
                         </button>
@@ -135,7 +136,7 @@ pub fn ItemsPage() -> impl IntoView {
         </div>
         <div class="layout">
             <div id="create-panel">
-                <Show when=move || creating.get()>
+                <Show when=move || creating.get_or(false)>
                     <Suspense fallback=|| view! {
                         <section class="card create-card" aria-busy="true">
                             <p class="muted" role="status">"Opening the form…"</p>
@@ -160,12 +161,15 @@ pub fn ItemsPage() -> impl IntoView {
                     <div class="progress" aria-hidden="true"></div>
                     <Transition fallback=TableSkeleton set_pending=set_pending>
                         {move || Suspend::new(async move {
-                            match page.await {
+                            let Some(listing) = try_await(page).await else {
+                                return ().into_any();
+                            };
+                            match listing {
                                 Ok(result) => {
                                     let query = query.try_get_untracked().unwrap_or_else(first_page);
                                     let total = result.total;
-                                    let session = session.await;
-                                    let writable = allows(&session, Permission::WriteItems);
+                                    let session = try_await(session).await;
+                                    let writable = session.is_some_and(|s| allows(&s, Permission::WriteItems));
                                     view! {
                                         <ItemTable page=result query=query.clone() writable=writable/>
                                         <Pagination query=query total=total/>

@@ -10,6 +10,7 @@ use super::live::LiveTable;
 use super::Refresh;
 use crate::api::delete_item;
 use crate::app::chunk::{NotLoaded, NOT_LOADED};
+use crate::app::reactive::GetOr;
 use crate::domain::Item;
 
 /// What a writable row shows.
@@ -101,16 +102,17 @@ fn EditableRow(item: Item) -> impl IntoView {
         None => {}
     });
 
+    let deleting = remove.pending();
     let name = item.name.clone();
     let actions = move || {
         let name = name.clone();
-        match mode.get() {
+        match mode.get_or(Mode::View) {
             Mode::ConfirmDelete => view! {
                 <div class="row-actions confirm" role="group" aria-label=format!("Confirm deleting {name}")>
                     <span class="confirm-text">"Delete?"</span>
-                    <button type="button" class="button small danger" disabled=move || remove.pending().get()
+                    <button type="button" class="button small danger" disabled=move || deleting.get_or(false)
                         on:click=move |_| { remove.dispatch(()); }>
-                        {move || if remove.pending().get() { "Deleting…" } else { "Yes, delete" }}
+                        {move || if deleting.get_or(false) { "Deleting…" } else { "Yes, delete" }}
                     </button>
                     <button type="button" class="button small" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
                 </div>
@@ -145,7 +147,7 @@ fn EditableRow(item: Item) -> impl IntoView {
                 {item_cells(item.clone())}
                 <td class="col-actions">
                     {actions.clone()}
-                    {move || problem.get().map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
+                    {move || problem.get_or(None).map(|p| view! { <p class="row-problem" role="alert">{p}</p> })}
                 </td>
             }
         }
@@ -162,10 +164,10 @@ fn EditableRow(item: Item) -> impl IntoView {
 
     // Only opening and closing the editor replace the cells; a delete
     // confirmation changes the actions alone.
-    let editing = Memo::new(move |_| mode.get() == Mode::Edit);
+    let editing = Memo::new(move |_| mode.get_or(Mode::View) == Mode::Edit);
     view! {
-        <tr data-item-id=id class:editing=move || editing.get()>
-            {move || if editing.get() {
+        <tr data-item-id=id class:editing=move || editing.get_or(false)>
+            {move || if editing.get_or(false) {
                 let item = item.clone();
                 let opening = opening.clone();
                 view! {

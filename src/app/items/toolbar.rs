@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::UI_PAGE_SIZE;
+use crate::app::reactive::try_await;
 use crate::domain::{AppError, ItemQuery};
 
 /// Search box and category menu. Works as a plain GET form before the
@@ -13,8 +14,9 @@ pub fn SearchBar(
     query: Memo<ItemQuery>,
     categories: Resource<Result<Vec<String>, AppError>>,
 ) -> impl IntoView {
-    let text = RwSignal::new(query.get_untracked().q.unwrap_or_default());
-    let category = RwSignal::new(query.get_untracked().category.unwrap_or_default());
+    let initial = query.try_get_untracked().unwrap_or_default();
+    let text = RwSignal::new(initial.q.unwrap_or_default());
+    let category = RwSignal::new(initial.category.unwrap_or_default());
     // Keep the inputs in step with the address (back/forward, "clear").
     Effect::new(move |_| {
         let q = query.get();
@@ -82,7 +84,7 @@ pub fn SearchBar(
                     <Transition>
                         {move || Suspend::new(async move {
                             let current = category.try_get_untracked().unwrap_or_default();
-                            let mut names = categories.await.unwrap_or_default();
+                            let mut names = try_await(categories).await.and_then(Result::ok).unwrap_or_default();
                             known.try_set(names.clone());
                             // The server matches categories ignoring case in any
                             // language; lowercase is close enough to mark the choice.

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::format_number;
 use crate::api::predict_rows;
+use crate::app::reactive::try_await;
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{ModelInfo, Prediction, Task};
 
@@ -67,8 +68,8 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
             </div>
             <Transition fallback=|| view! { <div class="chart-placeholder skeleton-row"></div> }>
                 {move || Suspend::new(async move {
-                    let view = match sweep.await {
-                        Ok(Some((xs, predictions))) => {
+                    let view = match try_await(sweep).await {
+                        Some(Ok(Some((xs, predictions)))) => {
                             let feature = feature.try_get_untracked().unwrap_or_default();
                             let current = values.try_get_untracked().flatten().and_then(|v| v.get(feature).copied());
                             info.try_with_value(|i| {
@@ -77,8 +78,9 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
                             })
                             .unwrap_or_else(|| ().into_any())
                         }
-                        Ok(None) => view! { <p class="muted chart-placeholder">"Fix the highlighted fields to see the chart."</p> }.into_any(),
-                        Err(error) => view! { <p class="form-status error">{format!("Could not compute the chart: {error}")}</p> }.into_any(),
+                        Some(Ok(None)) => view! { <p class="muted chart-placeholder">"Fix the highlighted fields to see the chart."</p> }.into_any(),
+                        Some(Err(error)) => view! { <p class="form-status error">{format!("Could not compute the chart: {error}")}</p> }.into_any(),
+                        None => ().into_any(),
                     };
                     view! { {view} <HydrationMarker/> }
                 })}

@@ -9,6 +9,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{list_models, predict_rows};
+use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{FieldError, ModelInfo, ModelStatus, Task};
 use chart::WhatIfChart;
@@ -21,7 +22,7 @@ const PREFERRED_MODEL: &str = "linear";
 #[component]
 pub fn PredictPage() -> impl IntoView {
     let params = use_query_map();
-    let requested = Memo::new(move |_| params.with(|p| p.get("model")));
+    let requested = Memo::new(move |_| params.try_with(|p| p.get("model")).flatten());
     let models = Resource::new(|| (), |_| list_models());
 
     view! {
@@ -34,7 +35,10 @@ pub fn PredictPage() -> impl IntoView {
         </div>
         <Transition fallback=|| view! { <div class="card skeleton"><div class="skeleton-row"></div><div class="skeleton-row"></div></div> }>
             {move || Suspend::new(async move {
-                match models.await {
+                let Some(listing) = try_await(models).await else {
+                    return ().into_any();
+                };
+                match listing {
                     Err(error) => {
                         let message = Signal::stored(Some(format!("Could not load the models. {error}")));
                         view! { <Banner message=message/><HydrationMarker/> }.into_any()
@@ -152,9 +156,18 @@ fn Workbench(info: ModelInfo) -> impl IntoView {
             .collect()
     });
     let texts = StoredValue::new(texts);
-    let current_texts = move || texts.with_value(|t| t.iter().map(|s| s.get()).collect::<Vec<_>>());
-    let parsed = Memo::new(move |_| info.with_value(|i| i.parse_form(&current_texts())));
-    let errors = Signal::derive(move || parsed.get().err().unwrap_or_default());
+    // `None` once disposed, as is `parsed` then: no values and no errors.
+    let current_texts = move || {
+        texts
+            .try_with_value(|t| t.iter().map(|s| s.try_get()).collect::<Option<Vec<_>>>())
+            .flatten()
+    };
+    let parsed = Memo::new(move |_| {
+        current_texts()
+            .and_then(|current| info.try_with_value(|i| i.parse_form(&current)))
+            .unwrap_or_else(|| Err(Vec::new()))
+    });
+    let errors = Signal::derive(move || parsed.try_get().and_then(Result::err).unwrap_or_default());
 
     let predict = Action::new(move |row: &Vec<f64>| {
         let (name, row) = (info.with_value(|i| i.name.clone()), row.clone());
@@ -189,26 +202,29 @@ fn Workbench(info: ModelInfo) -> impl IntoView {
                 let field = spec.name.clone();
                 let error = Memo::new(move |_| {
                     let field = field.clone();
-                    errors.with(|e| FieldError::find(e, &field).map(|e| e.message.clone()))
+                    errors
+                        .try_with(|e| FieldError::find(e, &field).map(|e| e.message.clone()))
+                        .flatten()
                 });
                 let unit = (!spec.unit.is_empty()).then(|| format!(" ({})", spec.unit));
                 let hint = format!("typical {} – {}", format_number(spec.min), format_number(spec.max));
                 let error_id = format!("{id}-error");
                 view! {
-                    <div class="field" class:has-error=move || error.read().is_some()>
+                    <div class="field" class:has-error=move || error.try_with(Option::is_some).unwrap_or(false)>
                         <label for=id.clone() title=spec.description.clone()>{spec.name.clone()}{unit}</label>
                         <input id=id type="text" inputmode="decimal" autocomplete="off" name=spec.name.clone()
-                            aria-invalid=move || if error.read().is_some() { "true" } else { "false" }
+                            aria-invalid=move || if error.try_with(Option::is_some).unwrap_or(false) { "true" } else { "false" }
                             aria-describedby=error_id.clone()
                             bind:value=value/>
                         <p class="field-hint muted">{hint}</p>
-                        <p class="field-error" id=error_id role="alert">{move || error.get().unwrap_or_default()}</p>
+                        <p class="field-error" id=error_id role="alert">{move || error.get_or(None).unwrap_or_default()}</p>
                     </div>
                 }
             })
             .collect_view()
     });
 
+    let predicting = predict.pending();
     view! {
         <div class="workbench">
             <section class="card" aria-labelledby="model-heading">
@@ -217,13 +233,13 @@ fn Workbench(info: ModelInfo) -> impl IntoView {
                 <form class="feature-form" on:submit=on_submit novalidate>
                     <div class="feature-grid">{fields}</div>
                     <div class="form-row">
-                        <button type="submit" class="button primary" disabled=move || predict.pending().get()>
-                            {move || if predict.pending().get() { "Predicting…" } else { "Predict" }}
+                        <button type="submit" class="button primary" disabled=move || predicting.get_or(false)>
+                            {move || if predicting.get_or(false) { "Predicting…" } else { "Predict" }}
                         </button>
                         <button type="button" class="button ghost" on:click=reset>"Reset to defaults"</button>
                     </div>
                 </form>
-                <ResultPanel result=predict.value() pending=predict.pending() info=info.get_value()/>
+                <ResultPanel result=predict.value() pending=predicting info=info.get_value()/>
                 <details class="provenance">
                     <summary>"Where this model comes from"</summary>
                     <dl>
@@ -233,7 +249,7 @@ fn Workbench(info: ModelInfo) -> impl IntoView {
                     </dl>
                 </details>
             </section>
-            <WhatIfChart info=info.get_value() values=Signal::derive(move || parsed.get().ok())/>
+            <WhatIfChart info=info.get_value() values=Signal::derive(move || parsed.try_get().and_then(Result::ok))/>
         </div>
     }
 }

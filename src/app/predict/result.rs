@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::format_number;
+use crate::app::reactive::GetOr;
 use crate::domain::{AppError, ModelInfo, Prediction};
 
 #[component]
@@ -18,8 +19,8 @@ pub fn ResultPanel(
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "Prediction".into());
     view! {
-        <div class="result" role="status" aria-live="polite" aria-busy=move || pending.get().to_string()>
-            {move || match result.get() {
+        <div class="result" role="status" aria-live="polite" aria-busy=move || pending.get_or(false).to_string()>
+            {move || match result.get_or(None) {
                 None => view! { <p class="muted">"Press Predict to run the model on these values."</p> }.into_any(),
                 Some(Err(error)) => view! { <p class="form-status error">{error.to_string()}</p> }.into_any(),
                 Some(Ok(Prediction::Regression { value })) => view! {

@@ -21,12 +21,16 @@ pub use tokens::{random_text, API_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SESSION_TO
 use crate::domain::{AccessPolicy, Denied, Permission, Role, User};
 use crate::server::limits::{ClientKey, RateLimiter};
 use crate::server::store::{
-    now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
+    now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges, UserStore,
 };
 use tokens::{Claims, Signer};
 
 /// The browser session cookie.
 pub const SESSION_COOKIE: &str = "itemserve_session";
+
+/// How many times the per-address budget one user name has from all
+/// addresses together (see [`Auth::login`]).
+const NAME_BUDGET_FACTOR: u32 = 10;
 
 /// The settings key of the generated token signing key.
 const SIGNING_KEY_SETTING: &str = "jwt_signing_key";
@@ -113,7 +117,15 @@ pub struct Auth {
     refresh_ttl: Duration,
     signer: Signer,
     users: Arc<dyn UserStore>,
+    /// Attempts per client address, whatever the name.
     login_by_address: RateLimiter,
+    /// Attempts per (address, name): one address guessing one user's
+    /// password is held to this budget without touching anyone else's.
+    login_by_address_and_name: RateLimiter,
+    /// Attempts per name from all addresses together, a larger budget
+    /// ([`NAME_BUDGET_FACTOR`] times): it bounds guessing spread over many
+    /// addresses, and no single address can spend it all (it has its own
+    /// budget above), so the real user is not locked out by one guesser.
     login_by_name: RateLimiter,
     name_keys: RandomState,
     /// Verified against when a login names no known user, so that the
@@ -150,9 +162,13 @@ impl Auth {
                 options.login_per_minute,
                 options.login_per_minute,
             ),
+            login_by_address_and_name: RateLimiter::per_minute(
+                options.login_per_minute,
+                options.login_per_minute,
+            ),
             login_by_name: RateLimiter::per_minute(
-                options.login_per_minute,
-                options.login_per_minute,
+                options.login_per_minute.saturating_mul(NAME_BUDGET_FACTOR),
+                options.login_per_minute.saturating_mul(NAME_BUDGET_FACTOR),
             ),
             name_keys: RandomState::new(),
             decoy_hash: tokio::sync::OnceCell::new(),
@@ -285,13 +301,13 @@ impl Auth {
             .sub
             .parse()
             .map_err(|_| AuthError::BadCredentials(INVALID))?;
-        // The user as stored now: a disabled user or a lowered role takes
-        // effect at once, not when the token expires.
+        // The user as stored now: a disabled user, a lowered role or a new
+        // password takes effect at once, not when the token expires.
         let user = self
             .users
             .user_by_id(id)
             .await?
-            .filter(|u| !u.disabled)
+            .filter(|u| !u.disabled && u.token_generation == claims.gen)
             .ok_or(AuthError::BadCredentials(INVALID))?;
         Ok(Principal {
             user,
@@ -319,15 +335,17 @@ impl Auth {
         password: &str,
         client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
+        let folded = crate::server::store::fold_case(name.trim());
         if let Some(ip) = client {
             self.login_by_address
                 .check(ClientKey::from(ip))
                 .map_err(AuthError::TooManyAttempts)?;
+            let pair = self.name_keys.hash_one((&folded, ClientKey::from(ip)));
+            self.login_by_address_and_name
+                .check(ClientKey::from_hash(pair))
+                .map_err(AuthError::TooManyAttempts)?;
         }
-        let name_key = ClientKey::from_hash(
-            self.name_keys
-                .hash_one(crate::server::store::fold_case(name.trim())),
-        );
+        let name_key = ClientKey::from_hash(self.name_keys.hash_one(&folded));
         self.login_by_name
             .check(name_key)
             .map_err(AuthError::TooManyAttempts)?;
@@ -367,6 +385,7 @@ impl Auth {
             iat: now,
             exp: now + ttl,
             typ: "access".into(),
+            gen: user.token_generation,
         });
         (token, ttl)
     }
@@ -394,23 +413,37 @@ impl Auth {
         Ok((token, credential))
     }
 
-    /// Exchanges a refresh token for its user, revoking it (the caller
-    /// issues a new one: rotation, so a stolen token works once at most).
-    pub async fn redeem_refresh_token(&self, token: &str) -> Result<User, AuthError> {
+    /// Exchanges a refresh token for its user and the next refresh token
+    /// of its family; the one given stops working (rotation, so a stolen
+    /// token works once at most). A token presented after it was redeemed
+    /// has leaked: its whole family is revoked and the user's access tokens
+    /// end, for the thief and the rightful client alike, who logs in again.
+    pub async fn rotate_refresh_token(&self, token: &str) -> Result<(User, String), AuthError> {
         const INVALID: &str = "The refresh token is invalid, expired or revoked";
-        let user = self
-            .credential_user(CredentialKind::Refresh, token)
-            .await?
-            .ok_or(AuthError::BadCredentials(INVALID))?;
-        if !self
+        let next = tokens::new_token(REFRESH_TOKEN_PREFIX);
+        let expires_at = (chrono::Utc::now() + self.refresh_ttl)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let rotation = self
             .users
-            .revoke_credential_by_hash(CredentialKind::Refresh, &tokens::token_hash(token))
-            .await?
-        {
-            // Redeemed by a concurrent request a moment ago.
-            return Err(AuthError::BadCredentials(INVALID));
+            .rotate_refresh(
+                &tokens::token_hash(token),
+                tokens::token_hash(&next),
+                expires_at,
+                &now_rfc3339(),
+            )
+            .await?;
+        match rotation {
+            Rotation::Rotated(user) => Ok((user, next)),
+            Rotation::Replayed { user_id } => {
+                tracing::warn!(
+                    user_id,
+                    "a refresh token was presented again after it was redeemed: it has leaked; \
+                     its family is revoked and the user's access tokens end"
+                );
+                Err(AuthError::BadCredentials(INVALID))
+            }
+            Rotation::Unknown => Err(AuthError::BadCredentials(INVALID)),
         }
-        Ok(user)
     }
 
     /// Revokes an opaque token; `false` when it was not live.

@@ -69,6 +69,10 @@ pub struct Claims {
     pub exp: u64,
     /// Always `access`: no other token this server signs can pass for one.
     pub typ: String,
+    /// The user's token generation when signed: a token of an older one
+    /// is refused (see `User::token_generation`).
+    #[serde(default)]
+    pub gen: i64,
 }
 
 /// Signs and checks access tokens with one HMAC key.
@@ -119,6 +123,7 @@ mod tests {
             iat: 0,
             exp,
             typ: "access".into(),
+            gen: 0,
         }
     }
 

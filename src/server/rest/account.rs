@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, PRAGMA};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
@@ -22,10 +23,31 @@ use crate::server::store::{Credential, CredentialKind};
 /// Longest label of an API token, in characters.
 const TOKEN_NAME_MAX_CHARS: usize = 100;
 
-/// A body as form fields or JSON members (strings only).
+/// A JSON object body, read member by member.
 pub struct Fields(Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        if !MediaType::of(req.headers()).is_json() {
+            return Err(ApiError::UnsupportedMediaType(
+                "Unsupported media type: send the body as JSON with \
+                 'Content-Type: application/json'"
+                    .into(),
+            ));
+        }
+        Fields::parse_json(&read_body(req).await?)
+    }
+}
+
+/// The body of the OAuth2 token routes: form fields, as OAuth2 clients and
+/// Swagger UI's Authorize button send them, or JSON. Only these routes
+/// take forms: they authenticate by what the body holds, never by the
+/// session cookie, so a form another site's page submits gains nothing.
+pub struct OAuthFields(Fields);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthFields {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
@@ -41,9 +63,15 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             let fields = form_urlencoded::parse(&bytes)
                 .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                 .collect();
-            return Ok(Fields(fields));
+            return Ok(OAuthFields(Fields(fields)));
         }
-        match serde_json::from_slice::<Value>(&bytes) {
+        Fields::parse_json(&bytes).map(OAuthFields)
+    }
+}
+
+impl Fields {
+    fn parse_json(bytes: &[u8]) -> Result<Fields, ApiError> {
+        match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(Fields(map)),
             _ => Err(ApiError::Validation(vec![ValidationDetail::at(
                 vec![json!("body")],
@@ -53,9 +81,7 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             )])),
         }
     }
-}
 
-impl Fields {
     /// A required string field, or a 422 detail.
     pub fn text(&self, name: &str, errors: &mut Vec<ValidationDetail>) -> String {
         match self.0.get(name) {
@@ -160,8 +186,8 @@ pub struct RefreshForm {
 pub async fn token(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    fields: Fields,
-) -> Result<Json<TokenResponse>, ApiError> {
+    OAuthFields(fields): OAuthFields,
+) -> Result<TokenAnswer, ApiError> {
     auth_on(&state)?;
     if fields.optional("grant_type") == Some("refresh_token") {
         return redeem(&state, &fields).await;
@@ -195,31 +221,48 @@ pub async fn token(
 )]
 pub async fn refresh(
     State(state): State<AppState>,
-    fields: Fields,
-) -> Result<Json<TokenResponse>, ApiError> {
+    OAuthFields(fields): OAuthFields,
+) -> Result<TokenAnswer, ApiError> {
     auth_on(&state)?;
     redeem(&state, &fields).await
 }
 
-async fn redeem(state: &AppState, fields: &Fields) -> Result<Json<TokenResponse>, ApiError> {
+async fn redeem(state: &AppState, fields: &Fields) -> Result<TokenAnswer, ApiError> {
     let [refresh_token] = fields.required(["refresh_token"])?;
-    let user = state.auth.redeem_refresh_token(&refresh_token).await?;
-    token_pair(state, &user).await
+    let (user, refresh_token) = state.auth.rotate_refresh_token(&refresh_token).await?;
+    Ok(token_answer(state, &user, refresh_token))
 }
 
-async fn token_pair(state: &AppState, user: &User) -> Result<Json<TokenResponse>, ApiError> {
-    let (access_token, expires_in) = state.auth.access_token(user);
+/// A new access token and the first refresh token of a new family.
+async fn token_pair(state: &AppState, user: &User) -> Result<TokenAnswer, ApiError> {
     let (refresh_token, _) = state
         .auth
         .issue(CredentialKind::Refresh, user, None)
         .await?;
-    Ok(Json(TokenResponse {
-        access_token,
-        token_type: "bearer",
-        expires_in,
-        refresh_token,
-    }))
+    Ok(token_answer(state, user, refresh_token))
 }
+
+fn token_answer(state: &AppState, user: &User, refresh_token: String) -> TokenAnswer {
+    let (access_token, expires_in) = state.auth.access_token(user);
+    (
+        NO_STORE,
+        Json(TokenResponse {
+            access_token,
+            token_type: "bearer",
+            expires_in,
+            refresh_token,
+        }),
+    )
+}
+
+/// An answer carrying secrets: no cache may keep it (RFC 6749 §5.1).
+const NO_STORE: [(HeaderName, HeaderValue); 2] = [
+    (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (PRAGMA, HeaderValue::from_static("no-cache")),
+];
+
+/// A token answer with its caching headers.
+type TokenAnswer = ([(HeaderName, HeaderValue); 2], Json<TokenResponse>);
 
 /// `POST /auth/revoke`: ends a refresh token (logging a script out).
 #[utoipa::path(
@@ -239,7 +282,7 @@ async fn token_pair(state: &AppState, user: &User) -> Result<Json<TokenResponse>
 )]
 pub async fn revoke(
     State(state): State<AppState>,
-    fields: Fields,
+    OAuthFields(fields): OAuthFields,
 ) -> Result<Json<Value>, ApiError> {
     auth_on(&state)?;
     let [refresh_token] = fields.required(["refresh_token"])?;
@@ -339,7 +382,11 @@ pub async fn create_token(
         .issue(CredentialKind::Api, &principal.user, Some(name))
         .await?;
     tracing::info!(user = %principal.user.name, token = credential.id, "API token created");
-    Ok((StatusCode::CREATED, Json(NewApiToken { credential, token })))
+    Ok((
+        StatusCode::CREATED,
+        NO_STORE,
+        Json(NewApiToken { credential, token }),
+    ))
 }
 
 /// `GET /auth/tokens`: the caller's API tokens (never their secrets).

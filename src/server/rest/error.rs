@@ -114,12 +114,16 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Unavailable(String),
+    /// Too many requests: 429 with `Retry-After` (whole seconds, at least 1).
     #[error("{0}")]
-    TooManyRequests(String),
+    TooManyRequests(String, std::time::Duration),
     #[error("{0}")]
     RequestTimeout(String),
     #[error("{0}")]
     UriTooLong(String),
+    /// A request head over the limit: 431.
+    #[error("{0}")]
+    HeadTooLarge(String),
     /// Not logged in, or credentials that are not valid: 401 with
     /// `WWW-Authenticate: Bearer`.
     #[error("{0}")]
@@ -140,7 +144,8 @@ impl ApiError {
         ApiError::NotFound("Item not found".into())
     }
 
-    fn status(&self) -> StatusCode {
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -151,9 +156,10 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::OpenInference(status, _) => *status,
@@ -266,7 +272,7 @@ impl From<AuthError> for ApiError {
                 ApiError::Unauthorized(e.to_string())
             }
             AuthError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
-            AuthError::TooManyAttempts(_) => ApiError::TooManyRequests(e.to_string()),
+            AuthError::TooManyAttempts(wait) => ApiError::TooManyRequests(e.to_string(), wait),
             AuthError::Store(e) => e.into(),
             AuthError::Internal(message) => ApiError::Internal(message),
         }
@@ -275,7 +281,16 @@ impl From<AuthError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            ApiError::TooManyRequests(_, wait) => Some(retry_after(*wait)),
+            _ => None,
+        };
         let mut response = self.into_body_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds);
+        }
         if response.status() == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -284,6 +299,12 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// A wait as `Retry-After` wants it: whole seconds, rounded up, at least 1.
+pub fn retry_after(wait: std::time::Duration) -> axum::http::HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    axum::http::HeaderValue::from(seconds.max(1))
 }
 
 impl ApiError {

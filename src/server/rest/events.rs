@@ -3,20 +3,27 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::error::ApiError;
 use super::extract::{Can, Read};
 use super::openapi::Detail;
 use crate::domain::ItemChange;
+use crate::server::limits::ClientKey;
 use crate::server::state::AppState;
 use crate::server::store::ChangeEvent;
 
 /// How soon a browser reconnects after the stream drops.
 const RETRY: Duration = Duration::from_secs(1);
+
+/// How long a client over its stream cap is asked to wait.
+const STREAM_RETRY: Duration = Duration::from_secs(5);
 
 /// A comment this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -53,13 +60,26 @@ keeps the connection open; the stream ends when the server shuts down.",
     responses(
         (status = 200, description = "The event stream (never ends by itself)", content_type = "text/event-stream", body = ItemChange),
         (status = 401, description = "Reading requires a login here and none was given", body = Detail),
+        (status = 429, description = "This client has too many streams open already", body = Detail,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn stream(
     State(state): State<AppState>,
     _: Can<Read>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Some(slot) = state.streams.take(ClientKey::from(client.ip())) else {
+        return Err(ApiError::TooManyRequests(
+            format!(
+                "Too many event streams open from your address (at most {}); close one, \
+                 or retry later",
+                state.streams.limit()
+            ),
+            STREAM_RETRY,
+        ));
+    };
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -86,7 +106,11 @@ pub async fn stream(
     let events = stream::once(async { Event::default().retry(RETRY) })
         .chain(stream::iter(first))
         .chain(live)
-        .map(Ok::<_, Infallible>)
+        // The slot is held for as long as the stream lives.
+        .map(move |event| {
+            let _held = &slot;
+            Ok::<_, Infallible>(event)
+        })
         .take_until(state.changes.closed());
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }

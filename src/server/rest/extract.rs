@@ -258,8 +258,15 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         if text == "*" {
             return Ok(IfMatch(None));
         }
-        text.trim_start_matches("W/")
-            .trim_matches('"')
+        // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag
+        // never matches, and this API's tags are all strong.
+        if text.starts_with("W/") {
+            return Err(ApiError::PreconditionFailed(format!(
+                "If-Match compares ETags strongly and a weak one (W/...) never matches: \
+                 send the ETag as returned, like \"3\"; got {text:?}"
+            )));
+        }
+        text.trim_matches('"')
             .parse()
             .map(|v| IfMatch(Some(v)))
             .map_err(|_| {

@@ -24,8 +24,8 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 pub use cache::{PageCache, Weigh};
-pub use error::{ApiError, ValidationDetail};
-pub use extract::AUTH_OFF;
+pub use error::{retry_after, ApiError, ValidationDetail};
+pub use extract::{AUTH_OFF, MAX_BODY_BYTES};
 pub use items::CachedItem;
 pub use meta::{fallback, method_not_allowed};
 pub use openapi::{document, Detail};

@@ -217,12 +217,34 @@ pub struct Credential {
     pub revoked_at: Option<String>,
 }
 
+/// What redeeming a refresh token came to ([`UserStore::rotate_refresh`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rotation {
+    /// The token was live: it is revoked now, and the new one stored in
+    /// its family.
+    Rotated(User),
+    /// The token had been redeemed (or revoked) before: presented again,
+    /// it has leaked. Every live token of its family is revoked now, and
+    /// the user's token generation moved on (their access tokens end).
+    Replayed { user_id: i64 },
+    /// No refresh token has this hash, or it expired.
+    Unknown,
+}
+
 /// Changes to a user; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct UserChanges {
     pub role: Option<Role>,
     pub disabled: Option<bool>,
     pub password_hash: Option<String>,
+}
+
+impl UserChanges {
+    /// Whether the change ends the user's credentials and access tokens:
+    /// a new password or disabling.
+    pub fn ends_tokens(&self) -> bool {
+        self.disabled == Some(true) || self.password_hash.is_some()
+    }
 }
 
 /// Users and their credentials, in the same database as the items.
@@ -257,6 +279,18 @@ pub trait UserStore: Send + Sync + 'static {
         token_hash: &str,
         now: &str,
     ) -> Result<Option<(Credential, User)>, StoreError>;
+    /// Redeems the refresh token with hash `old_hash` at `now`: when live,
+    /// revokes it and stores `new_hash` (expiring at `expires_at`) in the
+    /// same family, in one transaction, so that of two racing redemptions
+    /// one wins; when already redeemed, revokes its family (see
+    /// [`Rotation`]).
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: String,
+        expires_at: String,
+        now: &str,
+    ) -> Result<Rotation, StoreError>;
     /// Revokes the credential with this hash, if live.
     async fn revoke_credential_by_hash(
         &self,

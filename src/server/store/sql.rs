@@ -18,7 +18,7 @@ pub(crate) use item_columns;
 
 macro_rules! user_columns {
     () => {
-        "id, name, role, disabled, created_at, updated_at"
+        "id, name, role, disabled, created_at, updated_at, token_generation"
     };
 }
 pub(crate) use user_columns;
@@ -191,6 +191,7 @@ pub(crate) fn user_at<R: SqlRow>(row: &R, first: usize) -> Result<User, R::Error
         disabled: row.flag(first + 3)?,
         created_at: row.text(first + 4)?,
         updated_at: row.text(first + 5)?,
+        token_generation: row.int(first + 6)?,
     })
 }
 
@@ -218,7 +219,8 @@ pub(crate) fn live_credential(dialect: Dialect) -> &'static str {
         };
         format!(
             "SELECT c.id, c.user_id, c.name, c.created_at, c.expires_at, c.last_used_at, \
-             c.revoked_at, u.id, u.name, u.role, u.disabled, u.created_at, u.updated_at \
+             c.revoked_at, u.id, u.name, u.role, u.disabled, u.created_at, u.updated_at, \
+             u.token_generation \
              FROM credentials c JOIN users u ON u.id = c.user_id \
              WHERE c.token_hash = {} AND c.kind = {} AND c.revoked_at IS NULL \
              AND (c.expires_at IS NULL OR c.expires_at > {})",

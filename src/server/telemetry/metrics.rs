@@ -51,6 +51,8 @@ pub struct Metrics {
     commits: CommitMetrics,
     /// Requests refused by the rate limit.
     pub rate_limited: Counter,
+    /// Requests whose handler or page render panicked (answered 500).
+    panics: Counter,
     /// Connections open now.
     pub open_connections: Gauge,
     /// Items stored, refreshed at each scrape.
@@ -105,6 +107,12 @@ impl Metrics {
             "Requests refused with 429 by the per-client rate limit",
             rate_limited.clone(),
         );
+        let panics = Counter::default();
+        registry.register(
+            "request_panics",
+            "Requests whose handler or page render panicked, answered 500 (a bug: see the log by request id)",
+            panics.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -132,9 +140,15 @@ impl Metrics {
                 latency: commit_latency,
             },
             rate_limited,
+            panics,
             open_connections,
             items,
         })
+    }
+
+    /// Counts a request that panicked.
+    pub fn request_panicked(&self) {
+        self.panics.inc();
     }
 
     /// Records one answered HTTP request; `route` is the router's pattern

@@ -12,15 +12,22 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::CatchUnwind;
+use futures_util::FutureExt;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::metrics::{method_label, Metrics};
 use crate::server::compression::Negotiated;
-use crate::server::limits::{BodyDeadline, RequestLimits};
+use crate::server::limits::{BodyDeadline, Door, RequestLimits};
+use crate::server::rest::ApiError;
+use crate::server::security::SiteGuard;
 
 /// The request id header, read from clients and proxies and always answered.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -116,14 +123,21 @@ pub struct FrontLayer {
     routes: Arc<RoutePatterns>,
     metrics: Arc<Metrics>,
     limits: Arc<RequestLimits>,
+    guard: Arc<SiteGuard>,
 }
 
 impl FrontLayer {
-    pub fn new(routes: RoutePatterns, metrics: Arc<Metrics>, limits: RequestLimits) -> FrontLayer {
+    pub fn new(
+        routes: RoutePatterns,
+        metrics: Arc<Metrics>,
+        limits: RequestLimits,
+        guard: SiteGuard,
+    ) -> FrontLayer {
         FrontLayer {
             routes: Arc::new(routes),
             metrics,
             limits: Arc::new(limits),
+            guard: Arc::new(guard),
         }
     }
 }
@@ -182,10 +196,22 @@ where
                 span,
             }
         });
+        let door = Door::of(request.uri().path());
+        // A browser asking for a page is answered a page even on failure.
+        let wants_page = door == Door::Rest
+            && request
+                .headers()
+                .get(axum::http::header::ACCEPT)
+                .is_some_and(|accept| {
+                    accept
+                        .as_bytes()
+                        .windows(b"text/html".len())
+                        .any(|w| w == b"text/html")
+                });
         let admitted = self.layer.limits.admit(&request).and_then(|deadline| {
-            match crate::server::security::cross_site_refusal(&request) {
-                Some(refusal) => Err(Box::new(refusal)),
-                None => Ok(deadline),
+            match self.layer.guard.check(&request) {
+                Err(refusal) => Err(Box::new(door.refusal(refusal.into()))),
+                Ok(()) => Ok(deadline),
             }
         });
         let state = match admitted {
@@ -193,12 +219,11 @@ where
                 response: Some(*refusal),
             },
             Ok(deadline) => {
+                let answer = AssertUnwindSafe(self.inner.call(request)).catch_unwind();
                 let future = match deadline {
-                    None => Limited::Plain {
-                        future: self.inner.call(request),
-                    },
+                    None => Limited::Plain { future: answer },
                     Some(deadline) => Limited::Deadline {
-                        future: tokio::time::timeout(deadline.timeout, self.inner.call(request)),
+                        future: tokio::time::timeout(deadline.timeout, answer),
                         deadline,
                     },
                 };
@@ -217,10 +242,56 @@ where
             started,
             method,
             route,
+            door,
+            wants_page,
             metrics: Arc::clone(&self.layer.metrics),
             log,
         }
     }
+}
+
+/// The answer to a request whose handler or page render panicked: logged
+/// with the request id and counted, then a 500 in the door's shape (a page
+/// request gets a short HTML page).
+fn panicked(
+    panic: &(dyn Any + Send),
+    id: &HeaderValue,
+    route: &str,
+    (door, wants_page): (Door, bool),
+    metrics: &Metrics,
+) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let id = id.to_str().unwrap_or_default();
+    tracing::error!(
+        request_id = id,
+        route,
+        panic = message,
+        "a request panicked; answered 500"
+    );
+    metrics.request_panicked();
+    if wants_page {
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>Something went wrong</title></head><body><h1>Something went wrong</h1>\
+             <p>The server could not show this page. Reload to try again; if it keeps \
+             happening, give the administrator this request id: <code>{id}</code>.</p>\
+             </body></html>"
+        );
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            page,
+        )
+            .into_response();
+    }
+    door.refusal(ApiError::Internal(format!("panic: {message}")))
 }
 
 /// What the access log line needs beyond the metrics' labels, kept only
@@ -231,17 +302,22 @@ struct AccessLog {
     span: tracing::Span,
 }
 
+/// The inner service's answer, with a panic caught (see [`Limited`]).
+type Guarded<F> = CatchUnwind<AssertUnwindSafe<F>>;
+
 pin_project_lite::pin_project! {
     #[project = FrontStateProj]
     enum FrontState<F> {
-        Inner { #[pin] future: Limited<F> },
-        Logged { #[pin] future: tracing::instrument::Instrumented<Limited<F>> },
+        Inner { #[pin] future: Limited<Guarded<F>> },
+        Logged { #[pin] future: tracing::instrument::Instrumented<Limited<Guarded<F>>> },
         Refused { response: Option<Response> },
     }
 }
 
 pin_project_lite::pin_project! {
     /// The inner service's answer, within the body deadline if it has one.
+    /// A handler or page render that panicked is answered 500 here: the
+    /// connection and the other requests on it carry on.
     #[project = LimitedProj]
     enum Limited<F> {
         Plain { #[pin] future: F },
@@ -251,20 +327,21 @@ pin_project_lite::pin_project! {
 
 impl<F> Future for Limited<F>
 where
-    F: Future<Output = Result<Response, Infallible>>,
+    F: Future<Output = Result<Result<Response, Infallible>, Box<dyn Any + Send>>>,
 {
-    type Output = Result<Response, Infallible>;
+    type Output = Result<Response, Box<dyn Any + Send>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            LimitedProj::Plain { future } => future.poll(cx),
+        let answer = match self.project() {
+            LimitedProj::Plain { future } => std::task::ready!(future.poll(cx)),
             LimitedProj::Deadline { future, deadline } => {
                 match std::task::ready!(future.poll(cx)) {
-                    Ok(answer) => Poll::Ready(answer),
-                    Err(_elapsed) => Poll::Ready(Ok(deadline.expired())),
+                    Ok(answer) => answer,
+                    Err(_elapsed) => return Poll::Ready(Ok(deadline.expired())),
                 }
             }
-        }
+        };
+        Poll::Ready(answer.map(|Ok(response)| response))
     }
 }
 
@@ -277,6 +354,8 @@ pin_project_lite::pin_project! {
         started: Instant,
         method: &'static str,
         route: &'static str,
+        door: Door,
+        wants_page: bool,
         metrics: Arc<Metrics>,
         log: Option<AccessLog>,
     }
@@ -290,13 +369,18 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = match this.state.project() {
-            FrontStateProj::Inner { future } => std::task::ready!(future.poll(cx))?,
-            FrontStateProj::Logged { future } => std::task::ready!(future.poll(cx))?,
+        let answer = match this.state.project() {
+            FrontStateProj::Inner { future } => std::task::ready!(future.poll(cx)),
+            FrontStateProj::Logged { future } => std::task::ready!(future.poll(cx)),
             FrontStateProj::Refused { response } => {
-                response.take().expect("a refusal is answered once")
+                Ok(response.take().expect("a refusal is answered once"))
             }
         };
+        let mut response = answer.unwrap_or_else(|panic| {
+            let _entered = this.log.as_ref().map(|log| log.span.enter());
+            let shape = (*this.door, *this.wants_page);
+            panicked(&*panic, this.id, *this.route, shape, this.metrics)
+        });
         let status = response.status().as_u16();
         let took = this.started.elapsed();
         this.metrics
@@ -343,6 +427,81 @@ mod tests {
         assert_eq!(patterns.find("/docs/swagger-ui.css"), "/docs/{*rest}");
         assert_eq!(patterns.find("/items/42/extra"), UNMATCHED);
         assert_eq!(patterns.find("/pkg/itemserve.js"), UNMATCHED);
+    }
+
+    /// The front layer around a router whose every route panics.
+    fn panicking_front(metrics: &Arc<Metrics>) -> FrontService {
+        use axum::routing::{get, post};
+        async fn boom() -> &'static str {
+            panic!("a render read a disposed signal")
+        }
+        let router = axum::Router::new()
+            .route("/", get(boom))
+            .route("/items/", get(boom))
+            .route("/rpc/items/list", post(boom));
+        let limits = RequestLimits {
+            rate: None,
+            body_timeout: std::time::Duration::from_secs(5),
+            max_uri_bytes: 8192,
+            refused: Default::default(),
+            auth: None,
+        };
+        FrontLayer::new(
+            RoutePatterns::new(["/", "/items/", "/rpc/items/list"]),
+            Arc::clone(metrics),
+            limits,
+            SiteGuard::new(Vec::new()),
+        )
+        .layer(router)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_with_its_request_id_and_counted() {
+        use tower::ServiceExt;
+        let metrics = Metrics::new();
+        let front = panicking_front(&metrics);
+        let cases = [
+            ("GET", "/", Some("text/html"), "text/html"),
+            ("GET", "/items/", None, "application/json"),
+            ("POST", "/rpc/items/list", None, "application/json"),
+        ];
+        for (method, path, accept, kind) in cases {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "a")
+                .header(&REQUEST_ID, format!("panic-{}", path.len()));
+            if method == "POST" {
+                request = request.header("content-type", "application/json");
+            }
+            if let Some(accept) = accept {
+                request = request.header("accept", accept);
+            }
+            let request = request.body(axum::body::Body::empty()).unwrap();
+            let response = front.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 500, "{path}");
+            assert_eq!(
+                response.headers()[&REQUEST_ID],
+                format!("panic-{}", path.len()).as_str()
+            );
+            let content_type = response.headers()["content-type"].to_str().unwrap();
+            assert!(content_type.starts_with(kind), "{path}: {content_type}");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let body = String::from_utf8_lossy(&body);
+            assert!(!body.contains("disposed"), "no internals: {body}");
+            match path {
+                "/" => assert!(body.contains(&format!("panic-{}", path.len())), "{body}"),
+                "/items/" => assert_eq!(body, r#"{"detail":"Internal server error"}"#),
+                _ => assert!(body.contains("Internal"), "{body}"),
+            }
+        }
+        let exported = metrics.render();
+        assert!(
+            exported.contains("itemserve_request_panics_total 3"),
+            "{exported}"
+        );
     }
 
     #[test]

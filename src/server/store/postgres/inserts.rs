@@ -45,7 +45,9 @@ const QUEUE: usize = 4096;
 pub(super) const INSERT_ONE: &str = concat!(
     "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
      version, name_folded, description_folded, category_folded) \
-     VALUES (coalesce($1::bigint, next_item_id()), $2, $3, $4, $5, $6, $6, 1, $7, $8, $9) \
+     VALUES (coalesce($1::bigint, next_item_id()), $2, $3, $4, $5, $6, $6, \
+     coalesce((SELECT version FROM item_tombstones WHERE id = $1::bigint), 0) + 1, \
+     $7, $8, $9) \
      RETURNING ",
     item_columns!()
 );
@@ -76,8 +78,10 @@ const INSERT_GROUP: &str = concat!(
      inserted AS (\
         INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
         version, name_folded, description_folded, category_folded) \
-        SELECT id, name, description, category, price, now, now, 1, name_folded, \
-        description_folded, category_folded FROM input \
+        SELECT id, name, description, category, price, now, now, \
+        coalesce((SELECT t.version FROM item_tombstones t \
+        WHERE NOT input.assigned AND t.id = input.id), 0) + 1, \
+        name_folded, description_folded, category_folded FROM input \
         WHERE NOT (assigned AND EXISTS (SELECT 1 FROM retired_item_ids t WHERE t.id = input.id)) \
         ON CONFLICT (id) DO NOTHING RETURNING ",
     item_columns!(),

@@ -66,10 +66,15 @@ const UPDATE: &str = concat!(
     item_columns!()
 );
 
-/// Deletes, and retires the id when a client had chosen it above the
-/// sequence (so it is never assigned later); answers how many rows went.
+/// Deletes, keeps the item's last version (a later item under its id
+/// carries on from it), and retires the id when a client had chosen it
+/// above the sequence (so it is never assigned later); answers how many
+/// rows went.
 const DELETE: &str = "WITH deleted AS (\
-     DELETE FROM items WHERE id = $1 AND ($2::bigint IS NULL OR version = $2) RETURNING id), \
+     DELETE FROM items WHERE id = $1 AND ($2::bigint IS NULL OR version = $2) \
+     RETURNING id, version), \
+     tombstone AS (INSERT INTO item_tombstones (id, version) SELECT id, version FROM deleted \
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version), \
      retired AS (INSERT INTO retired_item_ids (id) SELECT id FROM deleted \
      WHERE id > (SELECT last_value FROM item_ids) ON CONFLICT DO NOTHING) \
      SELECT count(*) FROM deleted";

@@ -120,6 +120,7 @@ mod tests {
             disabled: false,
             created_at: String::new(),
             updated_at: String::new(),
+            token_generation: 0,
         }
     }
 

@@ -10,7 +10,8 @@ use crate::server::store::sql::{
     USER_COLUMNS,
 };
 use crate::server::store::{
-    fold_case, now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
+    fold_case, now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges,
+    UserStore,
 };
 
 fn user(row: &Row) -> Result<User, StoreError> {
@@ -66,7 +67,7 @@ impl UserStore for PostgresStore {
             &[&folded],
         )
         .await?
-        .map(|row| Ok((user(&row)?, row.try_get(6).map_err(postgres_error)?)))
+        .map(|row| Ok((user(&row)?, row.try_get(7).map_err(postgres_error)?)))
         .transpose()
     }
 
@@ -113,7 +114,8 @@ impl UserStore for PostgresStore {
                 &format!(
                     "UPDATE users SET role = coalesce($2, role), \
                      disabled = coalesce($3, disabled), \
-                     password_hash = coalesce($4, password_hash), updated_at = $5 \
+                     password_hash = coalesce($4, password_hash), updated_at = $5, \
+                     token_generation = token_generation + $6 \
                      WHERE id = $1 RETURNING {USER_COLUMNS}"
                 ),
                 &[
@@ -122,19 +124,20 @@ impl UserStore for PostgresStore {
                     &changes.disabled,
                     &changes.password_hash,
                     &now,
+                    &i64::from(changes.ends_tokens()),
                 ],
             )
             .await
             .map_err(postgres_error)?
             .ok_or(StoreError::UserNotFound(id))?;
         let updated = user(&row)?;
-        // A disabled user or a new password ends every session and refresh
-        // token at once (API tokens are checked against the user on each
-        // use).
-        if changes.disabled == Some(true) || changes.password_hash.is_some() {
+        // A disabled user or a new password ends every credential at once:
+        // sessions, refresh and API tokens (re-enabling the user revives
+        // none), and access tokens by the generation above.
+        if changes.ends_tokens() {
             tx.execute(
                 "UPDATE credentials SET revoked_at = $2 WHERE user_id = $1 \
-                 AND kind IN ('session', 'refresh') AND revoked_at IS NULL",
+                 AND revoked_at IS NULL",
                 &[&id, &now],
             )
             .await
@@ -212,6 +215,92 @@ impl UserStore for PostgresStore {
             }
         }
         Ok(found)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: String,
+        expires_at: String,
+        now: &str,
+    ) -> Result<Rotation, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(postgres_error)?;
+        // Locked, so that of two racing redemptions the second sees the
+        // first's revocation.
+        let found = tx
+            .query_opt(
+                "SELECT id, user_id, coalesce(family, id), revoked_at IS NOT NULL, \
+                 expires_at IS NOT NULL AND expires_at <= $2 \
+                 FROM credentials WHERE token_hash = $1 AND kind = 'refresh' FOR UPDATE",
+                &[&old_hash, &now],
+            )
+            .await
+            .map_err(postgres_error)?;
+        let Some(row) = found else {
+            return Ok(Rotation::Unknown);
+        };
+        let read = |row: &Row| -> Result<(i64, i64, i64, bool, bool), tokio_postgres::Error> {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            ))
+        };
+        let (id, user_id, family, revoked, expired) = read(&row).map_err(postgres_error)?;
+        if revoked {
+            tx.execute(
+                "UPDATE credentials SET revoked_at = $2 WHERE kind = 'refresh' \
+                 AND coalesce(family, id) = $1 AND revoked_at IS NULL",
+                &[&family, &now],
+            )
+            .await
+            .map_err(postgres_error)?;
+            tx.execute(
+                "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1",
+                &[&user_id],
+            )
+            .await
+            .map_err(postgres_error)?;
+            // Every instance's user cache forgets the old generation.
+            tx.execute(
+                "SELECT pg_notify($1, $2::bigint::text)",
+                &[&user_cache::CHANNEL, &user_id],
+            )
+            .await
+            .map_err(postgres_error)?;
+            tx.commit().await.map_err(postgres_error)?;
+            self.user_cache.forget_all();
+            return Ok(Rotation::Replayed { user_id });
+        }
+        let found = tx
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND NOT disabled"),
+                &[&user_id],
+            )
+            .await
+            .map_err(postgres_error)?;
+        let (Some(row), false) = (found, expired) else {
+            return Ok(Rotation::Unknown);
+        };
+        let owner = user(&row)?;
+        tx.execute(
+            "UPDATE credentials SET revoked_at = $2 WHERE id = $1",
+            &[&id, &now],
+        )
+        .await
+        .map_err(postgres_error)?;
+        tx.execute(
+            "INSERT INTO credentials (user_id, kind, token_hash, created_at, expires_at, family) \
+             VALUES ($1, 'refresh', $2, $3, $4, $5)",
+            &[&user_id, &new_hash, &now, &expires_at, &family],
+        )
+        .await
+        .map_err(postgres_error)?;
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(Rotation::Rotated(owner))
     }
 
     async fn revoke_credential_by_hash(

@@ -194,7 +194,9 @@ pub(super) fn insert(
         .prepare_cached(concat!(
             "INSERT INTO items (id, name, description, category, price, created_at, \
              updated_at, version, name_folded, description_folded, category_folded) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8, ?9) RETURNING ",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, \
+             coalesce((SELECT version FROM item_tombstones WHERE id = ?1), 0) + 1, \
+             ?7, ?8, ?9) RETURNING ",
             item_columns!()
         ))?
         .query_row(
@@ -371,10 +373,20 @@ impl ItemStore for SqliteStore {
 
     async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError> {
         self.write(move |tx| {
-            let deleted = tx
-                .prepare_cached("DELETE FROM items WHERE id = ?1 AND (?2 IS NULL OR version = ?2)")?
-                .execute(params![id, expected_version])?;
-            if deleted == 1 {
+            let deleted: Option<i64> = tx
+                .prepare_cached(
+                    "DELETE FROM items WHERE id = ?1 AND (?2 IS NULL OR version = ?2) \
+                     RETURNING version",
+                )?
+                .query_row(params![id, expected_version], |r| r.get(0))
+                .optional()?;
+            if let Some(version) = deleted {
+                // A later item under this id carries on from this version.
+                tx.prepare_cached(
+                    "INSERT INTO item_tombstones (id, version) VALUES (?1, ?2) \
+                     ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                )?
+                .execute([id, version])?;
                 // An id above the counter was chosen by a client; keep the
                 // counter from handing it out again later.
                 tx.prepare_cached(

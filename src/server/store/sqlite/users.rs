@@ -10,7 +10,8 @@ use crate::server::store::sql::{
     self, last_use_is_stale, user_columns, Dialect, CREDENTIAL_COLUMNS, USER_COLUMNS,
 };
 use crate::server::store::{
-    fold_case, now_rfc3339, Credential, CredentialKind, StoreError, UserChanges, UserStore,
+    fold_case, now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges,
+    UserStore,
 };
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
@@ -62,7 +63,7 @@ impl UserStore for SqliteStore {
             conn.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS}, password_hash FROM users WHERE name_folded = ?1"
             ))?
-            .query_row([&folded], |r| Ok((user_from_row(r)?, r.get(6)?)))
+            .query_row([&folded], |r| Ok((user_from_row(r)?, r.get(7)?)))
             .optional()
         })
     }
@@ -94,7 +95,8 @@ impl UserStore for SqliteStore {
             let user = tx
                 .prepare_cached(&format!(
                     "UPDATE users SET role = coalesce(?2, role), disabled = coalesce(?3, disabled), \
-                     password_hash = coalesce(?4, password_hash), updated_at = ?5 \
+                     password_hash = coalesce(?4, password_hash), updated_at = ?5, \
+                     token_generation = token_generation + ?6 \
                      WHERE id = ?1 RETURNING {USER_COLUMNS}"
                 ))?
                 .query_row(
@@ -103,19 +105,20 @@ impl UserStore for SqliteStore {
                         changes.role.map(Role::as_str),
                         changes.disabled,
                         changes.password_hash,
-                        now_rfc3339()
+                        now_rfc3339(),
+                        i64::from(changes.ends_tokens()),
                     ],
                     user_from_row,
                 )
                 .optional()?
                 .ok_or(StoreError::UserNotFound(id))?;
-            // A disabled user or a new password ends every session and
-            // refresh token at once (API tokens are checked against the
-            // user on each use).
-            if changes.disabled == Some(true) || changes.password_hash.is_some() {
+            // A disabled user or a new password ends every credential at
+            // once: sessions, refresh and API tokens (re-enabling the user
+            // revives none), and access tokens by the generation above.
+            if changes.ends_tokens() {
                 tx.prepare_cached(
                     "UPDATE credentials SET revoked_at = ?2 WHERE user_id = ?1 \
-                     AND kind IN ('session', 'refresh') AND revoked_at IS NULL",
+                     AND revoked_at IS NULL",
                 )?
                 .execute(params![id, now_rfc3339()])?;
             }
@@ -179,6 +182,61 @@ impl UserStore for SqliteStore {
             }
         }
         Ok(found)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: String,
+        expires_at: String,
+        now: &str,
+    ) -> Result<Rotation, StoreError> {
+        let (old_hash, now) = (old_hash.to_owned(), now.to_owned());
+        self.write(move |tx| {
+            let found: Option<(i64, i64, i64, bool, bool)> = tx
+                .prepare_cached(
+                    "SELECT id, user_id, coalesce(family, id), revoked_at IS NOT NULL, \
+                     expires_at IS NOT NULL AND expires_at <= ?2 \
+                     FROM credentials WHERE token_hash = ?1 AND kind = 'refresh'",
+                )?
+                .query_row(params![old_hash, now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            let Some((id, user_id, family, revoked, expired)) = found else {
+                return Ok(Rotation::Unknown);
+            };
+            if revoked {
+                tx.prepare_cached(
+                    "UPDATE credentials SET revoked_at = ?2 WHERE kind = 'refresh' \
+                     AND coalesce(family, id) = ?1 AND revoked_at IS NULL",
+                )?
+                .execute(params![family, now])?;
+                tx.prepare_cached(
+                    "UPDATE users SET token_generation = token_generation + 1 WHERE id = ?1",
+                )?
+                .execute([user_id])?;
+                return Ok(Rotation::Replayed { user_id });
+            }
+            let user = tx
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND NOT disabled"
+                ))?
+                .query_row([user_id], user_from_row)
+                .optional()?;
+            let (Some(user), false) = (user, expired) else {
+                return Ok(Rotation::Unknown);
+            };
+            tx.prepare_cached("UPDATE credentials SET revoked_at = ?2 WHERE id = ?1")?
+                .execute(params![id, now])?;
+            tx.prepare_cached(
+                "INSERT INTO credentials (user_id, kind, token_hash, created_at, expires_at, \
+                 family) VALUES (?1, 'refresh', ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![user_id, new_hash, now, expires_at, family])?;
+            Ok(Rotation::Rotated(user))
+        })
+        .await
     }
 
     async fn revoke_credential_by_hash(
