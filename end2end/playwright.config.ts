@@ -75,6 +75,8 @@ function server(listen: number, auth: "on" | "off", database: string) {
       RUST_LOG: "warn",
       ITEMSERVE_AUTH: auth,
       ITEMSERVE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      // The tests log in more often than ten times a minute.
+      ITEMSERVE_LOGIN_RATE_LIMIT: "100",
     },
   };
 }

@@ -83,12 +83,14 @@ pub struct Config {
     #[arg(long, env = "ITEMSERVE_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
-    /// Only admins (with a token) may read `/metrics`; for when it is served
-    /// on the public address.
+    /// Only admins (with a token) may read `/metrics` on the public address
+    /// (it names every route's status counts, logins included). `false`
+    /// opens it to anyone; `--metrics-addr` serves it, open, on an address
+    /// of its own instead.
     #[arg(
         long,
         env = "ITEMSERVE_METRICS_ADMIN_ONLY",
-        default_value_t = false,
+        default_value_t = true,
         action = clap::ArgAction::Set,
         value_name = "true|false"
     )]
@@ -204,7 +206,7 @@ impl Config {
             log: "warn".into(),
             log_format: LogFormat::Text,
             metrics_addr: None,
-            metrics_admin_only: false,
+            metrics_admin_only: true,
             cors_origins: Vec::new(),
             public_origins: Vec::new(),
             // Most tests exercise the item contract anonymously; the auth

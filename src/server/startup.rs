@@ -98,14 +98,22 @@ impl Application {
             addr: config.addr,
             source,
         })?;
-        let metrics_state = MetricsState {
-            metrics: Arc::clone(&metrics),
-            store: Arc::clone(&store),
-            admin_only: config.metrics_admin_only.then(|| Arc::clone(&auth)),
+        let metrics_route = |admin_only: bool| {
+            let state = MetricsState {
+                metrics: Arc::clone(&metrics),
+                store: Arc::clone(&store),
+                admin_only: admin_only.then(|| Arc::clone(&auth)),
+            };
+            Router::new()
+                .route("/metrics", get(telemetry::metrics_endpoint))
+                .with_state(state)
         };
-        let metrics_route = Router::new()
-            .route("/metrics", get(telemetry::metrics_endpoint))
-            .with_state(metrics_state);
+        // On an address of its own, reachable by the monitoring system
+        // alone: open. On the main address: as configured.
+        let (own_metrics, main_metrics) = (
+            metrics_route(false),
+            metrics_route(config.metrics_admin_only),
+        );
         let metrics_listener = match config.metrics_addr {
             Some(metrics_addr) => {
                 let listener =
@@ -115,7 +123,7 @@ impl Application {
                             addr: metrics_addr,
                             source,
                         })?;
-                Some((listener, metrics_route.clone()))
+                Some((listener, own_metrics))
             }
             None => None,
         };
@@ -149,7 +157,7 @@ impl Application {
         let metrics_for_front = Arc::clone(&state.metrics);
         let (mut router, patterns) = router(state);
         if metrics_listener.is_none() {
-            router = router.merge(metrics_route);
+            router = router.merge(main_metrics);
         }
         // Layers run outermost (last added) first.
         if let Some(cors) = security::cors(&config.cors_origins) {

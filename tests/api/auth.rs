@@ -771,12 +771,8 @@ async fn the_rate_limit_counts_a_logged_in_user_apart_from_their_address() {
 }
 
 #[tokio::test]
-async fn metrics_can_be_limited_to_admins() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.metrics_admin_only = true;
-    })
-    .await;
+async fn metrics_are_for_admins_by_default() {
+    let app = TestApp::spawn_with_auth().await;
     assert_401(app.get("/metrics").await, "anonymous /metrics").await;
     let admin = app.admin_token().await;
     let editor = app.user_token(&admin, "mel", "editor").await;
@@ -790,6 +786,14 @@ async fn metrics_can_be_limited_to_admins() {
         .await
         .unwrap()
         .contains("itemserve_build_info"));
+
+    // Opened on purpose, anyone may read them.
+    let open = TestApp::spawn_configured(|c| {
+        c.auth = Switch::On;
+        c.metrics_admin_only = false;
+    })
+    .await;
+    assert_eq!(open.get("/metrics").await.status(), 200);
 }
 
 #[tokio::test]

@@ -639,3 +639,45 @@ async fn one_address_cannot_hold_more_than_its_share_of_event_streams() {
     }
     assert!(reopened.is_some(), "the slot came back");
 }
+
+#[tokio::test]
+async fn user_names_that_look_like_an_existing_one_are_refused() {
+    let app = TestApp::spawn_with_auth().await;
+    let admin = app.admin_token().await;
+    let create = |name: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            status_and_json(
+                app.call(
+                    Method::POST,
+                    "/users",
+                    Some(admin),
+                    Some(&json!({"name": name, "password": "a long secret 9", "role": "viewer"})),
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    // Cyrillic а, full-width letters, a dotted capital I.
+    for look_alike in [
+        "\u{430}dmin",
+        "\u{ff41}\u{ff44}\u{ff4d}\u{ff49}\u{ff4e}",
+        "ADM\u{130}N",
+    ] {
+        let (status, body) = create(look_alike).await;
+        assert_eq!(status, 409, "{look_alike}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("looks like the existing user 'admin'"),
+            "{body}"
+        );
+    }
+    // Bidirectional controls never make it into a name.
+    let (status, body) = create("admin\u{202e}").await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = create("adminka").await;
+    assert_eq!(status, 201, "{body}");
+}

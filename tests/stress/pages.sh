@@ -47,7 +47,7 @@ for path in "/" "/?sort=-price&q=row" "/?skip=10" "/predict" "/admin" "/login"; 
         if [ -n "$bad" ] || [ "$requests" -lt 100 ]; then failed=1; fi
     done
 done
-panics="$(curl -fs "$base/metrics" | sed -n 's/^itemserve_request_panics_total \([0-9]*\).*/\1/p')"
+panics="$(curl -fs -H "authorization: Bearer $token" "$base/metrics" | sed -n 's/^itemserve_request_panics_total \([0-9]*\).*/\1/p')"
 if grep -q "panicked" "$log" || [ "${panics:-0}" != 0 ]; then
     echo "error: the server panicked while rendering (request_panics_total: ${panics:-?}):" >&2
     grep -B2 -A20 "panicked" "$log" | head -60 >&2

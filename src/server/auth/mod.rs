@@ -68,6 +68,9 @@ pub enum AuthError {
     /// Too many login attempts: 429.
     #[error("Too many login attempts; retry in {} s", .0.as_secs().max(1))]
     TooManyAttempts(Duration),
+    /// A new user name that reads like an existing one: 409.
+    #[error("The name '{name}' looks like the existing user '{existing}'; choose another")]
+    LookAlikeName { name: String, existing: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -84,6 +87,7 @@ impl From<AuthError> for crate::domain::AppError {
             AuthError::BadCredentials(message) => AppError::Unauthorized(message.into()),
             AuthError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
             AuthError::TooManyAttempts(_) => AppError::TooManyRequests(e.to_string()),
+            AuthError::LookAlikeName { .. } => AppError::Conflict(e.to_string()),
             AuthError::Store(e) => e.into(),
             AuthError::Internal(message) => {
                 tracing::error!(%message, "authentication failed in a server function");
@@ -466,8 +470,24 @@ impl Auth {
         password: &str,
         role: Role,
     ) -> Result<User, AuthError> {
+        use unicode_normalization::UnicodeNormalization;
+        // One spelling of each character (full-width letters, ligatures).
+        let name: String = name.nfkc().collect();
+        let skeleton = name_skeleton(&name);
+        if let Some(existing) = self
+            .users
+            .list_users()
+            .await?
+            .into_iter()
+            .find(|user| name_skeleton(&user.name) == skeleton)
+        {
+            return Err(AuthError::LookAlikeName {
+                name,
+                existing: existing.name,
+            });
+        }
         let hash = hash_password(password).await?;
-        Ok(self.users.create_user(name, &hash, role).await?)
+        Ok(self.users.create_user(&name, &hash, role).await?)
     }
 
     /// Changes a user; a new password is hashed here.
@@ -493,6 +513,71 @@ impl Auth {
                 },
             )
             .await?)
+    }
+}
+
+/// What user names that read alike have in common: compatibility-normalised
+/// (NFKC), case-folded, without combining marks (the dot of `İ`), and with
+/// the Cyrillic and Greek letters that look like Latin ones replaced by
+/// them, so that `аdmin` (Cyrillic а), `ａdmin` and `ADMİN` all give
+/// `admin`. A short table of the look-alikes of Unicode's confusables list
+/// (UTS #39) that user names meet, not the whole list.
+pub fn name_skeleton(name: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    let folded = crate::server::store::fold_case(&name.nfkc().collect::<String>());
+    folded
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            'а' | 'α' => 'a',
+            'в' | 'β' => 'b',
+            'с' | 'ϲ' => 'c',
+            'ԁ' => 'd',
+            'е' | 'ε' => 'e',
+            'ɡ' => 'g',
+            'һ' | 'н' => 'h',
+            'і' | 'ι' | 'ı' => 'i',
+            'ј' => 'j',
+            'к' | 'κ' => 'k',
+            'ӏ' => 'l',
+            'м' => 'm',
+            'п' | 'η' => 'n',
+            'о' | 'ο' | 'σ' => 'o',
+            'р' | 'ρ' => 'p',
+            'ԛ' => 'q',
+            'ѕ' => 's',
+            'т' | 'τ' => 't',
+            'υ' => 'u',
+            'ν' => 'v',
+            'ԝ' | 'ω' => 'w',
+            'х' | 'χ' => 'x',
+            'у' | 'γ' => 'y',
+            other => other,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_skeleton;
+
+    #[test]
+    fn look_alike_user_names_share_a_skeleton() {
+        for look_alike in [
+            "admin",
+            "ADMIN",
+            "аdmin",
+            "ａｄｍｉｎ",
+            "ADMİN",
+            "аdмin",
+            "Admin",
+        ] {
+            assert_eq!(name_skeleton(look_alike), "admin", "{look_alike}");
+        }
+        assert_ne!(name_skeleton("admin2"), "admin");
+        assert_eq!(name_skeleton("Ünal"), "unal");
+        assert_eq!(name_skeleton("ada.l@x"), "ada.l@x");
     }
 }
 

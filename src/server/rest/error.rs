@@ -272,6 +272,7 @@ impl From<AuthError> for ApiError {
                 ApiError::Unauthorized(e.to_string())
             }
             AuthError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
+            AuthError::LookAlikeName { .. } => ApiError::Conflict(e.to_string()),
             AuthError::TooManyAttempts(wait) => ApiError::TooManyRequests(e.to_string(), wait),
             AuthError::Store(e) => e.into(),
             AuthError::Internal(message) => ApiError::Internal(message),

@@ -72,7 +72,7 @@ pub async fn list(
         (status = 201, description = "The new user", body = User),
         (status = 401, description = "Not logged in", body = Detail),
         (status = 403, description = "Not an admin", body = Detail),
-        (status = 409, description = "The name is taken (names ignore case)", body = Detail),
+        (status = 409, description = "The name is taken, or looks like a taken one (case, full-width and Cyrillic or Greek look-alike letters are ignored)", body = Detail),
         (status = 422, description = "Every invalid field", body = ValidationError),
     )
 )]
