@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{path_id, read_body, Caller, MediaType, AUTH_OFF};
+use super::extract::{path_id, read_body, Caller, JsonBytes, MediaType, AUTH_OFF};
 use super::openapi::{Detail, ValidationError};
 use crate::domain::User;
 use crate::server::auth::Principal;
@@ -29,15 +29,9 @@ pub struct Fields(Map<String, Value>);
 impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        if !MediaType::of(req.headers()).is_json() {
-            return Err(ApiError::UnsupportedMediaType(
-                "Unsupported media type: send the body as JSON with \
-                 'Content-Type: application/json'"
-                    .into(),
-            ));
-        }
-        Fields::parse_json(&read_body(req).await?)
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        Fields::parse_json(&bytes)
     }
 }
 
