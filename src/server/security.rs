@@ -13,7 +13,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::server::rest::{ApiError, MAX_BODY_BYTES};
+use crate::server::rest::{ApiError, MediaType, MAX_BODY_BYTES};
 use crate::server::telemetry::REQUEST_ID;
 
 /// Everything but the script sources: only this server's own resources;
@@ -215,7 +215,7 @@ impl SiteGuard {
         }
         let server_function = request.uri().path().starts_with(SERVER_FN_PREFIX);
         if server_function {
-            if request.method() == Method::POST && !is_json(headers) {
+            if request.method() == Method::POST && !MediaType::of(headers).is("application/json") {
                 return Err(Refusal::UnsupportedMediaType(
                     "Server functions take JSON: send the arguments with \
                      'Content-Type: application/json'"
@@ -315,20 +315,6 @@ fn unsafe_method(method: &Method) -> bool {
 fn uses_session_cookie(headers: &HeaderMap) -> bool {
     !headers.contains_key(AUTHORIZATION)
         && crate::server::auth::cookie(headers, crate::server::auth::SESSION_COOKIE).is_some()
-}
-
-/// `application/json` (parameters such as `charset` allowed).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers.get(CONTENT_TYPE).is_some_and(|value| {
-        let value = value.as_bytes();
-        let essence = value
-            .iter()
-            .position(|&b| b == b';')
-            .map_or(value, |end| &value[..end]);
-        essence
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"application/json")
-    })
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all, so

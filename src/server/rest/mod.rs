@@ -25,7 +25,7 @@ use axum::Router;
 
 pub use cache::{PageCache, Weigh};
 pub use error::{retry_after, ApiError, ValidationDetail};
-pub use extract::{AUTH_OFF, MAX_BODY_BYTES};
+pub use extract::{MediaType, AUTH_OFF, MAX_BODY_BYTES};
 pub use items::CachedItem;
 pub use meta::{fallback, method_not_allowed};
 pub use openapi::{document, Detail};
