@@ -84,3 +84,49 @@ test("the model list links to each model and shows its status", async ({ page })
   await expect(page.getByRole("heading", { name: "diabetes" })).toBeVisible();
   await expect(page.getByRole("textbox", { name: "bmi", exact: true })).toBeVisible();
 });
+
+// As after an upgrade that removed this build's files: every chunk is gone.
+const CHUNKS = /\/pkg\/(chunk|split)_[^/]*\.wasm$/;
+
+test("a page whose code cannot be fetched says so, the app goes on, and the next try opens it", async ({ page }) => {
+  test.skip(!process.env.E2E_RELEASE, "only the release bundle is split into chunks (E2E_RELEASE=1, set by scripts/test)");
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await openHydrated(page, "/");
+  await page.route(CHUNKS, (route) => route.fulfill({ status: 404, body: "" }));
+
+  await page.getByRole("link", { name: "Predict" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "could not be loaded" })).toBeVisible();
+  await page.screenshot({ path: "test-results/route-chunk-missing.png", fullPage: true });
+
+  await page.getByRole("link", { name: "Items" }).click();
+  await expect(page.getByRole("heading", { name: "Items", level: 1 })).toBeVisible();
+  await page.unroute(CHUNKS);
+  await page.getByRole("link", { name: "Predict" }).click();
+  await expect(feature(page, "feature1")).toBeEditable();
+  await expect(page.getByRole("alert").filter({ hasText: "could not be loaded" })).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test("a page opened while its code cannot be fetched stays readable and offers a reload", async ({ page }) => {
+  test.skip(!process.env.E2E_RELEASE, "only the release bundle is split into chunks (E2E_RELEASE=1, set by scripts/test)");
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.route(CHUNKS, (route) => route.fulfill({ status: 404, body: "" }));
+  await page.goto("/predict?model=linear");
+
+  const alert = page.getByRole("alert").filter({ hasText: "could not be loaded" });
+  await expect(alert).toBeVisible();
+  // What the server rendered is still there to read.
+  await expect(page.getByRole("heading", { name: "linear" })).toBeVisible();
+  await expect(feature(page, "feature1")).toHaveValue("1.5");
+  await page.screenshot({ path: "test-results/route-chunk-missing-on-load.png", fullPage: true });
+
+  await page.unroute(CHUNKS);
+  await page.getByRole("link", { name: "Reload" }).click();
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(alert).toHaveCount(0);
+  await page.getByRole("button", { name: "Predict" }).click();
+  await expect(page.getByTestId("prediction-value")).toHaveText("6.8767");
+  expect(errors).toEqual([]);
+});

@@ -11,6 +11,8 @@
 //! again. On the server, and in builds that are not split, it is called
 //! directly and never fails.
 
+use std::future::Future;
+
 use leptos::prelude::*;
 
 /// What the person is told when a part's code could not be fetched.
@@ -31,4 +33,47 @@ impl From<leptos::wasm_split::SplitLoaderError> for NotLoaded {
 /// [`NOT_LOADED`] as an alert, where the part would have been.
 pub fn not_loaded_alert() -> impl IntoView {
     view! { <p class="form-status error" role="alert">{NOT_LOADED}</p> }
+}
+
+/// A route's page, from its split function `load` (named `chunk`).
+///
+/// A route whose chunk cannot be fetched during a client-side navigation
+/// shows [`NOT_LOADED`] where the page would have been. While the page
+/// the server rendered is being hydrated no other view may take its place
+/// (hydration would fail on the first element that differs and abort the
+/// bundle), so the server's page stays as it is, not interactive, and the
+/// alert is added at the end of the document.
+pub fn page(
+    chunk: &'static str,
+    load: impl Future<Output = Result<AnyView, NotLoaded>>,
+) -> impl Future<Output = AnyView> {
+    // The server names the chunk in the page's preload links, so the
+    // browser fetches it alongside the main module.
+    #[cfg(feature = "ssr")]
+    leptos::prefetch_lazy_fn_on_server(chunk);
+    #[cfg(not(feature = "ssr"))]
+    let _ = chunk;
+    let hydrating =
+        Owner::current_shared_context().is_some_and(|context| context.during_hydration());
+    async move {
+        match load.await {
+            Ok(page) => page,
+            Err(NotLoaded) if hydrating => {
+                #[cfg(feature = "hydrate")]
+                leptos::mount::mount_to_body(|| {
+                    view! {
+                        <div class="card chunk-alert">
+                            {not_loaded_alert()}
+                            // A full page load, not a client-side navigation.
+                            <a class="button" href="" rel="external">"Reload"</a>
+                        </div>
+                    }
+                });
+                std::future::pending().await
+            }
+            Err(NotLoaded) => {
+                view! { <section class="card">{not_loaded_alert()}</section> }.into_any()
+            }
+        }
+    }
 }

@@ -10,15 +10,19 @@ mod widgets;
 
 use widgets::HydrationMarker;
 
+use std::future::Future;
+
 use leptos::prelude::*;
+use leptos::wasm_split::wasm_split;
 #[cfg(feature = "ssr")]
 use leptos_meta::MetaTags;
 use leptos_meta::{provide_meta_context, Link, Meta, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{lazy_route, Lazy, LazyRoute, SsrMode, StaticSegment};
+use leptos_router::{Lazy, LazyRoute, SsrMode, StaticSegment};
 
 use account::{provide_account, AccountMenu, LoginPage, SessionExpiredDialog};
 use admin::AdminPage;
+use chunk::NotLoaded;
 use items::ItemsPage;
 use predict::PredictPage;
 
@@ -88,14 +92,18 @@ pub fn App() -> impl IntoView {
 /// page most people open) does not download the chart and the forms.
 struct PredictRoute;
 
-#[lazy_route]
+#[wasm_split(predict_page, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn predict_page() -> Result<AnyView, NotLoaded> {
+    Ok(view! { <PredictPage/> }.into_any())
+}
+
 impl LazyRoute for PredictRoute {
     fn data() -> Self {
         PredictRoute
     }
 
-    fn view(_this: Self) -> AnyView {
-        view! { <PredictPage/> }.into_any()
+    fn view(_this: Self) -> impl Future<Output = AnyView> {
+        chunk::page("predict_page", predict_page())
     }
 }
 
@@ -103,28 +111,36 @@ impl LazyRoute for PredictRoute {
 /// and with them on most visits only read.
 struct LoginRoute;
 
-#[lazy_route]
+#[wasm_split(login_page, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn login_page() -> Result<AnyView, NotLoaded> {
+    Ok(view! { <LoginPage/> }.into_any())
+}
+
 impl LazyRoute for LoginRoute {
     fn data() -> Self {
         LoginRoute
     }
 
-    fn view(_this: Self) -> AnyView {
-        view! { <LoginPage/> }.into_any()
+    fn view(_this: Self) -> impl Future<Output = AnyView> {
+        chunk::page("login_page", login_page())
     }
 }
 
 /// The users page (admins only), in its own WASM chunk.
 struct AdminRoute;
 
-#[lazy_route]
+#[wasm_split(admin_page, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn admin_page() -> Result<AnyView, NotLoaded> {
+    Ok(view! { <AdminPage/> }.into_any())
+}
+
 impl LazyRoute for AdminRoute {
     fn data() -> Self {
         AdminRoute
     }
 
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminPage/> }.into_any()
+    fn view(_this: Self) -> impl Future<Output = AnyView> {
+        chunk::page("admin_page", admin_page())
     }
 }
 

@@ -97,12 +97,16 @@ pub fn ItemsPage() -> impl IntoView {
         move || refresh.0.try_get().unwrap_or_default(),
         |_| list_categories(),
     );
-    // Reference-counted rather than owned by this page: the transition may
-    // report "done" after a server render has already disposed the page.
+    // The table's loading bar follows the transition, in the browser only.
+    // On the server `set_pending` starts an effect on another worker thread
+    // that reads the transition's task list while the render writes it, and
+    // Leptos takes a read lock it cannot get at once for a disposed signal
+    // and panics. Reference-counted rather than owned by this page: the
+    // transition may report "done" after the page is gone.
     let pending = ArcRwSignal::new(false);
-    let set_pending = SignalSetter::map({
+    let set_pending = cfg!(feature = "hydrate").then(|| {
         let pending = pending.clone();
-        move |value| pending.set(value)
+        SignalSetter::map(move |value| pending.set(value))
     });
     let is_pending = Signal::derive({
         let pending = pending.clone();
@@ -112,6 +116,44 @@ pub fn ItemsPage() -> impl IntoView {
     // The create form is opened with "New item"; its code arrives then.
     let creating = RwSignal::new(false);
     let close = Callback::new(move |_| creating.set(false));
+
+    let table = Transition(TransitionProps {
+        fallback: TableSkeleton.into(),
+        set_pending,
+        children: TypedChildren::to_children(move || {
+            move || {
+                Suspend::new(async move {
+                    let Some(listing) = try_await(page).await else {
+                        return ().into_any();
+                    };
+                    match listing {
+                        Ok(result) => {
+                            let query = query.try_get_untracked().unwrap_or_else(first_page);
+                            let total = result.total;
+                            let session = try_await(session).await;
+                            let writable =
+                                session.is_some_and(|s| allows(&s, Permission::WriteItems));
+                            view! {
+                                <ItemTable page=result query=query.clone() writable=writable/>
+                                <Pagination query=query total=total/>
+                                <HydrationMarker/>
+                            }
+                            .into_any()
+                        }
+                        Err(error) => {
+                            let message =
+                                Signal::stored(Some(format!("Could not load the items. {error}")));
+                            view! {
+                            <Banner message=message on_retry=Callback::new(move |_| refresh.bump())/>
+                            <HydrationMarker/>
+                        }
+                        .into_any()
+                        }
+                    }
+                })
+            }
+        }),
+    });
 
     view! {
         <Title text="Items"/>
@@ -159,35 +201,7 @@ pub fn ItemsPage() -> impl IntoView {
                 <Banner message=bad_params/>
                 <div class="table-wrap" class:is-loading=move || is_pending.try_get().unwrap_or(false) aria-busy=move || is_pending.try_get().unwrap_or(false).to_string()>
                     <div class="progress" aria-hidden="true"></div>
-                    <Transition fallback=TableSkeleton set_pending=set_pending>
-                        {move || Suspend::new(async move {
-                            let Some(listing) = try_await(page).await else {
-                                return ().into_any();
-                            };
-                            match listing {
-                                Ok(result) => {
-                                    let query = query.try_get_untracked().unwrap_or_else(first_page);
-                                    let total = result.total;
-                                    let session = try_await(session).await;
-                                    let writable = session.is_some_and(|s| allows(&s, Permission::WriteItems));
-                                    view! {
-                                        <ItemTable page=result query=query.clone() writable=writable/>
-                                        <Pagination query=query total=total/>
-                                        <HydrationMarker/>
-                                    }
-                                    .into_any()
-                                }
-                                Err(error) => {
-                                    let message = Signal::stored(Some(format!("Could not load the items. {error}")));
-                                    view! {
-                                        <Banner message=message on_retry=Callback::new(move |_| refresh.bump())/>
-                                        <HydrationMarker/>
-                                    }
-                                    .into_any()
-                                }
-                            }
-                        })}
-                    </Transition>
+                    {table}
                 </div>
             </section>
         </div>
