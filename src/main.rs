@@ -3,7 +3,7 @@ use itemserve::server::{config::Config, startup::Application, telemetry};
 
 // Request handling allocates many small, short-lived buffers (JSON, headers,
 // tensors); mimalloc serves them faster than the system allocator and keeps
-// the heap compact under load (see the README's benchmark section).
+// the heap compact under load (figures in docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -13,12 +13,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> std::process::ExitCode {
     // Return freed memory to the OS after 100 ms instead of mimalloc's
-    // second: a burst of large batches otherwise leaves RSS near twice its
-    // steady size (130 MiB against 56 MiB peak in the benchmark). Returning
-    // it at once (0) is worse for large requests: every 10 000-row batch
-    // then maps and zeroes fresh pages for its body, rows and answer (18.6
-    // ms a request instead of 8.2, a third of the batch throughput), for
-    // 12 MiB less peak RSS. MIMALLOC_PURGE_DELAY still overrides it.
+    // second: with a second, a burst of large batches leaves RSS far above
+    // its steady size. Returning it at once (0) trades too much speed for
+    // little memory: every large batch would then map and zero fresh pages
+    // for its body, rows and answer. (Measurements in docs/benchmarks.md.)
+    // MIMALLOC_PURGE_DELAY still overrides it.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a plain option value; no memory is touched.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };
