@@ -32,9 +32,9 @@ apt_install() {
 
 # Build tools are compiled once per machine and then run for seconds, so
 # they are compiled with light optimisation (level $TOOL_OPT_LEVEL, default
-# 1), no LTO and many codegen units: cargo-leptos installed in 12 to 17
-# minutes this way where the default profile took 18 on an earlier fresh
-# machine (2 cores).
+# 1), no LTO and many codegen units: the install, which the user waits
+# for, gets shorter, and the tools run hardly slower (figures in
+# docs/benchmarks.md).
 install_tool() {
     CARGO_PROFILE_RELEASE_LTO=false \
         CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
@@ -60,9 +60,10 @@ ensure_wasm_bindgen() {
     local want
     want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")"
     if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
-        say "installing wasm-bindgen-cli $want (about a minute on 2 cores, once)"
-        # Unoptimised: it installs in 52 s instead of 2 min 2 s (level 1) and
-        # then takes 0.9 s instead of 0.3 s on the bundle (2 cores).
+        say "installing wasm-bindgen-cli $want (a minute or so, once)"
+        # Unoptimised: it installs much faster than at level 1, and its slower
+        # run on the bundle still takes only a moment (figures in
+        # docs/benchmarks.md).
         # Not --locked: its lock file pins a crate version the registry here lacks.
         TOOL_OPT_LEVEL=0 install_tool wasm-bindgen-cli --version "$want" --force
     fi
@@ -100,7 +101,7 @@ ensure_site_tools() {
 ensure_cargo_leptos() {
     ensure_site_tools
     if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (12 to 17 minutes on 2 cores, once)"
+        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (a quarter of an hour or so, once)"
         install_tool cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
     fi
 }

@@ -3,8 +3,9 @@
 //! files already carry their encoding and pass through.
 //!
 //! Only requests that accept brotli or gzip go through the compression
-//! service; the others (most scripts, the benchmarks) skip its work: run on
-//! every request, it cost `GET /items/{id}` 14% more instructions.
+//! service; the others (most scripts, the benchmarks) skip its work, which
+//! on every request is a sizeable share of a cheap request's cost (figures
+//! in docs/benchmarks.md).
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -111,8 +111,8 @@ pub fn SearchBar(
 
 /// `text` in lower case, by Unicode's rules. In the browser the browser
 /// does it: Rust's `str::to_lowercase` would add its Unicode tables to the
-/// WASM bundle every first visit downloads for this one comparison (the
-/// main module was 17.9 KB larger with them, 7.0 KB in brotli).
+/// WASM bundle every first visit downloads, for this one comparison
+/// (figures in docs/benchmarks.md).
 fn lowercase(text: &str) -> String {
     #[cfg(feature = "hydrate")]
     {

@@ -2,7 +2,8 @@
 //!
 //! prometheus-client's `Family<_, Histogram>` takes a shared read lock to
 //! find a series and a mutex to record into it, and its labels allocate:
-//! measurable at 100 000 requests a second on two cores. Here every series
+//! a measurable share of a cheap request's cost at the request rates this
+//! server reaches (figures in docs/benchmarks.md). Here every series
 //! is split into per-thread shards, rows of atomic counters that only
 //! their own thread writes, so recording is a thread-local lookup and two
 //! uncontended atomic additions; a scrape adds the shards up. Two families

@@ -3,10 +3,10 @@
 //!
 //! Not a trigger inside the write: a transaction that NOTIFYs holds a global
 //! lock while it commits, so notifying writes could not share a WAL flush
-//! (measured here: 3 700 durable creates/s with a NOTIFY trigger, 10 500
-//! without). Instead each write, once committed, queues its change here and
-//! one task sends what has queued up since its last round in one statement:
-//! one small transaction per batch rather than per write, and one
+//! and each durable write would wait for one of its own (figures in
+//! docs/benchmarks.md). Instead each write, once committed, queues its change
+//! here and one task sends what has queued up since its last round in one
+//! statement: one small transaction per batch rather than per write, and one
 //! notification (a JSON array) per [`PER_NOTIFICATION`] changes, so that
 //! every listening instance wakes once for them. The order of an
 //! instance's announcements is its commit order.

@@ -2,19 +2,16 @@
 //! commits are inserted together by the next, with one multi-row statement
 //! in one transaction, so a whole group waits for one WAL flush instead of
 //! one flush each (PostgreSQL joins concurrent commits into one flush too,
-//! but on a busy 2-core machine it managed about one flush per create:
-//! 7 000 creates/s). No caller hears "stored" before the commit holding its
-//! row returned.
+//! but on a busy machine it joins few, close to one flush per create; figures
+//! in docs/benchmarks.md). No caller hears "stored" before the commit holding
+//! its row returned.
 //!
 //! One task commits the groups, one after the other, on a connection of its
 //! own. Several committing at once (so that one group is inserted while the
-//! last waits for its flush) was slower: an idle committer takes whatever
+//! last waits for its flush) is slower: an idle committer takes whatever
 //! has just arrived, often a single create, and every statement has a fixed
-//! cost. On the 2-core benchmark machine (`wrk -c32`, durable creates with a
-//! bearer token, five interleaved runs each), one committer ran at
-//! 14 300–16 500 creates/s (median 15 000) with groups of about 15; two at
-//! 12 300–16 300 (13 300); three at 11 800–14 800 (12 600), where half the
-//! commits were of one create.
+//! cost, so the groups shrink and the commits multiply (figures in
+//! docs/benchmarks.md).
 //!
 //! A group fails as a whole only when the connection is lost; any other
 //! failure of the group statement (a row PostgreSQL refuses) makes its
@@ -91,10 +88,10 @@ const INSERT_GROUP: &str = concat!(
 
 /// [`INSERT_GROUP`] for the usual group, in which no create names its id:
 /// each takes the sequence's next value, with no ids to skip and no slots
-/// to match, and the time is one parameter. About an eighth less of
-/// PostgreSQL's time per group of ten than the general statement (measured
-/// with `pgbench`: 0.41 against 0.47 ms). Same answer: the stored item's columns
-/// (null when left out), then the create's position.
+/// to match, and the time is one parameter, which spares PostgreSQL a
+/// noticeable part of its work per group (figures in docs/benchmarks.md).
+/// Same answer: the stored item's columns (null when left out), then the
+/// create's position.
 const INSERT_ASSIGNED: &str = concat!(
     "WITH input AS MATERIALIZED (\
         SELECT nextval('item_ids') AS id, r.* \

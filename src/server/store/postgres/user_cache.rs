@@ -3,9 +3,9 @@
 //!
 //! Every request with an access token reads its user (a disabled user or a
 //! lowered role must take effect at once, not when the token expires). On
-//! PostgreSQL that was a round trip and a backend's CPU on every write
-//! request: durable creates ran at 9 000/s with it and 13 000–15 000/s
-//! without it on the 2-core machine of the benchmark.
+//! PostgreSQL that read is a round trip and a backend's CPU on every write
+//! request, a large share of what a durable create costs (figures in
+//! docs/benchmarks.md).
 //!
 //! A user change commits together with a `NOTIFY itemserve_users` (see
 //! `users.rs`), which PostgreSQL delivers to every listening instance once

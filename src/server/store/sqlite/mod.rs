@@ -1,9 +1,9 @@
 //! The embedded SQLite backend (rusqlite, WAL mode).
 //!
-//! Reads run inline on the calling task: a point read is a few microseconds,
-//! far less than the thread hop that moving it elsewhere would cost (measured
-//! on 2 cores: rusqlite queried inline served 80 000 point reads/s, sqlx's
-//! SQLite pool, which hops threads per query, 32 600).
+//! Reads run inline on the calling task: a point read is so short that the
+//! thread hop of moving it elsewhere would cost more than the read itself, and
+//! a pool that hops threads per query serves far fewer of them (figures in
+//! docs/benchmarks.md).
 //!
 //! Writes go to one writer thread that owns the only write connection and
 //! commits every write waiting at the time with one fsync (`writer.rs`).
