@@ -35,14 +35,39 @@ pub fn not_loaded_alert() -> impl IntoView {
     view! { <p class="form-status error" role="alert">{NOT_LOADED}</p> }
 }
 
-/// A route's page, from its split function `load` (named `chunk`).
+/// Fetches a route's chunk (`load`, its split function's preload), which
+/// the router does before it asks for the route's view.
 ///
-/// A route whose chunk cannot be fetched during a client-side navigation
-/// shows [`NOT_LOADED`] where the page would have been. While the page
-/// the server rendered is being hydrated no other view may take its place
-/// (hydration would fail on the first element that differs and abort the
-/// bundle), so the server's page stays as it is, not interactive, and the
-/// alert is added at the end of the document.
+/// A failure during a client-side navigation shows when the view is asked
+/// for ([`page`]). While the page the server rendered is being hydrated no
+/// other view may take its place (hydration would fail on the first
+/// element that differs and abort the bundle): then the route is never
+/// hydrated, the server's page stays as it is, readable but not
+/// interactive, and an alert over it offers a reload.
+pub fn preload<E>(load: impl Future<Output = Result<(), E>>) -> impl Future<Output = ()> {
+    let hydrating =
+        Owner::current_shared_context().is_some_and(|context| context.during_hydration());
+    async move {
+        if load.await.is_ok() || !hydrating {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        leptos::mount::mount_to_body(|| {
+            view! {
+                <div class="card chunk-alert">
+                    {not_loaded_alert()}
+                    // A full page load, not a client-side navigation.
+                    <a class="button" href="" rel="external">"Reload"</a>
+                </div>
+            }
+        });
+        std::future::pending().await
+    }
+}
+
+/// A route's page, from its split function `load` (named `chunk`): the
+/// page, or [`NOT_LOADED`] where it would have been when its chunk could
+/// not be fetched.
 pub fn page(
     chunk: &'static str,
     load: impl Future<Output = Result<AnyView, NotLoaded>>,
@@ -53,27 +78,9 @@ pub fn page(
     leptos::prefetch_lazy_fn_on_server(chunk);
     #[cfg(not(feature = "ssr"))]
     let _ = chunk;
-    let hydrating =
-        Owner::current_shared_context().is_some_and(|context| context.during_hydration());
     async move {
-        match load.await {
-            Ok(page) => page,
-            Err(NotLoaded) if hydrating => {
-                #[cfg(feature = "hydrate")]
-                leptos::mount::mount_to_body(|| {
-                    view! {
-                        <div class="card chunk-alert">
-                            {not_loaded_alert()}
-                            // A full page load, not a client-side navigation.
-                            <a class="button" href="" rel="external">"Reload"</a>
-                        </div>
-                    }
-                });
-                std::future::pending().await
-            }
-            Err(NotLoaded) => {
-                view! { <section class="card">{not_loaded_alert()}</section> }.into_any()
-            }
-        }
+        load.await.unwrap_or_else(|NotLoaded| {
+            view! { <section class="card">{not_loaded_alert()}</section> }.into_any()
+        })
     }
 }

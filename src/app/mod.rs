@@ -92,7 +92,7 @@ pub fn App() -> impl IntoView {
 /// page most people open) does not download the chart and the forms.
 struct PredictRoute;
 
-#[wasm_split(predict_page, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(predict_page, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_predict_page))]
 fn predict_page() -> Result<AnyView, NotLoaded> {
     Ok(view! { <PredictPage/> }.into_any())
 }
@@ -105,13 +105,17 @@ impl LazyRoute for PredictRoute {
     fn view(_this: Self) -> impl Future<Output = AnyView> {
         chunk::page("predict_page", predict_page())
     }
+
+    fn preload() -> impl Future<Output = ()> {
+        chunk::preload(preload_predict_page())
+    }
 }
 
 /// The login page, in its own WASM chunk: with logins off nobody opens it,
 /// and with them on most visits only read.
 struct LoginRoute;
 
-#[wasm_split(login_page, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(login_page, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_login_page))]
 fn login_page() -> Result<AnyView, NotLoaded> {
     Ok(view! { <LoginPage/> }.into_any())
 }
@@ -124,12 +128,16 @@ impl LazyRoute for LoginRoute {
     fn view(_this: Self) -> impl Future<Output = AnyView> {
         chunk::page("login_page", login_page())
     }
+
+    fn preload() -> impl Future<Output = ()> {
+        chunk::preload(preload_login_page())
+    }
 }
 
 /// The users page (admins only), in its own WASM chunk.
 struct AdminRoute;
 
-#[wasm_split(admin_page, wasm_split_path = ::leptos::wasm_split, fallible)]
+#[wasm_split(admin_page, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_admin_page))]
 fn admin_page() -> Result<AnyView, NotLoaded> {
     Ok(view! { <AdminPage/> }.into_any())
 }
@@ -141,6 +149,10 @@ impl LazyRoute for AdminRoute {
 
     fn view(_this: Self) -> impl Future<Output = AnyView> {
         chunk::page("admin_page", admin_page())
+    }
+
+    fn preload() -> impl Future<Output = ()> {
+        chunk::preload(preload_admin_page())
     }
 }
 
