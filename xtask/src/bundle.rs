@@ -84,6 +84,8 @@ const WASM_OPT_ARGS: [&str; 7] = [
     "--strip-producers",
     "--strip-target-features",
 ];
+/// The programs the bundle is made with.
+const TOOLS: [&str; 4] = ["wasm-bindgen", "wasm-opt", "esbuild", "lightningcss"];
 /// Browsers the stylesheet is written for (browserslist).
 const CSS_TARGETS: &str = "defaults";
 
@@ -99,6 +101,9 @@ pub struct Paths {
     staging: PathBuf,
     /// Beside the release server binary, where it and Leptos look.
     pub hash_file: PathBuf,
+    /// A hash of everything the site was made from, beside it (not in it:
+    /// the server would serve it).
+    inputs_file: PathBuf,
 }
 
 impl Paths {
@@ -110,6 +115,7 @@ impl Paths {
             site: target.join("site"),
             staging: target.join("site.next"),
             hash_file: target.join("release").join("hash.txt"),
+            inputs_file: target.join("site.inputs"),
         }
     }
 }
@@ -145,7 +151,7 @@ impl Hashes {
 /// and wasm-bindgen itself refuses a module made for another version,
 /// naming both.)
 pub fn check_tools() -> Result<(), Error> {
-    for tool in ["wasm-bindgen", "wasm-opt", "esbuild", "lightningcss"] {
+    for tool in TOOLS {
         if output(Command::new(tool).arg("--version")).is_none() {
             return Err(format!(
                 "{tool} is not on PATH; `source scripts/tools.sh && ensure_site_tools` installs it"
@@ -162,8 +168,17 @@ fn output(command: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Builds the site into the staging folder and returns its hashes.
-pub fn build(paths: &Paths) -> Result<Hashes, Error> {
+/// What [`build`] made.
+pub enum Site {
+    /// A new site in the staging folder, with the hash of its inputs.
+    Built(Hashes, String),
+    /// The site in place was made from the same inputs: nothing to do.
+    Unchanged,
+}
+
+/// Compiles the WASM and, unless the site in place was made from exactly
+/// the same inputs, builds the site into the staging folder.
+pub fn build(paths: &Paths) -> Result<Site, Error> {
     step("wasm: cargo build --lib --target wasm32-unknown-unknown --profile wasm-release (4 to 5 minutes on 2 cores from a cold cache)");
     let mut cargo = cargo(&paths.root);
     cargo
@@ -190,6 +205,17 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
         .env_remove("RUSTFLAGS");
     run_prefixed(cargo, "wasm")?;
 
+    let wasm_dir = paths
+        .front_target
+        .join("wasm32-unknown-unknown")
+        .join(WASM_PROFILE);
+    let compiled = wasm_dir.join(LIB_FILE);
+    let inputs = inputs_hash(paths, &compiled)?;
+    if made_from(paths, &inputs) {
+        step("bundle: the site's inputs are unchanged since it was made; kept as it is");
+        return Ok(Site::Unchanged);
+    }
+
     let started = Instant::now();
     step("bundle: split, wasm-bindgen, wasm-opt, minify, hash, precompress");
     let staging = &paths.staging;
@@ -199,11 +225,6 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
     let pkg = staging.join("pkg");
     fs::create_dir_all(&pkg).map_err(|e| format!("creating {}: {e}", pkg.display()))?;
 
-    let wasm_dir = paths
-        .front_target
-        .join("wasm32-unknown-unknown")
-        .join(WASM_PROFILE);
-    let compiled = wasm_dir.join(LIB_FILE);
     let split_main = wasm_dir.join("itemserve_split.wasm");
     let prefetch = split(&compiled, &pkg, &split_main)?;
 
@@ -310,23 +331,76 @@ pub fn build(paths: &Paths) -> Result<Hashes, Error> {
     crate::compress::precompress(staging)?;
 
     step(&format!("bundle: finished in {}", minutes(started)));
-    Ok(Hashes {
+    let hashes = Hashes {
         bundle: shared,
         css: css_hash,
         manifest: manifest_hash,
-    })
+    };
+    Ok(Site::Built(hashes, inputs))
+}
+
+/// Whether the site in place (with its hash file) was made from `inputs`.
+fn made_from(paths: &Paths, inputs: &str) -> bool {
+    fs::read_to_string(&paths.inputs_file).is_ok_and(|made| made == inputs)
+        && paths.site.is_dir()
+        && paths.hash_file.is_file()
+}
+
+/// One hash of everything the site is made from: the compiled module, the
+/// stylesheet, the public files, the versions of the tools and this build
+/// program itself (its steps and their settings). A server-only change
+/// leaves the compiled module as it was, and so the site.
+fn inputs_hash(paths: &Paths, compiled: &Path) -> Result<String, Error> {
+    let program =
+        std::env::current_exe().map_err(|e| format!("finding this build program: {e}"))?;
+    let mut parts = vec![read(&program)?, read(compiled)?];
+    parts.push(read(&paths.root.join("style/main.css"))?);
+    let mut public = Vec::new();
+    list_files(&paths.root.join("public"), &mut public)?;
+    public.sort();
+    for file in public {
+        parts.push(file.to_string_lossy().into_owned().into_bytes());
+        parts.push(read(&file)?);
+    }
+    for tool in TOOLS {
+        let version = output(Command::new(tool).arg("--version"))
+            .ok_or_else(|| format!("{tool} --version failed"))?;
+        parts.push(version.into_bytes());
+    }
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Ok(content_hash(&parts))
+}
+
+fn list_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
+    for entry in fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))? {
+        let path = entry
+            .map_err(|e| format!("reading {}: {e}", dir.display()))?
+            .path();
+        if path.is_dir() {
+            list_files(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Puts the site built by [`build`] in place, and the hashes that name its
 /// files beside the server binary. Done once everything else succeeded, so
 /// a failed build leaves the previous site and hash file together.
-pub fn publish(paths: &Paths, hashes: &Hashes) -> Result<(), Error> {
+pub fn publish(paths: &Paths, hashes: &Hashes, inputs: &str) -> Result<(), Error> {
+    // Gone first: a build stopped half way is never taken for complete.
+    if paths.inputs_file.exists() {
+        fs::remove_file(&paths.inputs_file)
+            .map_err(|e| format!("removing {}: {e}", paths.inputs_file.display()))?;
+    }
     if paths.site.exists() {
         fs::remove_dir_all(&paths.site)
             .map_err(|e| format!("removing {}: {e}", paths.site.display()))?;
     }
     rename(&paths.staging, &paths.site)?;
-    hashes.write(&paths.hash_file)
+    hashes.write(&paths.hash_file)?;
+    write(&paths.inputs_file, inputs.as_bytes())
 }
 
 /// Splits the compiled module: the lazily loaded modules and the loader go
@@ -427,4 +501,42 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 fn rename(from: &Path, to: &Path) -> Result<(), Error> {
     fs::rename(from, to).map_err(|e| format!("moving {} to {}: {e}", from.display(), to.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes() -> Hashes {
+        Hashes {
+            bundle: "b".repeat(22),
+            css: "c".repeat(22),
+            manifest: "m".repeat(22),
+        }
+    }
+
+    #[test]
+    fn a_site_is_kept_only_when_made_from_the_same_inputs_and_complete() {
+        let root = std::env::temp_dir().join(format!("xtask-site-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let paths = Paths::new(&root);
+        assert!(!made_from(&paths, "one"), "nothing built yet");
+
+        fs::create_dir_all(paths.staging.join("pkg")).unwrap();
+        publish(&paths, &hashes(), "one").unwrap();
+        assert!(made_from(&paths, "one"));
+        assert!(!made_from(&paths, "two"), "other inputs");
+
+        // The next publish removes the record first, so a build that stops
+        // before finishing is not taken for one made from either input.
+        fs::create_dir_all(&paths.staging).unwrap();
+        fs::remove_file(&paths.hash_file).unwrap();
+        assert!(!made_from(&paths, "one"), "no hash file");
+        publish(&paths, &hashes(), "two").unwrap();
+        assert!(made_from(&paths, "two") && !made_from(&paths, "one"));
+
+        fs::remove_dir_all(&paths.site).unwrap();
+        assert!(!made_from(&paths, "two"), "no site");
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

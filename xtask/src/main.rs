@@ -109,11 +109,13 @@ fn build(with_server: bool) -> Result<(), Error> {
             site,
         )
     });
-    let hashes = site?;
+    let site = site?;
     if let Some(server) = server {
         server?;
     }
-    bundle::publish(&paths, &hashes)?;
+    if let bundle::Site::Built(hashes, inputs) = site {
+        bundle::publish(&paths, &hashes, &inputs)?;
+    }
     step(&format!(
         "done in {}: site in {}, hashes in {}",
         minutes(started),
