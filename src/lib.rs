@@ -2,12 +2,13 @@
 //!
 //! - [`domain`]: types and validation shared by browser and server
 //! - [`app`]: the UI, rendered on the server and hydrated in the browser
-//! - [`api`]: the server functions the UI calls
+//! - [`rpc`]: the server functions the UI calls (under `/rpc/`), their
+//!   error type and encoding
 //! - `server` (feature `ssr`): configuration, REST handlers, storage
 
-pub mod api;
 pub mod app;
 pub mod domain;
+pub mod rpc;
 #[cfg(feature = "ssr")]
 pub mod server;
 

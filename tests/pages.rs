@@ -7,7 +7,8 @@
 //! a disposed reactive value; one server with 1 500 concurrent page requests
 //! never did, so the pages are tested the way they are served.
 
-use itemserve::server::config::Config;
+mod common;
+
 use itemserve::server::startup::Application;
 use serde_json::json;
 
@@ -19,7 +20,7 @@ struct Page {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_rendered_pages() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(format!(
+    let mut config = common::test_config(&format!(
         "sqlite://{}",
         dir.path().join("pages.db").display()
     ));

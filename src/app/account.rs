@@ -8,16 +8,17 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::api::{current_session, log_in, log_out};
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
 use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::HydrationMarker;
-use crate::domain::{AppError, Permission, Session};
+use crate::domain::{Permission, Session};
+use crate::rpc::RpcError;
+use crate::rpc::{current_session, log_in, log_out};
 
 /// The session, shared by every page through context.
 #[derive(Clone, Copy)]
 pub struct Account {
-    pub session: Resource<Result<Session, AppError>>,
+    pub session: Resource<Result<Session, RpcError>>,
     version: RwSignal<u64>,
     /// Set when a server function answered "not logged in": the login
     /// dialog opens.
@@ -31,8 +32,8 @@ impl Account {
     }
 
     /// Opens the login dialog when `error` says the session is gone.
-    pub fn notice(self, error: &AppError) {
-        if matches!(error, AppError::Unauthorized(_)) {
+    pub fn notice(self, error: &RpcError) {
+        if matches!(error, RpcError::Unauthorized(_)) {
             self.expired.set(true);
         }
     }
@@ -54,7 +55,7 @@ pub fn provide_account() -> Account {
 }
 
 /// Whether the session (once loaded) allows `permission`.
-pub fn allows(session: &Result<Session, AppError>, permission: Permission) -> bool {
+pub fn allows(session: &Result<Session, RpcError>, permission: Permission) -> bool {
     session.as_ref().is_ok_and(|s| s.allows(permission))
 }
 

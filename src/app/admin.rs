@@ -4,11 +4,12 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{add_user, change_user, list_users};
 use crate::app::account::{allows, Account};
 use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::{Banner, HydrationMarker};
-use crate::domain::{AppError, Permission, Role, User};
+use crate::domain::{Permission, Role, User};
+use crate::rpc::RpcError;
+use crate::rpc::{add_user, change_user, list_users};
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -69,8 +70,8 @@ pub fn AdminPage() -> impl IntoView {
                     Err(error) => {
                         account.notice(&error);
                         let message = Signal::stored(Some(match error {
-                            AppError::Forbidden(_) => "Only admins can manage users.".to_string(),
-                            AppError::Unauthorized(_) => "Log in as an admin to manage users.".to_string(),
+                            RpcError::Forbidden(_) => "Only admins can manage users.".to_string(),
+                            RpcError::Unauthorized(_) => "Log in as an admin to manage users.".to_string(),
                             other => format!("Could not load the users. {other}"),
                         }));
                         view! { <Banner message=message/><HydrationMarker/> }.into_any()
@@ -115,7 +116,7 @@ fn AddUserForm(#[prop(into)] on_added: Callback<()>) -> impl IntoView {
         Some(Err(error)) => {
             account.notice(&error);
             let text = match &error {
-                AppError::Validation(errors) => errors
+                RpcError::Validation(errors) => errors
                     .iter()
                     .map(|e| format!("{}: {}", e.field, e.message))
                     .collect::<Vec<_>>()
@@ -191,7 +192,7 @@ fn UserRow(user: User, #[prop(into)] on_changed: Callback<()>) -> impl IntoView 
         Some(Err(error)) => {
             account.notice(&error);
             problem.set(Some(match error {
-                AppError::Validation(errors) => errors
+                RpcError::Validation(errors) => errors
                     .iter()
                     .map(|e| e.message.clone())
                     .collect::<Vec<_>>()

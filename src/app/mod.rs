@@ -31,7 +31,7 @@ use predict::PredictPage;
 #[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let state = expect_context::<crate::server::state::AppState>();
-    crate::server::security::set_page_policy(state.assets.live_reload_port());
+    crate::server::http::security::set_page_policy(state.assets.live_reload_port());
     let stylesheet = state.assets.stylesheet().to_owned();
     view! {
         <!DOCTYPE html>

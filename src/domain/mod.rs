@@ -5,17 +5,14 @@
 //! authoritative check, so the two can never disagree.
 
 mod change;
-mod error;
 mod item;
 mod model;
 mod query;
 mod redirect;
 mod user;
 mod validation;
-pub mod wire;
 
 pub use change::{ChangeKind, ItemChange};
-pub use error::AppError;
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, ValidItem, MAX_ITEM_ID};
 pub use model::{
     ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,

@@ -10,11 +10,8 @@ use leptos::config::{Env, LeptosOptions};
 
 use crate::domain::AccessPolicy;
 use crate::server::auth::AuthOptions;
-use crate::server::forwarded::IpNet;
+use crate::server::http::forwarded::IpNet;
 use crate::server::telemetry::LogFormat;
-
-/// The first admin's password in [`Config::for_tests`].
-pub const TEST_ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 /// On or off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -193,45 +190,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration for tests: a random local port, the given database,
-    /// no demo items unless asked for.
-    pub fn for_tests(database_url: impl Into<String>) -> Config {
-        Config {
-            addr: "127.0.0.1:0".parse().expect("valid address"),
-            database_url: database_url.into(),
-            seed_demo_items: false,
-            database_pool: 4,
-            models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
-            models_poll_ms: 100,
-            log: "warn".into(),
-            log_format: LogFormat::Text,
-            metrics_addr: None,
-            metrics_admin_only: true,
-            cors_origins: Vec::new(),
-            public_origins: Vec::new(),
-            // Most tests exercise the item contract anonymously; the auth
-            // tests turn it on.
-            auth: Switch::Off,
-            public_read: true,
-            admin_password: Some(TEST_ADMIN_PASSWORD.into()),
-            jwt_secret: None,
-            access_token_ttl: 900,
-            refresh_token_ttl: 2_592_000,
-            session_ttl: 43_200,
-            login_rate_limit: 1_000,
-            site_root: "target/site".into(),
-            // Tests fire requests far faster than people do; the limit has
-            // its own tests, which turn it on.
-            rate_limit: 0,
-            rate_limit_burst: None,
-            trusted_proxies: Vec::new(),
-            max_connections: 10_000,
-            streams_per_client: 32,
-            header_timeout: 10.0,
-            body_timeout: 30.0,
-        }
-    }
-
     /// The database URL with its password (if any) replaced by `***`, for
     /// logs.
     pub fn database_url_for_logs(&self) -> String {

@@ -2,16 +2,13 @@
 
 pub mod assets;
 pub mod auth;
-pub mod compression;
+pub mod cache;
 pub mod config;
-pub mod forwarded;
+pub mod http;
 pub mod inference;
-pub mod limits;
 pub mod page_cache;
+pub mod rate;
 pub mod rest;
-pub mod rpc;
-pub mod security;
-pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -5,7 +5,7 @@
 //! component per row) and costs far more than sending the result. What an
 //! anonymous visitor sees depends only on the address and the data, so the
 //! rendered HTML is kept with the same revision rule as the REST listings
-//! ([`PageCache`](crate::server::rest::PageCache)): a page read before a
+//! ([`PageCache`](crate::server::cache::PageCache)): a page read before a
 //! write is never served after it.
 //! Each answer still gets its own CSP nonce: the cached HTML is kept split
 //! at the nonce of the render that produced it, and joined again around a
@@ -25,8 +25,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::server::auth::{random_text, SESSION_COOKIE};
-use crate::server::rest::Weigh;
-use crate::server::security::page_policy;
+use crate::server::cache::Weigh;
+use crate::server::http::security::page_policy;
 use crate::server::state::AppState;
 
 /// Rendered pages larger than this are not kept (a page of 100 rows is

@@ -13,26 +13,33 @@ use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
+use crate::rpc::status as rpc;
 use crate::server::assets::{self, SiteAssets};
 use crate::server::auth::{Auth, AuthError};
 use crate::server::config::Config;
-use crate::server::forwarded::TrustedProxies;
+use crate::server::http::forwarded::TrustedProxies;
+use crate::server::http::{
+    security, serve, ConnectionLimits, Doors, FrontLayer, FrontService, RequestLimits,
+    RoutePatterns,
+};
 use crate::server::inference::ModelRegistry;
-use crate::server::limits::{RateLimiter, RequestLimits, StreamSlots};
 use crate::server::page_cache;
-use crate::server::rest;
-use crate::server::rpc;
-use crate::server::security;
-use crate::server::serve::{serve, ConnectionLimits};
+use crate::server::rate::{RateLimiter, StreamSlots};
+use crate::server::rest::{self, MetricsState};
 use crate::server::state::{AppState, Shared};
 use crate::server::store::{self, ChangeFeed, StoreError, StoreOptions};
-use crate::server::telemetry::{
-    self, FrontLayer, FrontService, Metrics, MetricsState, RoutePatterns,
-};
+use crate::server::telemetry::Metrics;
 
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
 const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// How each door renders what the front layer refuses.
+pub const DOORS: Doors = Doors {
+    rest: rest::refusal,
+    open_inference: rest::open_inference_refusal,
+    server_functions: rpc::refusal,
+};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,112 +72,28 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store (applying migrations), binds the listener and builds
-    /// the router. Port 0 picks a free port; see [`Application::addr`].
+    /// Opens the seams (the store, applying migrations; auth; the
+    /// models), binds the listeners and builds the service: the router
+    /// inside the front layer. Port 0 picks a free port; see
+    /// [`Application::addr`].
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
         let metrics = Metrics::new();
-        let stores = store::open(&StoreOptions {
-            database_url: config.database_url.clone(),
-            seed_demo_items: config.seed_demo_items,
-            pool_size: config.database_pool as usize,
-            commits: metrics.commits(),
-        })
-        .await?;
-        let store = stores.items;
-        let changes = stores.changes;
-        let auth = Arc::new(Auth::start(config.auth_options(), stores.users).await?);
-        let models_dir = config.models_dir.clone();
-        let registry_metrics = Arc::clone(&metrics);
-        let models =
-            tokio::task::spawn_blocking(move || ModelRegistry::open(models_dir, registry_metrics))
-                .await
-                .map(Arc::new)
-                .map_err(|e| StartupError::Models(e.to_string()))?;
-        models.watch(Duration::from_millis(config.models_poll_ms));
-        let listener =
-            TcpListener::bind(config.addr)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: config.addr,
-                    source,
-                })?;
-        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: config.addr,
-            source,
-        })?;
-        let metrics_route = |admin_only: bool| {
-            let state = MetricsState {
-                metrics: Arc::clone(&metrics),
-                store: Arc::clone(&store),
-                admin_only: admin_only.then(|| Arc::clone(&auth)),
-            };
-            Router::new()
-                .route("/metrics", get(telemetry::metrics_endpoint))
-                .with_state(state)
-        };
-        // On an address of its own, reachable by the monitoring system
-        // alone: open. On the main address: as configured.
-        let (own_metrics, main_metrics) = (
-            metrics_route(false),
-            metrics_route(config.metrics_admin_only),
-        );
+        let seams = Seams::open(config, &metrics).await?;
+        let (listener, addr) = bind(config.addr).await?;
         let metrics_listener = match config.metrics_addr {
-            Some(metrics_addr) => {
-                let listener =
-                    TcpListener::bind(metrics_addr)
-                        .await
-                        .map_err(|source| StartupError::Bind {
-                            addr: metrics_addr,
-                            source,
-                        })?;
-                Some((listener, own_metrics))
-            }
+            Some(metrics_addr) => Some(bind(metrics_addr).await?.0),
             None => None,
         };
-        let mut leptos_options = config.leptos_options(addr);
-        // Content-hashed file names when the release build made them (it
-        // wrote their hashes beside this binary).
-        let hashes = assets::build_hashes(&leptos_options.hash_file);
-        leptos_options.hash_files = hashes.is_some();
-        let state = AppState::new(Shared {
-            store,
-            changes: Arc::clone(&changes),
-            models,
-            assets: SiteAssets::new(&leptos_options, hashes.as_ref()),
-            leptos_options,
-            pages: Default::default(),
-            items: Default::default(),
-            html: Default::default(),
-            auth,
-            metrics: Arc::clone(&metrics),
-            streams: StreamSlots::new(config.streams_per_client as usize),
-        });
-        let request_limits = RequestLimits {
-            rate: config
-                .rate()
-                .map(|(per_second, burst)| RateLimiter::new(per_second, burst)),
-            body_timeout: Duration::from_secs_f64(config.body_timeout),
-            max_uri_bytes: MAX_URI_BYTES,
-            refused: metrics.rate_limited.clone(),
-            auth: Some(Arc::clone(&state.auth)),
-        };
-        let metrics_for_front = Arc::clone(&state.metrics);
-        let (mut router, patterns) = router(state);
-        if metrics_listener.is_none() {
-            router = router.merge(main_metrics);
-        }
-        // Layers run outermost (last added) first.
-        if let Some(cors) = security::cors(&config.cors_origins) {
-            router = router.layer(cors);
-        }
-        // Outermost: limits first, so a refused request costs as little as
-        // possible, but still answered with its request id, the security
-        // headers, a log line and metrics.
-        // Around the whole router, once: `Router::layer` would wrap every
-        // route, and axum clones a route's layered service per request.
-        let guard = security::SiteGuard::new(config.public_origins.clone());
-        let service =
-            FrontLayer::new(patterns, metrics_for_front, request_limits, guard).layer(router);
+        let changes = Arc::clone(&seams.changes);
+        let state = app_state(config, addr, seams, &metrics);
+        let (router, patterns) = router(state.clone());
+        let own_metrics = metrics_listener.map(|listener| (listener, metrics_route(&state, false)));
+        let service = front_layer(config, &state, patterns).layer(with_metrics_and_cors(
+            config,
+            router,
+            &state,
+            own_metrics.is_some(),
+        ));
         Ok(Application {
             listener,
             service,
@@ -182,7 +105,7 @@ impl Application {
             },
             proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
             metrics,
-            metrics_listener,
+            metrics_listener: own_metrics,
             changes,
         })
     }
@@ -235,6 +158,121 @@ impl Application {
         )
         .await
     }
+}
+
+/// The seams every door calls.
+struct Seams {
+    store: Arc<dyn store::ItemStore>,
+    changes: Arc<ChangeFeed>,
+    auth: Arc<Auth>,
+    models: Arc<ModelRegistry>,
+}
+
+impl Seams {
+    async fn open(config: &Config, metrics: &Arc<Metrics>) -> Result<Seams, StartupError> {
+        let stores = store::open(&StoreOptions {
+            database_url: config.database_url.clone(),
+            seed_demo_items: config.seed_demo_items,
+            pool_size: config.database_pool as usize,
+            commits: metrics.commits(),
+        })
+        .await?;
+        let auth = Arc::new(Auth::start(config.auth_options(), stores.users).await?);
+        let models_dir = config.models_dir.clone();
+        let registry_metrics = Arc::clone(metrics);
+        // Loading compiles every model: off the async threads.
+        let models =
+            tokio::task::spawn_blocking(move || ModelRegistry::open(models_dir, registry_metrics))
+                .await
+                .map(Arc::new)
+                .map_err(|e| StartupError::Models(e.to_string()))?;
+        models.watch(Duration::from_millis(config.models_poll_ms));
+        Ok(Seams {
+            store: stores.items,
+            changes: stores.changes,
+            auth,
+            models,
+        })
+    }
+}
+
+/// A listener on `addr`, and the address it got (port 0 picks one).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let error = |source| StartupError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let bound = listener.local_addr().map_err(error)?;
+    Ok((listener, bound))
+}
+
+/// What every handler and server function shares.
+fn app_state(config: &Config, addr: SocketAddr, seams: Seams, metrics: &Arc<Metrics>) -> AppState {
+    let mut leptos_options = config.leptos_options(addr);
+    // Content-hashed file names when the release build made them (it
+    // wrote their hashes beside this binary).
+    let hashes = assets::build_hashes(&leptos_options.hash_file);
+    leptos_options.hash_files = hashes.is_some();
+    AppState::new(Shared {
+        store: seams.store,
+        changes: seams.changes,
+        models: seams.models,
+        assets: SiteAssets::new(&leptos_options, hashes.as_ref()),
+        leptos_options,
+        pages: Default::default(),
+        items: Default::default(),
+        html: Default::default(),
+        auth: seams.auth,
+        metrics: Arc::clone(metrics),
+        streams: StreamSlots::new(config.streams_per_client as usize),
+    })
+}
+
+/// `GET /metrics`, for admins only when `admin_only`.
+fn metrics_route(state: &AppState, admin_only: bool) -> Router {
+    let metrics = MetricsState {
+        metrics: Arc::clone(&state.metrics),
+        store: Arc::clone(&state.store),
+        admin_only: admin_only.then(|| Arc::clone(&state.auth)),
+    };
+    Router::new()
+        .route("/metrics", get(rest::metrics_endpoint))
+        .with_state(metrics)
+}
+
+/// `/metrics` on the main address unless it has one of its own (there it
+/// is reachable by the monitoring system alone, and open), and CORS for
+/// the configured origins.
+fn with_metrics_and_cors(
+    config: &Config,
+    mut router: Router,
+    state: &AppState,
+    metrics_elsewhere: bool,
+) -> Router {
+    if !metrics_elsewhere {
+        router = router.merge(metrics_route(state, config.metrics_admin_only));
+    }
+    match security::cors(&config.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// The front layer, around the whole router once (`Router::layer` would
+/// wrap every route, and axum clones a route's layered service per
+/// request). Its limits come first, so a refused request costs as little
+/// as possible, but is still answered with its request id, the security
+/// headers, a log line and metrics.
+fn front_layer(config: &Config, state: &AppState, patterns: RoutePatterns) -> FrontLayer {
+    let limits = RequestLimits {
+        rate: config
+            .rate()
+            .map(|(per_second, burst)| RateLimiter::new(per_second, burst)),
+        body_timeout: Duration::from_secs_f64(config.body_timeout),
+        max_uri_bytes: MAX_URI_BYTES,
+        refused: state.metrics.rate_limited.clone(),
+        auth: Some(Arc::clone(&state.auth)),
+    };
+    let guard = security::SiteGuard::new(config.public_origins.clone());
+    FrontLayer::new(patterns, Arc::clone(&state.metrics), limits, guard, DOORS)
 }
 
 /// The UI's routes, found once per process. Finding them renders the app

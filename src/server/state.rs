@@ -8,10 +8,11 @@ use leptos::config::LeptosOptions;
 
 use crate::server::assets::SiteAssets;
 use crate::server::auth::Auth;
+use crate::server::cache::PageCache;
 use crate::server::inference::ModelRegistry;
-use crate::server::limits::StreamSlots;
 use crate::server::page_cache::CachedPage;
-use crate::server::rest::{CachedItem, PageCache};
+use crate::server::rate::StreamSlots;
+use crate::server::rest::CachedItem;
 use crate::server::store::{ChangeFeed, ItemStore};
 use crate::server::telemetry::Metrics;
 

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use itemserve::server::config::{Switch, TEST_ADMIN_PASSWORD};
+use itemserve::server::config::Switch;
+
+use crate::helpers::TEST_ADMIN_PASSWORD;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{status_and_json, TestApp, TestDatabase};
+use crate::helpers::{status_and_json, test_config, TestApp, TestDatabase};
 
 /// Every route that changes items, with a body that would succeed.
 fn item_writes() -> Vec<(Method, &'static str, Option<Value>)> {
@@ -57,11 +59,14 @@ async fn assert_401(response: reqwest::Response, context: &str) {
 
 #[tokio::test]
 async fn the_role_matrix_holds_for_every_write_and_admin_route() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.seed_demo_items = true;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.seed_demo_items = true;
+        })
+        .start()
+        .await;
     let admin = app.admin_token().await;
     let viewer = app.user_token(&admin, "vera", "viewer").await;
     let disabled = app.user_token(&admin, "dora", "editor").await;
@@ -166,12 +171,15 @@ async fn the_role_matrix_holds_for_every_write_and_admin_route() {
 
 #[tokio::test]
 async fn reading_can_require_a_login() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.public_read = false;
-        c.seed_demo_items = true;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.public_read = false;
+            c.seed_demo_items = true;
+        })
+        .start()
+        .await;
     for path in [
         "/items/",
         "/items/1",
@@ -217,7 +225,7 @@ async fn reading_can_require_a_login() {
 
 #[tokio::test]
 async fn login_accepts_the_oauth2_form_and_json_and_refuses_wrong_passwords() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let (status, body) = status_and_json(app.login("admin", TEST_ADMIN_PASSWORD).await).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "bearer");
@@ -265,11 +273,14 @@ async fn login_accepts_the_oauth2_form_and_json_and_refuses_wrong_passwords() {
 
 #[tokio::test]
 async fn tampered_expired_and_foreign_tokens_are_refused() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.access_token_ttl = 1;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.access_token_ttl = 1;
+        })
+        .start()
+        .await;
     let token = app.admin_token().await;
     let me = |token: String| {
         let app = &app;
@@ -328,7 +339,7 @@ async fn tampered_expired_and_foreign_tokens_are_refused() {
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_can_be_revoked() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let (_, first) = status_and_json(app.login("admin", TEST_ADMIN_PASSWORD).await).await;
     let refresh = first["refresh_token"].as_str().unwrap().to_owned();
 
@@ -385,7 +396,7 @@ async fn refresh_tokens_rotate_and_can_be_revoked() {
 
 #[tokio::test]
 async fn api_tokens_are_shown_once_listed_without_secrets_and_revocable() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let admin = app.admin_token().await;
     let editor = app.user_token(&admin, "eve", "editor").await;
 
@@ -484,7 +495,7 @@ async fn api_tokens_are_shown_once_listed_without_secrets_and_revocable() {
 
 #[tokio::test]
 async fn user_management_validates_and_protects_the_last_admin() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let admin = app.admin_token().await;
     let (status, body) = status_and_json(
         app.call(
@@ -549,7 +560,7 @@ async fn user_management_validates_and_protects_the_last_admin() {
 
 #[tokio::test]
 async fn a_password_reset_or_disabling_ends_the_users_sessions() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let admin = app.admin_token().await;
     app.user_token(&admin, "ruth", "editor").await;
     let (_, pair) = status_and_json(app.login("ruth", "password-of-ruth").await).await;
@@ -588,11 +599,14 @@ async fn a_password_reset_or_disabling_ends_the_users_sessions() {
 
 #[tokio::test]
 async fn login_attempts_are_limited_per_address_and_per_user_name() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.login_rate_limit = 3;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.login_rate_limit = 3;
+        })
+        .start()
+        .await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(app.login("admin", "wrong password").await.status().as_u16());
@@ -610,11 +624,14 @@ async fn login_attempts_are_limited_per_address_and_per_user_name() {
 
 #[tokio::test]
 async fn server_functions_apply_the_same_permissions_with_the_session_cookie() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.seed_demo_items = true;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.seed_demo_items = true;
+        })
+        .start()
+        .await;
     let admin = app.admin_token().await;
     app.user_token(&admin, "vince", "viewer").await;
     app.user_token(&admin, "edna", "editor").await;
@@ -739,12 +756,15 @@ async fn with_auth_off_everything_is_open_and_the_account_routes_say_so() {
 
 #[tokio::test]
 async fn the_rate_limit_counts_a_logged_in_user_apart_from_their_address() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.rate_limit = 1;
-        c.rate_limit_burst = Some(3);
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.rate_limit = 1;
+            c.rate_limit_burst = Some(3);
+        })
+        .start()
+        .await;
     let admin = app.admin_token().await;
     // Anonymous requests spend the address's budget...
     let mut anonymous = Vec::new();
@@ -772,7 +792,7 @@ async fn the_rate_limit_counts_a_logged_in_user_apart_from_their_address() {
 
 #[tokio::test]
 async fn metrics_are_for_admins_by_default() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     assert_401(app.get("/metrics").await, "anonymous /metrics").await;
     let admin = app.admin_token().await;
     let editor = app.user_token(&admin, "mel", "editor").await;
@@ -788,18 +808,21 @@ async fn metrics_are_for_admins_by_default() {
         .contains("itemserve_build_info"));
 
     // Opened on purpose, anyone may read them.
-    let open = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.metrics_admin_only = false;
-    })
-    .await;
+    let open = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.metrics_admin_only = false;
+        })
+        .start()
+        .await;
     assert_eq!(open.get("/metrics").await.status(), 200);
 }
 
 #[tokio::test]
 async fn tokens_stay_valid_across_a_restart_and_a_short_signing_key_is_refused() {
     let db = TestDatabase::new().await;
-    let mut config = itemserve::server::config::Config::for_tests(db.url());
+    let mut config = test_config(&db.url());
     config.auth = Switch::On;
     let mut first = TestApp::start_with(&config).await;
     let token = first.admin_token().await;
@@ -824,7 +847,7 @@ async fn tokens_stay_valid_across_a_restart_and_a_short_signing_key_is_refused()
 
 #[tokio::test]
 async fn the_session_cookie_is_secure_behind_an_https_proxy() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let response = app
         .client
         .post(app.url("/rpc/session/login"))

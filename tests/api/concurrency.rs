@@ -5,7 +5,7 @@ use crate::helpers::{status_and_json, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_creates_are_all_stored_with_distinct_ids() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     let creates = (0..100).map(|i| {
         let app = &app;
         async move {
@@ -112,7 +112,7 @@ async fn reads_during_writes_always_see_whole_items() {
 /// and read the same pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn listings_always_reflect_every_acknowledged_write() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     let clients = (0..4).map(|c| {
         let app = &app;
         async move {
@@ -143,7 +143,7 @@ async fn listings_always_reflect_every_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_creates_choosing_one_id_store_exactly_one_and_the_rest_get_409() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     // Creates without an id race beside them: none may take the chosen id
     // or lose its own write.
     let creates = (0..40).map(|i| {

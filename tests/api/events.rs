@@ -155,11 +155,14 @@ async fn shutting_down_ends_open_streams_at_once() {
 
 #[tokio::test]
 async fn when_reading_needs_a_login_so_does_the_stream() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.public_read = false;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.public_read = false;
+        })
+        .start()
+        .await;
     let (status, body) = status_and_json(app.get("/items/events").await).await;
     assert_eq!(status, 401, "{body}");
     assert!(body["detail"].is_string(), "{body}");

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use itemserve::server::config::{Switch, TEST_ADMIN_PASSWORD};
+use itemserve::server::config::Switch;
+
+use crate::helpers::TEST_ADMIN_PASSWORD;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -57,7 +59,7 @@ async fn raw_http(app: &TestApp, request: &[u8]) -> (String, String) {
 
 #[tokio::test]
 async fn rest_writes_with_the_session_cookie_must_come_from_this_site() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let cookie = session_cookie(&app, "admin", TEST_ADMIN_PASSWORD).await;
     let own = format!("http://{}", app.addr);
 
@@ -145,7 +147,7 @@ async fn rest_writes_with_the_session_cookie_must_come_from_this_site() {
 
 #[tokio::test]
 async fn form_bodies_reach_only_the_oauth2_token_routes() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let admin = app.admin_token().await;
     for path in ["/users", "/auth/tokens"] {
         let response = app
@@ -259,10 +261,13 @@ async fn server_functions_refuse_what_rest_refuses_in_a_listing() {
 
 #[tokio::test]
 async fn server_functions_check_scheme_and_host_against_the_public_origin() {
-    let app = TestApp::spawn_configured(|c| {
-        c.public_origins = vec!["https://items.example".parse().unwrap()];
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.public_origins = vec!["https://items.example".parse().unwrap()];
+        })
+        .start()
+        .await;
     let call = |host: &str, origin: &str| {
         let request = app
             .client
@@ -293,11 +298,14 @@ async fn server_functions_check_scheme_and_host_against_the_public_origin() {
 
 #[tokio::test]
 async fn a_rate_limited_server_function_answers_an_error_the_browser_can_read() {
-    let app = TestApp::spawn_configured(|c| {
-        c.rate_limit = 1;
-        c.rate_limit_burst = Some(1);
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.rate_limit = 1;
+            c.rate_limit_burst = Some(1);
+        })
+        .start()
+        .await;
     let mut last = None;
     for _ in 0..3 {
         last = Some(
@@ -352,7 +360,7 @@ async fn request_heads_must_name_one_host_and_stay_within_64_kib() {
 
 #[tokio::test]
 async fn an_etag_of_a_deleted_item_never_matches_its_successor() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     let etag =
         |response: &reqwest::Response| response.headers()["etag"].to_str().unwrap().to_owned();
     let first = app
@@ -416,7 +424,7 @@ async fn an_etag_of_a_deleted_item_never_matches_its_successor() {
 
 #[tokio::test]
 async fn a_replayed_refresh_token_revokes_its_family_and_its_access_tokens() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let refresh = |token: String| {
         let app = &app;
         async move {
@@ -462,7 +470,7 @@ async fn a_replayed_refresh_token_revokes_its_family_and_its_access_tokens() {
 
 #[tokio::test]
 async fn a_password_reset_or_disabling_ends_every_token_of_the_user() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let admin = app.admin_token().await;
     let access = app.user_token(&admin, "rita", "editor").await;
     let (status, created) = status_and_json(
@@ -514,7 +522,7 @@ async fn a_password_reset_or_disabling_ends_every_token_of_the_user() {
 
 #[tokio::test]
 async fn blank_repeated_and_common_passwords_are_refused() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let admin = app.admin_token().await;
     for (password, kind) in [
         ("        ", "password_too_weak"),
@@ -541,12 +549,15 @@ async fn blank_repeated_and_common_passwords_are_refused() {
 
 #[tokio::test]
 async fn one_guessing_address_does_not_lock_the_user_out_elsewhere() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.login_rate_limit = 3;
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.login_rate_limit = 3;
+            c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        })
+        .start()
+        .await;
     let login_from = |address: &'static str, password: &'static str| {
         let app = &app;
         async move {
@@ -584,7 +595,7 @@ async fn one_guessing_address_does_not_lock_the_user_out_elsewhere() {
 
 #[tokio::test]
 async fn answers_that_carry_tokens_are_never_cached() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let login = app.login("admin", TEST_ADMIN_PASSWORD).await;
     assert_eq!(login.headers()["cache-control"], "no-store");
     let body: Value = login.json().await.unwrap();
@@ -611,7 +622,11 @@ async fn answers_that_carry_tokens_are_never_cached() {
 
 #[tokio::test]
 async fn one_address_cannot_hold_more_than_its_share_of_event_streams() {
-    let app = TestApp::spawn_configured(|c| c.streams_per_client = 3).await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| c.streams_per_client = 3)
+        .start()
+        .await;
     let mut open = Vec::new();
     for _ in 0..3 {
         let stream = app.get("/items/events").await;
@@ -642,7 +657,7 @@ async fn one_address_cannot_hold_more_than_its_share_of_event_streams() {
 
 #[tokio::test]
 async fn user_names_that_look_like_an_existing_one_are_refused() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let admin = app.admin_token().await;
     let create = |name: &'static str| {
         let (app, admin) = (&app, &admin);

@@ -1,7 +1,9 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use itemserve::server::config::{Config, Switch, TEST_ADMIN_PASSWORD};
+use itemserve::server::config::{Config, Switch};
+
+pub use crate::common::{test_config, TEST_ADMIN_PASSWORD};
 use itemserve::server::startup::Application;
 use reqwest::{Client, Response};
 use serde_json::Value;
@@ -112,50 +114,78 @@ pub struct TestApp {
     _db: Option<TestDatabase>,
 }
 
+/// How a test server starts, from [`TestApp::with`]: a new database of
+/// its own with the three demo items, unless told otherwise.
+pub struct Spawn<'a> {
+    seed: bool,
+    database_url: Option<String>,
+    adjust: Vec<Box<dyn FnOnce(&mut Config) + 'a>>,
+}
+
+impl<'a> Spawn<'a> {
+    /// Without the demo items.
+    pub fn empty(mut self) -> Self {
+        self.seed = false;
+        self
+    }
+
+    /// With logins on; the first user is `admin` with
+    /// [`TEST_ADMIN_PASSWORD`].
+    pub fn auth(self) -> Self {
+        self.configure(|c| c.auth = Switch::On)
+    }
+
+    /// With the models in `dir`.
+    pub fn models(self, dir: &std::path::Path) -> Self {
+        let dir = dir.to_owned();
+        self.configure(move |c| c.models_dir = dir)
+    }
+
+    /// With `adjust` applied to the test configuration (limits, timeouts).
+    pub fn configure(mut self, adjust: impl FnOnce(&mut Config) + 'a) -> Self {
+        self.adjust.push(Box::new(adjust));
+        self
+    }
+
+    /// On an existing database (for restarts), which outlives the server.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_owned());
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let (db, url) = match self.database_url {
+            Some(url) => (None, url),
+            None => {
+                let db = TestDatabase::new().await;
+                let url = db.url();
+                (Some(db), url)
+            }
+        };
+        let mut config = test_config(&url);
+        config.seed_demo_items = self.seed;
+        for adjust in self.adjust {
+            adjust(&mut config);
+        }
+        let mut app = TestApp::start_with(&config).await;
+        app._db = db;
+        app
+    }
+}
+
 impl TestApp {
     /// A server on a new database holding the three demo items.
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(true).await
+        Self::with().start().await
     }
 
-    /// A server on a new, empty database.
-    pub async fn spawn_empty() -> TestApp {
-        Self::spawn_with(false).await
-    }
-
-    async fn spawn_with(seed: bool) -> TestApp {
-        let db = TestDatabase::new().await;
-        let mut app = Self::start(&db.url(), seed).await;
-        app._db = Some(db);
-        app
-    }
-
-    /// A server on a new database whose models come from `models_dir`.
-    pub async fn spawn_with_models(models_dir: &std::path::Path) -> TestApp {
-        let db = TestDatabase::new().await;
-        let mut config = Config::for_tests(db.url());
-        config.models_dir = models_dir.to_owned();
-        let mut app = Self::start_with(&config).await;
-        app._db = Some(db);
-        app
-    }
-
-    /// A server on a new, empty database, with `adjust` applied to the test
-    /// configuration (limits, timeouts).
-    pub async fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let db = TestDatabase::new().await;
-        let mut config = Config::for_tests(db.url());
-        adjust(&mut config);
-        let mut app = Self::start_with(&config).await;
-        app._db = Some(db);
-        app
-    }
-
-    /// A server on an existing database URL (for restarts).
-    pub async fn start(database_url: &str, seed: bool) -> TestApp {
-        let mut config = Config::for_tests(database_url);
-        config.seed_demo_items = seed;
-        Self::start_with(&config).await
+    /// A server to be described, then started (see [`Spawn`]).
+    pub fn with<'a>() -> Spawn<'a> {
+        Spawn {
+            seed: true,
+            database_url: None,
+            adjust: Vec::new(),
+        }
     }
 
     /// A server with exactly this configuration.
@@ -258,12 +288,6 @@ impl TestApp {
             request = request.header(*name, value);
         }
         request.send().await.expect("request")
-    }
-
-    /// A server with authentication on; the first user is `admin` with
-    /// [`TEST_ADMIN_PASSWORD`].
-    pub async fn spawn_with_auth() -> TestApp {
-        Self::spawn_configured(|c| c.auth = Switch::On).await
     }
 
     /// Logs in through `POST /auth/token` (the OAuth2 form) and returns

@@ -24,7 +24,7 @@ pub(crate) async fn with_a_broken_model() -> (tempfile::TempDir, TestApp) {
     let broken = models.path().join("broken");
     copy_model("iris", &broken);
     std::fs::write(broken.join("model.onnx"), b"\x08\x01garbage").unwrap();
-    let app = TestApp::spawn_with_models(models.path()).await;
+    let app = TestApp::with().empty().models(models.path()).start().await;
     (models, app)
 }
 
@@ -56,7 +56,7 @@ fn linear_row() -> Value {
 #[tokio::test]
 async fn a_model_folder_added_later_is_served_within_two_seconds() {
     let models = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with_models(models.path()).await;
+    let app = TestApp::with().empty().models(models.path()).start().await;
     let (_, body) = status_and_json(app.get("/api/models").await).await;
     assert_eq!(body["models"], json!([]));
 
@@ -75,7 +75,7 @@ async fn a_model_folder_added_later_is_served_within_two_seconds() {
 async fn a_broken_replacement_keeps_the_old_version_serving_and_reports_the_error() {
     let models = tempfile::tempdir().unwrap();
     copy_model("linear", &models.path().join("linear"));
-    let app = TestApp::spawn_with_models(models.path()).await;
+    let app = TestApp::with().empty().models(models.path()).start().await;
     assert_eq!(
         app.post_json(
             "/predict/",
@@ -158,7 +158,7 @@ async fn a_broken_new_model_is_listed_with_its_error_and_answers_503() {
 async fn a_removed_model_folder_stops_being_served() {
     let models = tempfile::tempdir().unwrap();
     copy_model("iris", &models.path().join("iris"));
-    let app = TestApp::spawn_with_models(models.path()).await;
+    let app = TestApp::with().empty().models(models.path()).start().await;
     assert_eq!(app.get("/api/models/iris").await.status(), 200);
 
     std::fs::remove_dir_all(models.path().join("iris")).unwrap();

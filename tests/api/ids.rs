@@ -95,7 +95,7 @@ async fn the_id_of_a_deleted_item_a_client_chose_is_never_assigned() {
 
 #[tokio::test]
 async fn many_writers_mixing_explicit_and_assigned_ids_never_collide() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     let tasks = (0..8).map(|w| {
         let client = app.client.clone();
         let url = app.url("/items/");
@@ -194,6 +194,9 @@ async fn start_on_schema_1(inserts: &str) -> (TestApp, tempfile::TempDir) {
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA user_version = 1;")
         .unwrap();
     drop(conn);
-    let app = TestApp::start(&format!("sqlite://{}", path.display()), true).await;
+    let app = TestApp::with()
+        .database(&format!("sqlite://{}", path.display()))
+        .start()
+        .await;
     (app, dir)
 }

@@ -26,7 +26,7 @@ async fn the_items_collection_answers_without_a_trailing_slash_too() {
 
 #[tokio::test]
 async fn demo_items_can_be_turned_off() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     let (status, body) = status_and_json(app.get("/items/").await).await;
     assert_eq!(status, 200);
     assert_eq!(body, json!([]));

@@ -38,11 +38,14 @@ async fn assert_still_serving(app: &TestApp) {
 
 #[tokio::test]
 async fn a_burst_beyond_the_rate_limit_gets_429_with_retry_after() {
-    let app = TestApp::spawn_configured(|c| {
-        c.rate_limit = 5;
-        c.rate_limit_burst = Some(10);
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.rate_limit = 5;
+            c.rate_limit_burst = Some(10);
+        })
+        .start()
+        .await;
 
     let mut statuses = Vec::new();
     for _ in 0..30 {
@@ -110,12 +113,15 @@ async fn forwarded_for(app: &TestApp, client: &str, n: usize) -> Vec<u16> {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
-    let app = TestApp::spawn_configured(|c| {
-        c.rate_limit = 1;
-        c.rate_limit_burst = Some(5);
-        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.rate_limit = 1;
+            c.rate_limit_burst = Some(5);
+            c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        })
+        .start()
+        .await;
     let first = forwarded_for(&app, "203.0.113.7", 8).await;
     assert_eq!(first[..5], [200; 5], "{first:?}");
     assert_eq!(first[7], 429, "{first:?}");
@@ -129,11 +135,14 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
 
 #[tokio::test]
 async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
-    let app = TestApp::spawn_configured(|c| {
-        c.rate_limit = 1;
-        c.rate_limit_burst = Some(5);
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.rate_limit = 1;
+            c.rate_limit_burst = Some(5);
+        })
+        .start()
+        .await;
     let first = forwarded_for(&app, "203.0.113.7", 8).await;
     assert_eq!(first[7], 429, "{first:?}");
     // The header names someone else, but the connection is the same client.
@@ -158,7 +167,11 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
 
 #[tokio::test]
 async fn the_rate_limit_is_off_when_set_to_zero() {
-    let app = TestApp::spawn_configured(|c| c.rate_limit = 0).await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| c.rate_limit = 0)
+        .start()
+        .await;
     for _ in 0..300 {
         assert_eq!(app.get("/healthz").await.status(), 200);
         assert_eq!(app.get("/items/").await.status(), 200);
@@ -167,7 +180,11 @@ async fn the_rate_limit_is_off_when_set_to_zero() {
 
 #[tokio::test]
 async fn many_idle_connections_do_not_stop_the_server() {
-    let app = TestApp::spawn_configured(|c| c.header_timeout = 1.0).await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| c.header_timeout = 1.0)
+        .start()
+        .await;
     let mut idle = Vec::new();
     for _ in 0..2000 {
         idle.push(TcpStream::connect(app.addr).await.unwrap());
@@ -199,7 +216,11 @@ async fn many_idle_connections_do_not_stop_the_server() {
 
 #[tokio::test]
 async fn a_slowloris_client_is_cut_off_and_others_are_served() {
-    let app = TestApp::spawn_configured(|c| c.header_timeout = 1.0).await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| c.header_timeout = 1.0)
+        .start()
+        .await;
     let mut slow = Vec::new();
     for _ in 0..50 {
         let mut stream = TcpStream::connect(app.addr).await.unwrap();
@@ -245,7 +266,11 @@ async fn a_slowloris_client_is_cut_off_and_others_are_served() {
 
 #[tokio::test]
 async fn a_body_sent_too_slowly_gets_408() {
-    let app = TestApp::spawn_configured(|c| c.body_timeout = 1.0).await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| c.body_timeout = 1.0)
+        .start()
+        .await;
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
     stream
         .write_all(
@@ -266,11 +291,14 @@ async fn a_body_sent_too_slowly_gets_408() {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_are_closed_at_once() {
-    let app = TestApp::spawn_configured(|c| {
-        c.max_connections = 20;
-        c.header_timeout = 1.0;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.max_connections = 20;
+            c.header_timeout = 1.0;
+        })
+        .start()
+        .await;
     let mut held = Vec::new();
     for _ in 0..20 {
         held.push(TcpStream::connect(app.addr).await.unwrap());

@@ -3,6 +3,8 @@
 //! PostgreSQL database per test when `ITEMSERVE_TEST_POSTGRES` names a
 //! server (`scripts/test` runs the suite both ways).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
 mod auth;

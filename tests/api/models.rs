@@ -175,7 +175,7 @@ async fn predict_rejects_unknown_features_nan_strings_and_huge_numbers() {
 #[tokio::test]
 async fn predict_answers_503_when_the_linear_model_is_missing() {
     let empty = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with_models(empty.path()).await;
+    let app = TestApp::with().empty().models(empty.path()).start().await;
     let (status, body) = status_and_json(
         app.post_json(
             "/predict/",

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{page_nonce, status_and_json, TestApp, TestDatabase};
+use crate::helpers::{page_nonce, status_and_json, test_config, TestApp, TestDatabase};
 
 /// The value of `name` in a metrics exposition line whose labels include
 /// every one of `labels`, e.g. `("itemserve_items", &[])`.
@@ -59,7 +59,7 @@ async fn every_response_carries_a_request_id_and_a_sane_client_id_is_kept() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_inference_commits_and_items() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     app.create(json!({"name": "Counted"})).await;
     app.create(json!({"name": "Counted too"})).await;
     for id in [1, 2, 999] {
@@ -161,11 +161,14 @@ async fn metrics_count_requests_by_route_inference_commits_and_items() {
 
 #[tokio::test]
 async fn rate_limit_refusals_are_counted() {
-    let app = TestApp::spawn_configured(|c| {
-        c.rate_limit = 1;
-        c.rate_limit_burst = Some(1);
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.rate_limit = 1;
+            c.rate_limit_burst = Some(1);
+        })
+        .start()
+        .await;
     let mut refused = 0;
     for _ in 0..5 {
         if app.get("/items/").await.status() == 429 {
@@ -184,7 +187,7 @@ async fn rate_limit_refusals_are_counted() {
 #[tokio::test]
 async fn metrics_can_live_on_their_own_address_only() {
     let db = TestDatabase::new().await;
-    let mut config = itemserve::server::config::Config::for_tests(db.url());
+    let mut config = test_config(&db.url());
     config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     let app = itemserve::server::startup::Application::build(&config)
         .await
@@ -286,10 +289,13 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins() {
         .headers()
         .contains_key("access-control-allow-origin"));
 
-    let app = TestApp::spawn_configured(|c| {
-        c.cors_origins = vec!["https://app.example".parse().unwrap()];
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.cors_origins = vec!["https://app.example".parse().unwrap()];
+        })
+        .start()
+        .await;
     let preflight = app
         .client
         .request(reqwest::Method::OPTIONS, app.url("/items/1"))

@@ -77,7 +77,7 @@ async fn pages_from_the_cache_get_a_fresh_nonce_in_policy_and_scripts() {
 
 #[tokio::test]
 async fn a_signed_in_user_never_gets_the_anonymous_page() {
-    let app = TestApp::spawn_with_auth().await;
+    let app = TestApp::with().empty().auth().start().await;
     let token = app.admin_token().await;
     let created = app
         .call(
@@ -121,7 +121,10 @@ async fn the_anonymous_page_is_kept_until_the_next_write_through_the_server() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("items.db");
-    let app = TestApp::start(&format!("sqlite://{}", db.display()), true).await;
+    let app = TestApp::with()
+        .database(&format!("sqlite://{}", db.display()))
+        .start()
+        .await;
     assert!(page(&app, "/").await.contains("Item One"));
     // A change behind the server's back (another program on the file): the
     // store's revision does not move, so the kept page is still served...
@@ -168,19 +171,19 @@ fn panics_so_far() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_renders_thousands_of_times_at_once_without_a_panic() {
     use futures::stream::{self, StreamExt};
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = itemserve::server::config::Switch::On;
-        c.seed_demo_items = true;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = itemserve::server::config::Switch::On;
+            c.seed_demo_items = true;
+        })
+        .start()
+        .await;
     let login = app
         .client
         .post(app.url("/rpc/session/login"))
         .header("content-type", "application/json")
-        .body(
-            json!({"name": "admin", "password": itemserve::server::config::TEST_ADMIN_PASSWORD})
-                .to_string(),
-        )
+        .body(json!({"name": "admin", "password": crate::helpers::TEST_ADMIN_PASSWORD}).to_string())
         .send()
         .await
         .unwrap();

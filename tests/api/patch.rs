@@ -30,7 +30,7 @@ async fn patch(
 
 #[tokio::test]
 async fn given_fields_change_null_clears_and_absent_fields_stay() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     let item = app
         .create(
             json!({"name": "Lamp", "description": "Brass", "category": "Lighting", "price": 20.0}),
@@ -162,7 +162,7 @@ async fn unknown_items_bad_ids_and_bad_bodies_get_clear_errors() {
 async fn concurrent_patches_of_different_fields_all_apply() {
     // Without If-Match, a patch that loses a race with another write is
     // reapplied to the newer item instead of overwriting it.
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     let id = app.create(json!({"name": "Start"})).await["id"]
         .as_i64()
         .unwrap();

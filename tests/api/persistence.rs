@@ -19,14 +19,14 @@ async fn items_survive_a_graceful_restart() {
         ),
         TestDatabase::Postgres { .. } => db.url(),
     };
-    let mut app = TestApp::start(&url, true).await;
+    let mut app = TestApp::with().database(&url).start().await;
     app.create(json!({"id": 10, "name": "Keeper", "price": 9.99}))
         .await;
     app.put_json("/items/1", &json!({"name": "Edited"})).await;
     app.delete("/items/2").await;
     app.stop().await;
 
-    let app = TestApp::start(&url, true).await;
+    let app = TestApp::with().database(&url).start().await;
     let (_, items) = status_and_json(app.get("/items/").await).await;
     let names: Vec<&str> = items
         .as_array()
@@ -267,7 +267,7 @@ async fn a_database_of_the_builds_before_refinery_upgrades_in_place_and_keeps_it
     let url = format!("sqlite://{}", path.display());
 
     for start in 0..2 {
-        let mut app = TestApp::start(&url, true).await;
+        let mut app = TestApp::with().database(&url).start().await;
         let (status, items) = status_and_json(app.get("/items/").await).await;
         assert_eq!(status, 200);
         let names: Vec<&str> = items

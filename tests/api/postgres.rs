@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use itemserve::server::config::{Config, Switch};
+use itemserve::server::config::Switch;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::events::EventStream;
-use crate::helpers::{postgres_server, status_and_json, TestApp, TestDatabase};
+use crate::helpers::{postgres_server, status_and_json, test_config, TestApp, TestDatabase};
 use crate::rpc;
 
 fn skip(test: &str) -> bool {
@@ -28,7 +28,7 @@ fn skip(test: &str) -> bool {
 
 /// Two instances on one new database.
 async fn two_instances(db: &TestDatabase) -> (TestApp, TestApp) {
-    let mut config = Config::for_tests(db.url());
+    let mut config = test_config(&db.url());
     config.seed_demo_items = true;
     let a = TestApp::start_with(&config).await;
     let b = TestApp::start_with(&config).await;
@@ -182,7 +182,7 @@ async fn while_the_database_is_gone_requests_get_503_and_the_service_recovers_by
         proxy.addr,
         rest.split_once('/').unwrap().1
     );
-    let mut config = Config::for_tests(through_proxy);
+    let mut config = test_config(&through_proxy);
     config.seed_demo_items = true;
     let app = TestApp::start_with(&config).await;
 
@@ -281,7 +281,7 @@ async fn an_unreachable_database_at_startup_fails_with_a_clear_message() {
         .local_addr()
         .unwrap()
         .port();
-    let config = Config::for_tests(format!("postgres://postgres@127.0.0.1:{port}/test"));
+    let config = test_config(&format!("postgres://postgres@127.0.0.1:{port}/test"));
     let error = match itemserve::server::startup::Application::build(&config).await {
         Ok(_) => panic!("started without a database"),
         Err(e) => e.to_string(),
@@ -304,7 +304,7 @@ async fn when_the_id_sequence_is_used_up_a_create_without_id_is_a_503_saying_so(
         return;
     }
     let db = TestDatabase::new().await;
-    let app = TestApp::start(&db.url(), true).await;
+    let app = TestApp::with().database(&db.url()).start().await;
     run_sql(&db, "SELECT setval('item_ids', 9007199254740991)").await;
     let (status, body) = status_and_json(
         app.post_json("/items/", &json!({"name": "One too many"}))
@@ -361,8 +361,7 @@ async fn a_database_user_without_the_right_to_create_tables_gets_a_clear_error()
         "{scheme}://{role}@{}",
         rest.rsplit_once('@').map_or(rest, |(_, r)| r)
     );
-    let result =
-        itemserve::server::startup::Application::build(&Config::for_tests(as_reader)).await;
+    let result = itemserve::server::startup::Application::build(&test_config(&as_reader)).await;
     run_sql(&db, &format!("DROP ROLE IF EXISTS {role}")).await;
     let error = match result {
         Ok(_) => panic!("migrated without the right to create tables"),
@@ -469,7 +468,7 @@ async fn a_user_demoted_or_disabled_through_one_instance_is_refused_by_the_other
         return;
     }
     let db = TestDatabase::new().await;
-    let mut config = Config::for_tests(db.url());
+    let mut config = test_config(&db.url());
     config.auth = Switch::On;
     let a = TestApp::start_with(&config).await;
     let b = TestApp::start_with(&config).await;
@@ -509,7 +508,7 @@ async fn a_user_disabled_by_hand_in_sql_is_refused_within_seconds() {
         return;
     }
     let db = TestDatabase::new().await;
-    let mut config = Config::for_tests(db.url());
+    let mut config = test_config(&db.url());
     config.auth = Switch::On;
     let app = TestApp::start_with(&config).await;
     let admin = app.admin_token().await;

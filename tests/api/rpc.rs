@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 use crate::helpers::{status_and_json, TestApp};
 use crate::hot_reload::with_a_broken_model;
-use itemserve::server::config::{Switch, TEST_ADMIN_PASSWORD};
+use itemserve::server::config::Switch;
+
+use crate::helpers::TEST_ADMIN_PASSWORD;
 
 /// POSTs `body` as it is to a server function.
 pub(crate) async fn call(app: &TestApp, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
@@ -116,11 +118,14 @@ async fn prediction_errors_have_the_status_of_their_kind() {
 
 #[tokio::test]
 async fn too_many_logins_through_the_ui_answer_429() {
-    let app = TestApp::spawn_configured(|c| {
-        c.auth = Switch::On;
-        c.login_rate_limit = 2;
-    })
-    .await;
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| {
+            c.auth = Switch::On;
+            c.login_rate_limit = 2;
+        })
+        .start()
+        .await;
     let attempt = json!({"name": "admin", "password": "wrong password"}).to_string();
     let mut statuses = Vec::new();
     for _ in 0..4 {

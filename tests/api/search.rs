@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use crate::helpers::{error_locs, pairs, status_and_json, TestApp};
 
 async fn catalogue() -> TestApp {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     for (name, description, category, price) in [
         ("Desk lamp", "Warm LED light", "Lighting", 25.0),
         ("Floor lamp", "Tall and bright", "Lighting", 80.0),
@@ -167,7 +167,7 @@ async fn filter_rejects_a_non_numeric_or_infinite_price() {
 
 #[tokio::test]
 async fn q_ignores_case_beyond_ascii() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     for (name, description) in [
         ("Café crème", "Petit déjeuner"),
         ("äöü Schokolade", "süß"),
@@ -195,7 +195,7 @@ async fn q_ignores_case_beyond_ascii() {
 
 #[tokio::test]
 async fn the_category_filter_ignores_case_beyond_ascii() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     app.create(json!({"name": "Espresso", "category": "Café"}))
         .await;
     app.create(json!({"name": "Tea", "category": "Tee"})).await;
@@ -211,7 +211,7 @@ fn urlencode(text: &str) -> String {
 
 #[tokio::test]
 async fn invented_categories_cannot_push_used_ones_out_of_the_menu() {
-    let app = TestApp::spawn_empty().await;
+    let app = TestApp::with().empty().start().await;
     // One client invents 600 categories that sort before everything else...
     let creates = (0..600).map(|i| {
         let client = app.client.clone();

@@ -9,11 +9,11 @@ use super::form::ItemFormState;
 use super::live::LiveTable;
 use super::row::{timestamp, Mode};
 use super::Refresh;
-use crate::api::update_item;
 use crate::app::chunk::NotLoaded;
 use crate::app::reactive::GetOr;
 use crate::app::widgets::TextField;
 use crate::domain::{Item, ItemDraft, ItemForm};
+use crate::rpc::update_item;
 
 /// The cells of `item`'s row while it is being edited: the fields, Save and
 /// Cancel. `mode` goes back to [`Mode::View`] on Cancel; `problem` shows

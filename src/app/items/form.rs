@@ -5,12 +5,13 @@ use leptos::prelude::*;
 use leptos::wasm_split::wasm_split;
 
 use super::Refresh;
-use crate::api::create_item;
 use crate::app::account::Account;
 use crate::app::chunk::NotLoaded;
 use crate::app::reactive::GetOr;
 use crate::app::widgets::TextField;
-use crate::domain::{AppError, FieldError, ItemDraft, ItemForm};
+use crate::domain::{FieldError, ItemDraft, ItemForm};
+use crate::rpc::create_item;
+use crate::rpc::RpcError;
 
 /// The signals behind an item form.
 #[derive(Clone, Copy)]
@@ -79,8 +80,8 @@ impl ItemFormState {
 
     /// Shows a server's answer: field errors under the fields, anything
     /// else returned as a message.
-    pub fn absorb_error(&self, error: &AppError) -> Option<String> {
-        if let AppError::Validation(errors) = error {
+    pub fn absorb_error(&self, error: &RpcError) -> Option<String> {
+        if let RpcError::Validation(errors) = error {
             self.server_errors.set(errors.clone());
             return None;
         }
@@ -90,12 +91,12 @@ impl ItemFormState {
 
 /// What to tell the person about a refused change (field errors aside); an
 /// expired session also opens the login dialog.
-pub fn problem_message(error: &AppError) -> String {
+pub fn problem_message(error: &RpcError) -> String {
     if let Some(account) = use_context::<Account>() {
         account.notice(error);
     }
     match error {
-        AppError::Unauthorized(_) => {
+        RpcError::Unauthorized(_) => {
             "Your session has expired: log in again, then save. What you typed is kept.".into()
         }
         other => other.to_string(),

@@ -11,13 +11,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::current_session;
-use crate::api::{list_categories, list_items};
 use crate::app::account::allows;
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
 use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
+use crate::rpc::current_session;
+use crate::rpc::{list_categories, list_items};
 use form::create_item_form;
 use live::{follow_changes, LiveTable};
 use table::{ItemTable, TableSkeleton};

@@ -8,10 +8,10 @@ use super::editor::row_editor;
 use super::form::problem_message;
 use super::live::LiveTable;
 use super::Refresh;
-use crate::api::delete_item;
 use crate::app::chunk::{NotLoaded, NOT_LOADED};
 use crate::app::reactive::GetOr;
 use crate::domain::Item;
+use crate::rpc::delete_item;
 
 /// What a writable row shows.
 #[derive(Clone, Copy, PartialEq)]

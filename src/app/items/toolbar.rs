@@ -5,14 +5,15 @@ use leptos_router::hooks::use_navigate;
 
 use super::UI_PAGE_SIZE;
 use crate::app::reactive::try_await;
-use crate::domain::{AppError, ItemQuery};
+use crate::domain::ItemQuery;
+use crate::rpc::RpcError;
 
 /// Search box and category menu. Works as a plain GET form before the
 /// WASM bundle loads; after hydration it navigates without a reload.
 #[component]
 pub fn SearchBar(
     query: Memo<ItemQuery>,
-    categories: Resource<Result<Vec<String>, AppError>>,
+    categories: Resource<Result<Vec<String>, RpcError>>,
 ) -> impl IntoView {
     let initial = query.try_get_untracked().unwrap_or_default();
     let text = RwSignal::new(initial.q.unwrap_or_default());

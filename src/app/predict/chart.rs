@@ -4,10 +4,10 @@
 use leptos::prelude::*;
 
 use super::format_number;
-use crate::api::predict_rows;
 use crate::app::reactive::try_await;
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{ModelInfo, Prediction, Task};
+use crate::rpc::predict_rows;
 
 /// Points along the swept feature.
 const STEPS: usize = 41;

@@ -8,10 +8,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{list_models, predict_rows};
 use crate::app::reactive::{try_await, GetOr};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{FieldError, ModelInfo, ModelStatus, Task};
+use crate::rpc::{list_models, predict_rows};
 use chart::WhatIfChart;
 use result::ResultPanel;
 

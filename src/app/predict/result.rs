@@ -4,11 +4,12 @@ use leptos::prelude::*;
 
 use super::format_number;
 use crate::app::reactive::GetOr;
-use crate::domain::{AppError, ModelInfo, Prediction};
+use crate::domain::{ModelInfo, Prediction};
+use crate::rpc::RpcError;
 
 #[component]
 pub fn ResultPanel(
-    #[prop(into)] result: Signal<Option<Result<Prediction, AppError>>>,
+    #[prop(into)] result: Signal<Option<Result<Prediction, RpcError>>>,
     pending: Memo<bool>,
     info: ModelInfo,
 ) -> impl IntoView {

@@ -19,11 +19,16 @@ use axum::http::HeaderMap;
 pub use tokens::{random_text, API_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SESSION_TOKEN_PREFIX};
 
 use crate::domain::{AccessPolicy, Denied, Permission, Role, User};
-use crate::server::limits::{ClientKey, RateLimiter};
+use crate::server::rate::{ClientKey, RateLimiter};
 use crate::server::store::{
     now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges, UserStore,
 };
 use tokens::{Claims, Signer};
+
+/// What a route that needs logins answers when authentication is off.
+pub const AUTH_OFF: &str =
+    "Authentication is off on this server (ITEMSERVE_AUTH=off): every request is allowed \
+     without logging in";
 
 /// The browser session cookie.
 pub const SESSION_COOKIE: &str = "itemserve_session";
@@ -75,26 +80,6 @@ pub enum AuthError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),
-}
-
-impl From<AuthError> for crate::domain::AppError {
-    fn from(e: AuthError) -> Self {
-        use crate::domain::AppError;
-        match e {
-            AuthError::NotLoggedIn => {
-                AppError::Unauthorized("You are not logged in (or your session expired).".into())
-            }
-            AuthError::BadCredentials(message) => AppError::Unauthorized(message.into()),
-            AuthError::Forbidden { .. } => AppError::Forbidden(e.to_string()),
-            AuthError::TooManyAttempts(_) => AppError::TooManyRequests(e.to_string()),
-            AuthError::LookAlikeName { .. } => AppError::Conflict(e.to_string()),
-            AuthError::Store(e) => e.into(),
-            AuthError::Internal(message) => {
-                tracing::error!(%message, "authentication failed in a server function");
-                AppError::Internal("an internal error occurred".into())
-            }
-        }
-    }
 }
 
 /// Settings of [`Auth`].

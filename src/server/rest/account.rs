@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{path_id, read_body, Caller, JsonBytes, MediaType, AUTH_OFF};
+use super::extract::{path_id, read_body, Caller, JsonBytes};
 use super::openapi::{Detail, ValidationError};
 use crate::domain::User;
 use crate::server::auth::Principal;
+use crate::server::auth::AUTH_OFF;
+use crate::server::http::MediaType;
 use crate::server::state::AppState;
 use crate::server::store::{Credential, CredentialKind};
 

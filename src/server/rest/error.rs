@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::domain::FieldError;
 use crate::server::auth::AuthError;
+use crate::server::http::{retry_after, Refusal};
 use crate::server::store::StoreError;
 
 /// The `type` of a 422 detail for a prediction that came out infinite or NaN.
@@ -302,10 +303,33 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A wait as `Retry-After` wants it: whole seconds, rounded up, at least 1.
-pub fn retry_after(wait: std::time::Duration) -> axum::http::HeaderValue {
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    axum::http::HeaderValue::from(seconds.max(1))
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::BadRequest(message) => ApiError::BadRequest(message),
+            Refusal::Forbidden(message) => ApiError::Forbidden(message),
+            Refusal::RequestTimeout(message) => ApiError::RequestTimeout(message),
+            Refusal::PayloadTooLarge(message) => ApiError::PayloadTooLarge(message),
+            Refusal::UriTooLong(message) => ApiError::UriTooLong(message),
+            Refusal::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
+            Refusal::TooManyRequests(message, wait) => ApiError::TooManyRequests(message, wait),
+            Refusal::HeadTooLarge(message) => ApiError::HeadTooLarge(message),
+            Refusal::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+/// A front-layer refusal as REST answers it: `{"detail": ...}`.
+pub fn refusal(refusal: Refusal) -> Response {
+    ApiError::from(refusal).into_response()
+}
+
+/// A front-layer refusal as the Open Inference Protocol answers it:
+/// `{"error": ...}`.
+pub fn open_inference_refusal(refusal: Refusal) -> Response {
+    ApiError::from(refusal)
+        .into_open_inference()
+        .into_response()
 }
 
 impl ApiError {

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::extract::{Can, Read};
 use super::openapi::Detail;
 use crate::domain::ItemChange;
-use crate::server::limits::ClientKey;
+use crate::server::rate::ClientKey;
 use crate::server::state::AppState;
 use crate::server::store::ChangeEvent;
 

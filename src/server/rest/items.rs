@@ -8,12 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::cache::{cached, cached_json, to_json, Weigh};
+use super::cache::{cached, cached_json, to_json};
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, IfMatch, ItemId, JsonBody, ListParams, Read, WriteItems};
 use super::item_body::{merge_patch, ItemBody};
 use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch, ValidationError};
 use crate::domain::{Item, DEFAULT_LIMIT};
+use crate::server::cache::Weigh;
 use crate::server::state::AppState;
 
 /// How often a PATCH without `If-Match` is reapplied when another writer

@@ -12,6 +12,7 @@ mod instances;
 mod item_body;
 mod items;
 mod meta;
+mod metrics;
 mod models;
 mod openapi;
 mod search;
@@ -23,11 +24,10 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 
-pub use cache::{PageCache, Weigh};
-pub use error::{retry_after, ApiError, ValidationDetail};
-pub use extract::{MediaType, AUTH_OFF, MAX_BODY_BYTES};
+pub use error::{open_inference_refusal, refusal, ApiError, ValidationDetail};
 pub use items::CachedItem;
 pub use meta::{fallback, method_not_allowed};
+pub use metrics::{metrics_endpoint, MetricsState};
 pub use openapi::{document, Detail};
 
 use crate::server::state::AppState;

@@ -74,7 +74,7 @@ use crate::server::store::Credential;
         super::meta::healthz,
         super::meta::readyz,
         super::docs::openapi_json,
-        crate::server::telemetry::metrics_endpoint,
+        super::metrics::metrics_endpoint,
     ),
     components(schemas(
         Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,

@@ -97,7 +97,7 @@ thread_local! {
 /// Route patterns as `'static` text: a router has a few dozen.
 static ROUTES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
 
-pub(super) fn intern(route: &str) -> &'static str {
+pub fn intern(route: &str) -> &'static str {
     if let Some(found) = ROUTES
         .read()
         .unwrap_or_else(PoisonError::into_inner)

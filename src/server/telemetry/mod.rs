@@ -1,29 +1,17 @@
-//! Logs, request ids and metrics.
+//! Logs and metrics, for every layer above (the seams count their work
+//! here; the front layer records each request).
 //!
 //! - [`init`]: the global log subscriber (human-readable or JSON lines)
-//! - [`request`]: request ids, the access log and the HTTP histogram's labels
 //! - [`histograms`]: lock-free latency histograms for the hot paths
-//! - [`metrics`]: every Prometheus series and `/metrics`
+//! - [`metrics`]: every Prometheus series
 
 mod histograms;
 mod metrics;
-mod request;
 
-use std::sync::Arc;
-
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
 use tracing_subscriber::EnvFilter;
 
-pub use metrics::{CommitMetrics, Metrics, ModelMetrics};
-pub use request::{FrontLayer, FrontService, LogSlot, RoutePatterns, REQUEST_ID};
-
-use crate::domain::{ItemQuery, Permission};
-use crate::server::auth::Auth;
-use crate::server::rest::ApiError;
-use crate::server::store::ItemStore;
+pub use histograms::intern as intern_route;
+pub use metrics::{method_label, CommitMetrics, Metrics, ModelMetrics};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -51,50 +39,4 @@ pub fn init(filter: &str, format: LogFormat) {
             .with_span_list(false)
             .try_init(),
     };
-}
-
-/// What `/metrics` needs: the series and the store to count items in.
-#[derive(Clone)]
-pub struct MetricsState {
-    pub metrics: Arc<Metrics>,
-    pub store: Arc<dyn ItemStore>,
-    /// When set, only admins (by token) may read the metrics.
-    pub admin_only: Option<Arc<Auth>>,
-}
-
-/// `GET /metrics`: every series in the Prometheus text format.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "meta",
-    summary = "Prometheus metrics",
-    description = "Every series in the OpenMetrics text format: HTTP requests and latency by route and status, inference per model, model loads, group commits, rate-limit refusals, open connections, items, build. With logins on, admins only (an admin's API token as a bearer token) unless `ITEMSERVE_METRICS_ADMIN_ONLY=false`; served open on an address of its own with `--metrics-addr`.",
-    responses(
-        (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
-        (status = 401, description = "Admins only, and not logged in", body = crate::server::rest::Detail),
-        (status = 403, description = "Admins only", body = crate::server::rest::Detail),
-    )
-)]
-pub async fn metrics_endpoint(
-    State(state): State<MetricsState>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    if let Some(auth) = &state.admin_only {
-        auth.require(&headers, Permission::ManageUsers).await?;
-    }
-    // The count is cached per store revision, so a scrape costs a query only
-    // after writes.
-    if let Ok(count) = state.store.count(&ItemQuery::default()).await {
-        state
-            .metrics
-            .items
-            .set(i64::try_from(count).unwrap_or(i64::MAX));
-    }
-    Ok((
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    ))
 }

@@ -15,10 +15,11 @@ use serde_json::{Map, Value};
 use super::bad_request;
 use super::header::{Data, Header, HeaderError};
 use crate::domain::MAX_BATCH_ROWS;
+use crate::server::http::MediaType;
 use crate::server::inference::{LoadedModel, TensorOutput};
 use crate::server::rest::cache::json_response;
 use crate::server::rest::error::ApiError;
-use crate::server::rest::extract::{read_body, MediaType};
+use crate::server::rest::extract::read_body;
 
 /// The header that gives the length of the JSON part of a binary request
 /// or response.

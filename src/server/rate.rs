@@ -1,28 +1,11 @@
-//! Per-request limits: URI length, a rate limit per client (user or
-//! address) and a deadline for request bodies. Checked by the front layer
-//! (`telemetry::FrontLayer`) before anything else runs.
+//! Budgets per client (a user, or an address): a rate limit, and slots
+//! for long-lived event streams. Used by the front layer (requests per
+//! client), by auth (login attempts) and by the event stream door.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-use axum::extract::{ConnectInfo, Request};
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, RETRY_AFTER, TRANSFER_ENCODING};
-use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
-
-use crate::server::rest::ApiError;
-
-/// Paths never limited: orchestrators' probes must not be throttled into
-/// restarting a healthy server.
-const UNLIMITED: &[&str] = &[
-    "/healthz",
-    "/readyz",
-    "/v2/health/live",
-    "/v2/health/ready",
-    "/metrics",
-];
 
 /// A generic cell rate algorithm (token bucket) per client: `per_second`
 /// requests a second on average, up to `burst` at once.
@@ -133,15 +116,15 @@ impl RateLimiter {
         Ok(())
     }
 
-    fn refuse(&self, retry_after: Duration, path: &str) -> Response {
-        let message = format!(
+    /// What a refused client is told.
+    pub fn refusal_message(&self, retry_after: Duration) -> String {
+        format!(
             "Too many requests from you (your user, or your address when not logged in): the limit is {} per second with bursts of {}. \
              Retry in {:.2} s.",
             self.per_second,
             self.burst,
             retry_after.as_secs_f64()
-        );
-        Door::of(path).refusal(ApiError::TooManyRequests(message, retry_after))
+        )
     }
 }
 
@@ -202,168 +185,6 @@ impl Drop for StreamSlot {
             }
         }
     }
-}
-
-/// What one request may cost the server, enforced by [`RequestLimits::admit`].
-pub struct RequestLimits {
-    /// Requests per client address; `None` for no limit.
-    pub rate: Option<RateLimiter>,
-    /// Time a request with a body may take, upload included.
-    pub body_timeout: Duration,
-    /// Longest accepted path plus query string, in bytes.
-    pub max_uri_bytes: usize,
-    /// Counts the requests the rate limit refuses.
-    pub refused: prometheus_client::metrics::counter::Counter,
-    /// Tells whose access token a request carries, to count it against
-    /// the user rather than the address.
-    pub auth: Option<Arc<crate::server::auth::Auth>>,
-}
-
-/// A request's body must arrive (and its answer be ready) within this
-/// time, or it is answered 408 by [`BodyDeadline::expired`].
-#[derive(Clone, Copy, Debug)]
-pub struct BodyDeadline {
-    pub timeout: Duration,
-    /// Whose shape the answer takes.
-    door: Door,
-}
-
-impl RequestLimits {
-    /// Refuses over-long URIs (414) and a client's requests beyond its
-    /// rate (429 with `Retry-After`); a request with a body gets a
-    /// deadline, so a client trickling a body cannot hold a connection and
-    /// a task indefinitely. The refusal is boxed: it is rare, and keeps the
-    /// result of every admitted request small.
-    pub fn admit(&self, request: &Request) -> Result<Option<BodyDeadline>, Box<Response>> {
-        let uri = request.uri();
-        let path = uri.path();
-        let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
-        if uri_bytes > self.max_uri_bytes {
-            let message = format!(
-                "The URL is {uri_bytes} bytes long; at most {} are accepted. \
-                 Send long search terms or inputs in a request body.",
-                self.max_uri_bytes
-            );
-            return Err(Box::new(
-                Door::of(path).refusal(ApiError::UriTooLong(message)),
-            ));
-        }
-        if let Some(limiter) = &self.rate {
-            // A valid access token counts against its user (wherever they
-            // call from); anything else against the address. Only tokens
-            // checked by their signature alone qualify, so made-up tokens
-            // cannot buy fresh budgets or cost a database lookup here.
-            let user = self
-                .auth
-                .as_ref()
-                .and_then(|auth| auth.access_token_user(request.headers()));
-            let client = user.map(ClientKey::user).or_else(|| {
-                request
-                    .extensions()
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|ConnectInfo(addr)| ClientKey::from(addr.ip()))
-            });
-            if let Some(client) = client.filter(|_| !UNLIMITED.contains(&path)) {
-                if let Err(retry_after) = limiter.check(client) {
-                    self.refused.inc();
-                    return Err(Box::new(limiter.refuse(retry_after, path)));
-                }
-            }
-        }
-
-        let headers = request.headers();
-        let has_body = headers.contains_key(TRANSFER_ENCODING)
-            || headers
-                .get(CONTENT_LENGTH)
-                .is_some_and(|v| v.as_bytes() != b"0");
-        Ok(has_body.then(|| BodyDeadline {
-            timeout: self.body_timeout,
-            door: Door::of(path),
-        }))
-    }
-}
-
-impl BodyDeadline {
-    /// The answer when the deadline passed: 408, and the connection closed.
-    pub fn expired(&self) -> Response {
-        let message = format!(
-            "The request was not complete within {} s; send the body without pauses.",
-            self.timeout.as_secs_f64()
-        );
-        let mut response = self.door.refusal(ApiError::RequestTimeout(message));
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-        response
-    }
-}
-
-/// Which door a request came to, by its path: it decides the shape of an
-/// answer made before any handler ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Door {
-    /// The REST API and everything else: `{"detail": ...}`.
-    Rest,
-    /// The Open Inference Protocol under `/v2`: `{"error": ...}`.
-    OpenInference,
-    /// The UI's server functions under `/rpc/`: their error type, which
-    /// the browser decodes like any other server function error.
-    ServerFunction,
-}
-
-impl Door {
-    pub fn of(path: &str) -> Door {
-        if path.starts_with("/v2") {
-            Door::OpenInference
-        } else if path.starts_with("/rpc/") {
-            Door::ServerFunction
-        } else {
-            Door::Rest
-        }
-    }
-
-    /// `error` in this door's shape, with its status.
-    pub fn refusal(self, error: ApiError) -> Response {
-        let wait = match &error {
-            ApiError::TooManyRequests(_, wait) => Some(*wait),
-            _ => None,
-        };
-        let mut response = match self {
-            Door::Rest => error.into_response(),
-            Door::OpenInference => error.into_open_inference().into_response(),
-            Door::ServerFunction => server_function_refusal(error),
-        };
-        if let Some(wait) = wait {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, crate::server::rest::retry_after(wait));
-        }
-        response
-    }
-}
-
-fn server_function_refusal(error: ApiError) -> Response {
-    use crate::domain::AppError;
-    let status = error.status();
-    let message = error.to_string();
-    let error = match error {
-        ApiError::Unauthorized(_) => AppError::Unauthorized(message),
-        ApiError::Forbidden(_) => AppError::Forbidden(message),
-        ApiError::TooManyRequests(..) => AppError::TooManyRequests(message),
-        ApiError::Unavailable(_) => AppError::Unavailable(message),
-        ApiError::Internal(_) => AppError::Internal("an internal error occurred".into()),
-        _ => AppError::BadRequest(message),
-    };
-    let body = serde_json::to_vec(&error).unwrap_or_default();
-    (
-        status,
-        [(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -26,10 +26,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use crate::server::forwarded::TrustedProxies;
-use crate::server::telemetry::FrontService;
+use super::forwarded::TrustedProxies;
+use super::front::FrontService;
 
-use crate::server::security::MAX_HEAD_BYTES;
+use super::security::MAX_HEAD_BYTES;
 
 /// How much of the server one client connection may hold.
 #[derive(Clone, Copy, Debug)]

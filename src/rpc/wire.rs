@@ -252,13 +252,13 @@ mod finite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::AppError;
+    use crate::rpc::RpcError;
 
     #[test]
     fn a_value_comes_back_as_it_was_sent() {
-        let sent: Result<Vec<String>, AppError> = Ok(vec!["Lighting".into(), "Éclairage".into()]);
+        let sent: Result<Vec<String>, RpcError> = Ok(vec!["Lighting".into(), "Éclairage".into()]);
         let bytes = <JsonText as Encodes<_>>::encode(&sent).unwrap();
-        let back: Result<Vec<String>, AppError> = JsonText::decode(bytes).unwrap();
+        let back: Result<Vec<String>, RpcError> = JsonText::decode(bytes).unwrap();
         assert_eq!(back.unwrap(), ["Lighting", "Éclairage"]);
     }
 

@@ -1,5 +1,7 @@
-//! Per-request telemetry: a request id on every request, response and log
-//! line; one access log line per request; the HTTP latency histogram.
+//! The front layer every request passes first: its id (on the request,
+//! the response and every log line), the request limits and the site
+//! guard, panics caught, security headers, compression, the HTTP latency
+//! histogram and the access log line.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -23,11 +25,11 @@ use futures_util::FutureExt;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use super::metrics::{method_label, Metrics};
-use crate::server::compression::Negotiated;
-use crate::server::limits::{BodyDeadline, Door, RequestLimits};
-use crate::server::rest::ApiError;
-use crate::server::security::SiteGuard;
+use super::compression::Negotiated;
+use super::limits::{BodyDeadline, RequestLimits};
+use super::refusal::{Door, Doors, Refusal};
+use super::security::SiteGuard;
+use crate::server::telemetry::{intern_route, method_label, Metrics};
 
 /// The request id header, read from clients and proxies and always answered.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -63,7 +65,7 @@ impl RoutePatterns {
         let mut router = matchit::Router::new();
         for pattern in patterns {
             // A repeat is refused as a conflict: the first one stands.
-            let _ = router.insert(pattern, super::histograms::intern(pattern));
+            let _ = router.insert(pattern, intern_route(pattern));
         }
         RoutePatterns(router)
     }
@@ -124,6 +126,7 @@ pub struct FrontLayer {
     metrics: Arc<Metrics>,
     limits: Arc<RequestLimits>,
     guard: Arc<SiteGuard>,
+    doors: Doors,
 }
 
 impl FrontLayer {
@@ -132,12 +135,14 @@ impl FrontLayer {
         metrics: Arc<Metrics>,
         limits: RequestLimits,
         guard: SiteGuard,
+        doors: Doors,
     ) -> FrontLayer {
         FrontLayer {
             routes: Arc::new(routes),
             metrics,
             limits: Arc::new(limits),
             guard: Arc::new(guard),
+            doors,
         }
     }
 }
@@ -208,15 +213,15 @@ where
                         .windows(b"text/html".len())
                         .any(|w| w == b"text/html")
                 });
-        let admitted = self.layer.limits.admit(&request).and_then(|deadline| {
-            match self.layer.guard.check(&request) {
-                Err(refusal) => Err(Box::new(door.refusal(refusal.into()))),
-                Ok(()) => Ok(deadline),
-            }
-        });
+        let doors = self.layer.doors;
+        let admitted = self
+            .layer
+            .limits
+            .admit(&request, doors)
+            .and_then(|deadline| self.layer.guard.check(&request).map(|()| deadline));
         let state = match admitted {
             Err(refusal) => FrontState::Refused {
-                response: Some(*refusal),
+                response: Some(doors.refuse(door, refusal)),
             },
             Ok(deadline) => {
                 let answer = AssertUnwindSafe(self.inner.call(request)).catch_unwind();
@@ -243,6 +248,7 @@ where
             method,
             route,
             door,
+            doors,
             wants_page,
             metrics: Arc::clone(&self.layer.metrics),
             log,
@@ -257,7 +263,7 @@ fn panicked(
     panic: &(dyn Any + Send),
     id: &HeaderValue,
     route: &str,
-    (door, wants_page): (Door, bool),
+    (door, doors, wants_page): (Door, Doors, bool),
     metrics: &Metrics,
 ) -> Response {
     let message = panic
@@ -291,7 +297,7 @@ fn panicked(
         )
             .into_response();
     }
-    door.refusal(ApiError::Internal(format!("panic: {message}")))
+    doors.refuse(door, Refusal::Internal(format!("panic: {message}")))
 }
 
 /// What the access log line needs beyond the metrics' labels, kept only
@@ -355,6 +361,7 @@ pin_project_lite::pin_project! {
         method: &'static str,
         route: &'static str,
         door: Door,
+        doors: Doors,
         wants_page: bool,
         metrics: Arc<Metrics>,
         log: Option<AccessLog>,
@@ -378,7 +385,7 @@ where
         };
         let mut response = answer.unwrap_or_else(|panic| {
             let _entered = this.log.as_ref().map(|log| log.span.enter());
-            let shape = (*this.door, *this.wants_page);
+            let shape = (*this.door, *this.doors, *this.wants_page);
             panicked(&*panic, this.id, *this.route, shape, this.metrics)
         });
         let status = response.status().as_u16();
@@ -387,7 +394,7 @@ where
             .http_request(this.method, this.route, status, took);
         let headers = response.headers_mut();
         headers.insert(REQUEST_ID.clone(), this.id.clone());
-        crate::server::security::add_headers(headers);
+        super::security::add_headers(headers);
         if let Some(log) = this.log.take() {
             let _entered = log.span.enter();
             tracing::info!(
@@ -451,6 +458,7 @@ mod tests {
             Arc::clone(metrics),
             limits,
             SiteGuard::new(Vec::new()),
+            crate::server::startup::DOORS,
         )
         .layer(router)
     }

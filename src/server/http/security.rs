@@ -13,8 +13,10 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::server::rest::{ApiError, MediaType, MAX_BODY_BYTES};
-use crate::server::telemetry::REQUEST_ID;
+use super::front::REQUEST_ID;
+use super::limits::MAX_BODY_BYTES;
+use super::media_type::MediaType;
+use super::refusal::Refusal;
 
 /// Everything but the script sources: only this server's own resources;
 /// styles may be inline (ReDoc and Swagger UI set them; scripts are what
@@ -140,38 +142,10 @@ pub struct SiteGuard {
     public: Vec<HeaderValue>,
 }
 
-/// Why a request was refused before any handler ran; each door renders it
-/// in its own shape (see [`SiteGuard::check`]).
-#[derive(Debug)]
-pub enum Refusal {
-    /// 400: a request head that HTTP does not allow.
-    BadRequest(String),
-    /// 403: a cross-site request.
-    Forbidden(String),
-    /// 413: a server function call whose declared body is over the limit.
-    PayloadTooLarge(String),
-    /// 415: a server function call whose body is not JSON.
-    UnsupportedMediaType(String),
-    /// 431: a request head over [`MAX_HEAD_BYTES`].
-    HeadTooLarge(String),
-}
-
 /// The most a request's head (request line and headers) may hold. hyper's
 /// read buffer enforces about this much, but a head that arrives in one
 /// read can fill more of the buffer than its limit: checked here again.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-impl From<Refusal> for ApiError {
-    fn from(refusal: Refusal) -> ApiError {
-        match refusal {
-            Refusal::BadRequest(message) => ApiError::BadRequest(message),
-            Refusal::Forbidden(message) => ApiError::Forbidden(message),
-            Refusal::PayloadTooLarge(message) => ApiError::PayloadTooLarge(message),
-            Refusal::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
-            Refusal::HeadTooLarge(message) => ApiError::HeadTooLarge(message),
-        }
-    }
-}
 
 impl SiteGuard {
     /// A guard for `public` origins (validated by the configuration).
@@ -372,6 +346,7 @@ mod tests {
             Err(Refusal::PayloadTooLarge(_)) => "413",
             Err(Refusal::UnsupportedMediaType(_)) => "415",
             Err(Refusal::HeadTooLarge(_)) => "431",
+            Err(other) => panic!("the guard does not refuse with {other:?}"),
         }
     }
 

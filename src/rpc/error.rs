@@ -4,14 +4,14 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 use super::wire::JsonText;
-use super::FieldError;
+use crate::domain::FieldError;
 
 /// What a server function can report to the browser.
 ///
 /// Internal details (SQL, file paths) never travel in here: the server logs
-/// them and sends [`AppError::Internal`] with a generic sentence.
+/// them and sends [`RpcError::Internal`] with a generic sentence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
-pub enum AppError {
+pub enum RpcError {
     #[error("Please correct the highlighted fields.")]
     Validation(Vec<FieldError>),
     #[error("{0}")]
@@ -49,50 +49,50 @@ pub enum AppError {
     Transport(String),
 }
 
-impl AppError {
+impl RpcError {
     /// The HTTP status a server function answers with this error, the
     /// same as REST's for the same mistake. (Leptos itself answers every
-    /// error with 500; the server sets this one, see `server::rpc`.)
+    /// error with 500; the server sets this one, see `status.rs`.)
     pub fn status(&self) -> u16 {
         match self {
-            AppError::BadRequest(_) => 400,
-            AppError::Unauthorized(_) => 401,
-            AppError::Forbidden(_) => 403,
-            AppError::NotFound(_) => 404,
-            AppError::Conflict(_) => 409,
-            AppError::Validation(_) | AppError::Rejected(_) => 422,
-            AppError::TooManyRequests(_) => 429,
-            AppError::Unavailable(_) => 503,
-            AppError::Internal(_) | AppError::Transport(_) => 500,
+            RpcError::BadRequest(_) => 400,
+            RpcError::Unauthorized(_) => 401,
+            RpcError::Forbidden(_) => 403,
+            RpcError::NotFound(_) => 404,
+            RpcError::Conflict(_) => 409,
+            RpcError::Validation(_) | RpcError::Rejected(_) => 422,
+            RpcError::TooManyRequests(_) => 429,
+            RpcError::Unavailable(_) => 503,
+            RpcError::Internal(_) | RpcError::Transport(_) => 500,
         }
     }
 
     /// Field errors, when this is a validation error.
     pub fn field_errors(&self) -> &[FieldError] {
         match self {
-            AppError::Validation(errors) => errors,
+            RpcError::Validation(errors) => errors,
             _ => &[],
         }
     }
 }
 
-impl FromServerFnError for AppError {
+impl FromServerFnError for RpcError {
     type Encoder = JsonText;
 
     /// On the server this is called only when a call could not be read or
     /// its answer could not be written (a server function's own errors are
-    /// `AppError`s already).
+    /// `RpcError`s already).
     #[cfg(feature = "ssr")]
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         use ServerFnErrorErr as E;
         match value {
             E::Args(m) | E::Deserialization(m) | E::Request(m) | E::UnsupportedRequestMethod(m) => {
-                AppError::BadRequest(m)
+                RpcError::BadRequest(m)
             }
-            E::MissingArg(name) => AppError::BadRequest(format!("missing argument {name}")),
+            E::MissingArg(name) => RpcError::BadRequest(format!("missing argument {name}")),
             other => {
                 tracing::error!(error = %other, "a server function could not answer");
-                AppError::Internal("the answer could not be written".into())
+                RpcError::Internal("the answer could not be written".into())
             }
         }
     }
@@ -101,6 +101,6 @@ impl FromServerFnError for AppError {
     /// could not be read.
     #[cfg(not(feature = "ssr"))]
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        RpcError::Transport(value.to_string())
     }
 }

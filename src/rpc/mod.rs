@@ -1,18 +1,29 @@
 //! Server functions: the UI's door to the same seams the REST API uses.
 //!
 //! Each function is thin: validate with the shared domain rules, call the
-//! store, map its error. On the browser side the macro turns them into
-//! HTTP calls under `/rpc/`, clear of the REST paths.
+//! seam, let [`RpcError`]'s one mapping (`mapping.rs`) turn the seam's
+//! error into what the browser is told. On the browser side the macro
+//! turns them into HTTP calls under `/rpc/`, clear of the REST paths;
+//! [`wire`] is how their arguments and answers travel, `status` gives
+//! their error answers the status of their kind.
 
+mod error;
 mod items;
+#[cfg(feature = "ssr")]
+mod mapping;
 mod models;
 mod session;
+#[cfg(feature = "ssr")]
+pub mod status;
+pub mod wire;
+
+pub use error::RpcError;
 
 /// The application state the server functions run against.
 #[cfg(feature = "ssr")]
-fn app_state() -> Result<crate::server::state::AppState, crate::domain::AppError> {
+fn app_state() -> Result<crate::server::state::AppState, crate::rpc::RpcError> {
     leptos::prelude::use_context::<crate::server::state::AppState>()
-        .ok_or_else(|| crate::domain::AppError::Internal("application state missing".into()))
+        .ok_or_else(|| crate::rpc::RpcError::Internal("application state missing".into()))
 }
 
 pub use items::*;
@@ -24,9 +35,9 @@ pub use session::*;
 #[cfg(feature = "ssr")]
 async fn authorize(
     permission: crate::domain::Permission,
-) -> Result<Option<crate::server::auth::Principal>, crate::domain::AppError> {
+) -> Result<Option<crate::server::auth::Principal>, crate::rpc::RpcError> {
     let state = app_state()?;
     let parts = leptos::prelude::use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| crate::domain::AppError::Internal("request missing".into()))?;
+        .ok_or_else(|| crate::rpc::RpcError::Internal("request missing".into()))?;
     Ok(state.auth.require(&parts.headers, permission).await?)
 }

@@ -5,15 +5,16 @@
 
 use leptos::prelude::*;
 
-use crate::domain::wire::Rpc;
-use crate::domain::{AppError, Role, Session, User};
+use crate::domain::{Role, Session, User};
+use crate::rpc::wire::Rpc;
+use crate::rpc::RpcError;
 
 /// Who is using the UI, and what the server allows.
 #[server(prefix = "/rpc", endpoint = "session/current", input = Rpc, output = Rpc)]
-pub async fn current_session() -> Result<Session, AppError> {
+pub async fn current_session() -> Result<Session, RpcError> {
     let state = super::app_state()?;
     let parts = use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| AppError::Internal("request missing".into()))?;
+        .ok_or_else(|| RpcError::Internal("request missing".into()))?;
     let policy = state.auth.policy;
     let user = match policy.enabled {
         true => state
@@ -30,16 +31,16 @@ pub async fn current_session() -> Result<Session, AppError> {
 
 /// Checks the name and password and starts a browser session.
 #[server(prefix = "/rpc", endpoint = "session/login", input = Rpc, output = Rpc)]
-pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
+pub async fn log_in(name: String, password: String) -> Result<User, RpcError> {
     use crate::server::auth::{is_https, session_cookie};
     use crate::server::store::CredentialKind;
     let state = super::app_state()?;
     if !state.auth.policy.enabled {
         // As REST's login answers: 400, with the same sentence.
-        return Err(AppError::BadRequest(crate::server::rest::AUTH_OFF.into()));
+        return Err(RpcError::BadRequest(crate::server::auth::AUTH_OFF.into()));
     }
     let parts = use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| AppError::Internal("request missing".into()))?;
+        .ok_or_else(|| RpcError::Internal("request missing".into()))?;
     let client = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -47,7 +48,7 @@ pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
     let user = match state.auth.login(&name, &password, client).await {
         Err(crate::server::auth::AuthError::TooManyAttempts(wait)) => {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                let after = crate::server::rest::retry_after(wait);
+                let after = crate::server::http::retry_after(wait);
                 response.insert_header(axum::http::header::RETRY_AFTER, after);
             }
             return Err(crate::server::auth::AuthError::TooManyAttempts(wait).into());
@@ -66,12 +67,12 @@ pub async fn log_in(name: String, password: String) -> Result<User, AppError> {
 
 /// Ends the browser session.
 #[server(prefix = "/rpc", endpoint = "session/logout", input = Rpc, output = Rpc)]
-pub async fn log_out() -> Result<(), AppError> {
+pub async fn log_out() -> Result<(), RpcError> {
     use crate::server::auth::{cookie, expired_session_cookie, is_https, SESSION_COOKIE};
     use crate::server::store::CredentialKind;
     let state = super::app_state()?;
     let parts = use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| AppError::Internal("request missing".into()))?;
+        .ok_or_else(|| RpcError::Internal("request missing".into()))?;
     if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
         state.auth.revoke(CredentialKind::Session, token).await?;
     }
@@ -80,25 +81,25 @@ pub async fn log_out() -> Result<(), AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn set_cookie(value: &str) -> Result<(), AppError> {
+fn set_cookie(value: &str) -> Result<(), RpcError> {
     let response = use_context::<leptos_axum::ResponseOptions>()
-        .ok_or_else(|| AppError::Internal("response missing".into()))?;
+        .ok_or_else(|| RpcError::Internal("response missing".into()))?;
     let value =
-        axum::http::HeaderValue::from_str(value).map_err(|e| AppError::Internal(e.to_string()))?;
+        axum::http::HeaderValue::from_str(value).map_err(|e| RpcError::Internal(e.to_string()))?;
     response.append_header(axum::http::header::SET_COOKIE, value);
     Ok(())
 }
 
 /// Every user (admins only).
 #[server(prefix = "/rpc", endpoint = "users/list", input = Rpc, output = Rpc)]
-pub async fn list_users() -> Result<Vec<User>, AppError> {
+pub async fn list_users() -> Result<Vec<User>, RpcError> {
     super::authorize(crate::domain::Permission::ManageUsers).await?;
     Ok(super::app_state()?.auth.users().list_users().await?)
 }
 
 /// Adds a user (admins only).
 #[server(prefix = "/rpc", endpoint = "users/create", input = Rpc, output = Rpc)]
-pub async fn add_user(name: String, password: String, role: Role) -> Result<User, AppError> {
+pub async fn add_user(name: String, password: String, role: Role) -> Result<User, RpcError> {
     use crate::domain::{validate_password, validate_user_name};
     super::authorize(crate::domain::Permission::ManageUsers).await?;
     let mut errors = Vec::new();
@@ -109,7 +110,7 @@ pub async fn add_user(name: String, password: String, role: Role) -> Result<User
             .auth
             .create_user(&name, &password, role)
             .await?),
-        _ => Err(AppError::Validation(errors)),
+        _ => Err(RpcError::Validation(errors)),
     }
 }
 
@@ -121,14 +122,14 @@ pub async fn change_user(
     role: Option<Role>,
     disabled: Option<bool>,
     password: Option<String>,
-) -> Result<User, AppError> {
+) -> Result<User, RpcError> {
     let caller = super::authorize(crate::domain::Permission::ManageUsers).await?;
     if let Some(password) = &password {
-        crate::domain::validate_password(password).map_err(|e| AppError::Validation(vec![e]))?;
+        crate::domain::validate_password(password).map_err(|e| RpcError::Validation(vec![e]))?;
     }
     let is_self = caller.is_some_and(|c| c.user.id == id);
     if is_self && (role.is_some_and(|r| r != Role::Admin) || disabled == Some(true)) {
-        return Err(AppError::Rejected(
+        return Err(RpcError::Rejected(
             "You cannot demote or disable yourself; another admin can.".into(),
         ));
     }
