@@ -32,7 +32,7 @@ async fn serve() -> std::process::ExitCode {
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!("{}", telemetry::chain(&e));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -45,7 +45,7 @@ async fn serve() -> std::process::ExitCode {
     match app.run_until_stopped().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("server error: {e}");
+            tracing::error!("server error: {}", telemetry::chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -5,7 +5,8 @@
 //! 1. startup: `main`, `server::startup` (knows everyone, wires the doors)
 //! 2. configuration: `server::config`
 //! 3. doors: REST (`server::rest`), the server functions (`rpc`), the UI
-//!    and its pages (`app`, `server::page_cache`, `server::assets`) and the
+//!    and its pages (`app`, `server::page_cache`, `server::pages`,
+//!    `server::assets`) and the
 //!    state they share (`server::state`)
 //! 4. the front layer: `server::http`
 //! 5. seams: `server::auth`, `server::store`, `server::inference`
@@ -31,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "rpc",
             "app",
             "server::page_cache",
+            "server::pages",
             "server::assets",
             "server::state",
         ],

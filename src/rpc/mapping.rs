@@ -8,6 +8,7 @@ use crate::domain::ModelInfo;
 use crate::server::auth::AuthError;
 use crate::server::inference::InferenceError;
 use crate::server::store::StoreError;
+use crate::server::telemetry::chain;
 
 impl From<StoreError> for RpcError {
     fn from(e: StoreError) -> Self {
@@ -41,8 +42,8 @@ impl From<StoreError> for RpcError {
                     "The database is unavailable right now; try again in a moment.".into(),
                 )
             }
-            StoreError::Backend(error) => {
-                tracing::error!(%error, "storage failed in a server function");
+            StoreError::Backend(_) => {
+                tracing::error!(error = %chain(&e), "storage failed in a server function");
                 RpcError::Internal("a database error occurred".into())
             }
         }
@@ -60,8 +61,8 @@ impl From<AuthError> for RpcError {
             AuthError::TooManyAttempts(_) => RpcError::TooManyRequests(e.to_string()),
             AuthError::LookAlikeName { .. } => RpcError::Conflict(e.to_string()),
             AuthError::Store(e) => e.into(),
-            AuthError::Internal(message) => {
-                tracing::error!(%message, "authentication failed in a server function");
+            AuthError::ShortSecret | AuthError::Internal(_) => {
+                tracing::error!(error = %chain(&e), "authentication failed in a server function");
                 RpcError::Internal("an internal error occurred".into())
             }
         }
@@ -81,7 +82,7 @@ pub fn inference(error: InferenceError, model: &ModelInfo) -> RpcError {
             None => RpcError::Rejected(InferenceError::NonFinite(rows).to_string()),
         },
         InferenceError::InvalidInput(_) | InferenceError::Runtime(_) => {
-            tracing::error!(%error, "inference failed in a server function");
+            tracing::error!(error = %chain(&error), "inference failed in a server function");
             RpcError::Internal("the model could not run".into())
         }
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod inference;
 pub mod page_cache;
+pub mod pages;
 pub mod rate;
 pub mod rest;
 pub mod startup;

@@ -125,7 +125,7 @@ fn policy_nonce(response: &Response) -> Option<String> {
 
 /// Middleware around the UI's routes: serves `/` from the cache when it
 /// can, and keeps what it renders.
-pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn from_cache(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // Under `cargo leptos watch` the stylesheet changes without a write.
     // Read before rendering: a write during the render moves the revision
     // on, and the page is then stored under the old one and never served.

@@ -23,12 +23,12 @@ use crate::server::http::{
     RoutePatterns,
 };
 use crate::server::inference::ModelRegistry;
-use crate::server::page_cache;
 use crate::server::rate::{RateLimiter, StreamSlots};
 use crate::server::rest::{self, MetricsState};
-use crate::server::state::{AppState, Shared};
+use crate::server::state::{AppState, Services};
 use crate::server::store::{self, ChangeFeed, StoreError, StoreOptions};
 use crate::server::telemetry::Metrics;
+use crate::server::{page_cache, pages};
 
 /// Longest path plus query string accepted (nginx's default is the same);
 /// longer ones get a JSON 414.
@@ -48,11 +48,13 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot set up authentication: {0}")]
     Auth(#[from] AuthError),
+    /// The task loading them failed (a panic in a model's loader).
     #[error("cannot load the models: {0}")]
-    Models(String),
+    Models(#[source] tokio::task::JoinError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
+        #[source]
         source: std::io::Error,
     },
 }
@@ -185,7 +187,7 @@ impl Seams {
             tokio::task::spawn_blocking(move || ModelRegistry::open(models_dir, registry_metrics))
                 .await
                 .map(Arc::new)
-                .map_err(|e| StartupError::Models(e.to_string()))?;
+                .map_err(StartupError::Models)?;
         models.watch(Duration::from_millis(config.models_poll_ms));
         Ok(Seams {
             store: stores.items,
@@ -211,7 +213,7 @@ fn app_state(config: &Config, addr: SocketAddr, seams: Seams, metrics: &Arc<Metr
     // wrote their hashes beside this binary).
     let hashes = assets::build_hashes(&leptos_options.hash_file);
     leptos_options.hash_files = hashes.is_some();
-    AppState::new(Shared {
+    AppState::new(Services {
         store: seams.store,
         changes: seams.changes,
         models: seams.models,
@@ -294,13 +296,13 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
         .leptos_routes(&state, ui_routes, move || shell(leptos_options.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            page_cache::serve,
+            page_cache::from_cache,
         ))
         .route_layer(axum::middleware::map_response(rpc::error_status));
     let router = Router::new()
         .merge(rest::routes())
         .merge(ui)
-        .fallback(rest::fallback)
+        .fallback(pages::fallback)
         .method_not_allowed_fallback(rest::method_not_allowed);
     // Request spans cost a few percent of throughput and are only logged at
     // debug level: add them only when that level is on.

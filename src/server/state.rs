@@ -21,10 +21,10 @@ use crate::server::telemetry::Metrics;
 /// single reference count, where cloning every field (`LeptosOptions`'
 /// strings among them) would cost a noticeable share of a cheap request.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<Services>);
 
 /// What [`AppState`] points to.
-pub struct Shared {
+pub struct Services {
     pub store: Arc<dyn ItemStore>,
     /// Committed item changes, for `GET /items/events`.
     pub changes: Arc<ChangeFeed>,
@@ -47,15 +47,15 @@ pub struct Shared {
 }
 
 impl AppState {
-    pub fn new(shared: Shared) -> AppState {
-        AppState(Arc::new(shared))
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
     }
 }
 
 impl Deref for AppState {
-    type Target = Shared;
+    type Target = Services;
 
-    fn deref(&self) -> &Shared {
+    fn deref(&self) -> &Services {
         &self.0
     }
 }

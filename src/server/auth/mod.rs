@@ -23,6 +23,7 @@ use crate::server::rate::{ClientKey, RateLimiter};
 use crate::server::store::{
     now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges, UserStore,
 };
+use crate::server::telemetry::BoxError;
 use tokens::{Claims, Signer};
 
 /// What a route that needs logins answers when authentication is off.
@@ -78,8 +79,13 @@ pub enum AuthError {
     LookAlikeName { name: String, existing: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
+    /// A configured signing key too short to be safe (a startup error).
+    #[error("ITEMSERVE_JWT_SECRET must be at least 32 characters")]
+    ShortSecret,
+    /// Hashing failed, or the task running it did: the server's fault; the
+    /// cause is for logs.
+    #[error("password hashing failed")]
+    Internal(#[source] BoxError),
 }
 
 /// Settings of [`Auth`].
@@ -126,14 +132,11 @@ pub struct Auth {
 impl Auth {
     /// Loads or makes the signing key and, on an empty user table, creates
     /// the first admin.
+    #[tracing::instrument(level = "debug", name = "auth.start", skip_all)]
     pub async fn start(options: AuthOptions, users: Arc<dyn UserStore>) -> Result<Auth, AuthError> {
         let secret = match options.jwt_secret {
             Some(secret) if secret.len() >= 32 => secret,
-            Some(_) => {
-                return Err(AuthError::Internal(
-                    "ITEMSERVE_JWT_SECRET must be at least 32 characters".into(),
-                ))
-            }
+            Some(_) => return Err(AuthError::ShortSecret),
             None => {
                 users
                     .setting_or_insert(SIGNING_KEY_SETTING, tokens::random_text(48))
@@ -201,6 +204,7 @@ impl Auth {
     /// needs no login, the caller when it does and they hold it. A bearer
     /// token is checked even where none is needed: a script whose token
     /// was revoked hears so instead of carrying on anonymously.
+    #[tracing::instrument(level = "debug", name = "auth.require", skip_all)]
     pub async fn require(
         &self,
         headers: &HeaderMap,
@@ -228,6 +232,7 @@ impl Auth {
     /// The caller named by the request's bearer token or session cookie.
     /// A bearer token that is not valid is an error; a stale cookie is
     /// ignored (the browser is simply logged out).
+    #[tracing::instrument(level = "debug", name = "auth.authenticate", skip_all)]
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, AuthError> {
         if let Some(value) = headers.get(AUTHORIZATION) {
             let token = value
@@ -318,6 +323,7 @@ impl Auth {
     }
 
     /// Checks a name and password, under the login rate limits.
+    #[tracing::instrument(level = "debug", name = "auth.login", skip(self, password))]
     pub async fn login(
         &self,
         name: &str,
@@ -345,7 +351,10 @@ impl Auth {
             None => (None, self.decoy_hash().await?),
         };
         let password = password.to_owned();
-        let matches = blocking(move || Ok(tokens::verify_password(&password, &hash))).await?;
+        let matches = blocking(move || {
+            Ok::<_, std::convert::Infallible>(tokens::verify_password(&password, &hash))
+        })
+        .await?;
         match user {
             Some(user) if matches && !user.disabled => Ok(user.clone()),
             Some(user) if matches => {
@@ -380,6 +389,7 @@ impl Auth {
     }
 
     /// A new opaque token of `kind` for `user`, stored as its hash.
+    #[tracing::instrument(level = "debug", name = "auth.issue", skip_all, fields(?kind, user = user.id))]
     pub async fn issue(
         &self,
         kind: CredentialKind,
@@ -407,6 +417,7 @@ impl Auth {
     /// token works once at most). A token presented after it was redeemed
     /// has leaked: its whole family is revoked and the user's access tokens
     /// end, for the thief and the rightful client alike, who logs in again.
+    #[tracing::instrument(level = "debug", name = "auth.rotate_refresh_token", skip_all)]
     pub async fn rotate_refresh_token(&self, token: &str) -> Result<(User, String), AuthError> {
         const INVALID: &str = "The refresh token is invalid, expired or revoked";
         let next = tokens::new_token(REFRESH_TOKEN_PREFIX);
@@ -436,6 +447,7 @@ impl Auth {
     }
 
     /// Revokes an opaque token; `false` when it was not live.
+    #[tracing::instrument(level = "debug", name = "auth.revoke", skip_all, fields(?kind))]
     pub async fn revoke(&self, kind: CredentialKind, token: &str) -> Result<bool, AuthError> {
         Ok(self
             .users
@@ -449,6 +461,7 @@ impl Auth {
     }
 
     /// Creates a user with a new password.
+    #[tracing::instrument(level = "debug", name = "auth.create_user", skip(self, password))]
     pub async fn create_user(
         &self,
         name: &str,
@@ -476,6 +489,7 @@ impl Auth {
     }
 
     /// Changes a user; a new password is hashed here.
+    #[tracing::instrument(level = "debug", name = "auth.update_user", skip(self, password))]
     pub async fn update_user(
         &self,
         id: i64,
@@ -572,13 +586,13 @@ async fn hash_password(password: &str) -> Result<String, AuthError> {
     blocking(move || tokens::hash_password(&password)).await
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+async fn blocking<T: Send + 'static, E: Into<BoxError> + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, AuthError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?
-        .map_err(AuthError::Internal)
+        .map_err(|e| AuthError::Internal(e.into()))?
+        .map_err(|e| AuthError::Internal(e.into()))
 }
 
 fn unix_now() -> u64 {

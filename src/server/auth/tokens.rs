@@ -40,11 +40,10 @@ pub fn token_hash(token: &str) -> String {
 
 /// An argon2id hash (PHC string) of `password`; slow on purpose: run it
 /// off the async workers.
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|hash| hash.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
 }
 
 /// Whether `password` matches the stored PHC `hash`.

@@ -202,17 +202,12 @@ where
             }
         });
         let door = Door::of(request.uri().path());
-        // A browser asking for a page is answered a page even on failure.
-        let wants_page = door == Door::Rest
-            && request
-                .headers()
-                .get(axum::http::header::ACCEPT)
-                .is_some_and(|accept| {
-                    accept
-                        .as_bytes()
-                        .windows(b"text/html".len())
-                        .any(|w| w == b"text/html")
-                });
+        // Kept (a reference count) to answer a panic in the shape asked
+        // for; read only then.
+        let accept = match door {
+            Door::Rest => request.headers().get(axum::http::header::ACCEPT).cloned(),
+            _ => None,
+        };
         let doors = self.layer.doors;
         let admitted = self
             .layer
@@ -249,7 +244,7 @@ where
             route,
             door,
             doors,
-            wants_page,
+            accept,
             metrics: Arc::clone(&self.layer.metrics),
             log,
         }
@@ -263,7 +258,7 @@ fn panicked(
     panic: &(dyn Any + Send),
     id: &HeaderValue,
     route: &str,
-    (door, doors, wants_page): (Door, Doors, bool),
+    (door, doors, accept): (Door, Doors, Option<&HeaderValue>),
     metrics: &Metrics,
 ) -> Response {
     let message = panic
@@ -279,6 +274,13 @@ fn panicked(
         "a request panicked; answered 500"
     );
     metrics.request_panicked();
+    // A browser asking for a page is answered a page even on failure.
+    let wants_page = accept.is_some_and(|accept| {
+        accept
+            .as_bytes()
+            .windows(b"text/html".len())
+            .any(|w| w == b"text/html")
+    });
     if wants_page {
         let page = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -362,7 +364,8 @@ pin_project_lite::pin_project! {
         route: &'static str,
         door: Door,
         doors: Doors,
-        wants_page: bool,
+        // A REST request's `Accept`, for `panicked`.
+        accept: Option<HeaderValue>,
         metrics: Arc<Metrics>,
         log: Option<AccessLog>,
     }
@@ -385,7 +388,7 @@ where
         };
         let mut response = answer.unwrap_or_else(|panic| {
             let _entered = this.log.as_ref().map(|log| log.span.enter());
-            let shape = (*this.door, *this.doors, *this.wants_page);
+            let shape = (*this.door, *this.doors, this.accept.as_ref());
             panicked(&*panic, this.id, *this.route, shape, this.metrics)
         });
         let status = response.status().as_u16();

@@ -28,22 +28,44 @@ pub struct Classes {
     pub labels: Vec<String>,
 }
 
+/// Why a model's metadata cannot be used; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("no {} found", MANIFEST_FILES.join(" or "))]
+    Missing,
+    #[error("{file}: {}", source.message())]
+    Toml {
+        file: &'static str,
+        source: toml::de::Error,
+    },
+    #[error("{file}: {source}")]
+    Json {
+        file: &'static str,
+        source: serde_json::Error,
+    },
+    /// Read, but describes no model this server can serve.
+    #[error("{file}: {problem}")]
+    Invalid { file: &'static str, problem: String },
+}
+
 /// The metadata file names looked for, in order.
 pub const MANIFEST_FILES: [&str; 2] = ["model.toml", "model.json"];
 
 impl Manifest {
     /// Reads and checks the metadata in `dir`.
-    pub fn load(dir: &Path) -> Result<Manifest, String> {
+    pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
         let (file, text) = MANIFEST_FILES
             .iter()
             .find_map(|f| std::fs::read_to_string(dir.join(f)).ok().map(|t| (*f, t)))
-            .ok_or_else(|| format!("no {} found", MANIFEST_FILES.join(" or ")))?;
+            .ok_or(ManifestError::Missing)?;
         let manifest: Manifest = if file.ends_with(".toml") {
-            toml::from_str(&text).map_err(|e| format!("{file}: {}", e.message()))?
+            toml::from_str(&text).map_err(|source| ManifestError::Toml { file, source })?
         } else {
-            serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?
+            serde_json::from_str(&text).map_err(|source| ManifestError::Json { file, source })?
         };
-        manifest.check().map_err(|e| format!("{file}: {e}"))?;
+        manifest
+            .check()
+            .map_err(|problem| ManifestError::Invalid { file, problem })?;
         Ok(manifest)
     }
 
@@ -124,26 +146,26 @@ mod tests {
     #[test]
     fn problems_are_reported_with_the_file_name() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Manifest::load(dir.path())
-            .unwrap_err()
-            .contains("no model.toml"));
+        let problem = |dir: &Path| Manifest::load(dir).unwrap_err().to_string();
+        assert!(problem(dir.path()).contains("no model.toml"));
         write(
             dir.path(),
             "model.toml",
             &VALID.replace("[classes]\n        labels = [\"x\", \"y\"]", ""),
         );
-        assert!(Manifest::load(dir.path()).unwrap_err().contains("labels"));
+        assert!(problem(dir.path()).contains("labels"));
         write(
             dir.path(),
             "model.toml",
             &VALID.replace("max = 1.0", "max = -1.0"),
         );
-        assert!(Manifest::load(dir.path())
-            .unwrap_err()
-            .contains("min <= max"));
+        assert!(problem(dir.path()).contains("min <= max"));
         write(dir.path(), "model.toml", "task = 3");
-        assert!(Manifest::load(dir.path())
-            .unwrap_err()
-            .starts_with("model.toml:"));
+        let error = Manifest::load(dir.path()).unwrap_err();
+        assert!(error.to_string().starts_with("model.toml:"));
+        assert!(
+            matches!(error, ManifestError::Toml { .. }),
+            "the parser's error is kept as the cause: {error:?}"
+        );
     }
 }

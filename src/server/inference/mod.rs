@@ -11,10 +11,12 @@ mod registry;
 
 use std::sync::Arc;
 
-pub use model::{as_f64, InputType, LoadedModel, TensorOutput, TensorSignature};
+pub use manifest::ManifestError;
+pub use model::{as_f64, InputType, LoadError, LoadedModel, TensorOutput, TensorSignature};
 pub use registry::ModelRegistry;
 
 use crate::domain::{NonFiniteRow, Prediction, MAX_NON_FINITE_ROWS};
+use crate::server::telemetry::BoxError;
 
 /// Rows above which inference moves to the blocking pool, so that a big
 /// batch cannot hold up other requests on the async workers.
@@ -34,12 +36,12 @@ async fn run_blocking<T: Send + 'static>(
     let _permit = BLOCKING_PERMITS
         .acquire()
         .await
-        .map_err(|e| InferenceError::Runtime(e.to_string()))?;
+        .map_err(|e| InferenceError::Runtime(e.into()))?;
     // The caller's span (with its request id) follows the work.
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
-        .map_err(|e| InferenceError::Runtime(format!("inference task failed: {e}")))?
+        .map_err(|e| InferenceError::Runtime(e.into()))?
 }
 
 /// Fails with [`InferenceError::NonFinite`] naming the rows of `flat`
@@ -81,11 +83,14 @@ pub enum InferenceError {
     /// [`MAX_NON_FINITE_ROWS`]): never a prediction, always the client's to fix.
     #[error("the model's result is not a finite number for {} row(s)", .0.len())]
     NonFinite(Vec<NonFiniteRow>),
-    #[error("inference failed: {0}")]
-    Runtime(String),
+    /// tract (or the task running it) failed: the server's fault, never
+    /// the client's; the cause is for logs.
+    #[error("inference failed")]
+    Runtime(#[source] BoxError),
 }
 
 /// Predicts `rows` with `model`, off the async workers when the batch is big.
+#[tracing::instrument(level = "debug", name = "inference.predict", skip_all, fields(model = %model.info.name, rows = rows.len()))]
 pub async fn predict(
     model: Arc<LoadedModel>,
     rows: Vec<Vec<f64>>,
@@ -98,6 +103,7 @@ pub async fn predict(
 
 /// Predicts `n_rows` rows of row-major `flat` values, off the async workers
 /// when the batch is big.
+#[tracing::instrument(level = "debug", name = "inference.predict", skip_all, fields(model = %model.info.name, rows = n_rows))]
 pub async fn predict_flat(
     model: Arc<LoadedModel>,
     flat: Vec<f64>,
@@ -112,6 +118,7 @@ pub async fn predict_flat(
 /// Runs the raw graph on row-major `flat` data, off the async workers when
 /// the batch is big (for the Open Inference Protocol): the values of every
 /// output, row-major, in the order of the model's `signature.outputs`.
+#[tracing::instrument(level = "debug", name = "inference.run", skip_all, fields(model = %model.info.name, rows = n_rows))]
 pub async fn run_flat(
     model: Arc<LoadedModel>,
     flat: Vec<f64>,

@@ -9,9 +9,10 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use super::manifest::Manifest;
+use super::manifest::{Manifest, ManifestError};
 use super::InferenceError;
 use crate::domain::{ClassProbability, ModelInfo, ModelStatus, Prediction, Task};
+use crate::server::telemetry::chain;
 use crate::server::telemetry::ModelMetrics;
 
 /// Run states kept per model: enough for every worker thread at once.
@@ -71,6 +72,30 @@ pub struct TensorSignature {
     pub outputs: Vec<TensorOutput>,
 }
 
+/// Why a model could not be loaded. The message is the model's status
+/// for clients (`/api/models`, the prediction page), so each variant says
+/// what to fix; tract's error stays behind it as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("model.onnx: {}", chain(.0.as_ref()))]
+    Parse(#[source] TractError),
+    #[error("model.onnx: {}", chain(.0.as_ref()))]
+    Graph(#[source] TractError),
+    #[error("input shape: {}", chain(.0.as_ref()))]
+    InputShape(#[source] TractError),
+    #[error("cannot prepare model.onnx for tract: {}", chain(.0.as_ref()))]
+    Optimize(#[source] TractError),
+    #[error("cannot plan model.onnx: {}", chain(.0.as_ref()))]
+    Plan(#[source] TractError),
+    /// The graph is valid ONNX but not a shape this server serves.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("a test prediction failed: {}", chain(.0))]
+    TestPrediction(#[source] InferenceError),
+}
+
 /// A model ready to run.
 pub struct LoadedModel {
     pub info: ModelInfo,
@@ -122,11 +147,11 @@ impl Plan {
             None => self
                 .plan
                 .spawn()
-                .map_err(|e| InferenceError::Runtime(root_cause(&e)))?,
+                .map_err(|e| InferenceError::Runtime(e.into()))?,
         };
         let outputs = state
             .run(tvec!(input.into_tvalue()))
-            .map_err(|e| InferenceError::Runtime(root_cause(&e)))?;
+            .map_err(|e| InferenceError::Runtime(e.into()))?;
         let mut states = self
             .states
             .lock()
@@ -145,7 +170,7 @@ fn optimize(
     input_type: InputType,
     rows: TDim,
     features: usize,
-) -> Result<TypedModel, String> {
+) -> Result<TypedModel, LoadError> {
     let dt = match input_type {
         InputType::F32 => f32::datum_type(),
         InputType::F64 => f64::datum_type(),
@@ -155,25 +180,25 @@ fn optimize(
             0,
             InferenceFact::dt_shape(dt, tvec![rows, features.to_dim()]),
         )
-        .map_err(|e| format!("input shape: {}", root_cause(&e)))?;
-    model
-        .into_optimized()
-        .map_err(|e| format!("cannot prepare model.onnx for tract: {}", root_cause(&e)))
+        .map_err(LoadError::InputShape)?;
+    model.into_optimized().map_err(LoadError::Optimize)
 }
 
 impl LoadedModel {
     /// Loads `dir/model.onnx` with its metadata, optimizes it for any batch
     /// size and checks it on one row. Unsupported operators surface here, at
     /// the typing/optimizing step, not at the first request.
-    pub fn load(name: &str, dir: &Path) -> Result<LoadedModel, String> {
+    pub fn load(name: &str, dir: &Path) -> Result<LoadedModel, LoadError> {
         let manifest = Manifest::load(dir)?;
         let features = manifest.inputs.len();
 
         let model = tract_onnx::onnx()
             .model_for_path(dir.join("model.onnx"))
-            .map_err(|e| format!("model.onnx: {}", root_cause(&e)))?;
-        if model.input_outlets().map_err(|e| e.to_string())?.len() != 1 {
-            return Err("model.onnx must have exactly one input tensor".into());
+            .map_err(LoadError::Parse)?;
+        if model.input_outlets().map_err(LoadError::Graph)?.len() != 1 {
+            return Err(LoadError::Unsupported(
+                "model.onnx must have exactly one input tensor".into(),
+            ));
         }
         let declared = model
             .input_fact(0)
@@ -183,18 +208,18 @@ impl LoadedModel {
             Some(DatumType::F64) => InputType::F64,
             Some(DatumType::F32) | None => InputType::F32,
             Some(other) => {
-                return Err(format!(
+                return Err(LoadError::Unsupported(format!(
                     "model.onnx takes {other:?} input; only float32 and float64 are supported"
-                ))
+                )))
             }
         };
         let input_name = model
-            .node(model.input_outlets().map_err(|e| e.to_string())?[0].node)
+            .node(model.input_outlets().map_err(LoadError::Graph)?[0].node)
             .name
             .clone();
         let output_names: Vec<String> = model
             .output_outlets()
-            .map_err(|e| e.to_string())?
+            .map_err(LoadError::Graph)?
             .iter()
             .map(|o| {
                 model
@@ -211,7 +236,7 @@ impl LoadedModel {
         let optimized = optimize(model, input_type, batch.to_dim(), features)?;
         let mut outputs = Vec::new();
         for (i, name) in output_names.into_iter().enumerate() {
-            let fact = optimized.output_fact(i).map_err(|e| e.to_string())?;
+            let fact = optimized.output_fact(i).map_err(LoadError::Graph)?;
             let inner_shape = fact
                 .shape
                 .iter()
@@ -230,22 +255,24 @@ impl LoadedModel {
             Task::Regression => outputs
                 .iter()
                 .position(|o| is_float(o) && o.inner_shape.iter().product::<usize>() == 1)
-                .ok_or("no float output with one value per row")?,
+                .ok_or_else(|| {
+                    LoadError::Unsupported("no float output with one value per row".into())
+                })?,
             Task::Classification => outputs
                 .iter()
                 .position(|o| is_float(o) && o.inner_shape == [labels.len()])
                 .ok_or_else(|| {
-                    format!(
+                    LoadError::Unsupported(format!(
                         "no probability output with {} classes (export with zipmap=False)",
                         labels.len()
-                    )
+                    ))
                 })?,
         };
         let plan = |model: TypedModel| {
             model
                 .into_runnable()
                 .map(Plan::new)
-                .map_err(|e| format!("cannot plan model.onnx: {}", root_cause(&e)))
+                .map_err(LoadError::Plan)
         };
 
         let info = ModelInfo {
@@ -278,7 +305,7 @@ impl LoadedModel {
         loaded
             .predict(std::slice::from_ref(&defaults))
             .and_then(|_| loaded.predict(&[defaults.clone(), defaults]))
-            .map_err(|e| format!("a test prediction failed: {e}"))?;
+            .map_err(LoadError::TestPrediction)?;
         Ok(loaded)
     }
 
@@ -395,19 +422,9 @@ pub fn as_f64(value: &TValue) -> Result<Vec<f64>, InferenceError> {
     }
     let cast = tensor
         .cast_to::<f64>()
-        .map_err(|e| InferenceError::Runtime(e.to_string()))?;
+        .map_err(|e| InferenceError::Runtime(e.into()))?;
     let view = cast
         .to_plain_array_view::<f64>()
-        .map_err(|e| InferenceError::Runtime(e.to_string()))?;
+        .map_err(|e| InferenceError::Runtime(e.into()))?;
     Ok(view.iter().copied().collect())
-}
-
-fn root_cause(e: &TractError) -> String {
-    // tract's errors are chains; the outermost says where, the innermost why.
-    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    match (chain.first(), chain.last()) {
-        (Some(first), Some(last)) if first != last => format!("{first}: {last}"),
-        (Some(first), _) => first.clone(),
-        _ => e.to_string(),
-    }
 }

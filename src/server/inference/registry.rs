@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::manifest::{Manifest, MANIFEST_FILES};
 use super::{InferenceError, LoadedModel};
 use crate::domain::{ModelInfo, ModelStatus, Task};
-use crate::server::telemetry::Metrics;
+use crate::server::telemetry::{chain, Metrics};
 
 /// Size and modification time of a model's files: a change means "reload".
 type Fingerprint = Vec<(&'static str, u64, SystemTime)>;
@@ -54,6 +54,7 @@ impl ModelRegistry {
     }
 
     /// The serving version of `name`.
+    #[tracing::instrument(level = "debug", name = "models.get", skip(self))]
     pub fn get(&self, name: &str) -> Result<Arc<LoadedModel>, InferenceError> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let slot = slots
@@ -182,9 +183,10 @@ impl ModelRegistry {
                     fingerprint,
                 }
             }
-            Err(message) => {
+            Err(error) => {
                 let serving_previous = previous.is_some();
-                tracing::error!(model = %name, %message, serving_previous, "model failed to load");
+                tracing::error!(model = %name, error = %chain(&error), serving_previous, "model failed to load");
+                let message = error.to_string();
                 let mut info = match &previous {
                     Some(p) => p.info.clone(),
                     None => info_without_model(name, &dir),

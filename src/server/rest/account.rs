@@ -12,9 +12,10 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{path_id, read_body, Caller, JsonBytes};
-use super::openapi::{Detail, ValidationError};
+use super::openapi::Detail;
 use crate::domain::User;
 use crate::server::auth::Principal;
 use crate::server::auth::AUTH_OFF;
@@ -175,7 +176,7 @@ pub struct RefreshForm {
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 400, description = "Authentication is off on this server", body = Detail),
         (status = 401, description = "Wrong name or password, or a disabled user", body = Detail),
-        (status = 422, description = "A field is missing", body = ValidationError),
+        (status = 422, description = "A field is missing", body = ValidationBody),
         (status = 429, description = "Too many attempts; wait a minute", body = Detail),
     )
 )]
@@ -212,7 +213,7 @@ pub async fn token(
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse),
         (status = 401, description = "The refresh token is invalid, expired or revoked", body = Detail),
-        (status = 422, description = "`refresh_token` is missing", body = ValidationError),
+        (status = 422, description = "`refresh_token` is missing", body = ValidationBody),
     )
 )]
 pub async fn refresh(
@@ -273,7 +274,7 @@ type TokenAnswer = ([(HeaderName, HeaderValue); 2], Json<TokenResponse>);
     responses(
         (status = 200, description = "Revoked (or already not valid)", body = Detail,
             example = json!({"detail": "Refresh token revoked"})),
-        (status = 422, description = "`refresh_token` is missing", body = ValidationError),
+        (status = 422, description = "`refresh_token` is missing", body = ValidationBody),
     )
 )]
 pub async fn revoke(
@@ -344,7 +345,7 @@ pub struct NewTokenForm {
     responses(
         (status = 201, description = "The token, shown once", body = NewApiToken),
         (status = 401, description = "Not logged in", body = Detail),
-        (status = 422, description = "The name is missing, blank or too long", body = ValidationError),
+        (status = 422, description = "The name is missing, blank or too long", body = ValidationBody),
     )
 )]
 pub async fn create_token(
@@ -424,7 +425,7 @@ pub async fn list_tokens(
         (status = 200, description = "Revoked", body = Detail, example = json!({"detail": "Token revoked"})),
         (status = 401, description = "Not logged in", body = Detail),
         (status = 404, description = "No live token of yours has this id", body = Detail),
-        (status = 422, description = "The id is not an integer", body = ValidationError),
+        (status = 422, description = "The id is not an integer", body = ValidationBody),
     )
 )]
 pub async fn revoke_token(

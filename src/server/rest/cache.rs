@@ -58,5 +58,5 @@ pub(super) fn json_response(body: Bytes) -> Response {
 
 /// JSON bytes of a value, for [`cached_json`].
 pub fn to_json(value: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(|e| ApiError::Internal(format!("serializing a page: {e}")))
+    serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.into()))
 }

@@ -1,4 +1,7 @@
-//! The REST layer's one error type and its mapping to status + JSON body.
+//! The REST door's one error type, its status for each variant, and its
+//! body: `{"detail": ...}` (422: pydantic's list of problems), or
+//! `{"error": ...}` for the Open Inference Protocol. How each seam's error
+//! becomes one is in [`super::mapping`].
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -7,9 +10,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::FieldError;
-use crate::server::auth::AuthError;
-use crate::server::http::{retry_after, Refusal};
-use crate::server::store::StoreError;
+use crate::server::http::retry_after;
+use crate::server::telemetry::{chain, BoxError};
 
 /// The `type` of a 422 detail for a prediction that came out infinite or NaN.
 pub const NON_FINITE_KIND: &str = "prediction_not_finite";
@@ -89,8 +91,11 @@ impl ValidationDetail {
     }
 }
 
-#[derive(Serialize)]
-struct ValidationBody {
+/// A 422 body: every problem found, in the shape FastAPI answers (named
+/// `ValidationError` in the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ValidationError, example = json!({"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": null}]}))]
+pub struct ValidationBody {
     detail: Vec<ValidationDetail>,
 }
 
@@ -135,9 +140,10 @@ pub enum ApiError {
     /// An Open Inference Protocol error: `{"error": "..."}`.
     #[error("{1}")]
     OpenInference(StatusCode, String),
-    /// Logged in full; clients see a generic sentence.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The server's fault: the cause is logged in full, clients see a
+    /// generic sentence.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
 }
 
 impl ApiError {
@@ -145,7 +151,8 @@ impl ApiError {
         ApiError::NotFound("Item not found".into())
     }
 
-    /// The status this error is answered with.
+    /// The status each error is answered with: the variant names it, but
+    /// for [`ApiError::OpenInference`], which carries its own.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -194,90 +201,13 @@ impl ApiError {
                 .collect::<Vec<_>>()
                 .join("; "),
             ApiError::OpenInference(_, message) => message.clone(),
-            ApiError::Internal(message) => {
-                tracing::error!(%message, "request failed");
+            ApiError::Internal(_) => {
+                tracing::error!(error = %chain(&self), "request failed");
                 "Internal server error".into()
             }
             other => other.to_string(),
         };
         ApiError::OpenInference(status, message)
-    }
-}
-
-impl From<crate::server::inference::InferenceError> for ApiError {
-    fn from(e: crate::server::inference::InferenceError) -> Self {
-        use crate::server::inference::InferenceError;
-        match e {
-            InferenceError::NotFound(_) => ApiError::NotFound(e.to_string()),
-            InferenceError::NotReady { .. } => ApiError::Unavailable(e.to_string()),
-            InferenceError::InvalidInput(message) => ApiError::BadRequest(message),
-            // Doors that know where each row came from locate them better
-            // (see `rest::models::prediction_error`); this is the fallback.
-            InferenceError::NonFinite(rows) => ApiError::Validation(
-                rows.iter()
-                    .map(|row| {
-                        ValidationDetail::at(
-                            vec![json!("body")],
-                            NON_FINITE_KIND,
-                            format!(
-                                "The model's result for row {} is not a finite number",
-                                row.index
-                            ),
-                            json!(row.inputs),
-                        )
-                    })
-                    .collect(),
-            ),
-            InferenceError::Runtime(message) => ApiError::Internal(message),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(_) => ApiError::item_not_found(),
-            StoreError::Conflict(id) => {
-                ApiError::Conflict(format!("Item with id {id} already exists"))
-            }
-            StoreError::IdsExhausted => ApiError::Unavailable(format!(
-                "No item ids are left to assign (ids end at {}); send an explicit free id",
-                crate::domain::MAX_ITEM_ID
-            )),
-            StoreError::VersionMismatch { current, .. } => ApiError::PreconditionFailed(format!(
-                "Item was changed by someone else: it is now at version {current}; \
-                 fetch it again and retry"
-            )),
-            StoreError::UserExists(name) => {
-                ApiError::Conflict(format!("A user named '{name}' already exists"))
-            }
-            StoreError::UserNotFound(_) => ApiError::NotFound("User not found".into()),
-            StoreError::CredentialNotFound(_) => {
-                ApiError::NotFound("Token not found (or already revoked)".into())
-            }
-            StoreError::Unavailable(error) => {
-                tracing::warn!(%error, "the database is unavailable");
-                ApiError::Unavailable(
-                    "The database is unavailable; try again in a few seconds".into(),
-                )
-            }
-            StoreError::Backend(error) => ApiError::Internal(error.to_string()),
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::NotLoggedIn | AuthError::BadCredentials(_) => {
-                ApiError::Unauthorized(e.to_string())
-            }
-            AuthError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
-            AuthError::LookAlikeName { .. } => ApiError::Conflict(e.to_string()),
-            AuthError::TooManyAttempts(wait) => ApiError::TooManyRequests(e.to_string(), wait),
-            AuthError::Store(e) => e.into(),
-            AuthError::Internal(message) => ApiError::Internal(message),
-        }
     }
 }
 
@@ -303,35 +233,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<Refusal> for ApiError {
-    fn from(refusal: Refusal) -> ApiError {
-        match refusal {
-            Refusal::BadRequest(message) => ApiError::BadRequest(message),
-            Refusal::Forbidden(message) => ApiError::Forbidden(message),
-            Refusal::RequestTimeout(message) => ApiError::RequestTimeout(message),
-            Refusal::PayloadTooLarge(message) => ApiError::PayloadTooLarge(message),
-            Refusal::UriTooLong(message) => ApiError::UriTooLong(message),
-            Refusal::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
-            Refusal::TooManyRequests(message, wait) => ApiError::TooManyRequests(message, wait),
-            Refusal::HeadTooLarge(message) => ApiError::HeadTooLarge(message),
-            Refusal::Internal(message) => ApiError::Internal(message),
-        }
-    }
-}
-
-/// A front-layer refusal as REST answers it: `{"detail": ...}`.
-pub fn refusal(refusal: Refusal) -> Response {
-    ApiError::from(refusal).into_response()
-}
-
-/// A front-layer refusal as the Open Inference Protocol answers it:
-/// `{"error": ...}`.
-pub fn open_inference_refusal(refusal: Refusal) -> Response {
-    ApiError::from(refusal)
-        .into_open_inference()
-        .into_response()
-}
-
 impl ApiError {
     fn into_body_response(self) -> Response {
         let status = self.status();
@@ -340,8 +241,8 @@ impl ApiError {
             ApiError::Validation(details) => {
                 return (status, Json(ValidationBody { detail: details })).into_response()
             }
-            ApiError::Internal(message) => {
-                tracing::error!(%message, "request failed");
+            error @ ApiError::Internal(_) => {
+                tracing::error!(error = %chain(&error), "request failed");
                 json!("Internal server error")
             }
             ApiError::OpenInference(_, message) => {

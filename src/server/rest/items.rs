@@ -9,10 +9,11 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::cache::{cached, cached_json, to_json};
+use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, IfMatch, ItemId, JsonBody, ListParams, Read, WriteItems};
 use super::item_body::{merge_patch, ItemBody};
-use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch, ValidationError};
+use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch};
 use crate::domain::{Item, DEFAULT_LIMIT};
 use crate::server::cache::Weigh;
 use crate::server::state::AppState;
@@ -32,7 +33,7 @@ const PATCH_ATTEMPTS: usize = 5;
     params(doc::ListParams),
     responses(
         (status = 200, description = "The page of items", body = Vec<Item>),
-        (status = 422, description = "A query parameter is invalid", body = ValidationError),
+        (status = 422, description = "A query parameter is invalid", body = ValidationBody),
     )
 )]
 pub async fn list(
@@ -59,7 +60,7 @@ pub async fn list(
         (status = 200, description = "The item", body = Item,
             headers(("ETag" = String, description = "The item's version, quoted"))),
         (status = 404, description = "No item has this id", body = Detail),
-        (status = 422, description = "The id is not an integer", body = ValidationError),
+        (status = 422, description = "The id is not an integer", body = ValidationBody),
     )
 )]
 pub async fn get(
@@ -118,7 +119,7 @@ impl IntoResponse for CachedItem {
                 ("Location" = String, description = "The item's URL"),
             )),
         (status = 409, description = "An item with this id already exists", body = Detail),
-        (status = 422, description = "Every invalid field, at once", body = ValidationError),
+        (status = 422, description = "Every invalid field, at once", body = ValidationBody),
         (status = 503, description = "No id is left to assign", body = Detail),
     )
 )]
@@ -157,7 +158,7 @@ pub async fn create(
             headers(("ETag" = String, description = "The item's new version, quoted"))),
         (status = 404, description = "No item has this id", body = Detail),
         (status = 412, description = "The item changed since the `If-Match` version", body = Detail),
-        (status = 422, description = "Every invalid field, at once", body = ValidationError),
+        (status = 422, description = "Every invalid field, at once", body = ValidationBody),
     )
 )]
 pub async fn update(
@@ -189,7 +190,7 @@ pub async fn update(
             headers(("ETag" = String, description = "The item's new version, quoted"))),
         (status = 404, description = "No item has this id", body = Detail),
         (status = 412, description = "The item changed since the `If-Match` version", body = Detail),
-        (status = 422, description = "Every invalid field of the patched item, at once", body = ValidationError),
+        (status = 422, description = "Every invalid field of the patched item, at once", body = ValidationBody),
     )
 )]
 pub async fn patch(
@@ -267,7 +268,7 @@ async fn replace(
         (status = 200, description = "Deleted", body = Deleted),
         (status = 404, description = "No item has this id", body = Detail),
         (status = 412, description = "The item changed since the `If-Match` version", body = Detail),
-        (status = 422, description = "The id is not an integer", body = ValidationError),
+        (status = 422, description = "The id is not an integer", body = ValidationBody),
     )
 )]
 pub async fn delete(

@@ -8,14 +8,15 @@ mod docs;
 mod error;
 mod events;
 mod extract;
-mod instances;
 mod item_body;
 mod items;
-mod meta;
+mod mapping;
 mod metrics;
 mod models;
 mod openapi;
+mod prediction_body;
 mod search;
+mod service;
 mod users;
 mod v2;
 
@@ -24,11 +25,12 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 
-pub use error::{open_inference_refusal, refusal, ApiError, ValidationDetail};
+pub use error::{ApiError, ValidationDetail};
 pub use items::CachedItem;
-pub use meta::{fallback, method_not_allowed};
+pub use mapping::{open_inference_refusal, refusal};
 pub use metrics::{metrics_endpoint, MetricsState};
 pub use openapi::{document, Detail};
+pub use service::{is_api_path, method_not_allowed};
 
 use crate::server::state::AppState;
 
@@ -71,10 +73,10 @@ fn table() -> RouteTable {
         .add(Method::DELETE, "/items/{id}", items::delete)
         .both_slashes(Method::GET, "/search/", search::search)
         .both_slashes(Method::GET, "/filter/", search::filter)
-        .both_slashes(Method::GET, "/api/", meta::index)
+        .both_slashes(Method::GET, "/api/", service::index)
         .both_slashes(Method::POST, "/predict/", models::predict_original)
         // GET /predict/ is a person who typed the page's address with a slash.
-        .add(Method::GET, "/predict/", meta::to_prediction_page)
+        .add(Method::GET, "/predict/", service::to_prediction_page)
         .add(Method::GET, "/api/models", models::list)
         .add(Method::GET, "/api/models/{name}", models::get)
         .add(Method::POST, "/api/models/{name}/predict", models::predict)
@@ -106,8 +108,8 @@ fn table() -> RouteTable {
         .add(Method::GET, "/users/{id}", users::get)
         .add(Method::PATCH, "/users/{id}", users::update)
         .add(Method::GET, "/users/{id}/tokens", users::tokens)
-        .add(Method::GET, "/healthz", meta::healthz)
-        .add(Method::GET, "/readyz", meta::readyz)
+        .add(Method::GET, "/healthz", service::healthz)
+        .add(Method::GET, "/readyz", service::readyz)
         .add(Method::GET, docs::OPENAPI_PATH, docs::openapi_json)
 }
 

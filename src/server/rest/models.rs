@@ -5,10 +5,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, ValidationDetail, NON_FINITE_KIND};
+use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, JsonBytes, Read};
-use super::instances;
-use crate::domain::{ModelInfo, NonFiniteRow, MAX_BATCH_ROWS};
+use super::prediction_body;
+use crate::domain::{ModelInfo, MAX_BATCH_ROWS};
 use crate::server::inference::{self, InferenceError};
 use crate::server::state::AppState;
 
@@ -28,7 +28,7 @@ const MAX_DETAILS: usize = 50;
     request_body = super::openapi::OriginalFeatures,
     responses(
         (status = 200, description = "The prediction", body = OriginalPrediction),
-        (status = 422, description = "A feature is missing or not a number, or the result overflows (`prediction_not_finite`)", body = super::openapi::ValidationError),
+        (status = 422, description = "A feature is missing or not a number, or the result overflows (`prediction_not_finite`)", body = super::error::ValidationBody),
         (status = 503, description = "The `linear` model is not loaded", body = super::openapi::Detail),
     )
 )]
@@ -43,15 +43,10 @@ pub async fn predict_original(
             // The original app reads the body before anything else: a body
             // that is not JSON is the client's to fix (422) even then.
             body.parse()?;
-            return Err(match e {
-                InferenceError::NotFound(_) => ApiError::Unavailable(format!(
-                    "Model '{ORIGINAL_MODEL}' is not loaded: add models/{ORIGINAL_MODEL}/"
-                )),
-                other => other.into(),
-            });
+            return Err(ApiError::original_model_missing(e, ORIGINAL_MODEL));
         }
     };
-    let row = match instances::decode_row(&body.0, &model.info.feature_names()) {
+    let row = match prediction_body::decode_row(&body.0, &model.info.feature_names()) {
         Some(row) => row,
         None => parse_row(&body.parse()?, &model.info, &[json!("body")])
             .map_err(ApiError::Validation)?,
@@ -60,7 +55,7 @@ pub async fn predict_original(
     let described = model.clone();
     let prediction = inference::predict_flat(model, row, 1)
         .await
-        .map_err(prediction_error(&described.info, |_| vec![json!("body")]))?;
+        .map_err(|e| ApiError::prediction(e, &described.info, |_| vec![json!("body")]))?;
     Ok(OriginalPrediction {
         prediction: prediction[0].headline(),
     })
@@ -138,7 +133,7 @@ pub async fn get(
         (status = 200, description = "The prediction(s)", body = super::openapi::PredictResponse,
             headers(("Server-Timing" = String, description = "`inference;dur=<ms>`"))),
         (status = 404, description = "No model has this name", body = super::openapi::Detail),
-        (status = 422, description = "Every bad feature or row; results that overflow (`prediction_not_finite`)", body = super::openapi::ValidationError),
+        (status = 422, description = "Every bad feature or row; results that overflow (`prediction_not_finite`)", body = super::error::ValidationBody),
         (status = 503, description = "The model failed to load", body = super::openapi::Detail),
     )
 )]
@@ -151,7 +146,7 @@ pub async fn predict(
     let model = state.models.get(&name)?;
     let (model_name, version) = (model.info.name.clone(), model.info.version.clone());
     let features = model.info.feature_names();
-    let (flat, n_rows, single) = match instances::decode(&body.0, &features) {
+    let (flat, n_rows, single) = match prediction_body::decode(&body.0, &features) {
         Some(rows) => (rows.flat, rows.n_rows, rows.single),
         None => match PredictRequest::parse(&body.parse()?, &model.info)? {
             PredictRequest::One(row) => (row, 1, true),
@@ -169,7 +164,7 @@ pub async fn predict(
     };
     let predictions = inference::predict_flat(model, flat, n_rows)
         .await
-        .map_err(prediction_error(&described.info, locate))?;
+        .map_err(|e| ApiError::prediction(e, &described.info, locate))?;
     // Lets clients (and the benchmark) see the model's share of the time.
     let timing = format!(
         "inference;dur={:.3}",
@@ -181,40 +176,6 @@ pub async fn predict(
         json!({ "model": model_name, "version": version, "predictions": predictions })
     };
     Ok(([("server-timing", timing)], Json(body)))
-}
-
-/// Maps an inference failure to the REST error, locating each row whose
-/// result is not finite with `locate(row index)` and showing its inputs.
-fn prediction_error<'a>(
-    info: &'a ModelInfo,
-    locate: impl Fn(usize) -> Vec<Value> + 'a,
-) -> impl FnOnce(InferenceError) -> ApiError + 'a {
-    move |error| match error {
-        InferenceError::NonFinite(rows) => ApiError::Validation(
-            rows.iter()
-                .map(|row| {
-                    ValidationDetail::at(
-                        locate(row.index),
-                        NON_FINITE_KIND,
-                        info.non_finite_message(&row.inputs),
-                        named_features(info, row),
-                    )
-                })
-                .collect(),
-        ),
-        other => other.into(),
-    }
-}
-
-/// A row's inputs as the object of named features a client sends.
-fn named_features(info: &ModelInfo, row: &NonFiniteRow) -> Value {
-    let object: Map<String, Value> = info
-        .inputs
-        .iter()
-        .zip(&row.inputs)
-        .map(|(spec, v)| (spec.name.clone(), json!(v)))
-        .collect();
-    Value::Object(object)
 }
 
 enum PredictRequest {

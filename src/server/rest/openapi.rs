@@ -16,7 +16,7 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use super::error::{LocEntry, ValidationDetail};
+use super::error::{LocEntry, ValidationBody, ValidationDetail};
 use crate::domain::{
     ChangeKind, ClassProbability, FeatureSpec, Item, ItemChange, ModelInfo, ModelStatus,
     OutputSpec, Prediction, Provenance, Role, Task, User,
@@ -69,16 +69,16 @@ use crate::server::store::Credential;
         super::users::get,
         super::users::update,
         super::users::tokens,
-        super::meta::index,
-        super::meta::to_prediction_page,
-        super::meta::healthz,
-        super::meta::readyz,
+        super::service::index,
+        super::service::to_prediction_page,
+        super::service::healthz,
+        super::service::readyz,
         super::docs::openapi_json,
         super::metrics::metrics_endpoint,
     ),
     components(schemas(
         Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,
-        Detail, ValidationError, ValidationDetail, LocEntry, InferenceErrorBody,
+        Detail, ValidationBody, ValidationDetail, LocEntry, InferenceErrorBody,
         OriginalFeatures, super::models::OriginalPrediction,
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
         PredictRequest, PredictResponse, Prediction, ClassProbability,
@@ -176,11 +176,6 @@ pub struct Detail {
 }
 
 /// 422: every problem with the request at once, in pydantic's shape.
-#[derive(ToSchema)]
-#[schema(example = json!({"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": null}]}))]
-pub struct ValidationError {
-    detail: Vec<ValidationDetail>,
-}
 
 /// An Open Inference Protocol error.
 #[derive(ToSchema)]

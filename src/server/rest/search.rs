@@ -42,7 +42,7 @@ async fn page(
     ),
     responses(
         (status = 200, description = "The page of matches", body = super::openapi::ItemPage),
-        (status = 422, description = "A query parameter is invalid", body = super::openapi::ValidationError),
+        (status = 422, description = "A query parameter is invalid", body = super::error::ValidationBody),
     )
 )]
 pub async fn search(
@@ -77,7 +77,7 @@ pub async fn search(
     ),
     responses(
         (status = 200, description = "The filtered page", body = super::openapi::FilterPage),
-        (status = 422, description = "A query parameter is invalid", body = super::openapi::ValidationError),
+        (status = 422, description = "A query parameter is invalid", body = super::error::ValidationBody),
     )
 )]
 pub async fn filter(

@@ -7,9 +7,10 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::account::Fields;
+use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{path_id, Can, ManageUsers};
-use super::openapi::{Detail, ValidationError};
+use super::openapi::Detail;
 use crate::domain::{validate_password, validate_user_name, FieldError, Role, User};
 use crate::server::state::AppState;
 use crate::server::store::{Credential, CredentialKind};
@@ -73,7 +74,7 @@ pub async fn list(
         (status = 401, description = "Not logged in", body = Detail),
         (status = 403, description = "Not an admin", body = Detail),
         (status = 409, description = "The name is taken, or looks like a taken one (case, full-width and Cyrillic or Greek look-alike letters are ignored)", body = Detail),
-        (status = 422, description = "Every invalid field", body = ValidationError),
+        (status = 422, description = "Every invalid field", body = ValidationBody),
     )
 )]
 pub async fn create(
@@ -109,7 +110,7 @@ pub async fn create(
         (status = 401, description = "Not logged in", body = Detail),
         (status = 403, description = "Not an admin", body = Detail),
         (status = 404, description = "No user has this id", body = Detail),
-        (status = 422, description = "The id is not an integer", body = ValidationError),
+        (status = 422, description = "The id is not an integer", body = ValidationBody),
     )
 )]
 pub async fn get(
@@ -143,7 +144,7 @@ pub async fn get(
         (status = 403, description = "Not an admin", body = Detail),
         (status = 404, description = "No user has this id", body = Detail),
         (status = 409, description = "An admin tried to demote or disable themselves", body = Detail),
-        (status = 422, description = "Every invalid field", body = ValidationError),
+        (status = 422, description = "Every invalid field", body = ValidationBody),
     )
 )]
 pub async fn update(
@@ -204,7 +205,7 @@ pub async fn update(
         (status = 200, description = "The user's tokens", body = Vec<Credential>),
         (status = 401, description = "Not logged in", body = Detail),
         (status = 403, description = "Not an admin", body = Detail),
-        (status = 422, description = "The id is not an integer", body = ValidationError),
+        (status = 422, description = "The id is not an integer", body = ValidationBody),
     )
 )]
 pub async fn tokens(

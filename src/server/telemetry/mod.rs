@@ -2,14 +2,17 @@
 //! here; the front layer records each request).
 //!
 //! - [`init`]: the global log subscriber (human-readable or JSON lines)
+//! - [`chain`]: an error with its causes, for a log line
 //! - [`histograms`]: lock-free latency histograms for the hot paths
 //! - [`metrics`]: every Prometheus series
 
+mod chain;
 mod histograms;
 mod metrics;
 
 use tracing_subscriber::EnvFilter;
 
+pub use chain::{chain, BoxError};
 pub use histograms::intern as intern_route;
 pub use metrics::{method_label, CommitMetrics, Metrics, ModelMetrics};
 

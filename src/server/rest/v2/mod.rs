@@ -8,7 +8,6 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use crate::domain::NonFiniteRow;
 use crate::server::inference::{self, InferenceError, LoadedModel};
 use crate::server::state::AppState;
 use tensor::{InferBody, InferRequest};
@@ -241,25 +240,6 @@ async fn run_infer(
     let data = std::mem::take(&mut request.data);
     let results = inference::run_flat(model.clone(), data, request.rows)
         .await
-        .map_err(|e| match e {
-            InferenceError::NonFinite(rows) => non_finite(&model, &rows),
-            other => ApiError::from(other).into_open_inference(),
-        })?;
+        .map_err(|e| ApiError::open_inference(e, &model))?;
     Ok(request.respond(&model, results))
-}
-
-/// 422 in the protocol's shape: the outputs of these rows are infinite or
-/// NaN, which no client should take for a result.
-fn non_finite(model: &LoadedModel, rows: &[NonFiniteRow]) -> ApiError {
-    let sentences: Vec<String> = rows
-        .iter()
-        .map(|row| {
-            format!(
-                "row {}: {}",
-                row.index,
-                model.info.non_finite_message(&row.inputs)
-            )
-        })
-        .collect();
-    ApiError::OpenInference(StatusCode::UNPROCESSABLE_ENTITY, sentences.join(" "))
 }

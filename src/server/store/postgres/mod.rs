@@ -413,6 +413,7 @@ fn item(row: &Row) -> Result<Item, StoreError> {
 
 #[async_trait]
 impl ItemStore for PostgresStore {
+    #[tracing::instrument(level = "debug", name = "postgres.get", skip(self))]
     async fn get(&self, id: i64) -> Result<Option<Item>, StoreError> {
         self.points
             .query_opt(SELECT_BY_ID, &[&id])
@@ -422,6 +423,7 @@ impl ItemStore for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.list", skip_all)]
     async fn list(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError> {
         let (statement, values) = sql::list(Dialect::Postgres, query);
         self.query(&statement, &params(&values))
@@ -431,6 +433,7 @@ impl ItemStore for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.count", skip_all)]
     async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError> {
         let (where_sql, values) = sql::filters(Dialect::Postgres, query);
         let row = self
@@ -442,12 +445,14 @@ impl ItemStore for PostgresStore {
         Ok(row.try_get::<_, i64>(0).map_err(postgres_error)? as u64)
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.create", skip(self, item))]
     async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
         let created = self.inserts.create(id, item).await?;
         self.announce(ChangeKind::Created, created.id, Some(created.version));
         Ok(created)
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.update", skip(self, item_in))]
     async fn update(
         &self,
         id: i64,
@@ -482,6 +487,7 @@ impl ItemStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.delete", skip(self))]
     async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError> {
         let row = self
             .write(self.query_one(DELETE, &[&id, &expected_version]))
@@ -494,6 +500,7 @@ impl ItemStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.categories", skip_all)]
     async fn categories(&self) -> Result<Vec<String>, StoreError> {
         let rows = self
             .query(&sql::categories(Dialect::Postgres), &[&MAX_CATEGORIES])
@@ -512,6 +519,7 @@ impl ItemStore for PostgresStore {
     }
 
     /// Both kinds of connection: the pool's and the shared ones.
+    #[tracing::instrument(level = "debug", name = "postgres.ping", skip_all)]
     async fn ping(&self) -> Result<(), StoreError> {
         self.query_one("SELECT 1", &[]).await?;
         self.points.query_opt("SELECT 1", &[]).await.map(drop)

@@ -270,6 +270,7 @@ fn missing_or_moved(
 
 #[async_trait]
 impl ItemStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "sqlite.get", skip(self))]
     async fn get(&self, id: i64) -> Result<Option<Item>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(SELECT_BY_ID)?
@@ -278,6 +279,7 @@ impl ItemStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.list", skip_all)]
     async fn list(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError> {
         let (sql, values) = sql::list(Dialect::Sqlite, query);
         self.read(|conn| {
@@ -290,6 +292,7 @@ impl ItemStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.count", skip_all)]
     async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError> {
         let revision = self.committed();
         let (where_sql, values) = sql::filters(Dialect::Sqlite, query);
@@ -318,6 +321,7 @@ impl ItemStore for SqliteStore {
         Ok(n)
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.create", skip(self, item))]
     async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
         let created = self.write(move |tx| insert(tx, id, &item)).await?;
         self.inner
@@ -326,6 +330,7 @@ impl ItemStore for SqliteStore {
         Ok(created)
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.update", skip(self, item))]
     async fn update(
         &self,
         id: i64,
@@ -371,6 +376,7 @@ impl ItemStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.delete", skip(self))]
     async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError> {
         self.write(move |tx| {
             let deleted: Option<i64> = tx
@@ -404,6 +410,7 @@ impl ItemStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.categories", skip_all)]
     async fn categories(&self) -> Result<Vec<String>, StoreError> {
         let revision = self.committed();
         let aggregates = || lock(&self.inner.aggregates);
@@ -429,6 +436,7 @@ impl ItemStore for SqliteStore {
         Some(self.committed())
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.ping", skip_all)]
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
     }

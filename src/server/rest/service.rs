@@ -1,7 +1,7 @@
-//! `/api` (the welcome map), health checks and the JSON 404/405 answers.
+//! The service itself: `/api` (the welcome map), health checks, and the
+//! JSON answers for unknown API paths and methods.
 
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
@@ -95,21 +95,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({ "status": "ready" })))
 }
 
-/// Unknown routes: JSON 404 for API paths, the site's static files, and
-/// the UI's 404 page for everything else.
-pub async fn fallback(state: State<AppState>, req: Request) -> Response {
-    let path = req.uri().path();
-    if API_PREFIXES.iter().any(|p| path.starts_with(p)) {
-        return ApiError::NotFound("Not Found".into()).into_response();
-    }
-    let (parts, body) = req.into_parts();
-    let file = Request::from_parts(parts.clone(), Body::empty());
-    if let Some(response) = state.assets.serve(file).await {
-        return response;
-    }
-    let req = Request::from_parts(parts, body);
-    let ui = leptos_axum::file_and_error_handler::<AppState, _>(crate::app::shell);
-    ui(req.uri().clone(), state, req).await
+/// Whether `path` belongs to the JSON API, whose unknown paths are
+/// answered with a JSON 404 rather than the UI's page.
+pub fn is_api_path(path: &str) -> bool {
+    API_PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
 /// A known path with the wrong method.
