@@ -162,12 +162,74 @@ impl ItemForm {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ItemPage {
     pub items: Vec<Item>,
-    pub total: u64,
+    pub total: Total,
+}
+
+/// How many items a query matches. Counting the matches of a search or a
+/// price filter costs a scan of them, so it stops at a bound: past it,
+/// `n` is the bound and `exact` is false ("more than n"). The totals of
+/// everything and of one category are kept with every write and always
+/// exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Total {
+    pub n: u64,
+    pub exact: bool,
+}
+
+impl Total {
+    pub fn exact(n: u64) -> Total {
+        Total { n, exact: true }
+    }
+
+    /// A count of at most `bound + 1` matches: `bound` and not exact when
+    /// it went past.
+    pub fn bounded(counted: u64, bound: u64) -> Total {
+        Total {
+            n: counted.min(bound),
+            exact: counted <= bound,
+        }
+    }
+}
+
+impl std::fmt::Display for Total {
+    /// `1 234`, or `more than 10 000`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.n.to_string();
+        let mut grouped = String::new();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push('\u{202f}');
+            }
+            grouped.push(digit);
+        }
+        match self.exact {
+            true => f.write_str(&grouped),
+            false => write!(f, "more than {grouped}"),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_total_past_its_bound_says_so() {
+        assert_eq!(Total::bounded(10, 10), Total::exact(10));
+        assert_eq!(
+            Total::bounded(11, 10),
+            Total {
+                n: 10,
+                exact: false
+            }
+        );
+        assert_eq!(Total::exact(1234).to_string(), "1\u{202f}234");
+        assert_eq!(
+            Total::bounded(10_001, 10_000).to_string(),
+            "more than 10\u{202f}000"
+        );
+        assert_eq!(Total::exact(0).to_string(), "0");
+    }
 
     fn draft(name: &str) -> ItemDraft {
         ItemDraft {

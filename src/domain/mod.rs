@@ -13,7 +13,7 @@ mod user;
 mod validation;
 
 pub use change::{ChangeKind, ItemChange};
-pub use item::{Item, ItemDraft, ItemForm, ItemPage, ValidItem, MAX_ITEM_ID};
+pub use item::{Item, ItemDraft, ItemForm, ItemPage, Total, ValidItem, MAX_ITEM_ID};
 pub use model::{
     ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,
     Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,

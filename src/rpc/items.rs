@@ -13,7 +13,7 @@ fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, RpcErr
     super::app_state().map(|state| state.store.clone())
 }
 
-/// A page of items with the total that match the filters.
+/// A page of items with how many match the filters.
 #[server(prefix = "/rpc", endpoint = "items/list", input = Rpc, output = Rpc)]
 pub async fn list_items(query: ItemQuery) -> Result<ItemPage, RpcError> {
     super::authorize(Permission::Read).await?;

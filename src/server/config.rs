@@ -58,6 +58,13 @@ pub struct Config {
     #[arg(long, env = "ITEMSERVE_DATABASE_POOL", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool: u32,
 
+    /// Matches of a search or price filter counted at most: past it a
+    /// listing's total says "more than" this (`total_exact: false`).
+    /// Counting costs a read of every match; the totals of everything and
+    /// of each category are kept with every write and always exact.
+    #[arg(long, env = "ITEMSERVE_COUNT_BOUND", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub count_bound: u64,
+
     /// Folder of models: one sub-folder per model with model.onnx and model.toml.
     #[arg(long, env = "MODELS_DIR", default_value = "models")]
     pub models_dir: PathBuf,

@@ -177,6 +177,7 @@ impl Seams {
             seed_demo_items: config.seed_demo_items,
             pool_size: config.database_pool as usize,
             commits: metrics.commits(),
+            count_bound: config.count_bound,
         })
         .await?;
         let auth = Arc::new(Auth::start(config.auth_options(), stores.users).await?);

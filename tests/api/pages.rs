@@ -56,6 +56,29 @@ async fn the_anonymous_item_page_follows_every_write_at_once() {
 }
 
 #[tokio::test]
+async fn the_page_says_more_than_when_matches_were_counted_to_the_bound() {
+    let app = TestApp::with()
+        .empty()
+        .configure(|config| config.count_bound = 3)
+        .start()
+        .await;
+    for i in 0..5 {
+        app.create(json!({"name": format!("lamp {i}")})).await;
+    }
+    let html = page(&app, "/?q=lamp&limit=2").await;
+    assert!(
+        html.contains("Showing 1–2 of more than 3 · page 1<"),
+        "no last page is claimed"
+    );
+    assert!(html.contains(r#"rel="next""#), "a next page is offered");
+    let html = page(&app, "/?limit=2").await;
+    assert!(
+        html.contains("Showing 1–2 of 5 · page 1 of 3"),
+        "exact in all"
+    );
+}
+
+#[tokio::test]
 async fn pages_from_the_cache_get_a_fresh_nonce_in_policy_and_scripts() {
     let app = TestApp::spawn().await;
     let mut nonces: Vec<String> = Vec::new();

@@ -243,3 +243,161 @@ async fn invented_categories_cannot_push_used_ones_out_of_the_menu() {
     sorted.sort();
     assert_eq!(menu, sorted, "the menu is sorted by name");
 }
+
+/// The menu as the UI reads it.
+async fn menu(app: &TestApp) -> Vec<String> {
+    let (status, menu) =
+        status_and_json(app.post_json("/rpc/items/categories", &json!({})).await).await;
+    assert_eq!(status, 200, "{menu}");
+    serde_json::from_value(menu).unwrap()
+}
+
+/// `(total, total_exact)` of a `/search/` or `/filter/` answer.
+async fn total(app: &TestApp, path: &str) -> (u64, bool) {
+    let (status, body) = status_and_json(app.get(path).await).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    (
+        body["total"].as_u64().unwrap(),
+        body["total_exact"].as_bool().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn totals_and_the_menu_follow_every_create_update_and_delete() {
+    let app = TestApp::with().empty().start().await;
+    let lamp = app
+        .create(json!({"name": "Desk lamp", "category": "lighting"}))
+        .await;
+    app.create(json!({"name": "Floor lamp", "category": "Lighting"}))
+        .await;
+    let desk = app
+        .create(json!({"name": "Oak desk", "category": "Furniture"}))
+        .await;
+    app.create(json!({"name": "Mystery box"})).await;
+    assert_eq!(total(&app, "/search/").await, (4, true));
+    assert_eq!(total(&app, "/filter/?category=LIGHTING").await, (2, true));
+    // One spelling per category, the least of them.
+    assert_eq!(menu(&app).await, ["Furniture", "Lighting"]);
+
+    // Moved to another category, then out of every category.
+    let moved = app
+        .put_json(
+            &format!("/items/{}", lamp["id"]),
+            &json!({"name": "Desk lamp", "category": "Furniture"}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(total(&app, "/filter/?category=lighting").await, (1, true));
+    assert_eq!(total(&app, "/filter/?category=furniture").await, (2, true));
+    let cleared = app
+        .put_json(
+            &format!("/items/{}", lamp["id"]),
+            &json!({"name": "Desk lamp"}),
+        )
+        .await;
+    assert_eq!(cleared.status(), 200);
+    assert_eq!(total(&app, "/filter/?category=furniture").await, (1, true));
+    assert_eq!(total(&app, "/search/").await, (4, true));
+
+    // The last item of a category leaves the menu with it.
+    let deleted = app.delete(&format!("/items/{}", desk["id"])).await;
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(total(&app, "/filter/?category=furniture").await, (0, true));
+    assert_eq!(total(&app, "/search/").await, (3, true));
+    assert_eq!(menu(&app).await, ["Lighting"]);
+    // A category nobody uses, and one with a NUL, count nothing.
+    assert_eq!(total(&app, "/filter/?category=garden").await, (0, true));
+    assert_eq!(total(&app, "/filter/?category=a%00b").await, (0, true));
+}
+
+#[tokio::test]
+async fn concurrent_writes_keep_the_totals_exact() {
+    let app = TestApp::with().empty().start().await;
+    let creates = (0..60).map(|i| {
+        let client = app.client.clone();
+        let url = app.url("/items/");
+        async move {
+            let category = ["red", "Green", "BLUE"][i % 3];
+            let body = json!({"name": format!("item {i}"), "category": category});
+            let response = client.post(&url).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        }
+    });
+    let ids = futures::future::join_all(creates).await;
+    // Every fourth one deleted and every fifth moved to "red", at once.
+    let writes = ids.iter().enumerate().map(|(i, id)| {
+        let client = app.client.clone();
+        let url = app.url(&format!("/items/{id}"));
+        async move {
+            let response = match (i % 4, i % 5) {
+                (0, _) => client.delete(&url).send().await.unwrap(),
+                (_, 0) => {
+                    let body = json!({"name": format!("item {i}"), "category": "red"});
+                    client.put(&url).json(&body).send().await.unwrap()
+                }
+                _ => return,
+            };
+            assert_eq!(response.status(), 200);
+        }
+    });
+    futures::future::join_all(writes).await;
+    let (_, listing) = status_and_json(app.get("/items/?limit=1000").await).await;
+    let listing = listing.as_array().unwrap();
+    assert_eq!(total(&app, "/search/").await, (listing.len() as u64, true));
+    for category in ["red", "green", "blue"] {
+        let counted = listing
+            .iter()
+            .filter(|i| {
+                i["category"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(category)
+            })
+            .count() as u64;
+        assert_eq!(
+            total(&app, &format!("/filter/?category={category}")).await,
+            (counted, true),
+            "{category}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn counts_past_the_bound_say_there_are_more() {
+    let app = TestApp::with()
+        .empty()
+        .configure(|config| config.count_bound = 3)
+        .start()
+        .await;
+    for i in 0..5 {
+        app.create(json!({"name": format!("lamp {i}"), "category": "Lighting", "price": i}))
+            .await;
+    }
+    app.create(json!({"name": "desk", "price": 100})).await;
+    // Searches and price filters stop counting past the bound...
+    assert_eq!(total(&app, "/search/?q=lamp").await, (3, false));
+    assert_eq!(total(&app, "/filter/?price_lt=50").await, (3, false));
+    assert_eq!(total(&app, "/search/?q=desk").await, (1, true));
+    assert_eq!(total(&app, "/search/?q=lamp%203").await, (1, true));
+    // ...while everything and a category are kept exact.
+    assert_eq!(total(&app, "/search/").await, (6, true));
+    assert_eq!(total(&app, "/filter/?category=lighting").await, (5, true));
+    // The page itself is whole either way.
+    let (_, body) = status_and_json(app.get("/search/?q=lamp&limit=10").await).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 5);
+    // The UI is told the same.
+    let query = itemserve::domain::ItemQuery {
+        q: Some("lamp".into()),
+        ..Default::default()
+    };
+    let (status, page) = status_and_json(
+        app.post_json("/rpc/items/list", &json!({ "query": query }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], json!({"n": 3, "exact": false}));
+}

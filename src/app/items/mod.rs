@@ -129,13 +129,13 @@ pub fn ItemsPage() -> impl IntoView {
                     match listing {
                         Ok(result) => {
                             let query = query.try_get_untracked().unwrap_or_else(first_page);
-                            let total = result.total;
+                            let (total, shown) = (result.total, result.items.len());
                             let session = try_await(session).await;
                             let writable =
                                 session.is_some_and(|s| allows(&s, Permission::WriteItems));
                             view! {
                                 <ItemTable page=result query=query.clone() writable=writable/>
-                                <Pagination query=query total=total/>
+                                <Pagination query=query total=total shown=shown/>
                                 <HydrationMarker/>
                             }
                             .into_any()

@@ -15,7 +15,7 @@ pub fn ItemTable(
     writable: bool,
 ) -> impl IntoView {
     if page.items.is_empty() {
-        return view! { <EmptyState query=query total=page.total/> }.into_any();
+        return view! { <EmptyState query=query total=page.total.n/> }.into_any();
     }
     let header = move |field: SortField, label: &'static str, class: &'static str| {
         view! { <SortHeader field label class query=query.clone()/> }

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_navigate;
 
 use super::UI_PAGE_SIZE;
 use crate::app::reactive::try_await;
-use crate::domain::ItemQuery;
+use crate::domain::{ItemQuery, Total};
 use crate::rpc::RpcError;
 
 /// Search box and category menu. Works as a plain GET form before the
@@ -125,12 +125,13 @@ fn lowercase(text: &str) -> String {
     }
 }
 
-/// "Showing 11–20 of 42" with previous/next links.
+/// "Showing 11–20 of 42" with previous/next links; past the server's
+/// counting bound, "of more than 10 000" and no last page.
 #[component]
-pub fn Pagination(query: ItemQuery, total: u64) -> impl IntoView {
+pub fn Pagination(query: ItemQuery, total: Total, shown: usize) -> impl IntoView {
     let limit = u64::from(query.limit.max(1));
-    let first = query.skip.min(total);
-    let last = (query.skip + limit).min(total);
+    let first = query.skip;
+    let last = query.skip + shown as u64;
     let page_link = |skip: u64| {
         let q = ItemQuery {
             skip,
@@ -139,16 +140,23 @@ pub fn Pagination(query: ItemQuery, total: u64) -> impl IntoView {
         format!("/?{}", q.to_query_string(UI_PAGE_SIZE))
     };
     let prev = (query.skip > 0).then(|| page_link(query.skip.saturating_sub(limit)));
-    let next = (last < total).then(|| page_link(query.skip + limit));
-    let pages = total.div_ceil(limit).max(1);
+    let more = match total.exact {
+        true => last < total.n,
+        false => shown as u64 == limit,
+    };
+    let next = more.then(|| page_link(query.skip + limit));
     let page = query.skip / limit + 1;
+    let of_pages = match total.exact {
+        true => format!(" of {}", total.n.div_ceil(limit).max(1)),
+        false => String::new(),
+    };
     view! {
         <nav class="pagination" aria-label="Pagination">
             <p class="muted" aria-live="polite">
-                {if total == 0 {
+                {if shown == 0 {
                     "No items".to_owned()
                 } else {
-                    format!("Showing {}–{} of {} · page {} of {}", first + 1, last, total, page, pages)
+                    format!("Showing {}–{} of {total} · page {page}{of_pages}", first + 1, last)
                 }}
             </p>
             <div class="pager">

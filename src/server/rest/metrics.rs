@@ -43,13 +43,12 @@ pub async fn metrics_endpoint(
     if let Some(auth) = &state.admin_only {
         auth.require(&headers, Permission::ManageUsers).await?;
     }
-    // The count is cached per store revision, so a scrape costs a query only
-    // after writes.
-    if let Ok(count) = state.store.count(&ItemQuery::default()).await {
+    // The total is kept with every write: a scrape reads one number.
+    if let Ok(total) = state.store.count(&ItemQuery::default()).await {
         state
             .metrics
             .items
-            .set(i64::try_from(count).unwrap_or(i64::MAX));
+            .set(i64::try_from(total.n).unwrap_or(i64::MAX));
     }
     Ok((
         [(

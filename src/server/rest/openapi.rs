@@ -148,7 +148,11 @@ pub struct ItemPage {
     q: Option<String>,
     skip: u64,
     limit: u32,
+    /// How many items match: exact when `total_exact`, else a lower bound
+    /// (there are more than this many).
     total: u64,
+    /// False when counting stopped at the server's bound.
+    total_exact: bool,
     items: Vec<Item>,
 }
 
@@ -157,7 +161,12 @@ pub struct ItemPage {
 pub struct FilterPage {
     category: Option<String>,
     price_less_than: Option<f64>,
+    /// How many items match: exact when `total_exact`, else a lower bound
+    /// (there are more than this many).
     total: u64,
+    /// False when counting stopped at the server's bound (a category alone
+    /// is always counted exactly).
+    total_exact: bool,
     items: Vec<Item>,
 }
 

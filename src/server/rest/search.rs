@@ -8,7 +8,7 @@ use super::cache::{cached_json, to_json};
 use super::error::ApiError;
 use super::extract::ListParams;
 use super::extract::{Can, Read};
-use crate::domain::{Item, ItemQuery, DEFAULT_LIMIT};
+use crate::domain::{Item, ItemQuery, Total, DEFAULT_LIMIT};
 use crate::server::state::AppState;
 
 /// Answers a listing request with `shape(query, items, total)`, reusing the
@@ -17,7 +17,7 @@ async fn page(
     state: &AppState,
     route: &str,
     raw: Option<&str>,
-    shape: impl FnOnce(&ItemQuery, Vec<Item>, u64) -> Value,
+    shape: impl FnOnce(&ItemQuery, Vec<Item>, Total) -> Value,
 ) -> Result<Response, ApiError> {
     let query = ListParams::parse(raw, DEFAULT_LIMIT)?;
     let key = format!("{route}?{}", query.to_query_string(DEFAULT_LIMIT));
@@ -34,7 +34,7 @@ async fn page(
     path = "/search/",
     tag = "items",
     summary = "Search items",
-    description = "Items whose name or description contains `q` (Unicode case folding), with the total number of matches.",
+    description = "Items whose name or description contains `q` (Unicode case folding), with the total number of matches. Matches are counted up to a bound (`--count-bound`, 10 000 by default): past it `total` is the bound and `total_exact` is false.",
     params(
         ("q" = Option<String>, Query, description = "Text to find; blank matches every item"),
         ("skip" = Option<u64>, Query, description = "Items to skip (paging)"),
@@ -55,7 +55,8 @@ pub async fn search(
             "q": query.q,
             "skip": query.skip,
             "limit": query.limit,
-            "total": total,
+            "total": total.n,
+            "total_exact": total.exact,
             "items": items,
         })
     })
@@ -68,7 +69,7 @@ pub async fn search(
     path = "/filter/",
     tag = "items",
     summary = "Filter items",
-    description = "Items in a category (ignoring case) and/or cheaper than `price_lt`, with the total.",
+    description = "Items in a category (ignoring case) and/or cheaper than `price_lt`, with the total. A category's total is always exact; with `price_lt`, matches are counted up to a bound (`--count-bound`, 10 000 by default): past it `total` is the bound and `total_exact` is false.",
     params(
         ("category" = Option<String>, Query, description = "Exact category, ignoring case"),
         ("price_lt" = Option<f64>, Query, description = "Only items cheaper than this"),
@@ -89,7 +90,8 @@ pub async fn filter(
         json!({
             "category": query.category,
             "price_less_than": query.price_lt,
-            "total": total,
+            "total": total.n,
+            "total_exact": total.exact,
             "items": items,
         })
     })

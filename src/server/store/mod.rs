@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{Item, ItemQuery, Role, User, ValidItem};
+use crate::domain::{Item, ItemQuery, Role, Total, User, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
@@ -134,6 +134,8 @@ pub struct StoreOptions {
     pub pool_size: usize,
     /// Where group commits are measured.
     pub commits: CommitMetrics,
+    /// Matches of a search or price filter counted at most (see [`Total`]).
+    pub count_bound: u64,
 }
 
 /// Items storage, shared by the REST API and the UI's server functions.
@@ -145,8 +147,10 @@ pub trait ItemStore: Send + Sync + 'static {
     /// A page of items matching the query's filters, in its order.
     async fn list(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError>;
 
-    /// How many items match the query's filters (ignoring paging).
-    async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError>;
+    /// How many items match the query's filters (ignoring paging): exact
+    /// for everything and for one category (counts kept with every write),
+    /// counted up to the store's bound for other filters.
+    async fn count(&self, query: &ItemQuery) -> Result<Total, StoreError>;
 
     /// Stores a new item under `id`, or under the next free id when `None`.
     ///
@@ -345,6 +349,7 @@ pub async fn open(options: &StoreOptions) -> Result<Stores, StoreError> {
             options.seed_demo_items,
             options.commits.clone(),
             changes.clone(),
+            options.count_bound,
         )
         .await?;
         return Ok(stores(store, changes));
@@ -354,6 +359,7 @@ pub async fn open(options: &StoreOptions) -> Result<Stores, StoreError> {
             seed_demo_items: options.seed_demo_items,
             pool_size: options.pool_size,
             commits: options.commits.clone(),
+            count_bound: options.count_bound,
         };
         let store = PostgresStore::open(url, postgres, changes.clone()).await?;
         return Ok(stores(store, changes));

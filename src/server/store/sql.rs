@@ -143,17 +143,62 @@ pub(crate) fn order_by(query: &ItemQuery) -> String {
     }
 }
 
-/// The most used categories (one spelling per folded name): a client that
-/// invents hundreds of categories cannot push the ones in real use out of
-/// everyone's menu. Rows are (folded, spelling); sort them by the first.
-pub(crate) fn categories(dialect: Dialect) -> String {
-    let mut sql = String::from(
-        "SELECT category_folded, min(category) FROM items \
-         WHERE category_folded IS NOT NULL GROUP BY category_folded \
-         ORDER BY count(*) DESC, category_folded LIMIT ",
-    );
-    dialect.param(&mut sql, 1);
-    sql
+/// The most used categories (one spelling per folded name, the least),
+/// from the counts kept with every write: a client that invents hundreds of
+/// categories cannot push the ones in real use out of everyone's menu.
+/// Rows are (folded, spelling); sort them by the first.
+pub(crate) fn categories(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "SELECT c.category_folded, coalesce((SELECT min(category) FROM items \
+             WHERE category_folded = c.category_folded), c.category_folded) \
+             FROM category_counts c ORDER BY c.n DESC, c.category_folded LIMIT ?1"
+        }
+        Dialect::Postgres => {
+            "SELECT c.category_folded, coalesce((SELECT min(category) FROM items \
+             WHERE category_folded = c.category_folded), c.category_folded) \
+             FROM (SELECT category_folded, sum(n) AS n FROM category_counts \
+             GROUP BY category_folded HAVING sum(n) > 0 \
+             ORDER BY sum(n) DESC, category_folded LIMIT $1) c"
+        }
+    }
+}
+
+/// How a query's total is read: the SQL (one row, one integer) with its
+/// parameters, and whether its answer is exact. Everything, or one
+/// category, is read from the counts kept with every write; other filters
+/// count their matches, stopping after `bound + 1`.
+pub(crate) fn total(
+    dialect: Dialect,
+    query: &ItemQuery,
+    bound: u64,
+) -> (String, Vec<SqlValue>, bool) {
+    let kept = query.q.is_none() && query.price_lt.is_none();
+    let nul = query.category.as_deref().is_some_and(|c| c.contains('\0'));
+    if !kept || nul {
+        let (where_sql, values) = filters(dialect, query);
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM items{where_sql} LIMIT {}) AS matches",
+            bound.saturating_add(1).min(i64::MAX as u64)
+        );
+        return (sql, values, false);
+    }
+    let sql = match (dialect, &query.category) {
+        (Dialect::Sqlite, None) => "SELECT n FROM item_count",
+        (Dialect::Sqlite, Some(_)) => {
+            "SELECT coalesce((SELECT n FROM category_counts WHERE category_folded = ?1), 0)"
+        }
+        (Dialect::Postgres, None) => "SELECT coalesce(sum(n), 0)::bigint FROM item_count",
+        (Dialect::Postgres, Some(_)) => {
+            "SELECT coalesce(sum(n), 0)::bigint FROM category_counts WHERE category_folded = $1"
+        }
+    };
+    let values = query
+        .category
+        .iter()
+        .map(|c| SqlValue::Text(fold_case(c)))
+        .collect();
+    (sql.to_owned(), values, true)
 }
 
 /// A row as both drivers give it, for the few column types stored.

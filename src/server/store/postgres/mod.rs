@@ -43,7 +43,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore, StoreError};
-use crate::domain::{ChangeKind, Item, ItemQuery, ValidItem};
+use crate::domain::{ChangeKind, Item, ItemQuery, Total, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 mod embedded {
@@ -88,6 +88,8 @@ pub struct PostgresOptions {
     pub pool_size: usize,
     /// Where commits are measured.
     pub commits: CommitMetrics,
+    /// Matches of a search or price filter counted at most.
+    pub count_bound: u64,
 }
 
 /// Items (and users) in a PostgreSQL database.
@@ -102,6 +104,7 @@ pub struct PostgresStore {
     announcer: announce::Announcer,
     /// Users read by bearer-token requests (see `user_cache.rs`).
     user_cache: Arc<user_cache::UserCache>,
+    count_bound: u64,
 }
 
 impl PostgresStore {
@@ -161,6 +164,7 @@ impl PostgresStore {
             points,
             pool,
             commits: options.commits,
+            count_bound: options.count_bound,
         })
     }
 
@@ -434,15 +438,15 @@ impl ItemStore for PostgresStore {
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.count", skip_all)]
-    async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError> {
-        let (where_sql, values) = sql::filters(Dialect::Postgres, query);
-        let row = self
-            .query_one(
-                &format!("SELECT count(*) FROM items{where_sql}"),
-                &params(&values),
-            )
-            .await?;
-        Ok(row.try_get::<_, i64>(0).map_err(postgres_error)? as u64)
+    async fn count(&self, query: &ItemQuery) -> Result<Total, StoreError> {
+        let (sql, values, exact) = sql::total(Dialect::Postgres, query, self.count_bound);
+        let row = self.query_one(&sql, &params(&values)).await?;
+        let n = row.try_get::<_, i64>(0).map_err(postgres_error)?;
+        let n = u64::try_from(n).unwrap_or(0);
+        Ok(match exact {
+            true => Total::exact(n),
+            false => Total::bounded(n, self.count_bound),
+        })
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.create", skip(self, item))]
@@ -503,7 +507,7 @@ impl ItemStore for PostgresStore {
     #[tracing::instrument(level = "debug", name = "postgres.categories", skip_all)]
     async fn categories(&self) -> Result<Vec<String>, StoreError> {
         let rows = self
-            .query(&sql::categories(Dialect::Postgres), &[&MAX_CATEGORIES])
+            .query(sql::categories(Dialect::Postgres), &[&MAX_CATEGORIES])
             .await?;
         let mut named = rows
             .iter()

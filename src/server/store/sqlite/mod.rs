@@ -23,7 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore, StoreError};
-use crate::domain::{ChangeKind, Item, ItemQuery, ValidItem, MAX_ITEM_ID};
+use crate::domain::{ChangeKind, Item, ItemQuery, Total, ValidItem, MAX_ITEM_ID};
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
 
@@ -41,18 +41,19 @@ struct Inner {
     changes: Arc<ChangeFeed>,
     /// Commits so far; see [`ItemStore::revision`].
     revision: Arc<AtomicU64>,
-    /// Counts and categories scan the whole table; they are reused until
-    /// the next commit.
+    /// Counts and categories, reused until the next commit.
     aggregates: Mutex<Aggregates>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Matches of a search or price filter counted at most.
+    count_bound: u64,
 }
 
 /// Results of whole-table queries at one revision.
 #[derive(Default)]
 struct Aggregates {
     revision: u64,
-    counts: HashMap<String, u64>,
+    counts: HashMap<String, Total>,
     categories: Option<Vec<String>>,
 }
 
@@ -122,10 +123,12 @@ impl SqliteStore {
         seed_demo_items: bool,
         commits: CommitMetrics,
         changes: Arc<ChangeFeed>,
+        count_bound: u64,
     ) -> Result<SqliteStore, StoreError> {
         let path = path.to_owned();
         let opened = tokio::task::spawn_blocking(move || {
-            open::open_blocking(&path, seed_demo_items, commits, changes).map_err(|e| match e {
+            let open = open::open_blocking(&path, seed_demo_items, commits, changes, count_bound);
+            open.map_err(|e| match e {
                 StoreError::Backend(e) if e.is_locked() => StoreError::backend(format!(
                     "{path} is in use by another process (itemserve keeps its database \
                      file to itself; stop the other server first)"
@@ -293,32 +296,35 @@ impl ItemStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.count", skip_all)]
-    async fn count(&self, query: &ItemQuery) -> Result<u64, StoreError> {
+    async fn count(&self, query: &ItemQuery) -> Result<Total, StoreError> {
         let revision = self.committed();
-        let (where_sql, values) = sql::filters(Dialect::Sqlite, query);
-        let key = format!("{where_sql} {values:?}");
+        let bound = self.inner.count_bound;
+        let (sql, values, exact) = sql::total(Dialect::Sqlite, query, bound);
+        let key = format!("{sql} {values:?}");
         let aggregates = || lock(&self.inner.aggregates);
-        if let Some(n) = aggregates()
+        if let Some(total) = aggregates()
             .at(revision)
             .and_then(|a| a.counts.get(&key).copied())
         {
-            return Ok(n);
+            return Ok(total);
         }
-        let sql = format!("SELECT count(*) FROM items{where_sql}");
         let n = self.read(|conn| {
-            conn.prepare_cached(&sql)?
-                .query_row(
-                    rusqlite::params_from_iter(values.into_iter().map(to_value)),
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n as u64)
+            conn.prepare_cached(&sql)?.query_row(
+                rusqlite::params_from_iter(values.into_iter().map(to_value)),
+                |r| r.get::<_, i64>(0),
+            )
         })?;
+        let n = u64::try_from(n).unwrap_or(0);
+        let total = match exact {
+            true => Total::exact(n),
+            false => Total::bounded(n, bound),
+        };
         if let Some(a) = aggregates().at(revision) {
             if a.counts.len() < Aggregates::MAX_COUNTS {
-                a.counts.insert(key, n);
+                a.counts.insert(key, total);
             }
         }
-        Ok(n)
+        Ok(total)
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.create", skip(self, item))]
@@ -418,7 +424,7 @@ impl ItemStore for SqliteStore {
             return Ok(known);
         }
         let categories: Vec<String> = self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&sql::categories(Dialect::Sqlite))?;
+            let mut stmt = conn.prepare_cached(sql::categories(Dialect::Sqlite))?;
             let rows = stmt.query_map([MAX_CATEGORIES], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })?;

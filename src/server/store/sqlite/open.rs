@@ -35,6 +35,7 @@ pub(super) fn open_blocking(
     seed_demo_items: bool,
     commits: CommitMetrics,
     changes: Arc<ChangeFeed>,
+    count_bound: u64,
 ) -> Result<SqliteStore, StoreError> {
     let (target, flags, vfs) = if path == ":memory:" {
         // A named shared-cache memory database, so the reader connections
@@ -103,6 +104,7 @@ pub(super) fn open_blocking(
             aggregates: Mutex::default(),
             readers,
             next_reader: AtomicUsize::new(0),
+            count_bound,
         }),
     })
 }
