@@ -297,5 +297,11 @@ async fn a_database_of_the_builds_before_refinery_upgrades_in_place_and_keeps_it
             r.get(0)
         })
         .unwrap();
-    assert_eq!(recorded, 4);
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        recorded as usize, migrations,
+        "every migration recorded once"
+    );
 }

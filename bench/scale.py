@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""itemserve at scale: fills a catalogue of N items (default 10 000 000),
+starts the release server on it and prints, for each read path, p50 and p99
+over repeated requests each taken right after a write (a live catalogue is
+written to all the time, so the caches kept per revision rarely answer).
+
+    bench/scale.py [--items N] [--database-url postgres://...] [--rounds 40]
+                   [--compare-sort-indexes]
+
+The items are written straight into the database with the server stopped,
+in the shape the server writes them (folded search text; the counts kept by
+the database's triggers), after the server has created the schema. With
+`--compare-sort-indexes` the reads are measured first without the sorting
+indexes, then the server is started again and adds them (the migration's
+duration is printed), and the reads are measured again.
+
+Needs a release build (bench/run or scripts/run builds one) and, for
+PostgreSQL, psql.
+"""
+
+import argparse
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import SERVER, bench_database, http, http_raw, login, start_server  # noqa: E402
+
+ADDR = "127.0.0.1:3903"
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+         "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+         "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu"]
+CATEGORIES = 20
+BATCH = 200_000
+
+# The read paths, as in the issue that asked for them; `{id}` is a random
+# existing item.
+READS = [
+    ("GET /items/{id}", "/items/{id}"),
+    ("GET /items/?limit=20 (by id)", "/items/?limit=20"),
+    ("GET /items/?limit=20&sort=name", "/items/?limit=20&sort=name"),
+    ("GET /items/?limit=20&sort=-price", "/items/?limit=20&sort=-price"),
+    ("GET /items/?limit=20&sort=-updated_at", "/items/?limit=20&sort=-updated_at"),
+    ("GET /items/?skip=900000&limit=20", "/items/?skip=900000&limit=20"),
+    ("GET /search/?q=juliet", "/search/?q=juliet&limit=20"),
+    ("GET /search/?q=123456 (rare)", "/search/?q=123456&limit=20"),
+    ("GET /filter/?category=cat7&price_lt=10", "/filter/?category=cat7&price_lt=10&limit=20"),
+    ("GET /items/?category=cat7&sort=-price", "/items/?category=cat7&sort=-price&limit=20"),
+    ("GET / (item page)", "/"),
+]
+
+# The sorting indexes and the migration that adds them, per backend.
+SORT_MIGRATION = {"sqlite": 6, "postgres": 5}
+
+
+def row(i, rng):
+    """One item: (id, name, description, category, price) with folded text."""
+    name = f"item {i} {WORDS[i % len(WORDS)]}"
+    description = None if i % 4 == 0 else f"{WORDS[(i * 7) % len(WORDS)]} thing number {i}"
+    category = None if i % 9 == 0 else f"cat{i % CATEGORIES}"
+    price = None if i % 11 == 0 else round(rng.random() * 1000, 2)
+    return i, name, description, category, price
+
+
+def fill_sqlite(path, n):
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    rng = random.Random(7)
+    conn.execute("DELETE FROM items")
+    start = time.time()
+    for first in range(1, n + 1, BATCH):
+        rows = []
+        for i in range(first, min(first + BATCH, n + 1)):
+            i, name, description, category, price = row(i, rng)
+            rows.append((i, name, description, category, price, now, now, name.casefold(),
+                         description and description.casefold(),
+                         category and category.casefold()))
+        conn.executemany(
+            "INSERT INTO items (id, name, description, category, price, created_at, updated_at, "
+            "name_folded, description_folded, category_folded) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        progress(first + len(rows) - 1, n, start)
+    conn.execute("UPDATE item_id_counter SET last = ?", (n,))
+    conn.commit()
+    conn.close()
+    print(file=sys.stderr)
+
+
+def fill_postgres(url, n):
+    start = time.time()
+    psql(url, "DELETE FROM items")
+    for first in range(1, n + 1, BATCH * 5):
+        last = min(first + BATCH * 5 - 1, n)
+        words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+        psql(url, f"""
+            INSERT INTO items (id, name, description, category, price, created_at, updated_at,
+                               name_folded, description_folded, category_folded)
+            SELECT g, n, d, c, p, now, now, n, d, c FROM (
+                SELECT g,
+                  'item ' || g || ' ' || ({words})[g % {len(WORDS)} + 1] AS n,
+                  CASE WHEN g % 4 = 0 THEN NULL ELSE
+                    ({words})[(g * 7) % {len(WORDS)} + 1] || ' thing number ' || g END AS d,
+                  CASE WHEN g % 9 = 0 THEN NULL ELSE 'cat' || (g % {CATEGORIES}) END AS c,
+                  CASE WHEN g % 11 = 0 THEN NULL ELSE round((random() * 1000)::numeric, 2)::float8
+                    END AS p,
+                  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now
+                FROM generate_series({first}, {last}) g) s""")
+        progress(last, n, start)
+    psql(url, f"SELECT setval('item_ids', {n}); VACUUM ANALYZE items;")
+    print(file=sys.stderr)
+
+
+def progress(done, n, start):
+    rate = done / max(time.time() - start, 1e-9)
+    print(f"\r  {done:,} of {n:,} items ({rate:,.0f} rows/s)", end="", file=sys.stderr, flush=True)
+
+
+def psql(url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def sql_script(backend, url_or_path, sql):
+    if backend == "postgres":
+        psql(url_or_path, sql)
+    else:
+        conn = sqlite3.connect(url_or_path)
+        conn.executescript(sql)
+        conn.close()
+
+
+def drop_sort_indexes(backend, target):
+    """Removes the sorting indexes and the record of their migration, so the
+    next start applies it again (as an upgrade of an existing database)."""
+    version = SORT_MIGRATION[backend]
+    migration = Path(__file__).resolve().parent.parent / "migrations" / backend
+    [file] = migration.glob(f"V{version}__*.sql")
+    names = [line.split()[2] for line in file.read_text().splitlines()
+             if line.startswith("CREATE INDEX")]
+    sql_script(backend, target, "".join(f"DROP INDEX IF EXISTS {n};" for n in names)
+               + f"DELETE FROM refinery_schema_history WHERE version = {version};")
+
+
+def measure(base, auth, n, rounds):
+    rng = random.Random(11)
+    results = []
+    for label, path in READS:
+        times = []
+        for _ in range(rounds):
+            target = rng.randint(1, n)
+            http("PATCH", f"{base}/items/{target}", {"price": round(rng.random() * 100, 2)},
+                 {**auth, "content-type": "application/merge-patch+json"})
+            url = base + path.replace("{id}", str(rng.randint(1, n)))
+            start = time.perf_counter()
+            try:
+                http_raw("GET", url, None, {"accept": "text/html" if path == "/" else "*/*"})
+            except urllib.error.HTTPError as e:
+                raise SystemExit(f"{label}: {e.code} {e.read()[:200]!r}")
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        p50 = statistics.median(times)
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        results.append((label, p50, p99))
+        print(f"  {label:<44} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms", flush=True)
+    return results
+
+
+def run_server(database_url, data_dir):
+    start = time.time()
+    process, base = start_server(SERVER, ADDR, data_dir, database_url=database_url,
+                                 ready_timeout=3600)
+    return process, base, time.time() - start
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=10_000_000)
+    ap.add_argument("--database-url", help="postgres://... (default: a new SQLite file)")
+    ap.add_argument("--rounds", type=int, default=40, help="requests per read path")
+    ap.add_argument("--compare-sort-indexes", action="store_true",
+                    help="measure without the sorting indexes first, then add them")
+    args = ap.parse_args()
+    if not SERVER.exists():
+        raise SystemExit(f"{SERVER} is missing: build the release server first (bench/run)")
+    database_url, cleanup = bench_database(args.database_url)
+    backend = "postgres" if database_url else "sqlite"
+    with tempfile.TemporaryDirectory(prefix="itemserve-scale-") as data_dir:
+        target = database_url or f"{data_dir}/bench.db"
+        try:
+            process, _, _ = run_server(database_url, data_dir)
+            process.terminate()
+            process.wait()
+            print(f"filling {args.items:,} items ({backend})", file=sys.stderr)
+            start = time.time()
+            (fill_postgres if database_url else fill_sqlite)(target, args.items)
+            print(f"filled in {time.time() - start:.0f} s", file=sys.stderr)
+            phases = ["with the sorting indexes"]
+            if args.compare_sort_indexes:
+                drop_sort_indexes(backend, target)
+                phases.insert(0, "without the sorting indexes")
+            for phase in phases:
+                process, base, started = run_server(database_url, data_dir)
+                try:
+                    print(f"{backend}, {args.items:,} items, {phase} "
+                          f"(ready after {started:.1f} s):", flush=True)
+                    measure(base, login(base), args.items, args.rounds)
+                finally:
+                    process.terminate()
+                    process.wait()
+        finally:
+            cleanup()
+
+
+if __name__ == "__main__":
+    main()
