@@ -217,6 +217,9 @@ def main():
                     help="run every scenario on this database instead of a new SQLite file, "
                          "e.g. postgres://postgres@127.0.0.1:5432/test; a PostgreSQL server gets "
                          "a new database of its own (dropped afterwards)")
+    ap.add_argument("--existing-database", action="store_true",
+                    help="use --database-url's PostgreSQL database as it is instead of a new "
+                         "one (e.g. one prepared for a comparison); it is not dropped")
     ap.add_argument("--only", action="append", default=[],
                     help="run only scenarios whose name contains this text (repeatable); "
                          "the baseline always runs")
@@ -229,7 +232,9 @@ def main():
         raise SystemExit("wrk is missing: bench/run installs it (apt-get install wrk)")
 
     tmp = tempfile.mkdtemp(prefix="itemserve-bench-")
-    database_url, drop_database = bench_database(args.database_url)
+    database_url, drop_database = (
+        (args.database_url, lambda: None) if args.existing_database
+        else bench_database(args.database_url))
     baseline = subprocess.Popen([str(BASELINE), BASELINE_ADDR], stdout=subprocess.DEVNULL)
     started = time.monotonic()
     server, base = start_server(server_bin, SERVER_ADDR, tmp, database_url=database_url)
