@@ -5,14 +5,11 @@ over repeated requests each taken right after a write (a live catalogue is
 written to all the time, so the caches kept per revision rarely answer).
 
     bench/scale.py [--items N] [--database-url postgres://...] [--rounds 40]
-                   [--compare-sort-indexes]
 
 The items are written straight into the database with the server stopped,
 in the shape the server writes them (folded search text; the counts kept by
-the database's triggers), after the server has created the schema, and
-without the sorting indexes: the server then starts as it would on an older
-database and adds them (the time it took to be ready is printed). With
-`--compare-sort-indexes` the reads are first measured without them.
+the database's triggers), after the server has created the schema; the
+time the server then takes to be ready is printed too.
 
 Needs a release build (bench/run or scripts/run builds one) and, for
 PostgreSQL, psql.
@@ -54,10 +51,6 @@ READS = [
     ("GET /items/?category=cat7&sort=-price", "/items/?category=cat7&sort=-price&limit=20"),
     ("GET / (item page)", "/"),
 ]
-
-# The sorting indexes and the migration that adds them, per backend.
-SORT_MIGRATION = {"sqlite": 6, "postgres": 5}
-
 
 def row(i, rng):
     """One item: (id, name, description, category, price) with folded text."""
@@ -127,32 +120,6 @@ def psql(url, sql):
                    stdout=subprocess.DEVNULL)
 
 
-def sql_script(backend, url_or_path, sql):
-    if backend == "postgres":
-        psql(url_or_path, sql)
-    else:
-        conn = sqlite3.connect(url_or_path)
-        conn.executescript(sql)
-        conn.close()
-
-
-def drop_sort_indexes(backend, target):
-    """Removes the sorting indexes; their migration stays recorded, so the
-    server starts without them."""
-    migration = Path(__file__).resolve().parent.parent / "migrations" / backend
-    [file] = migration.glob(f"V{SORT_MIGRATION[backend]}__*.sql")
-    names = [line.split()[2] for line in file.read_text().splitlines()
-             if line.startswith("CREATE INDEX")]
-    sql_script(backend, target, "".join(f"DROP INDEX IF EXISTS {n};" for n in names))
-
-
-def forget_sort_migration(backend, target):
-    """Forgets that the sorting indexes' migration ran, so the next start
-    applies it again, as it would upgrade an existing database."""
-    sql_script(backend, target, "DELETE FROM refinery_schema_history "
-                                f"WHERE version = {SORT_MIGRATION[backend]};")
-
-
 def measure(base, auth, n, rounds):
     rng = random.Random(11)
     results = []
@@ -189,8 +156,6 @@ def main():
     ap.add_argument("--items", type=int, default=10_000_000)
     ap.add_argument("--database-url", help="postgres://... (default: a new SQLite file)")
     ap.add_argument("--rounds", type=int, default=40, help="requests per read path")
-    ap.add_argument("--compare-sort-indexes", action="store_true",
-                    help="measure without the sorting indexes first, then add them")
     args = ap.parse_args()
     if not SERVER.exists():
         raise SystemExit(f"{SERVER} is missing: build the release server first (bench/run)")
@@ -202,27 +167,18 @@ def main():
             process, _, _ = run_server(database_url, data_dir)
             process.terminate()
             process.wait()
-            # Filled without the sorting indexes (far quicker); the last
-            # start adds them as an upgrade would, and says how long it took.
-            drop_sort_indexes(backend, target)
             print(f"filling {args.items:,} items ({backend})", file=sys.stderr)
             start = time.time()
             (fill_postgres if database_url else fill_sqlite)(target, args.items)
             print(f"filled in {time.time() - start:.0f} s", file=sys.stderr)
-            phases = ["with the sorting indexes (added at this start)"]
-            if args.compare_sort_indexes:
-                phases.insert(0, "without the sorting indexes")
-            for phase in phases:
-                if phase.startswith("with "):
-                    forget_sort_migration(backend, target)
-                process, base, started = run_server(database_url, data_dir)
-                try:
-                    print(f"{backend}, {args.items:,} items, {phase} "
-                          f"(ready after {started:.1f} s):", flush=True)
-                    measure(base, login(base), args.items, args.rounds)
-                finally:
-                    process.terminate()
-                    process.wait()
+            process, base, started = run_server(database_url, data_dir)
+            try:
+                print(f"{backend}, {args.items:,} items (ready after {started:.1f} s):",
+                      flush=True)
+                measure(base, login(base), args.items, args.rounds)
+            finally:
+                process.terminate()
+                process.wait()
         finally:
             cleanup()
 

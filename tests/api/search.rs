@@ -90,7 +90,7 @@ async fn every_sort_in_both_directions_keeps_missing_values_last_and_breaks_ties
     let app = TestApp::with().empty().start().await;
     // Ties, missing values, bytes that differ only in case or accent, and
     // the longest description in a script of four-byte characters (8 000
-    // bytes: more than a database index entry may hold).
+    // bytes: more than a PostgreSQL index entry may hold).
     let longest = "𝔸".repeat(2000);
     for (name, description, category, price) in [
         ("b", Some("same"), Some("Tools"), Some(5.0)),
