@@ -106,7 +106,8 @@ def fill_postgres(url, n):
                   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now
                 FROM generate_series({first}, {last}) g) s""")
         progress(last, n, start)
-    psql(url, f"SELECT setval('item_ids', {n}); VACUUM ANALYZE items;")
+    psql(url, f"SELECT setval('item_ids', {n})")
+    psql(url, "VACUUM ANALYZE items")
     print(file=sys.stderr)
 
 
