@@ -45,6 +45,13 @@ async fn items_survive_a_graceful_restart() {
 
 /// Starts the real binary and returns it with the address it printed.
 async fn start_binary(database_url: &str) -> (Child, String) {
+    let (child, url, _) = start_binary_logged(database_url).await;
+    (child, url)
+}
+
+/// Starts the real binary and returns it with the address it printed and
+/// what it logged before that.
+async fn start_binary_logged(database_url: &str) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_itemserve"))
         .args(["--addr", "127.0.0.1:0", "--database-url", database_url])
         // Eight writers from one address outrun the default rate limit.
@@ -59,11 +66,14 @@ async fn start_binary(database_url: &str) -> (Child, String) {
         .spawn()
         .expect("binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = String::new();
     let url = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(rest) = line.split("open ").nth(1) {
                 return rest.split_whitespace().next().unwrap().to_owned();
             }
+            log.push_str(&line);
+            log.push('\n');
         }
         panic!("server exited before printing its address");
     })
@@ -71,7 +81,7 @@ async fn start_binary(database_url: &str) -> (Child, String) {
     .expect("server prints its address");
     // Keep draining the log so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    (child, url, log)
 }
 
 /// What the writers saw acknowledged: id → (version, name).
@@ -244,27 +254,9 @@ async fn a_database_of_the_builds_before_refinery_upgrades_in_place_and_keeps_it
     if skip_unless_sqlite("a_database_of_the_builds_before_refinery_upgrades_in_place") {
         return;
     }
-    // What earlier builds left: all three migrations applied by hand and
-    // counted in `PRAGMA user_version`, without refinery's history table.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("items.db");
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    for sql in [
-        include_str!("../../migrations/sqlite/V1__create_items.sql"),
-        include_str!("../../migrations/sqlite/V2__assigned_ids_and_folded_text.sql"),
-        include_str!("../../migrations/sqlite/V3__users_and_credentials.sql"),
-    ] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.execute_batch(
-        "INSERT INTO items (id, name, name_folded, created_at, updated_at) \
-         VALUES (7, 'Kept', 'kept', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'); \
-         UPDATE item_id_counter SET last = 7; \
-         PRAGMA journal_mode = WAL; PRAGMA user_version = 3;",
-    )
-    .unwrap();
-    drop(conn);
-    let url = format!("sqlite://{}", path.display());
+    let url = database_of_the_builds_before_refinery(&path);
 
     for start in 0..2 {
         let mut app = TestApp::with().database(&url).start().await;
@@ -297,11 +289,74 @@ async fn a_database_of_the_builds_before_refinery_upgrades_in_place_and_keeps_it
             r.get(0)
         })
         .unwrap();
-    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
-        .unwrap()
-        .count();
+    let migrations = sqlite_migrations();
     assert_eq!(
         recorded as usize, migrations,
         "every migration recorded once"
     );
+}
+
+/// What earlier builds left at `path`: the first three migrations applied
+/// by hand and counted in `PRAGMA user_version`, without refinery's history
+/// table, and one item (id 7, "Kept"). Returns its URL.
+fn database_of_the_builds_before_refinery(path: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    for sql in [
+        include_str!("../../migrations/sqlite/V1__create_items.sql"),
+        include_str!("../../migrations/sqlite/V2__assigned_ids_and_folded_text.sql"),
+        include_str!("../../migrations/sqlite/V3__users_and_credentials.sql"),
+    ] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO items (id, name, name_folded, created_at, updated_at) \
+         VALUES (7, 'Kept', 'kept', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'); \
+         UPDATE item_id_counter SET last = 7; \
+         PRAGMA journal_mode = WAL; PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+    format!("sqlite://{}", path.display())
+}
+
+#[tokio::test]
+async fn upgrading_an_existing_database_says_so_and_logs_each_migration() {
+    if skip_unless_sqlite("upgrading_an_existing_database_says_so_and_logs_each_migration") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = sqlite_migrations();
+
+    let fresh = format!("sqlite://{}", dir.path().join("new.db").display());
+    let (_server, _, log) = start_binary_logged(&fresh).await;
+    assert!(
+        !log.contains("upgrading the database schema"),
+        "a new database is created, not upgraded: {log}"
+    );
+
+    let old = database_of_the_builds_before_refinery(&dir.path().join("old.db"));
+    let (_server, _, log) = start_binary_logged(&old).await;
+    assert!(
+        log.contains(&format!(
+            "upgrading the database schema from version 3 to {migrations}; on a large catalogue"
+        )),
+        "{log}"
+    );
+    for version in 4..=migrations {
+        assert!(
+            log.contains(&format!("applying migration: V{version}__")),
+            "migration {version} announced as it starts: {log}"
+        );
+    }
+    assert!(
+        !log.contains("applying migration: V3__"),
+        "what had run is not run again: {log}"
+    );
+}
+
+/// How many SQLite migrations this build has.
+fn sqlite_migrations() -> usize {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count()
 }

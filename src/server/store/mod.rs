@@ -429,66 +429,17 @@ pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The migrations a database still needs, in order, as (version, name).
-pub(crate) fn pending_migrations(
-    migrations: &[refinery::Migration],
-    applied: i32,
-) -> Vec<(i32, String)> {
-    let mut pending: Vec<(i32, String)> = migrations
-        .iter()
-        .filter(|m| m.version() > applied)
-        .map(|m| (m.version(), m.name().to_owned()))
-        .collect();
-    pending.sort_unstable_by_key(|(version, _)| *version);
-    pending
-}
-
-/// Says that a migration of an existing database is starting and, when it
-/// is done, how long it took: one that builds indexes over millions of rows
-/// runs for minutes before the server listens, and the operator should see
-/// why. A new database's schema is created quietly.
-pub(crate) struct MigrationProgress {
-    version: i32,
-    name: String,
-    started: std::time::Instant,
-    upgrading: bool,
-}
-
-impl MigrationProgress {
-    pub(crate) fn start(version: i32, name: &str, of: usize, upgrading: bool) -> Self {
-        if upgrading {
-            tracing::info!(
-                version,
-                name,
-                "applying migration {version} of {of} ({name}); on a large catalogue this \
-                 takes a while"
-            );
-        }
-        MigrationProgress {
-            version,
-            name: name.to_owned(),
-            started: std::time::Instant::now(),
-            upgrading,
-        }
-    }
-
-    pub(crate) fn done(self) {
-        let seconds = self.started.elapsed().as_secs_f64();
-        let (version, name) = (self.version, self.name.as_str());
-        if self.upgrading {
-            tracing::info!(
-                version,
-                name,
-                seconds,
-                "applied migration {version} ({name})"
-            );
-        } else {
-            tracing::debug!(
-                version,
-                name,
-                seconds,
-                "applied migration {version} ({name})"
-            );
-        }
+/// Says that an existing database is about to be upgraded. Refinery then
+/// logs each migration as it applies it; this line tells the operator why a
+/// server whose migrations rebuild a table of millions of rows has not
+/// started listening yet. A new database's schema is created without it.
+pub(crate) fn announce_upgrade(applied: i32, known: i32) {
+    if applied > 0 && applied < known {
+        tracing::info!(
+            from = applied,
+            to = known,
+            "upgrading the database schema from version {applied} to {known}; on a large \
+             catalogue this takes a while"
+        );
     }
 }

@@ -37,15 +37,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use refinery::Target;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    demo_items, now_rfc3339, pending_migrations, ChangeFeed, DbError, FoldedText, ItemStore,
-    MigrationProgress, StoreError,
+    announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore,
+    StoreError,
 };
 use crate::domain::{ChangeKind, Item, ItemQuery, Total, ValidItem};
 use crate::server::telemetry::CommitMetrics;
@@ -300,15 +299,8 @@ async fn migrate(client: &mut tokio_postgres::Client, seed: bool) -> Result<(), 
                  ({known})"
             )));
         }
-        for (version, name) in pending_migrations(runner.get_migrations(), applied) {
-            let progress = MigrationProgress::start(version, &name, known as usize, applied > 0);
-            embedded::migrations::runner()
-                .set_target(Target::Version(version))
-                .run_async(client)
-                .await
-                .map_err(migration_error)?;
-            progress.done();
-        }
+        announce_upgrade(applied, known);
+        runner.run_async(client).await.map_err(migration_error)?;
         if applied == 0 && seed {
             let tx = client.transaction().await.map_err(postgres_error)?;
             let now = now_rfc3339();

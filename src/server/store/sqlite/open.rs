@@ -11,9 +11,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::writer::{write_loop, QUEUE};
 use super::{insert, Inner, SqliteStore};
-use crate::server::store::{
-    demo_items, pending_migrations, ChangeFeed, FoldedText, MigrationProgress, StoreError,
-};
+use crate::server::store::{announce_upgrade, demo_items, ChangeFeed, FoldedText, StoreError};
 use crate::server::telemetry::CommitMetrics;
 
 mod embedded {
@@ -162,6 +160,7 @@ fn migrate(conn: &mut Connection, seed_demo_items: bool) -> Result<(), StoreErro
              ({known})"
         )));
     }
+    announce_upgrade(applied, known);
     if applied > 0 && applied < FOLDED_TEXT_MIGRATION {
         runner()
             .set_target(Target::Version(FOLDED_TEXT_MIGRATION))
@@ -169,23 +168,7 @@ fn migrate(conn: &mut Connection, seed_demo_items: bool) -> Result<(), StoreErro
             .map_err(migration_error)?;
         fill_folded_text(conn)?;
     }
-    // Where the database is now (the step above may have moved it).
-    let done = if applied > 0 {
-        runner()
-            .get_last_applied_migration(conn)
-            .map_err(migration_error)?
-            .map_or(0, |m| m.version())
-    } else {
-        0
-    };
-    for (version, name) in pending_migrations(runner().get_migrations(), done) {
-        let progress = MigrationProgress::start(version, &name, known as usize, applied > 0);
-        runner()
-            .set_target(Target::Version(version))
-            .run(conn)
-            .map_err(migration_error)?;
-        progress.done();
-    }
+    runner().run(conn).map_err(migration_error)?;
     if applied == 0 && seed_demo_items {
         let tx = conn.transaction()?;
         for (id, item) in demo_items()? {
