@@ -5,8 +5,7 @@
 use leptos::prelude::*;
 use leptos::wasm_split::wasm_split;
 use leptos_meta::Title;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
 use crate::app::reactive::{try_await, GetOr};
@@ -72,6 +71,14 @@ pub fn AccountMenu() -> impl IntoView {
             }
         }
     });
+    // Plain links inside the `Suspend` (the router still navigates them in
+    // the page): `<A>` reads the router's context, which is gone when the
+    // `Suspend` runs on after its request was cancelled. The current page is
+    // marked as `<A>` would, from the location read out here.
+    let path = use_location().pathname;
+    let current = move |href: &'static str| {
+        move || (path.try_get().as_deref() == Some(href)).then_some("page")
+    };
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
@@ -81,7 +88,7 @@ pub fn AccountMenu() -> impl IntoView {
                         let admin = user.role >= crate::domain::Role::Admin;
                         view! {
                             <div class="account">
-                                {admin.then(|| view! { <A href="/admin">"Users"</A> })}
+                                {admin.then(|| view! { <a href="/admin" aria-current=current("/admin")>"Users"</a> })}
                                 <span class="account-name" title="Logged in">
                                     {user.name.clone()}
                                     <span class="role-badge">{user.role.as_str()}</span>
@@ -95,7 +102,7 @@ pub fn AccountMenu() -> impl IntoView {
                     }
                     Some(Session { policy, user: None }) if policy.enabled => view! {
                         <div class="account">
-                            <A href="/login">"Log in"</A>
+                            <a href="/login" aria-current=current("/login")>"Log in"</a>
                         </div>
                     }
                     .into_any(),

@@ -36,7 +36,7 @@ pub fn AdminPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let session = try_await(account.session).await?;
                 allows(&session, Permission::ManageUsers)
-                    .then(|| view! { <AddUserForm on_added=Callback::new(move |_| reload())/> })
+                    .then(|| view! { <AddUserForm account on_added=Callback::new(move |_| reload())/> })
             })}
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
@@ -58,7 +58,7 @@ pub fn AdminPage() -> impl IntoView {
                                         </tr></thead>
                                         <tbody>
                                             {list.into_iter().map(|user| view! {
-                                                <UserRow user=user on_changed=Callback::new(move |_| reload())/>
+                                                <UserRow account user=user on_changed=Callback::new(move |_| reload())/>
                                             }).collect_view()}
                                         </tbody>
                                     </table>
@@ -92,9 +92,11 @@ fn role_options(selected: Role) -> impl IntoView {
         .collect_view()
 }
 
+/// Takes the account as a prop rather than from context: it is created
+/// inside a `Suspend`, which on the server can still be running after the
+/// request was cancelled and the page's owner (and its context) is gone.
 #[component]
-fn AddUserForm(#[prop(into)] on_added: Callback<()>) -> impl IntoView {
-    let account = expect_context::<Account>();
+fn AddUserForm(account: Account, #[prop(into)] on_added: Callback<()>) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer);
@@ -171,9 +173,9 @@ fn AddUserForm(#[prop(into)] on_added: Callback<()>) -> impl IntoView {
     }
 }
 
+/// Takes the account as a prop, as [`AddUserForm`] does.
 #[component]
-fn UserRow(user: User, #[prop(into)] on_changed: Callback<()>) -> impl IntoView {
-    let account = expect_context::<Account>();
+fn UserRow(account: Account, user: User, #[prop(into)] on_changed: Callback<()>) -> impl IntoView {
     let id = user.id;
     let problem = RwSignal::new(None::<String>);
     let new_password = RwSignal::new(String::new());

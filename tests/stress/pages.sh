@@ -2,7 +2,10 @@
 # Renders every page of the release server thousands of times at once
 # (wrk, 32 connections), signed in and anonymous, as `bench/run`'s
 # signed-in scenario does; fails on any answer that is not 200, on a panic
-# in the server's log and on a panic counted in /metrics.
+# in the server's log and on a panic counted in /metrics. Then many short
+# runs, each ending with every connection closed in the middle of a
+# render: a page whose parts run on after their request is gone (Leptos's
+# `Suspend`) must not panic then either.
 #
 # Usage: tests/stress/pages.sh BINARY [SECONDS_PER_PAGE]
 set -euo pipefail
@@ -47,6 +50,12 @@ for path in "/" "/?sort=-price&q=row" "/?skip=10" "/predict" "/admin" "/login"; 
         if [ -n "$bad" ] || [ "$requests" -lt 100 ]; then failed=1; fi
     done
 done
+for round in $(seq 1 5); do
+    for path in "/" "/?skip=10" "/admin" "/predict"; do
+        wrk -t2 -c64 -d1s --timeout 1s -H "Cookie: $cookie" "$base$path" >/dev/null
+    done
+done
+echo "cancelled renders: 5 rounds of 4 pages, 64 connections closed mid-render each"
 panics="$(curl -fs -H "authorization: Bearer $token" "$base/metrics" | sed -n 's/^itemserve_request_panics_total \([0-9]*\).*/\1/p')"
 if grep -q "panicked" "$log" || [ "${panics:-0}" != 0 ]; then
     echo "error: the server panicked while rendering (request_panics_total: ${panics:-?}):" >&2

@@ -34,6 +34,11 @@ impl LiveTable {
         }
     }
 
+    /// The page's reload switch.
+    pub fn refresh(self) -> Refresh {
+        self.refresh
+    }
+
     /// A change arrived from the stream.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub fn apply(self, change: &ItemChange) {

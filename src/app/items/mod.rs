@@ -134,7 +134,7 @@ pub fn ItemsPage() -> impl IntoView {
                             let writable =
                                 session.is_some_and(|s| allows(&s, Permission::WriteItems));
                             view! {
-                                <ItemTable page=result query=query.clone() writable=writable/>
+                                <ItemTable page=result query=query.clone() writable=writable live=live/>
                                 <Pagination query=query total=total shown=shown/>
                                 <HydrationMarker/>
                             }

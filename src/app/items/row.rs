@@ -7,7 +7,6 @@ use leptos::prelude::*;
 use super::editor::row_editor;
 use super::form::problem_message;
 use super::live::LiveTable;
-use super::Refresh;
 use crate::app::chunk::{NotLoaded, NOT_LOADED};
 use crate::app::reactive::GetOr;
 use crate::domain::Item;
@@ -23,14 +22,20 @@ pub enum Mode {
 
 /// One item's row: read-only cells for those who may not change items, the
 /// inline editor and delete confirmation for those who may.
+///
+/// The page's state comes as a prop, not from context: rows are created
+/// inside the table's `Suspend`, which on the server can still be running
+/// after the request was cancelled and the page's owner (and its context)
+/// is gone.
 #[component]
 pub fn ItemRow(
     item: Item,
     /// Whether Edit and Delete are offered (editors and admins).
     writable: bool,
+    live: LiveTable,
 ) -> impl IntoView {
     if writable {
-        view! { <EditableRow item/> }.into_any()
+        view! { <EditableRow item live/> }.into_any()
     } else {
         // No signals, actions or effects: nothing on this row can change,
         // and a page of them renders in a fraction of the time.
@@ -72,9 +77,8 @@ fn item_cells(item: Item) -> impl IntoView {
 /// Edit (see `editor.rs`); until it arrives the row shows the item and
 /// says it is opening.
 #[component]
-fn EditableRow(item: Item) -> impl IntoView {
-    let refresh = expect_context::<Refresh>();
-    let live = expect_context::<LiveTable>();
+fn EditableRow(item: Item, live: LiveTable) -> impl IntoView {
+    let refresh = live.refresh();
     let mode = RwSignal::new(Mode::View);
     let problem = RwSignal::new(None::<String>);
     let (id, version) = (item.id, item.version);

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::live::LiveTable;
 use super::row::ItemRow;
 use super::UI_PAGE_SIZE;
 use crate::domain::{ItemPage, ItemQuery, SortField};
@@ -13,6 +14,9 @@ pub fn ItemTable(
     query: ItemQuery,
     /// Whether the rows offer Edit and Delete.
     writable: bool,
+    /// The page's live state, handed down rather than read from context
+    /// (see [`ItemRow`]).
+    live: LiveTable,
 ) -> impl IntoView {
     if page.items.is_empty() {
         return view! { <EmptyState query=query total=page.total.n/> }.into_any();
@@ -37,7 +41,7 @@ pub fn ItemTable(
             </thead>
             <tbody>
                 <For each=move || page.items.clone() key=|item| (item.id, item.version) let(item)>
-                    <ItemRow item writable/>
+                    <ItemRow item writable live/>
                 </For>
             </tbody>
         </table>
