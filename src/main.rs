@@ -1,5 +1,5 @@
 use clap::Parser;
-use itemserve::server::{config::Config, startup::Application, telemetry};
+use itemserve::server::{commands, config::Config, startup::Application, telemetry};
 
 // Request handling allocates many small, short-lived buffers (JSON, headers,
 // tensors); mimalloc serves them faster than the system allocator and keeps
@@ -29,6 +29,9 @@ fn main() -> std::process::ExitCode {
 async fn serve() -> std::process::ExitCode {
     let config = Config::parse();
     telemetry::init(&config.log, config.log_format);
+    if let Some(command) = &config.command {
+        return commands::run(&config, command).await;
+    }
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(e) => {

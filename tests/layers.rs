@@ -2,14 +2,16 @@
 //! the layers below it. The layers, top to bottom (docs/architecture.md
 //! draws the same picture):
 //!
-//! 1. startup: `main`, `server::startup` (knows everyone, wires the doors)
+//! 1. startup: `main`, `server::startup` (knows everyone, wires the doors),
+//!    `server::commands` (operators' commands run instead of the server)
 //! 2. configuration: `server::config`
 //! 3. doors: REST (`server::rest`), the server functions (`rpc`), the UI
 //!    and its pages (`app`, `server::page_cache`, `server::pages`,
 //!    `server::assets`) and the
 //!    state they share (`server::state`)
 //! 4. the front layer: `server::http`
-//! 5. seams: `server::auth`, `server::store`, `server::inference`
+//! 5. seams: `server::auth`, `server::store`, `server::inference`, and
+//!    `server::transfer` (bulk files, over the store)
 //! 6. support: `server::cache`, `server::rate`, `server::telemetry`
 //! 7. `domain`, shared with the browser
 //!
@@ -23,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 /// Top to bottom; a module belongs to the layer of its longest prefix.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("startup", &["main", "server::startup"]),
+    ("startup", &["main", "server::startup", "server::commands"]),
     ("configuration", &["server::config"]),
     (
         "doors",
@@ -40,7 +42,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("front layer", &["server::http"]),
     (
         "seams",
-        &["server::auth", "server::store", "server::inference"],
+        &[
+            "server::auth",
+            "server::store",
+            "server::inference",
+            "server::transfer",
+        ],
     ),
     (
         "support",

@@ -80,6 +80,9 @@ test("a viewer sees no write actions", async ({ page }) => {
   await expect(page.locator(".role-badge")).toHaveText("viewer");
   await expect(page.locator("tbody tr").first()).toBeVisible();
   await expect(page.getByRole("button", { name: "New item" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Import", exact: true })).toHaveCount(0);
+  // Reading includes exporting.
+  await expect(page.getByRole("link", { name: "Export CSV" })).toBeVisible();
   await expect(page.getByRole("button", { name: /^Edit / })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /^Delete / })).toHaveCount(0);
   await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);

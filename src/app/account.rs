@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
-use crate::app::reactive::{try_await, GetOr};
+use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{Permission, Session};
 use crate::rpc::RpcError;
@@ -17,7 +17,7 @@ use crate::rpc::{current_session, log_in, log_out};
 /// The session, shared by every page through context.
 #[derive(Clone, Copy)]
 pub struct Account {
-    pub session: Resource<Result<Session, RpcError>>,
+    pub session: KeptResource<Result<Session, RpcError>>,
     version: RwSignal<u64>,
     /// Set when a server function answered "not logged in": the login
     /// dialog opens.
@@ -42,10 +42,10 @@ impl Account {
 pub fn provide_account() -> Account {
     let version = RwSignal::new(0);
     let account = Account {
-        session: Resource::new(
+        session: KeptResource::new(ArcResource::new(
             move || version.try_get().unwrap_or_default(),
             |_| current_session(),
-        ),
+        )),
         version,
         expired: RwSignal::new(false),
     };

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::account::{allows, Account};
-use crate::app::reactive::{try_await, GetOr};
+use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{Permission, Role, User};
 use crate::rpc::RpcError;
@@ -15,10 +15,10 @@ use crate::rpc::{add_user, change_user, list_users};
 pub fn AdminPage() -> impl IntoView {
     let account = expect_context::<Account>();
     let version = RwSignal::new(0u64);
-    let users = Resource::new(
+    let users = KeptResource::new(ArcResource::new(
         move || version.try_get().unwrap_or_default(),
         |_| list_users(),
-    );
+    ));
     let reload = move || version.update(|n| *n += 1);
 
     view! {

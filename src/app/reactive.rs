@@ -19,13 +19,38 @@ impl<S: Get> GetOr for S {
     }
 }
 
-/// `resource.await`, or `None` once the resource was disposed.
-pub async fn try_await<T, Ser>(resource: Resource<T, Ser>) -> Option<T>
+/// A resource that `Suspend`s await, as a `Copy` handle. The resource
+/// itself is reference-counted (`ArcResource`): on the server a `Suspend`
+/// can run on after its request was cancelled and its page disposed, from
+/// another thread, and an arena-owned `Resource` can then be disposed
+/// between checking it and awaiting it (Leptos panics on that await). Here
+/// the handle is checked and the resource taken in one step, and once taken
+/// it lives as long as the await needs it.
+pub struct KeptResource<
+    T: Send + Sync + 'static,
+    Ser: 'static = leptos::server::codee::string::JsonSerdeCodec,
+>(StoredValue<ArcResource<T, Ser>>);
+
+impl<T: Send + Sync + 'static, Ser: 'static> Clone for KeptResource<T, Ser> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static, Ser: 'static> Copy for KeptResource<T, Ser> {}
+
+impl<T: Send + Sync + 'static, Ser: Send + Sync + 'static> KeptResource<T, Ser> {
+    pub fn new(resource: ArcResource<T, Ser>) -> Self {
+        KeptResource(StoredValue::new(resource))
+    }
+}
+
+/// `resource.await`, or `None` once its page was disposed.
+pub async fn try_await<T, Ser>(resource: KeptResource<T, Ser>) -> Option<T>
 where
     T: Clone + Send + Sync + 'static,
+    Ser: Send + Sync + 'static,
 {
-    if resource.is_disposed() {
-        return None;
-    }
+    let resource = resource.0.try_get_value()?;
     Some(resource.await)
 }

@@ -14,6 +14,9 @@ pub enum ChangeKind {
     /// Changes may have been missed (the stream fell behind, or the
     /// server lost its feed for a moment): reload what you show.
     Reset,
+    /// Many items were added at once (an import): one event for all of
+    /// them rather than one each. Reload what you show.
+    Bulk,
 }
 
 /// One event of the stream: the kind, and which item at which version (an
@@ -23,10 +26,11 @@ pub enum ChangeKind {
 #[cfg_attr(feature = "ssr", schema(example = json!({"kind": "updated", "id": 1, "version": 2})))]
 pub struct ItemChange {
     pub kind: ChangeKind,
-    /// The item (absent for `reset`).
+    /// The item (absent for `reset` and `bulk`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// Its version after the change (absent for `deleted` and `reset`).
+    /// Its version after the change (absent for `deleted`, `reset` and
+    /// `bulk`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
 }
@@ -39,6 +43,7 @@ impl ChangeKind {
             ChangeKind::Updated => "updated",
             ChangeKind::Deleted => "deleted",
             ChangeKind::Reset => "reset",
+            ChangeKind::Bulk => "bulk",
         }
     }
 }
@@ -47,6 +52,14 @@ impl ItemChange {
     pub fn reset() -> Self {
         ItemChange {
             kind: ChangeKind::Reset,
+            id: None,
+            version: None,
+        }
+    }
+
+    pub fn bulk() -> Self {
+        ItemChange {
+            kind: ChangeKind::Bulk,
             id: None,
             version: None,
         }
@@ -64,6 +77,7 @@ mod tests {
             ChangeKind::Updated,
             ChangeKind::Deleted,
             ChangeKind::Reset,
+            ChangeKind::Bulk,
         ] {
             assert_eq!(
                 serde_json::to_string(&kind).unwrap(),

@@ -6,6 +6,7 @@
 
 mod change;
 mod item;
+mod item_object;
 mod model;
 mod query;
 mod redirect;
@@ -14,6 +15,7 @@ mod validation;
 
 pub use change::{ChangeKind, ItemChange};
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, Total, ValidItem, MAX_ITEM_ID};
+pub use item_object::{ItemObject, ObjectProblem};
 pub use model::{
     ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,
     Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,

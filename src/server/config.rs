@@ -37,7 +37,8 @@ pub struct Config {
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://data/itemserve.db",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub database_url: String,
 
@@ -146,9 +147,16 @@ pub struct Config {
     #[arg(long, env = "ITEMSERVE_HEADER_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
     pub header_timeout: f64,
 
-    /// Seconds a request with a body may take, body upload included (408 after).
+    /// Seconds a request with a body may take, body upload included (408
+    /// after). An import (`POST /items/import`) may take as long as it
+    /// needs, but waits at most this long for each next part of its file.
     #[arg(long, env = "ITEMSERVE_BODY_TIMEOUT", default_value_t = 30.0, value_parser = positive_seconds)]
     pub body_timeout: f64,
+
+    /// Largest file `POST /items/import` accepts, in bytes (413 past it).
+    /// The file is read as it arrives and never held in memory.
+    #[arg(long, env = "ITEMSERVE_IMPORT_MAX_BYTES", default_value_t = 1 << 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub import_max_bytes: u64,
 
     /// `on`: users log in (the default); `off`: no login at all and every
     /// caller may do everything (local demos only; the log warns).
@@ -194,6 +202,46 @@ pub struct Config {
     /// Folder with the built browser assets (pkg/ with the WASM bundle, CSS, public files).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+
+    /// Instead of serving: a command for operators.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `itemserve COMMAND` does instead of serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Imports items from a CSV or NDJSON file into the database (as
+    /// `POST /items/import` does), printing its progress. With SQLite, stop
+    /// the server first: it keeps its database file to itself.
+    Import {
+        /// The file: CSV with a header row (`id,name,description,category,
+        /// price`), or NDJSON (one item object a line); `-` reads standard
+        /// input.
+        file: PathBuf,
+        /// The file's format [default: from its extension, `.csv` or
+        /// `.ndjson`/`.jsonl`].
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+        /// `abort`: one bad row and nothing is imported; `skip`: bad rows
+        /// are left out and listed.
+        #[arg(long, value_enum, default_value = "abort")]
+        on_error: ErrorMode,
+    },
+}
+
+/// A bulk file format, as the command line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Ndjson,
+}
+
+/// What an import does with a bad row, as the command line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ErrorMode {
+    Abort,
+    Skip,
 }
 
 impl Config {

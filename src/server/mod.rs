@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod auth;
 pub mod cache;
+pub mod commands;
 pub mod config;
 pub mod http;
 pub mod inference;
@@ -14,3 +15,4 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;

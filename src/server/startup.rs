@@ -226,6 +226,8 @@ fn app_state(config: &Config, addr: SocketAddr, seams: Seams, metrics: &Arc<Metr
         auth: seams.auth,
         metrics: Arc::clone(metrics),
         streams: StreamSlots::new(config.streams_per_client as usize),
+        import_max_bytes: config.import_max_bytes,
+        import_idle_timeout: Duration::from_secs_f64(config.body_timeout),
     })
 }
 

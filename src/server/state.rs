@@ -44,6 +44,10 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// Event streams open per client.
     pub streams: Arc<StreamSlots>,
+    /// Largest file an import accepts, in bytes.
+    pub import_max_bytes: u64,
+    /// Longest wait for the next part of an import's file.
+    pub import_idle_timeout: std::time::Duration,
 }
 
 impl AppState {

@@ -20,6 +20,12 @@ fn item_writes() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::PUT, "/items/1", Some(json!({"name": "Replaced"}))),
         (Method::PATCH, "/items/2", Some(json!({"price": 3.5}))),
         (Method::DELETE, "/items/3", None),
+        // The role is checked before the body is looked at.
+        (
+            Method::POST,
+            "/items/import",
+            Some(json!({"name": "Imported"})),
+        ),
     ]
 }
 

@@ -26,4 +26,5 @@ mod persistence;
 mod postgres;
 mod rpc;
 mod search;
+mod transfer;
 mod v2;

@@ -2,10 +2,15 @@
 
 mod editor;
 mod form;
+mod import;
 mod live;
 mod row;
 mod table;
 mod toolbar;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,12 +18,13 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::account::allows;
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
-use crate::app::reactive::{try_await, GetOr};
+use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
 use crate::rpc::current_session;
 use crate::rpc::{list_categories, list_items};
 use form::create_item_form;
+use import::import_form;
 use live::{follow_changes, LiveTable};
 use table::{ItemTable, TableSkeleton};
 use toolbar::{Pagination, SearchBar};
@@ -83,20 +89,20 @@ pub fn ItemsPage() -> impl IntoView {
     // This page's own view of the session, loaded once: logging in again
     // in the expired-session dialog must not re-create the forms and rows
     // (and lose what was typed); logging out reloads the whole page.
-    let session = Resource::new(|| (), |_| current_session());
+    let session = KeptResource::new(ArcResource::new(|| (), |_| current_session()));
     // Sources use `try_get`: a server render can finish (and dispose of this
     // page) while a resource task is still looking at its source.
-    let page = Resource::new(
+    let page = KeptResource::new(ArcResource::new(
         move || {
             let q = query.try_get().unwrap_or_else(first_page);
             (q, refresh.0.try_get().unwrap_or_default())
         },
         |(q, _)| list_items(q),
-    );
-    let categories = Resource::new(
+    ));
+    let categories = KeptResource::new(ArcResource::new(
         move || refresh.0.try_get().unwrap_or_default(),
         |_| list_categories(),
-    );
+    ));
     // The table's loading bar follows the transition, in the browser only.
     // On the server `set_pending` starts an effect on another worker thread
     // that reads the transition's task list while the render writes it, and
@@ -113,9 +119,26 @@ pub fn ItemsPage() -> impl IntoView {
         move || pending.try_get().unwrap_or(false)
     });
 
-    // The create form is opened with "New item"; its code arrives then.
+    let export_href = move || {
+        let shown = query.try_get().unwrap_or_else(first_page);
+        let filters = ItemQuery {
+            skip: 0,
+            limit: UI_PAGE_SIZE,
+            ..shown
+        }
+        .to_query_string(UI_PAGE_SIZE);
+        match filters.is_empty() {
+            true => "/items/export?format=csv".to_owned(),
+            false => format!("/items/export?format=csv&{filters}"),
+        }
+    };
+
+    // The create form is opened with "New item", the import panel with
+    // "Import"; their code arrives then.
     let creating = RwSignal::new(false);
     let close = Callback::new(move |_| creating.set(false));
+    let importing = RwSignal::new(false);
+    let close_import = Callback::new(move |_| importing.set(false));
 
     let table = Transition(TransitionProps {
         fallback: TableSkeleton.into(),
@@ -162,11 +185,23 @@ pub fn ItemsPage() -> impl IntoView {
                 <h1>"Items"</h1>
                 <p class="muted">"The catalogue. Click a column to sort; every change is saved at once."</p>
             </div>
+            <div class="page-actions">
+            // Every matching item (all pages), in the table's order: a plain
+            // link, so the browser downloads the file as it streams.
+            <a class="button" href=export_href download rel="external"
+                title="Download every item matching the search and filters, in this order, as CSV">
+                "Export CSV"
+            </a>
             // Only for those who may add items (known once the session loads).
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let session = try_await(session).await?;
                     allows(&session, Permission::WriteItems).then(|| view! {
+                        <button type="button" class="button" aria-controls="import-panel"
+                            aria-expanded=move || importing.get_or(false).to_string()
+                            on:click=move |_| importing.update(|open| *open = !*open)>
+                            "Import"
+                        </button>
                         <button type="button" class="button primary" aria-controls="create-panel"
                             aria-expanded=move || creating.get_or(false).to_string()
                             on:click=move |_| creating.update(|open| *open = !*open)>
@@ -175,26 +210,13 @@ pub fn ItemsPage() -> impl IntoView {
                     })
                 })}
             </Transition>
+            </div>
         </div>
         <div class="layout">
-            <div id="create-panel">
-                <Show when=move || creating.get_or(false)>
-                    <Suspense fallback=|| view! {
-                        <section class="card create-card" aria-busy="true">
-                            <p class="muted" role="status">"Opening the form…"</p>
-                        </section>
-                    }>
-                        {move || Suspend::new(async move {
-                            create_item_form(close).await.unwrap_or_else(|NotLoaded| view! {
-                                <section class="card create-card">
-                                    {not_loaded_alert()}
-                                    <button type="button" class="button" on:click=move |_| close.run(())>"Close"</button>
-                                </section>
-                            }.into_any())
-                        })}
-                    </Suspense>
-                </Show>
-            </div>
+            <LazyPanel id="import-panel" class="card import-card" opening="Opening the import…"
+                open=importing load=Arc::new(move || Box::pin(import_form(live, close_import)))/>
+            <LazyPanel id="create-panel" class="card create-card" opening="Opening the form…"
+                open=creating load=Arc::new(move || Box::pin(create_item_form(close)))/>
             <section class="card table-card" aria-labelledby="items-heading">
                 <h2 id="items-heading" class="visually-hidden">"Item list"</h2>
                 <SearchBar query=query categories=categories/>
@@ -204,6 +226,49 @@ pub fn ItemsPage() -> impl IntoView {
                     {table}
                 </div>
             </section>
+        </div>
+    }
+}
+
+/// Loads a panel's view (a split function, see `chunk.rs`).
+type PanelLoader =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<AnyView, NotLoaded>> + Send>> + Send + Sync>;
+
+/// A panel above the table shown while `open`, whose code is fetched the
+/// first time it opens; says so in its place when the code cannot be
+/// fetched. One component for every such panel: each distinct view tree
+/// adds its own code to the bundle every first visit downloads.
+#[component]
+fn LazyPanel(
+    id: &'static str,
+    class: &'static str,
+    /// Shown while the code arrives.
+    opening: &'static str,
+    open: RwSignal<bool>,
+    load: PanelLoader,
+) -> impl IntoView {
+    let load = StoredValue::new(load);
+    view! {
+        <div id=id>
+            <Show when=move || open.get_or(false)>
+                <Suspense fallback=move || view! {
+                    <section class=class aria-busy="true">
+                        <p class="muted" role="status">{opening}</p>
+                    </section>
+                }>
+                    {move || Suspend::new(async move {
+                                let Some(load) = load.try_get_value() else {
+                                    return ().into_any();
+                                };
+                                load().await.unwrap_or_else(|NotLoaded| view! {
+                                    <section class=class>
+                                        {not_loaded_alert()}
+                                        <button type="button" class="button" on:click=move |_| open.set(false)>"Close"</button>
+                                    </section>
+                                }.into_any())
+                            })}
+                </Suspense>
+            </Show>
         </div>
     }
 }

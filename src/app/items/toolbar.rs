@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::UI_PAGE_SIZE;
-use crate::app::reactive::try_await;
+use crate::app::reactive::{try_await, KeptResource};
 use crate::domain::{ItemQuery, Total};
 use crate::rpc::RpcError;
 
@@ -13,7 +13,7 @@ use crate::rpc::RpcError;
 #[component]
 pub fn SearchBar(
     query: Memo<ItemQuery>,
-    categories: Resource<Result<Vec<String>, RpcError>>,
+    categories: KeptResource<Result<Vec<String>, RpcError>>,
 ) -> impl IntoView {
     let initial = query.try_get_untracked().unwrap_or_default();
     let text = RwSignal::new(initial.q.unwrap_or_default());

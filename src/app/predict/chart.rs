@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::format_number;
-use crate::app::reactive::try_await;
+use crate::app::reactive::{try_await, KeptResource};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{ModelInfo, Prediction, Task};
 use crate::rpc::predict_rows;
@@ -25,7 +25,7 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
     let feature = RwSignal::new(0usize);
     // `try_` reads: a server render may dispose of this component while a
     // resource task still looks at its source.
-    let sweep = Resource::new(
+    let sweep = KeptResource::new(ArcResource::new(
         move || {
             (
                 values.try_get().flatten(),
@@ -45,7 +45,7 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
                 }
             }
         },
-    );
+    ));
     let options = info.with_value(|i| {
         i.inputs
             .iter()

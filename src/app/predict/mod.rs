@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::reactive::{try_await, GetOr};
+use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{FieldError, ModelInfo, ModelStatus, Task};
 use crate::rpc::{list_models, predict_rows};
@@ -23,7 +23,7 @@ const PREFERRED_MODEL: &str = "linear";
 pub fn PredictPage() -> impl IntoView {
     let params = use_query_map();
     let requested = Memo::new(move |_| params.try_with(|p| p.get("model")).flatten());
-    let models = Resource::new(|| (), |_| list_models());
+    let models = KeptResource::new(ArcResource::new(|| (), |_| list_models()));
 
     view! {
         <Title text="Predict"/>

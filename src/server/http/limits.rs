@@ -27,6 +27,11 @@ const UNLIMITED: &[&str] = &[
     "/metrics",
 ];
 
+/// Routes whose body is a file read as it arrives, for as long as it
+/// takes: no deadline for the whole request (the route waits a bounded
+/// time for each part instead).
+const STREAMED_UPLOADS: &[&str] = &["/items/import"];
+
 /// What one request may cost the server, enforced by [`RequestLimits::admit`].
 pub struct RequestLimits {
     /// Requests per client address; `None` for no limit.
@@ -101,7 +106,8 @@ impl RequestLimits {
             || headers
                 .get(CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() != b"0");
-        Ok(has_body.then(|| BodyDeadline {
+        let streamed = STREAMED_UPLOADS.contains(&path);
+        Ok((has_body && !streamed).then(|| BodyDeadline {
             timeout: self.body_timeout,
             door: Door::of(path),
             doors,

@@ -97,6 +97,10 @@ impl ValidationDetail {
 #[schema(as = ValidationError, example = json!({"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": null}]}))]
 pub struct ValidationBody {
     detail: Vec<ValidationDetail>,
+    /// How many problems there are when `detail` lists only the first
+    /// ones (a file's rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_total: Option<u64>,
 }
 
 /// Every way a REST request can fail.
@@ -110,6 +114,12 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("invalid request")]
     Validation(Vec<ValidationDetail>),
+    /// Like `Validation`, listing only the first of `total` problems.
+    #[error("{total} problems in the request")]
+    ValidationCapped {
+        detail: Vec<ValidationDetail>,
+        total: u64,
+    },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -158,7 +168,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::ValidationCapped { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -239,7 +251,18 @@ impl ApiError {
         let detail = match self {
             // Serialized straight from the structs to keep pydantic's key order.
             ApiError::Validation(details) => {
-                return (status, Json(ValidationBody { detail: details })).into_response()
+                let body = ValidationBody {
+                    detail: details,
+                    errors_total: None,
+                };
+                return (status, Json(body)).into_response();
+            }
+            ApiError::ValidationCapped { detail, total } => {
+                let body = ValidationBody {
+                    detail,
+                    errors_total: Some(total),
+                };
+                return (status, Json(body)).into_response();
             }
             error @ ApiError::Internal(_) => {
                 tracing::error!(error = %chain(&error), "request failed");

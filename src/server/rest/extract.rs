@@ -13,7 +13,7 @@ use hyper::body::Body as _;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use crate::domain::{FieldError, ItemQuery, Permission};
+use crate::domain::{ItemQuery, Permission};
 use crate::server::auth::{Principal, AUTH_OFF};
 use crate::server::http::{MediaType, MAX_BODY_BYTES};
 use crate::server::state::AppState;
@@ -229,20 +229,6 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
                 ))
             })
     }
-}
-
-/// Turns domain field errors into 422 details located in the request body.
-pub fn body_errors(errors: &[FieldError], body: &Value) -> Vec<ValidationDetail> {
-    errors
-        .iter()
-        .map(|e| {
-            ValidationDetail::from_field(
-                "body",
-                e,
-                body.get(&e.field).cloned().unwrap_or(Value::Null),
-            )
-        })
-        .collect()
 }
 
 /// What a route needs the caller to hold, for [`Can`].

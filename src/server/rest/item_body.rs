@@ -4,8 +4,7 @@
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use super::extract::body_errors;
-use crate::domain::{ItemDraft, ValidItem, MAX_ITEM_ID};
+use crate::domain::{ItemObject, ObjectProblem, ValidItem};
 
 /// A parsed `POST /items/` or `PUT /items/{id}` body.
 pub struct ItemBody {
@@ -15,139 +14,27 @@ pub struct ItemBody {
 
 impl ItemBody {
     pub fn parse(body: &Value) -> Result<ItemBody, ApiError> {
-        let Some(object) = body.as_object() else {
-            return Err(ApiError::Validation(vec![ValidationDetail {
-                kind: "model_attributes_type".into(),
-                loc: vec![json!("body")],
-                msg: "Input should be a valid dictionary or object to extract fields from".into(),
-                input: body.clone(),
-                ctx: None,
-            }]));
-        };
-        let mut type_errors = Vec::new();
-        let mut type_error = |field: &str, kind: &str, msg: &str| {
-            let input = object.get(field).cloned().unwrap_or(Value::Null);
-            type_errors.push(ValidationDetail::new("body", field, kind, msg, input));
-        };
-
-        let mut id_error = None;
-        let id = match object.get("id") {
-            None | Some(Value::Null) => None,
-            Some(v) => match integer(v) {
-                Some(id) if (1..=MAX_ITEM_ID as i128).contains(&id) => Some(id as i64),
-                Some(id) if id < 1 => {
-                    id_error = Some(
-                        ValidationDetail::new(
-                            "body",
-                            "id",
-                            "greater_than",
-                            "Input should be greater than 0",
-                            v.clone(),
-                        )
-                        .with_ctx(json!({"gt": 0})),
-                    );
-                    None
-                }
-                Some(_) => {
-                    id_error = Some(
-                        ValidationDetail::new(
-                            "body",
-                            "id",
-                            "less_than_equal",
-                            format!(
-                                "Input should be less than or equal to {MAX_ITEM_ID} \
-                                 (2^53 - 1, the largest integer JavaScript clients read exactly)"
-                            ),
-                            v.clone(),
-                        )
-                        .with_ctx(json!({"le": MAX_ITEM_ID})),
-                    );
-                    None
-                }
-                None => {
-                    type_error("id", "int_type", "Input should be a valid integer");
-                    None
-                }
-            },
-        };
-        let name = match object.get("name") {
-            None => {
-                type_error("name", "missing", "Field required");
-                None
-            }
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                type_error("name", "string_type", "Input should be a valid string");
-                None
-            }
-        };
-        let mut optional_text = |field: &str| match object.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                type_error(field, "string_type", "Input should be a valid string");
-                None
-            }
-        };
-        let description = optional_text("description");
-        let category = optional_text("category");
-        let price = match object.get("price") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(_) => {
-                type_error("price", "float_type", "Input should be a valid number");
-                None
-            }
-        };
-
-        let draft = ItemDraft {
-            name: name.unwrap_or_else(|| "placeholder".into()),
-            description,
-            category,
-            price,
-        };
-        let mut details = type_errors;
-        details.extend(id_error);
-        match draft.validate() {
-            Ok(item) if details.is_empty() => Ok(ItemBody { id, item }),
-            Ok(_) => Err(ApiError::Validation(details)),
-            Err(field_errors) => {
-                // A field with a type error has no value to check further.
-                let already: Vec<Value> = details.iter().map(|d| d.loc[1].clone()).collect();
-                let more = body_errors(&field_errors, body)
+        match ItemObject::parse(body) {
+            Ok(ItemObject { id, item }) => Ok(ItemBody { id, item }),
+            Err(problems) => Err(ApiError::Validation(
+                problems
                     .into_iter()
-                    .filter(|d| !already.contains(&d.loc[1]));
-                details.extend(more);
-                details.sort_by_key(|d| field_order(&d.loc[1]));
-                Err(ApiError::Validation(details))
-            }
+                    .map(|p| detail(vec![json!("body")], p))
+                    .collect(),
+            )),
         }
     }
 }
 
-/// Accepts JSON integers of any size, and floats with no fractional part
-/// (as pydantic does); wide enough that an out-of-range id is reported as
-/// out of range rather than as "not an integer".
-fn integer(v: &Value) -> Option<i128> {
-    match v {
-        Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e30)
-                    .map(|f| f as i128)
-            }),
-        _ => None,
+/// A problem of an item object as a 422 entry, located under `loc` (and
+/// its field, if it has one).
+pub fn detail(mut loc: Vec<Value>, problem: ObjectProblem) -> ValidationDetail {
+    loc.extend(problem.field.map(Value::String));
+    let detail = ValidationDetail::at(loc, &problem.kind, problem.message, problem.input);
+    match problem.ctx {
+        Some(ctx) => detail.with_ctx(ctx),
+        None => detail,
     }
-}
-
-fn field_order(field: &Value) -> usize {
-    ["id", "name", "description", "category", "price"]
-        .iter()
-        .position(|f| field == f)
-        .unwrap_or(usize::MAX)
 }
 
 /// Applies a JSON merge patch (RFC 7396) to `target`: object members of
@@ -176,6 +63,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::MAX_ITEM_ID;
 
     fn errors(body: Value) -> Vec<(String, String)> {
         match ItemBody::parse(&body) {

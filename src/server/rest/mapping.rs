@@ -12,6 +12,7 @@ use crate::server::auth::AuthError;
 use crate::server::http::Refusal;
 use crate::server::inference::{InferenceError, LoadedModel};
 use crate::server::store::StoreError;
+use crate::server::transfer::{ImportError, RowProblem};
 
 impl From<InferenceError> for ApiError {
     fn from(e: InferenceError) -> Self {
@@ -72,6 +73,46 @@ impl From<StoreError> for ApiError {
             StoreError::Backend(_) => ApiError::Internal(e.into()),
         }
     }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::TooLarge { limit } => ApiError::PayloadTooLarge(format!(
+                "The file is larger than the import limit of {limit} bytes \
+                 (--import-max-bytes); nothing was imported. Split it into several files."
+            )),
+            ImportError::Unreadable(problem) => ApiError::Validation(vec![ValidationDetail::at(
+                vec![json!("body"), json!(problem.line)],
+                "file_invalid",
+                format!("{}; nothing was imported", problem.message),
+                Value::Null,
+            )]),
+            ImportError::Rejected(report) => ApiError::ValidationCapped {
+                detail: row_details(report.problems),
+                total: report.problems_total,
+            },
+            ImportError::Upload(_) => ApiError::BadRequest(
+                "The upload of the file broke off before its end; nothing was imported".into(),
+            ),
+            ImportError::Stalled(wait) => ApiError::RequestTimeout(format!(
+                "No part of the file arrived for {} s; nothing was imported. Send the file \
+                 without pauses.",
+                wait.as_secs()
+            )),
+            ImportError::Store(e) => e.into(),
+            ImportError::Spool(_) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+/// The rows of a file that were not imported, as 422 entries located at
+/// `["body", line, field]`.
+pub fn row_details(problems: Vec<RowProblem>) -> Vec<ValidationDetail> {
+    problems
+        .into_iter()
+        .map(|p| super::item_body::detail(vec![json!("body"), json!(p.line)], p.problem))
+        .collect()
 }
 
 impl From<AuthError> for ApiError {

@@ -17,6 +17,7 @@ mod openapi;
 mod prediction_body;
 mod search;
 mod service;
+mod transfer;
 mod users;
 mod v2;
 
@@ -67,6 +68,8 @@ fn table() -> RouteTable {
         .both_slashes(Method::GET, "/items/", items::list)
         .both_slashes(Method::POST, "/items/", items::create)
         .add(Method::GET, "/items/events", events::stream)
+        .add(Method::GET, "/items/export", transfer::export)
+        .add(Method::POST, "/items/import", transfer::import)
         .add(Method::GET, "/items/{id}", items::get)
         .add(Method::PUT, "/items/{id}", items::update)
         .add(Method::PATCH, "/items/{id}", items::patch)

@@ -43,6 +43,8 @@ use crate::server::store::Credential;
         super::items::patch,
         super::items::delete,
         super::events::stream,
+        super::transfer::export,
+        super::transfer::import,
         super::search::search,
         super::search::filter,
         super::models::predict_original,
@@ -78,7 +80,7 @@ use crate::server::store::Credential;
     ),
     components(schemas(
         Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,
-        Detail, ValidationBody, ValidationDetail, LocEntry, InferenceErrorBody,
+        Detail, ValidationBody, ValidationDetail, LocEntry, InferenceErrorBody, ImportAnswer,
         OriginalFeatures, super::models::OriginalPrediction,
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
         PredictRequest, PredictResponse, Prediction, ClassProbability,
@@ -184,7 +186,22 @@ pub struct Detail {
     detail: String,
 }
 
-/// 422: every problem with the request at once, in pydantic's shape.
+/// What an import did.
+#[derive(ToSchema)]
+#[schema(example = json!({"imported": 2, "skipped": 1, "errors_total": 1, "skipped_rows": [
+    {"type": "string_too_short", "loc": ["body", 3, "name"], "msg": "String should have at least 1 character", "input": "", "ctx": {"min_length": 1}}
+]}))]
+pub struct ImportAnswer {
+    /// Items written.
+    imported: u64,
+    /// Rows left out (with `on_error=skip`; otherwise 0).
+    skipped: u64,
+    /// The problems of the rows left out, the first 1 000: each located
+    /// at `["body", line, field]` (a row may have several).
+    skipped_rows: Vec<ValidationDetail>,
+    /// Every problem of the rows left out.
+    errors_total: u64,
+}
 
 /// An Open Inference Protocol error.
 #[derive(ToSchema)]

@@ -100,6 +100,13 @@ impl ChangeFeed {
         );
     }
 
+    /// Publishes one event for many items added at once (an import),
+    /// numbered by this process.
+    pub fn publish_bulk(&self) {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.publish_as(format!("{}-{n}", self.epoch), ItemChange::bulk());
+    }
+
     /// Publishes a change under an id given elsewhere (the database's).
     pub fn publish_as(&self, id: String, change: ItemChange) {
         let json = serde_json::to_string(&change).unwrap_or_else(|_| "{}".into());

@@ -122,6 +122,95 @@ impl DbError {
     }
 }
 
+/// Items read by [`ItemStore::export`], a batch at a time. The reader waits
+/// while [`EXPORT_QUEUE`] batches are unread, so an export holds a few
+/// batches in memory however large the table is, and dropping the receiver
+/// ends the read.
+pub type ItemBatches = tokio::sync::mpsc::Receiver<Result<Vec<Item>, StoreError>>;
+
+/// Items in one batch of an export.
+pub(crate) const EXPORT_BATCH: usize = 1_000;
+/// Batches an export reads ahead of its receiver.
+pub(crate) const EXPORT_QUEUE: usize = 2;
+
+/// One row of an import, validated: the line of the file it starts on, the
+/// id it names (if any) and its fields.
+#[derive(Clone, Debug)]
+pub struct ImportRow {
+    pub line: u64,
+    pub id: Option<i64>,
+    pub item: ValidItem,
+}
+
+/// What an import sends the store: rows, then `End`. Rows that stop
+/// without `End` (the sender was dropped: the upload failed) are an
+/// unfinished import, which writes nothing.
+#[derive(Debug)]
+pub enum ImportBatch {
+    Rows(Vec<ImportRow>),
+    End,
+}
+
+/// The rows of an import, as [`ItemStore::import`] receives them.
+pub type ImportRows = tokio::sync::mpsc::Receiver<ImportBatch>;
+
+impl ImportBatch {
+    /// What an import received next: rows, `None` at their end, or an
+    /// error when they stopped before it.
+    pub(crate) fn rows(
+        received: Option<ImportBatch>,
+    ) -> Result<Option<Vec<ImportRow>>, StoreError> {
+        match received {
+            Some(ImportBatch::Rows(rows)) => Ok(Some(rows)),
+            Some(ImportBatch::End) => Ok(None),
+            None => Err(StoreError::backend(
+                "the import's rows stopped before their end",
+            )),
+        }
+    }
+}
+
+/// What an import does with a row the store refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// One refused row and nothing is written.
+    Abort,
+    /// The row is left out; the others are written.
+    Skip,
+}
+
+/// Rows an import reports at most (it counts them all).
+pub const MAX_REPORTED_ROWS: usize = 1_000;
+
+/// A row the store refused: its id is taken (by an item stored before, or
+/// by an earlier row of the same import).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedRow {
+    pub line: u64,
+    pub id: i64,
+}
+
+/// What an import came to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Imported {
+    /// Items written (0 when an `Abort` import refused a row).
+    pub imported: u64,
+    /// The first [`MAX_REPORTED_ROWS`] refused rows, by line.
+    pub refused: Vec<RefusedRow>,
+    /// Every refused row.
+    pub refused_total: u64,
+}
+
+impl Imported {
+    /// Notes a refused row (the first ones by line are kept).
+    pub(crate) fn refuse(&mut self, row: RefusedRow) {
+        self.refused_total += 1;
+        if self.refused.len() < MAX_REPORTED_ROWS {
+            self.refused.push(row);
+        }
+    }
+}
+
 /// How to open the store.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -151,6 +240,19 @@ pub trait ItemStore: Send + Sync + 'static {
     /// for everything and for one category (counts kept with every write),
     /// counted up to the store's bound for other filters.
     async fn count(&self, query: &ItemQuery) -> Result<Total, StoreError>;
+
+    /// Every item matching the query's filters, in its order (its page is
+    /// ignored), read from one snapshot of the table however long the
+    /// reading takes: writes meanwhile are not seen. The read runs beside
+    /// the caller and stays only [`EXPORT_QUEUE`] batches ahead of it.
+    async fn export(&self, query: &ItemQuery) -> Result<ItemBatches, StoreError>;
+
+    /// Stores many new items in one transaction: the rows as they arrive
+    /// (until [`ImportBatch::End`]), each under its id or the next free one
+    /// (assigned in the order of the rows). A row whose id is taken is
+    /// refused; with [`OnError::Abort`] one refused row (or rows that stop
+    /// without their end) writes nothing. Announced as one `bulk` change.
+    async fn import(&self, rows: ImportRows, on_error: OnError) -> Result<Imported, StoreError>;
 
     /// Stores a new item under `id`, or under the next free id when `None`.
     ///

@@ -128,6 +128,17 @@ pub(crate) fn list(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlValue
     (sql, values)
 }
 
+/// `SELECT` of every item matching the query's filters, in its order
+/// (exports: no page).
+pub(crate) fn export(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlValue>) {
+    let (where_sql, values) = filters(dialect, query);
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM items{where_sql}{}",
+        order_by(query)
+    );
+    (sql, values)
+}
+
 /// ORDER BY for a query; missing values sort last either way and ties break
 /// by id so paging is stable. Text compares byte by byte on both backends
 /// (SQLite's BINARY; PostgreSQL's columns are `COLLATE "C"`).

@@ -43,7 +43,8 @@ const ANNOUNCE: &str = "SELECT pg_notify('itemserve_items', json_agg(json_build_
      ORDER BY c.n)::text) \
      FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS c(kind, id, version, n)";
 
-type Change = (&'static str, i64, Option<i64>);
+/// Kind, item (none for `bulk`) and version.
+type Change = (&'static str, Option<i64>, Option<i64>);
 
 /// Queues changes for the announcing task, which ends with the store.
 pub(super) struct Announcer {
@@ -61,11 +62,11 @@ impl Announcer {
         Ok(Announcer { queue })
     }
 
-    pub fn send(&self, kind: ChangeKind, id: i64, version: Option<i64>) {
+    pub fn send(&self, kind: ChangeKind, id: Option<i64>, version: Option<i64>) {
         let kind = kind.as_str();
         if self.queue.try_send((kind, id, version)).is_err() {
             tracing::warn!(
-                id,
+                ?id,
                 kind,
                 "too many changes waiting to be announced; dropped one"
             );
@@ -104,7 +105,7 @@ async fn announce(connection: &Connection, batch: &[Change]) -> Result<(), Strin
         .map_err(|e| e.to_string())?;
     let send = |chunk: &[Change]| {
         let kinds: Vec<&str> = chunk.iter().map(|c| c.0).collect();
-        let ids: Vec<i64> = chunk.iter().map(|c| c.1).collect();
+        let ids: Vec<Option<i64>> = chunk.iter().map(|c| c.1).collect();
         let versions: Vec<Option<i64>> = chunk.iter().map(|c| c.2).collect();
         let statement = statement.clone();
         async move {

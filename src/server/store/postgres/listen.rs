@@ -29,7 +29,9 @@ const PAUSE: Duration = Duration::from_secs(1);
 struct Announced {
     event: i64,
     kind: ChangeKind,
-    id: i64,
+    /// Absent (null) for `bulk`.
+    #[serde(default)]
+    id: Option<i64>,
     version: Option<i64>,
 }
 
@@ -136,7 +138,7 @@ async fn listen(
                 for c in changes {
                     feed.publish_as(
                         format!("pg-{}", c.event),
-                        ItemChange { kind: c.kind, id: Some(c.id), version: c.version },
+                        ItemChange { kind: c.kind, id: c.id, version: c.version },
                     );
                 }
             }

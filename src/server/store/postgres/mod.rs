@@ -27,6 +27,7 @@
 
 mod announce;
 mod connections;
+mod import;
 mod inserts;
 mod listen;
 mod user_cache;
@@ -43,8 +44,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore,
-    StoreError,
+    announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportRows,
+    Imported, ItemBatches, ItemStore, OnError, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
 };
 use crate::domain::{ChangeKind, Item, ItemQuery, Total, ValidItem};
 use crate::server::telemetry::CommitMetrics;
@@ -241,7 +242,7 @@ impl PostgresStore {
     /// Announces a committed change to every instance's event streams
     /// (see `announce.rs`); never delays or fails the write.
     fn announce(&self, kind: ChangeKind, id: i64, version: Option<i64>) {
-        self.announcer.send(kind, id, version);
+        self.announcer.send(kind, Some(id), version);
     }
 
     /// Why an update or delete of `id` touched no row.
@@ -451,6 +452,63 @@ impl ItemStore for PostgresStore {
             true => Total::exact(n),
             false => Total::bounded(n, self.count_bound),
         })
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.export", skip_all)]
+    async fn export(&self, query: &ItemQuery) -> Result<ItemBatches, StoreError> {
+        let (sql, values) = sql::export(Dialect::Postgres, query);
+        let mut client = self.client().await?;
+        let (batches, receiver) = tokio::sync::mpsc::channel(EXPORT_QUEUE);
+        // The pooled connection is the export's until it ends. A portal
+        // hands the rows over a batch at a time (one statement: one
+        // snapshot), so neither side holds more than a few batches.
+        tokio::spawn(async move {
+            let read = async {
+                let tx = client
+                    .build_transaction()
+                    .read_only(true)
+                    .start()
+                    .await
+                    .map_err(postgres_error)?;
+                let portal = tx
+                    .bind(sql.as_str(), &params(&values))
+                    .await
+                    .map_err(postgres_error)?;
+                loop {
+                    let rows = tx
+                        .query_portal(&portal, EXPORT_BATCH as i32)
+                        .await
+                        .map_err(postgres_error)?;
+                    let done = rows.len() < EXPORT_BATCH;
+                    let items = rows.iter().map(item).collect::<Result<Vec<_>, _>>()?;
+                    if !items.is_empty() && batches.send(Ok(items)).await.is_err() {
+                        break; // The receiver went away.
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                Ok::<(), StoreError>(())
+            };
+            if let Err(e) = read.await {
+                let _ = batches.send(Err(e)).await;
+            }
+        });
+        Ok(receiver)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.import", skip_all)]
+    async fn import(
+        &self,
+        mut rows: ImportRows,
+        on_error: OnError,
+    ) -> Result<Imported, StoreError> {
+        let mut client = self.client().await?;
+        let outcome = import::import(&mut client, &mut rows, on_error).await?;
+        if outcome.imported > 0 {
+            self.announcer.send(ChangeKind::Bulk, None, None);
+        }
+        Ok(outcome)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.create", skip(self, item))]

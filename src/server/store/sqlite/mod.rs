@@ -22,7 +22,10 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
-use super::{now_rfc3339, ChangeFeed, DbError, FoldedText, ItemStore, StoreError};
+use super::{
+    now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
+    ItemStore, OnError, RefusedRow, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
+};
 use crate::domain::{ChangeKind, Item, ItemQuery, Total, ValidItem, MAX_ITEM_ID};
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
@@ -45,6 +48,9 @@ struct Inner {
     aggregates: Mutex<Aggregates>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Opens one more read connection, for reads too long to hold one of
+    /// `readers` (exports).
+    open_reader: Box<dyn Fn() -> Result<Connection, StoreError> + Send + Sync>,
     /// Matches of a search or price filter counted at most.
     count_bound: u64,
 }
@@ -222,6 +228,166 @@ pub(super) fn insert(
     }
 }
 
+/// One imported row, under its id (explicit or assigned by [`import`]).
+const INSERT_IMPORTED: &str = "INSERT INTO items (id, name, description, category, price, \
+     created_at, updated_at, version, name_folded, description_folded, category_folded) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, \
+     coalesce((SELECT version FROM item_tombstones WHERE id = ?1), 0) + 1, ?7, ?8, ?9)";
+
+/// Whether an id may not be assigned: in use, or retired.
+const ID_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1) \
+     OR EXISTS (SELECT 1 FROM retired_item_ids WHERE id = ?1)";
+
+/// Runs an import on the writer thread, inside a savepoint of its own: the
+/// rows are inserted as they arrive, with the id counter kept in memory
+/// and written once at the end. Undone when a row is refused and
+/// `on_error` says to abort, and when the rows stop before their end.
+fn import(
+    conn: &Connection,
+    rows: &mut ImportRows,
+    on_error: OnError,
+) -> Result<Imported, StoreError> {
+    conn.execute_batch("SAVEPOINT import")?;
+    let undo = |conn: &Connection| conn.execute_batch("ROLLBACK TO import; RELEASE import");
+    match insert_imported(conn, rows) {
+        Ok(outcome) if on_error == OnError::Abort && outcome.refused_total > 0 => {
+            undo(conn)?;
+            Ok(Imported {
+                imported: 0,
+                ..outcome
+            })
+        }
+        Ok(outcome) => {
+            conn.execute_batch("RELEASE import")?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            undo(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// The trigger that keeps the counts with every insert (see the kept-counts
+/// migration). An import sets it aside inside its savepoint and adds its
+/// counts once per category instead: per row it would update the total's
+/// row and a category's row (and that row's index entry) on every insert,
+/// which is most of an insert's cost. Undoing the savepoint puts it back.
+const COUNT_TRIGGER: &str = "items_count_insert";
+
+/// Categories whose counts an import gathers before adding them to the
+/// table (a file of as many categories as rows must not fill the memory).
+const GATHERED_CATEGORIES: usize = 10_000;
+
+fn insert_imported(conn: &Connection, rows: &mut ImportRows) -> Result<Imported, StoreError> {
+    let now = now_rfc3339();
+    let trigger: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+        [COUNT_TRIGGER],
+        |r| r.get(0),
+    )?;
+    conn.execute_batch(&format!("DROP TRIGGER {COUNT_TRIGGER}"))?;
+    let mut insert = conn.prepare_cached(INSERT_IMPORTED)?;
+    let mut taken = conn.prepare_cached(ID_TAKEN)?;
+    let first_last: i64 = conn.query_row("SELECT last FROM item_id_counter", [], |r| r.get(0))?;
+    let mut last = first_last;
+    // Every id above this one is free: none is in use or retired (ids this
+    // import stores raise it as they go), so assigning one needs no lookup.
+    let mut free_above: i64 = conn.query_row(
+        "SELECT max(coalesce((SELECT max(id) FROM items), 0), \
+         coalesce((SELECT max(id) FROM retired_item_ids), 0))",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut counts = Counts::default();
+    let mut outcome = Imported::default();
+    while let Some(batch) = ImportBatch::rows(rows.blocking_recv())? {
+        for row in batch {
+            let id = match row.id {
+                Some(id) => id,
+                None => {
+                    let mut candidate = last + 1;
+                    while candidate <= free_above
+                        && candidate <= MAX_ITEM_ID
+                        && taken.query_row([candidate], |r| r.get::<_, bool>(0))?
+                    {
+                        candidate += 1;
+                    }
+                    if candidate > MAX_ITEM_ID {
+                        return Err(StoreError::IdsExhausted);
+                    }
+                    last = candidate;
+                    candidate
+                }
+            };
+            let item = &row.item;
+            let folded = FoldedText::of_item(item);
+            let inserted = insert.execute(params![
+                id,
+                item.name(),
+                item.description(),
+                item.category(),
+                item.price(),
+                now,
+                folded.name,
+                folded.description,
+                folded.category,
+            ]);
+            match inserted.map_err(StoreError::from) {
+                Ok(_) => {
+                    outcome.imported += 1;
+                    free_above = free_above.max(id);
+                    counts.add(conn, folded.category)?;
+                }
+                Err(StoreError::Backend(e)) if e.is_unique_violation() => {
+                    outcome.refuse(RefusedRow { line: row.line, id })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    counts.flush(conn)?;
+    conn.prepare_cached("UPDATE item_count SET n = n + ?1")?
+        .execute([outcome.imported])?;
+    conn.execute_batch(&trigger)?;
+    if last > first_last {
+        conn.prepare_cached("UPDATE item_id_counter SET last = ?1")?
+            .execute([last])?;
+        conn.prepare_cached("DELETE FROM retired_item_ids WHERE id <= ?1")?
+            .execute([last])?;
+    }
+    Ok(outcome)
+}
+
+/// Items an import stored per category, added to the kept counts a
+/// category at a time.
+#[derive(Default)]
+struct Counts(HashMap<String, u64>);
+
+impl Counts {
+    fn add(&mut self, conn: &Connection, category: Option<String>) -> Result<(), StoreError> {
+        let Some(category) = category else {
+            return Ok(());
+        };
+        *self.0.entry(category).or_default() += 1;
+        if self.0.len() >= GATHERED_CATEGORIES {
+            self.flush(conn)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let mut add = conn.prepare_cached(
+            "INSERT INTO category_counts (category_folded, n) VALUES (?1, ?2) \
+             ON CONFLICT (category_folded) DO UPDATE SET n = n + excluded.n",
+        )?;
+        for (category, n) in self.0.drain() {
+            add.execute(params![category, n])?;
+        }
+        Ok(())
+    }
+}
+
 /// Advances the id counter to the next id that is neither in use (a client
 /// may have chosen it) nor retired, and returns it. The ids skipped are
 /// passed for good, so the walk costs, over time, one step per id.
@@ -325,6 +491,59 @@ impl ItemStore for SqliteStore {
             }
         }
         Ok(total)
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.export", skip_all)]
+    async fn export(&self, query: &ItemQuery) -> Result<ItemBatches, StoreError> {
+        let (sql, values) = sql::export(Dialect::Sqlite, query);
+        let (batches, receiver) = tokio::sync::mpsc::channel(EXPORT_QUEUE);
+        let inner = Arc::clone(&self.inner);
+        // A connection of its own, on a thread that may wait for the
+        // receiver as long as it likes: one statement reads one snapshot
+        // (WAL), and the pool's readers stay free for requests.
+        tokio::task::spawn_blocking(move || {
+            let read = || -> Result<(), StoreError> {
+                let conn = (inner.open_reader)()?;
+                let mut stmt = conn.prepare(&sql)?;
+                let mut rows =
+                    stmt.query(rusqlite::params_from_iter(values.into_iter().map(to_value)))?;
+                let mut batch = Vec::with_capacity(EXPORT_BATCH);
+                while let Some(row) = rows.next()? {
+                    batch.push(item_row(row)?);
+                    if batch.len() == EXPORT_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH));
+                        if batches.blocking_send(Ok(full)).is_err() {
+                            return Ok(()); // The receiver went away.
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = batches.blocking_send(Ok(batch));
+                }
+                Ok(())
+            };
+            if let Err(e) = read() {
+                let _ = batches.blocking_send(Err(e));
+            }
+        });
+        Ok(receiver)
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.import", skip_all)]
+    async fn import(
+        &self,
+        mut rows: ImportRows,
+        on_error: OnError,
+    ) -> Result<Imported, StoreError> {
+        // Other writes wait while it runs: the rows should come from a
+        // file already received, not from a client still uploading.
+        let outcome = self
+            .write(move |tx| import(tx, &mut rows, on_error))
+            .await?;
+        if outcome.imported > 0 {
+            self.inner.changes.publish_bulk();
+        }
+        Ok(outcome)
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.create", skip(self, item))]

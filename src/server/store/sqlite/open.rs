@@ -66,9 +66,18 @@ pub(super) fn open_blocking(
         // cached counts and pages rely on.
         (path.to_owned(), OpenFlags::default(), Some(EXCLUSIVE_VFS))
     };
-    let open = || match vfs {
+    let open = move || match vfs {
         Some(vfs) => Connection::open_with_flags_and_vfs(&target, flags, vfs),
         None => Connection::open_with_flags(&target, flags),
+    };
+    let open_reader = {
+        let open = open.clone();
+        move || -> Result<Connection, StoreError> {
+            let conn = open()?;
+            configure(&conn)?;
+            conn.pragma_update(None, "query_only", true)?;
+            Ok(conn)
+        }
     };
 
     let mut writer = open()?;
@@ -80,12 +89,7 @@ pub(super) fn open_blocking(
     migrate(&mut writer, seed_demo_items)?;
 
     let readers = (0..READERS)
-        .map(|_| {
-            let conn = open()?;
-            configure(&conn)?;
-            conn.pragma_update(None, "query_only", true)?;
-            Ok(Mutex::new(conn))
-        })
+        .map(|_| open_reader().map(Mutex::new))
         .collect::<Result<Vec<_>, StoreError>>()?;
 
     let (writes, queue) = tokio::sync::mpsc::channel(QUEUE);
@@ -104,6 +108,7 @@ pub(super) fn open_blocking(
             aggregates: Mutex::default(),
             readers,
             next_reader: AtomicUsize::new(0),
+            open_reader: Box::new(open_reader),
             count_bound,
         }),
     })
