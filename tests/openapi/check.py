@@ -56,7 +56,11 @@ def main() -> int:
         "--exclude-path", "/items/events",
         "--no-color",
     ]
-    return subprocess.run(command, check=False).returncode
+    # hooks.py: serializers for the media types schemathesis lacks.
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, SCHEMATHESIS_HOOKS="hooks",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(here), os.environ.get("PYTHONPATH")])))
+    return subprocess.run(command, check=False, env=env).returncode
 
 
 if __name__ == "__main__":
