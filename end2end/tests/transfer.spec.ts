@@ -22,6 +22,9 @@ async function chooseFile(page: Page, name: string, mimeType: string, content: s
 test("a person imports a CSV file and the table shows its items", async ({ page, request }) => {
   const tag = uniqueName("Imported");
   await openHydrated(page);
+  // A search that finds nothing yet: the import must fill it by itself.
+  await search(page, tag);
+  await expect(page.getByText("No items match these filters.")).toBeVisible();
   const toggle = page.getByRole("button", { name: "Import", exact: true });
   await expect(toggle).toHaveAttribute("aria-expanded", "false");
   const panel = await openImport(page);
@@ -36,7 +39,7 @@ test("a person imports a CSV file and the table shows its items", async ({ page,
   await expect(panel.getByRole("status")).toHaveText("Imported 2 items.");
   expect(await countViaRest(request, tag)).toBe(2);
 
-  // The table reloads by itself.
+  // The table reloads by itself, with its search.
   await expect(row(page, `${tag} lamp`)).toBeVisible();
   await expect(row(page, `${tag} desk`)).toContainText("Furniture");
   await page.screenshot({ path: "test-results/import.png", fullPage: true });
