@@ -113,6 +113,7 @@ async fn import(
             ErrorMode::Skip => OnError::Skip,
         },
         max_bytes: u64::MAX,
+        declared_bytes: size,
         idle_timeout: Duration::from_secs(24 * 3600),
     };
     let started = Instant::now();

@@ -134,13 +134,12 @@ pub async fn export(
     });
     // Fused: the compression layer polls the body once more after its end.
     let body = Body::from_stream(stream::once(async { Ok(opening) }).chain(rest).fuse());
-    let disposition = format!("attachment; filename=\"items.{}\"", format.as_str());
     Ok((
         [
             (CONTENT_TYPE, HeaderValue::from_static(format.media_type())),
             (
                 CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition).expect("a plain file name"),
+                HeaderValue::from_static(format.attachment()),
             ),
         ],
         body,
@@ -249,14 +248,9 @@ pub async fn import(
         format,
         on_error,
         max_bytes: state.import_max_bytes,
+        declared_bytes: declared,
         idle_timeout: state.import_idle_timeout,
     };
-    if declared.is_some_and(|bytes| bytes > options.max_bytes) {
-        return Err(transfer::ImportError::TooLarge {
-            limit: options.max_bytes,
-        }
-        .into());
-    }
     let body = request.into_body().into_data_stream();
     let report = transfer::import(state.store.as_ref(), body, &options).await?;
     Ok(Json(json!({

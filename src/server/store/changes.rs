@@ -89,22 +89,22 @@ pub struct Subscription {
 impl ChangeFeed {
     /// Publishes a change numbered by this process.
     pub fn publish(&self, kind: ChangeKind, id: i64, version: Option<i64>) {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.publish_as(
-            format!("{}-{n}", self.epoch),
-            ItemChange {
-                kind,
-                id: Some(id),
-                version,
-            },
-        );
+        self.publish_numbered(ItemChange {
+            kind,
+            id: Some(id),
+            version,
+        });
     }
 
     /// Publishes one event for many items added at once (an import),
     /// numbered by this process.
     pub fn publish_bulk(&self) {
+        self.publish_numbered(ItemChange::bulk());
+    }
+
+    fn publish_numbered(&self, change: ItemChange) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.publish_as(format!("{}-{n}", self.epoch), ItemChange::bulk());
+        self.publish_as(format!("{}-{n}", self.epoch), change);
     }
 
     /// Publishes a change under an id given elsewhere (the database's).

@@ -42,6 +42,14 @@ impl Format {
         }
     }
 
+    /// `Content-Disposition` of a file of this format.
+    pub fn attachment(self) -> &'static str {
+        match self {
+            Format::Csv => "attachment; filename=\"items.csv\"",
+            Format::Ndjson => "attachment; filename=\"items.ndjson\"",
+        }
+    }
+
     /// What a file of this format starts with, before any item.
     pub fn header(self) -> &'static str {
         match self {

@@ -35,6 +35,9 @@ pub struct ImportOptions {
     pub on_error: OnError,
     /// Largest file accepted, in bytes.
     pub max_bytes: u64,
+    /// The file's size, when the sender says it beforehand: a file
+    /// declared too large is refused before any of it is read.
+    pub declared_bytes: Option<u64>,
     /// Longest wait for the next part of the file.
     pub idle_timeout: Duration,
 }
@@ -104,6 +107,14 @@ where
 {
     // Reading and checking take CPU time in proportion to the file: on a
     // thread of their own, fed the parts of the body as they arrive.
+    if options
+        .declared_bytes
+        .is_some_and(|bytes| bytes > options.max_bytes)
+    {
+        return Err(ImportError::TooLarge {
+            limit: options.max_bytes,
+        });
+    }
     let started = std::time::Instant::now();
     let (parts, received) = mpsc::channel::<Bytes>(8);
     let format = options.format;
