@@ -1,5 +1,7 @@
 //! Moving the catalogue out and in: `GET /items/export`.
 
+use std::time::Duration;
+
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
@@ -649,4 +651,74 @@ async fn the_import_command_writes_a_file_into_the_database_and_lists_bad_rows()
         names.ends_with(&[json!("Lamp"), json!("Desk"), json!("Rug")]),
         "{names:?}"
     );
+}
+
+/// Opens `POST /items/import` (CSV, chunked) and sends the head; the
+/// stream for the body's chunks.
+async fn open_chunked_import(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /items/import HTTP/1.1\r\nHost: {}\r\nContent-Type: text/csv\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+async fn send_chunk(stream: &mut tokio::net::TcpStream, text: &str) {
+    use tokio::io::AsyncWriteExt;
+    let framed = format!("{:x}\r\n{text}\r\n", text.len());
+    stream.write_all(framed.as_bytes()).await.unwrap();
+}
+
+async fn answer(mut stream: tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn an_upload_may_take_longer_than_the_body_timeout_but_not_stall() {
+    let app = TestApp::with()
+        .empty()
+        .configure(|c| c.body_timeout = 0.4)
+        .start()
+        .await;
+    // Steady parts for three times the body timeout: accepted.
+    let mut stream = open_chunked_import(&app).await;
+    send_chunk(&mut stream, "name\n").await;
+    for n in 0..6 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        send_chunk(&mut stream, &format!("Slow {n}\n")).await;
+    }
+    send_chunk(&mut stream, "").await;
+    let reply = answer(stream).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("\"imported\":6"), "{reply}");
+
+    // A pause longer than it: 408, and nothing of that file is written.
+    let mut stream = open_chunked_import(&app).await;
+    send_chunk(&mut stream, "name\nStalled\n").await;
+    let reply = tokio::time::timeout(Duration::from_secs(5), answer(stream))
+        .await
+        .expect("the server answers a stalled upload");
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("No part of the file arrived for"), "{reply}");
+    assert_eq!(listed(&app, "").await.len(), 6);
+}
+
+#[tokio::test]
+async fn an_upload_cut_off_before_its_end_writes_nothing() {
+    let app = TestApp::with().empty().start().await;
+    let mut stream = open_chunked_import(&app).await;
+    send_chunk(&mut stream, "name\nHalf\nof a\n").await;
+    drop(stream);
+    // The server notices the closed connection and drops the import.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(listed(&app, "").await.len(), 0);
+    let (status, body) = import(&app, "", "text/csv", "name\nWhole\n").await;
+    assert_eq!((status, body["imported"].clone()), (200, json!(1)));
 }
