@@ -37,7 +37,8 @@ CATEGORIES = 20
 BATCH = 200_000
 
 # The read paths, as in the issue that asked for them; `{id}` is a random
-# existing item.
+# existing item, `{cursor}` the cursor of the page that `skip=900000` reads
+# (the `Link` of the page before it).
 READS = [
     ("GET /items/{id}", "/items/{id}"),
     ("GET /items/?limit=20 (by id)", "/items/?limit=20"),
@@ -45,6 +46,7 @@ READS = [
     ("GET /items/?limit=20&sort=-price", "/items/?limit=20&sort=-price"),
     ("GET /items/?limit=20&sort=-updated_at", "/items/?limit=20&sort=-updated_at"),
     ("GET /items/?skip=900000&limit=20", "/items/?skip=900000&limit=20"),
+    ("GET /items/?cursor=… (the same page)", "/items/?limit=20&cursor={cursor}"),
     ("GET /search/?q=juliet", "/search/?q=juliet&limit=20"),
     ("GET /search/?q=123456 (rare)", "/search/?q=123456&limit=20"),
     ("GET /filter/?category=cat7&price_lt=10", "/filter/?category=cat7&price_lt=10&limit=20"),
@@ -121,16 +123,25 @@ def psql(url, sql):
                    stdout=subprocess.DEVNULL)
 
 
+def next_cursor(base, path):
+    """The cursor of the `rel="next"` link of the page at `path`."""
+    _, headers, _ = http_raw("GET", base + path, None, {})
+    link = next(v for k, v in headers.items() if k.lower() == "link")
+    target = next(part for part in link.split(", ") if part.endswith('rel="next"'))
+    return target.split("cursor=", 1)[1].split(">", 1)[0].split("&", 1)[0]
+
+
 def measure(base, auth, n, rounds):
     rng = random.Random(11)
     results = []
+    cursor = next_cursor(base, "/items/?skip=899980&limit=20")
     for label, path in READS:
         times = []
         for _ in range(rounds):
             target = rng.randint(1, n)
             http("PATCH", f"{base}/items/{target}", {"price": round(rng.random() * 100, 2)},
                  {**auth, "content-type": "application/merge-patch+json"})
-            url = base + path.replace("{id}", str(rng.randint(1, n)))
+            url = base + path.replace("{id}", str(rng.randint(1, n))).replace("{cursor}", cursor)
             start = time.perf_counter()
             try:
                 http_raw("GET", url, None, {"accept": "text/html" if path == "/" else "*/*"})

@@ -209,11 +209,18 @@ test("pagination moves through the results", async ({ page, request }) => {
   await expect(page.locator("tbody tr")).toHaveCount(10);
 
   await page.getByRole("link", { name: "Next →" }).click();
+  // Pages follow the server's cursor, not a count of rows to skip.
+  await expect(page).toHaveURL(/cursor=/);
   await expect(page.getByText("Showing 11–12 of 12 · page 2 of 2")).toBeVisible();
   await expect(row(page, `${prefix} 12`)).toBeVisible();
+  await expect(page.getByText("Next →")).toHaveAttribute("aria-disabled", "true");
 
+  // An item created meanwhile on the first page does not push one over.
+  await createViaRest(request, { name: `${prefix} 00` });
   await page.getByRole("link", { name: "← Previous" }).click();
-  await expect(row(page, `${prefix} 01`)).toBeVisible();
+  await expect(page.getByText("Showing 1–10 of 13 · page 1 of 2")).toBeVisible();
+  await expect(row(page, `${prefix} 10`)).toBeVisible();
+  await expect(page.locator("tbody tr")).toHaveCount(10);
 });
 
 test("clicking a column header sorts by it", async ({ page, request }) => {

@@ -163,6 +163,36 @@ impl ItemForm {
 pub struct ItemPage {
     pub items: Vec<Item>,
     pub total: Total,
+    /// How many items come before this page, as far as its cursor knows
+    /// (for "Showing 21–40"; rows written since may have moved it).
+    pub offset: u64,
+    /// The cursor of the page after this one, if there is one.
+    pub next: Option<String>,
+    /// The cursor of the page before this one, if there is one.
+    pub prev: Option<String>,
+}
+
+impl ItemPage {
+    pub fn new(listing: Listing, total: Total) -> ItemPage {
+        ItemPage {
+            items: listing.items,
+            total,
+            offset: listing.offset,
+            next: listing.next,
+            prev: listing.prev,
+        }
+    }
+}
+
+/// One page of a listing and the cursors of the pages beside it
+/// ([`crate::domain::ItemQuery::cursor`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listing {
+    pub items: Vec<Item>,
+    /// How many items come before the page (see [`ItemPage::offset`]).
+    pub offset: u64,
+    pub next: Option<String>,
+    pub prev: Option<String>,
 }
 
 /// How many items a query matches. Counting the matches of a search or a

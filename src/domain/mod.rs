@@ -14,7 +14,7 @@ mod user;
 mod validation;
 
 pub use change::{ChangeKind, ItemChange};
-pub use item::{Item, ItemDraft, ItemForm, ItemPage, Total, ValidItem, MAX_ITEM_ID};
+pub use item::{Item, ItemDraft, ItemForm, ItemPage, Listing, Total, ValidItem, MAX_ITEM_ID};
 pub use item_object::{ItemObject, ObjectProblem};
 pub use model::{
     ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,

@@ -13,6 +13,9 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 /// Longest accepted search text, in characters.
 const MAX_SEARCH_CHARS: usize = 200;
+/// Longest accepted cursor, in characters: one holding the longest
+/// description (2 000 four-byte characters) fits.
+const MAX_CURSOR_CHARS: usize = 16_384;
 
 /// A column the listing can be ordered by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +76,11 @@ pub struct ItemQuery {
     pub price_lt: Option<f64>,
     pub sort: SortField,
     pub descending: bool,
+    /// Where the page starts: a `next` or `prev` cursor of an earlier page
+    /// of the same listing (same filters and sort), opaque to clients. The
+    /// page is then found by the position of that page's last (or first)
+    /// row, so rows written meanwhile neither repeat nor skip a row.
+    pub cursor: Option<String>,
 }
 
 impl Default for ItemQuery {
@@ -85,6 +93,7 @@ impl Default for ItemQuery {
             price_lt: None,
             sort: SortField::Id,
             descending: false,
+            cursor: None,
         }
     }
 }
@@ -122,11 +131,19 @@ impl ItemQuery {
                     query.sort = f;
                     query.descending = d;
                 }),
+                "cursor" => cursor(value).map(|v| query.cursor = v),
                 _ => Ok(()),
             };
             if let Err(e) = result {
                 errors.push(e);
             }
+        }
+        if query.cursor.is_some() && query.skip != 0 && !errors.iter().any(|e| e.field == "skip") {
+            errors.push(FieldError::new(
+                "skip",
+                "skip_with_cursor",
+                "skip cannot be combined with cursor: the cursor already says where the page starts",
+            ));
         }
         if errors.is_empty() {
             Ok(query)
@@ -161,6 +178,9 @@ impl ItemQuery {
         }
         if self.skip != 0 {
             pairs.push(("skip", self.skip.to_string()));
+        }
+        if let Some(cursor) = &self.cursor {
+            pairs.push(("cursor", cursor.clone()));
         }
         if self.limit != default_limit {
             pairs.push(("limit", self.limit.to_string()));
@@ -246,6 +266,18 @@ fn text_filter(field: &str, raw: &str) -> Result<Option<String>, FieldError> {
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
+fn cursor(raw: &str) -> Result<Option<String>, FieldError> {
+    let trimmed = raw.trim();
+    if trimmed.len() > MAX_CURSOR_CHARS {
+        return Err(FieldError::new(
+            "cursor",
+            "string_too_long",
+            format!("String should have at most {MAX_CURSOR_CHARS} characters"),
+        ));
+    }
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+}
+
 fn parse_sort(raw: &str) -> Result<(SortField, bool), FieldError> {
     let raw = raw.trim();
     let (name, descending) = match raw.strip_prefix('-') {
@@ -285,6 +317,7 @@ mod tests {
             price_lt: Some(9.5),
             sort: SortField::Price,
             descending: true,
+            cursor: None,
         };
         assert_eq!(fine.clone().checked().unwrap(), fine);
         let huge = ItemQuery {
@@ -366,6 +399,17 @@ mod tests {
     }
 
     #[test]
+    fn a_cursor_is_kept_as_given_and_refuses_a_skip_beside_it() {
+        let q = parse(&[("cursor", " abc "), ("sort", "name")]).unwrap();
+        assert_eq!(q.cursor.as_deref(), Some("abc"));
+        let errors = parse(&[("skip", "20"), ("cursor", "abc")]).unwrap_err();
+        assert_eq!(errors[0].field, "skip");
+        assert_eq!(errors[0].kind, "skip_with_cursor");
+        let errors = parse(&[("cursor", &"a".repeat(20_000))]).unwrap_err();
+        assert_eq!(errors[0].kind, "string_too_long");
+    }
+
+    #[test]
     fn pairs_round_trip() {
         let q = parse(&[("q", "a b"), ("sort", "-name"), ("skip", "20")]).unwrap();
         let back = ItemQuery::from_pairs(q.to_pairs(DEFAULT_LIMIT), DEFAULT_LIMIT).unwrap();
@@ -387,6 +431,7 @@ mod properties {
             Just("category".to_owned()),
             Just("price_lt".to_owned()),
             Just("sort".to_owned()),
+            Just("cursor".to_owned()),
             any::<String>(),
         ];
         let value = prop_oneof![

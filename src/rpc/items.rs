@@ -19,8 +19,8 @@ pub async fn list_items(query: ItemQuery) -> Result<ItemPage, RpcError> {
     super::authorize(Permission::Read).await?;
     let query = query.checked().map_err(RpcError::Validation)?;
     let store = store()?;
-    let (items, total) = tokio::try_join!(store.list(&query), store.count(&query))?;
-    Ok(ItemPage { items, total })
+    let (listing, total) = tokio::try_join!(store.list(&query), store.count(&query))?;
+    Ok(ItemPage::new(listing, total))
 }
 
 /// Categories in use, for the filter menu.

@@ -36,6 +36,14 @@ impl From<StoreError> for RpcError {
             StoreError::CredentialNotFound(_) => {
                 RpcError::NotFound("This token does not exist or was revoked.".into())
             }
+            // A page link from another listing, or one edited by hand.
+            StoreError::BadCursor { reason, .. } => {
+                RpcError::Validation(vec![crate::domain::FieldError::new(
+                    "cursor",
+                    "cursor_invalid",
+                    reason,
+                )])
+            }
             StoreError::Unavailable(error) => {
                 tracing::warn!(%error, "the database is unavailable");
                 RpcError::Unavailable(

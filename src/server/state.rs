@@ -12,7 +12,7 @@ use crate::server::cache::PageCache;
 use crate::server::inference::ModelRegistry;
 use crate::server::page_cache::CachedPage;
 use crate::server::rate::StreamSlots;
-use crate::server::rest::CachedItem;
+use crate::server::rest::{CachedItem, JsonPage};
 use crate::server::store::{ChangeFeed, ItemStore};
 use crate::server::telemetry::Metrics;
 
@@ -33,7 +33,7 @@ pub struct Services {
     /// The browser bundle and public files, and the names pages load them by.
     pub assets: SiteAssets,
     /// Serialized listing pages, valid until the next write.
-    pub pages: Arc<PageCache>,
+    pub pages: Arc<PageCache<JsonPage>>,
     /// Items as `GET /items/{id}` answers them, valid until the next write.
     pub items: PageCache<CachedItem>,
     /// The item page as anonymous visitors see it, until the next write.

@@ -21,6 +21,7 @@ mod limits;
 mod models;
 mod observability;
 mod pages;
+mod paging;
 mod patch;
 mod persistence;
 mod postgres;

@@ -95,6 +95,39 @@ async fn item_errors_have_the_status_of_their_kind() {
 }
 
 #[tokio::test]
+async fn the_ui_pages_by_cursor_and_a_foreign_cursor_is_a_validation_error() {
+    let app = TestApp::spawn().await;
+    let query = |cursor: Value| {
+        json!({"query": {"skip": 0, "limit": 2, "q": null, "category": null, "price_lt": null,
+            "sort": "Name", "descending": false, "cursor": cursor}})
+        .to_string()
+    };
+    let (status, first) = call(&app, "/rpc/items/list", query(Value::Null)).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["offset"], 0);
+    assert!(first["prev"].is_null(), "{first}");
+    let (status, second) = call(&app, "/rpc/items/list", query(first["next"].clone())).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["offset"], 2);
+    assert_eq!(second["items"].as_array().unwrap().len(), 1, "{second}");
+    assert!(
+        second["next"].is_null() && second["prev"].is_string(),
+        "{second}"
+    );
+
+    let (status, error) = call(&app, "/rpc/items/list", query(json!("bogus"))).await;
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(error["Validation"][0]["field"], "cursor", "{error}");
+    assert!(
+        error["Validation"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Not a cursor"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn prediction_errors_have_the_status_of_their_kind() {
     let app = TestApp::spawn().await;
     let (status, error) = call(

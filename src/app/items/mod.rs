@@ -124,6 +124,7 @@ pub fn ItemsPage() -> impl IntoView {
         let filters = ItemQuery {
             skip: 0,
             limit: UI_PAGE_SIZE,
+            cursor: None,
             ..shown
         }
         .to_query_string(UI_PAGE_SIZE);
@@ -152,13 +153,16 @@ pub fn ItemsPage() -> impl IntoView {
                     match listing {
                         Ok(result) => {
                             let query = query.try_get_untracked().unwrap_or_else(first_page);
-                            let (total, shown) = (result.total, result.items.len());
+                            let (total, shown, offset) =
+                                (result.total, result.items.len(), result.offset);
+                            let (next, prev) = (result.next.clone(), result.prev.clone());
                             let session = try_await(session).await;
                             let writable =
                                 session.is_some_and(|s| allows(&s, Permission::WriteItems));
                             view! {
                                 <ItemTable page=result query=query.clone() writable=writable live=live/>
-                                <Pagination query=query total=total shown=shown/>
+                                <Pagination query=query total=total shown=shown offset=offset
+                                    next=next prev=prev/>
                                 <HydrationMarker/>
                             }
                             .into_any()

@@ -63,6 +63,7 @@ fn SortHeader(
         sort: field,
         descending: active && !query.descending,
         skip: 0,
+        cursor: None,
         ..query
     };
     let href = format!("/?{}", next.to_query_string(UI_PAGE_SIZE));

@@ -34,6 +34,7 @@ pub fn SearchBar(
             q: (!text.trim().is_empty()).then(|| text.trim().to_owned()),
             category: (!category.is_empty()).then_some(category),
             skip: 0,
+            cursor: None,
             ..current
         };
         navigate(
@@ -125,27 +126,33 @@ fn lowercase(text: &str) -> String {
     }
 }
 
-/// "Showing 11–20 of 42" with previous/next links; past the server's
-/// counting bound, "of more than 10 000" and no last page.
+/// "Showing 11–20 of 42" with previous/next links, which follow the page's
+/// cursors (the next page costs the same however deep it is); past the
+/// server's counting bound, "of more than 10 000" and no last page.
 #[component]
-pub fn Pagination(query: ItemQuery, total: Total, shown: usize) -> impl IntoView {
+pub fn Pagination(
+    query: ItemQuery,
+    total: Total,
+    shown: usize,
+    /// How many items come before this page.
+    offset: u64,
+    next: Option<String>,
+    prev: Option<String>,
+) -> impl IntoView {
     let limit = u64::from(query.limit.max(1));
-    let first = query.skip;
-    let last = query.skip + shown as u64;
-    let page_link = |skip: u64| {
+    let first = offset;
+    let last = offset + shown as u64;
+    let page_link = |cursor: String| {
         let q = ItemQuery {
-            skip,
+            skip: 0,
+            cursor: Some(cursor),
             ..query.clone()
         };
         format!("/?{}", q.to_query_string(UI_PAGE_SIZE))
     };
-    let prev = (query.skip > 0).then(|| page_link(query.skip.saturating_sub(limit)));
-    let more = match total.exact {
-        true => last < total.n,
-        false => shown as u64 == limit,
-    };
-    let next = more.then(|| page_link(query.skip + limit));
-    let page = query.skip / limit + 1;
+    let prev = prev.map(page_link);
+    let next = next.map(page_link);
+    let page = offset / limit + 1;
     let of_pages = match total.exact {
         true => format!(" of {}", total.n.div_ceil(limit).max(1)),
         false => String::new(),

@@ -1,11 +1,12 @@
 //! REST answers through the revision cache ([`PageCache`]).
 
 use axum::body::Bytes;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, LINK};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use crate::domain::{ItemQuery, Listing, DEFAULT_LIMIT};
 use crate::server::cache::{PageCache, Weigh};
 use crate::server::state::AppState;
 
@@ -33,18 +34,82 @@ pub async fn cached<P: Weigh>(
     Ok(page)
 }
 
-/// A JSON answer for `key`, made by `page` (serialized JSON) and reused
-/// like every [`cached`] answer.
-pub async fn cached_json(
+/// A listing answer: JSON, and the `Link` header naming the pages beside
+/// it (RFC 8288) when there are any.
+#[derive(Clone)]
+pub struct JsonPage {
+    pub body: Bytes,
+    pub link: Option<HeaderValue>,
+}
+
+impl JsonPage {
+    /// The answer of `value` and the links to the pages at the `next` and
+    /// `prev` cursors of `listing`: `route` with `query`'s parameters and
+    /// the cursor.
+    pub fn listing(
+        value: &impl serde::Serialize,
+        route: &str,
+        query: &ItemQuery,
+        listing: &Listing,
+    ) -> Result<JsonPage, ApiError> {
+        let link_to = |cursor: &Option<String>, rel: &str| {
+            cursor.as_ref().map(|cursor| {
+                let page = ItemQuery {
+                    skip: 0,
+                    cursor: Some(cursor.clone()),
+                    ..query.clone()
+                };
+                format!(
+                    "<{route}?{}>; rel=\"{rel}\"",
+                    page.to_query_string(DEFAULT_LIMIT)
+                )
+            })
+        };
+        let links: Vec<String> = [
+            link_to(&listing.next, "next"),
+            link_to(&listing.prev, "prev"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // A cursor is base64url and the rest is percent-encoded: always a
+        // valid header value.
+        let link = (!links.is_empty())
+            .then(|| HeaderValue::from_str(&links.join(", ")).ok())
+            .flatten();
+        Ok(JsonPage {
+            body: Bytes::from(to_json(value)?),
+            link,
+        })
+    }
+}
+
+impl Weigh for JsonPage {
+    fn bytes(&self) -> usize {
+        self.body.len() + self.link.as_ref().map_or(0, HeaderValue::len)
+    }
+}
+
+impl IntoResponse for JsonPage {
+    fn into_response(self) -> Response {
+        let mut response = json_response(self.body);
+        if let Some(link) = self.link {
+            response.headers_mut().insert(LINK, link);
+        }
+        response
+    }
+}
+
+/// A listing answer for `key`, made by `page` and reused like every
+/// [`cached`] answer.
+pub async fn cached_page(
     state: &AppState,
     key: String,
-    page: impl std::future::Future<Output = Result<Vec<u8>, ApiError>>,
+    page: impl std::future::Future<Output = Result<JsonPage, ApiError>>,
 ) -> Result<Response, ApiError> {
-    let body = cached(&state.pages, state, key, async {
-        page.await.map(Bytes::from)
-    })
-    .await?;
-    Ok(json_response(body))
+    Ok(cached(&state.pages, state, key, page)
+        .await?
+        .into_response())
 }
 
 /// An answer of JSON bytes ready to send.

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::cache::{cached, cached_json, to_json};
+use super::cache::{cached, cached_page, to_json, JsonPage};
 use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, IfMatch, ItemId, JsonBody, ListParams, Read, WriteItems};
@@ -29,10 +29,11 @@ const PATCH_ATTEMPTS: usize = 5;
     path = "/items/",
     tag = "items",
     summary = "List items",
-    description = "A page of items, filtered and sorted (`skip`, `limit`, `q`, `category`, `price_lt`, `sort`).",
+    description = "A page of items, filtered and sorted (`skip`, `limit`, `q`, `category`, `price_lt`, `sort`). The `Link` header names the next and previous pages by cursor: following it costs the same on every page, and rows written meanwhile are neither repeated nor skipped.",
     params(doc::ListParams),
     responses(
-        (status = 200, description = "The page of items", body = Vec<Item>),
+        (status = 200, description = "The page of items", body = Vec<Item>,
+            headers(("Link" = String, description = "The next and previous pages (`rel=\"next\"`, `rel=\"prev\"`), when there are any"))),
         (status = 422, description = "A query parameter is invalid", body = ValidationBody),
     )
 )]
@@ -42,8 +43,9 @@ pub async fn list(
     ListParams(query): ListParams,
 ) -> Result<Response, ApiError> {
     let key = format!("items?{}", query.to_query_string(DEFAULT_LIMIT));
-    cached_json(&state, key, async {
-        to_json(&state.store.list(&query).await?)
+    cached_page(&state, key, async {
+        let listing = state.store.list(&query).await?;
+        JsonPage::listing(&listing.items, "/items/", &query, &listing)
     })
     .await
 }

@@ -64,6 +64,15 @@ impl From<StoreError> for ApiError {
             StoreError::CredentialNotFound(_) => {
                 ApiError::NotFound("Token not found (or already revoked)".into())
             }
+            StoreError::BadCursor { cursor, reason } => {
+                ApiError::Validation(vec![ValidationDetail::new(
+                    "query",
+                    "cursor",
+                    "cursor_invalid",
+                    reason,
+                    json!(cursor),
+                )])
+            }
             StoreError::Unavailable(error) => {
                 tracing::warn!(%error, "the database is unavailable");
                 ApiError::Unavailable(

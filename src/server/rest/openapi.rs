@@ -156,6 +156,10 @@ pub struct ItemPage {
     /// False when counting stopped at the server's bound.
     total_exact: bool,
     items: Vec<Item>,
+    /// The cursor of the next page (pass it as `cursor`), null on the last.
+    next: Option<String>,
+    /// The cursor of the previous page, null on the first.
+    prev: Option<String>,
 }
 
 /// `GET /filter/`: the filters applied, the page and the total.
@@ -170,6 +174,10 @@ pub struct FilterPage {
     /// is always counted exactly).
     total_exact: bool,
     items: Vec<Item>,
+    /// The cursor of the next page (pass it as `cursor`), null on the last.
+    next: Option<String>,
+    /// The cursor of the previous page, null on the first.
+    prev: Option<String>,
 }
 
 /// The answer to a successful `DELETE`.
@@ -362,9 +370,15 @@ pub struct V2InferResponse {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListParams {
-    /// Items to skip (paging).
+    /// Items to skip (paging). A deep page costs a read of every item
+    /// before it: page with `cursor` instead.
     #[param(minimum = 0)]
     skip: Option<u64>,
+    /// Where the page starts: the cursor in a page's `Link` header
+    /// (`rel="next"` or `rel="prev"`), sent with the same filters and sort.
+    /// Not with `skip`.
+    #[param(max_length = 16384)]
+    cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,

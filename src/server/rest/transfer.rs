@@ -41,11 +41,11 @@ fn export_params(raw: Option<&str>) -> Result<(ItemQuery, Format), ApiError> {
                     .with_ctx(json!({"expected": "'csv' or 'ndjson'"})),
                 ),
             },
-            "skip" | "limit" => details.push(ValidationDetail::new(
+            "skip" | "limit" | "cursor" => details.push(ValidationDetail::new(
                 "query",
                 &key,
                 "extra_forbidden",
-                "An export holds every matching item: skip and limit do not apply",
+                "An export holds every matching item: skip, limit and cursor do not apply",
                 json!(value),
             )),
             _ => {}
@@ -57,7 +57,7 @@ fn export_params(raw: Option<&str>) -> Result<(ItemQuery, Format), ApiError> {
             details.extend(more.into_iter().filter(|d| {
                 !matches!(
                     d.loc.get(1).and_then(|l| l.as_str()),
-                    Some("skip" | "limit")
+                    Some("skip" | "limit" | "cursor")
                 )
             }));
             None

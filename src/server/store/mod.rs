@@ -7,6 +7,7 @@
 //! is in `sql.rs`, written once.
 
 mod changes;
+mod cursor;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{Item, ItemQuery, Role, Total, User, ValidItem};
+use crate::domain::{Item, ItemQuery, Listing, Role, Total, User, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
@@ -45,6 +46,10 @@ pub enum StoreError {
     UserNotFound(i64),
     #[error("credential {0} not found")]
     CredentialNotFound(i64),
+    /// A listing's cursor is not one of this listing's (another sort or
+    /// filters, another server version) or not a cursor at all.
+    #[error("bad cursor: {reason}")]
+    BadCursor { cursor: String, reason: String },
     /// The database cannot be reached (connection refused or lost, no
     /// connection free in time): worth retrying shortly.
     #[error("the database is unavailable: {0}")]
@@ -233,8 +238,9 @@ pub trait ItemStore: Send + Sync + 'static {
     /// One item, or `None`.
     async fn get(&self, id: i64) -> Result<Option<Item>, StoreError>;
 
-    /// A page of items matching the query's filters, in its order.
-    async fn list(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError>;
+    /// A page of items matching the query's filters, in its order, from
+    /// its cursor (or `skip`), with the cursors of the pages beside it.
+    async fn list(&self, query: &ItemQuery) -> Result<Listing, StoreError>;
 
     /// How many items match the query's filters (ignoring paging): exact
     /// for everything and for one category (counts kept with every write),

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
+use super::cursor::{self, Key, Position};
 use super::{fold_case, Credential};
 use crate::domain::{Item, ItemQuery, Role, SortField, User};
 
@@ -109,15 +110,27 @@ pub(crate) fn filters(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlVa
     (sql, values)
 }
 
-/// `SELECT` of one page of items: the filters, the order, `LIMIT` and
-/// `OFFSET`, with all parameters.
-pub(crate) fn list(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlValue>) {
+/// `SELECT` of one page of items: the filters, the position of the
+/// query's cursor (when it has one), the order, and one row more than the
+/// page (which says whether more follow), with all parameters. A backward
+/// position reads the rows before it in reverse order.
+pub(crate) fn list(
+    dialect: Dialect,
+    query: &ItemQuery,
+    position: Option<&Position>,
+) -> (String, Vec<SqlValue>) {
     let (where_sql, mut values) = filters(dialect, query);
-    let mut sql = format!(
-        "SELECT {ITEM_COLUMNS} FROM items{where_sql}{}",
-        order_by(query)
-    );
-    values.push(SqlValue::Integer(i64::from(query.limit)));
+    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items{where_sql}");
+    if let Some(position) = position {
+        sql.push_str(if where_sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        });
+        beyond(dialect, query, position, &mut sql, &mut values);
+    }
+    sql.push_str(&order(query, position.is_some_and(|p| p.backward)));
+    values.push(SqlValue::Integer(i64::from(query.limit) + 1));
     sql.push_str(" LIMIT ");
     dialect.param(&mut sql, values.len());
     values.push(SqlValue::Integer(
@@ -126,6 +139,68 @@ pub(crate) fn list(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlValue
     sql.push_str(" OFFSET ");
     dialect.param(&mut sql, values.len());
     (sql, values)
+}
+
+/// The condition of the rows past a cursor's boundary row, in the order
+/// the page is read (see [`order`]): the sort key and id compared as one
+/// row value, and missing values, which sort last, handled apart.
+fn beyond(
+    dialect: Dialect,
+    query: &ItemQuery,
+    position: &Position,
+    sql: &mut String,
+    values: &mut Vec<SqlValue>,
+) {
+    let cmp = if query.descending != position.backward {
+        "<"
+    } else {
+        ">"
+    };
+    let column = query.sort.as_str();
+    values.push(SqlValue::Integer(position.id));
+    let id = values.len();
+    let key = match &position.key {
+        Key::Missing => None,
+        Key::Integer(n) => Some(SqlValue::Integer(*n)),
+        Key::Real(x) => Some(SqlValue::Real(*x)),
+        Key::Text(t) => Some(SqlValue::Text(t.clone())),
+    };
+    let p = |n: usize| {
+        let mut s = String::new();
+        dialect.param(&mut s, n);
+        s
+    };
+    if query.sort == SortField::Id {
+        let _ = write!(sql, "id {cmp} {}", p(id));
+        return;
+    }
+    match (key, position.backward) {
+        // Forwards, missing values come after every value.
+        (Some(key), false) => {
+            values.push(key);
+            let _ = write!(
+                sql,
+                "(({column}, id) {cmp} ({}, {})",
+                p(values.len()),
+                p(id)
+            );
+            if cursor::may_be_missing(query.sort) {
+                let _ = write!(sql, " OR {column} IS NULL");
+            }
+            sql.push(')');
+        }
+        // Backwards, before any value there is no missing one.
+        (Some(key), true) => {
+            values.push(key);
+            let _ = write!(sql, "({column}, id) {cmp} ({}, {})", p(values.len()), p(id));
+        }
+        (None, false) => {
+            let _ = write!(sql, "({column} IS NULL AND id {cmp} {})", p(id));
+        }
+        (None, true) => {
+            let _ = write!(sql, "({column} IS NOT NULL OR id {cmp} {})", p(id));
+        }
+    }
 }
 
 /// `SELECT` of every item matching the query's filters, in its order
@@ -143,12 +218,23 @@ pub(crate) fn export(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlVal
 /// by id so paging is stable. Text compares byte by byte on both backends
 /// (SQLite's BINARY; PostgreSQL's columns are `COLLATE "C"`).
 pub(crate) fn order_by(query: &ItemQuery) -> String {
-    let dir = if query.descending { "DESC" } else { "ASC" };
+    order(query, false)
+}
+
+/// The query's order, or its exact reverse (missing values first) for a
+/// page read backwards from a cursor.
+fn order(query: &ItemQuery, reversed: bool) -> String {
+    let dir = if query.descending != reversed {
+        "DESC"
+    } else {
+        "ASC"
+    };
     let column = query.sort.as_str();
+    let missing = if reversed { " DESC" } else { "" };
     match query.sort {
         SortField::Id => format!(" ORDER BY id {dir}"),
-        SortField::Description | SortField::Category | SortField::Price => {
-            format!(" ORDER BY {column} IS NULL, {column} {dir}, id {dir}")
+        sort if cursor::may_be_missing(sort) => {
+            format!(" ORDER BY {column} IS NULL{missing}, {column} {dir}, id {dir}")
         }
         _ => format!(" ORDER BY {column} {dir}, id {dir}"),
     }
@@ -348,8 +434,40 @@ mod tests {
 
     #[test]
     fn a_page_without_filters_has_only_limit_and_offset() {
-        let (sql, values) = list(Dialect::Postgres, &ItemQuery::default());
+        let (sql, values) = list(Dialect::Postgres, &ItemQuery::default(), None);
         assert!(sql.ends_with("ORDER BY id ASC LIMIT $1 OFFSET $2"), "{sql}");
         assert_eq!(values.len(), 2);
+    }
+
+    #[test]
+    fn a_position_continues_the_order_in_either_direction() {
+        let query = ItemQuery {
+            sort: SortField::Price,
+            descending: true,
+            category: Some("Tools".into()),
+            ..ItemQuery::default()
+        };
+        let at = |key, backward| Position {
+            key,
+            id: 7,
+            backward,
+            at: 10,
+        };
+        let (sql, values) = list(Dialect::Sqlite, &query, Some(&at(Key::Real(2.5), false)));
+        assert_eq!(
+            sql,
+            "SELECT id, name, description, category, price, created_at, updated_at, version \
+             FROM items WHERE category_folded = ?1 AND ((price, id) < (?3, ?2) OR price IS NULL) \
+             ORDER BY price IS NULL, price DESC, id DESC LIMIT ?4 OFFSET ?5"
+        );
+        assert_eq!(values[1..3], [SqlValue::Integer(7), SqlValue::Real(2.5)]);
+        let (sql, _) = list(Dialect::Postgres, &query, Some(&at(Key::Missing, true)));
+        assert!(
+            sql.ends_with(
+                "AND (price IS NOT NULL OR id > $2) \
+                 ORDER BY price IS NULL DESC, price ASC, id ASC LIMIT $3 OFFSET $4"
+            ),
+            "{sql}"
+        );
     }
 }

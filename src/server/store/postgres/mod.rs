@@ -42,12 +42,13 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
+use super::cursor;
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
     announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportRows,
     Imported, ItemBatches, ItemStore, OnError, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
 };
-use crate::domain::{ChangeKind, Item, ItemQuery, Total, ValidItem};
+use crate::domain::{ChangeKind, Item, ItemQuery, Listing, Total, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 mod embedded {
@@ -433,13 +434,16 @@ impl ItemStore for PostgresStore {
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.list", skip_all)]
-    async fn list(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError> {
-        let (statement, values) = sql::list(Dialect::Postgres, query);
-        self.query(&statement, &params(&values))
+    async fn list(&self, query: &ItemQuery) -> Result<Listing, StoreError> {
+        let position = cursor::decode(query)?;
+        let (statement, values) = sql::list(Dialect::Postgres, query, position.as_ref());
+        let rows = self
+            .query(&statement, &params(&values))
             .await?
             .iter()
             .map(item)
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(cursor::listing(query, position.as_ref(), rows))
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.count", skip_all)]

@@ -21,12 +21,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::cursor;
 use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
     now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
     ItemStore, OnError, RefusedRow, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
 };
-use crate::domain::{ChangeKind, Item, ItemQuery, Total, ValidItem, MAX_ITEM_ID};
+use crate::domain::{ChangeKind, Item, ItemQuery, Listing, Total, ValidItem, MAX_ITEM_ID};
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
 
@@ -449,16 +450,18 @@ impl ItemStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.list", skip_all)]
-    async fn list(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError> {
-        let (sql, values) = sql::list(Dialect::Sqlite, query);
-        self.read(|conn| {
+    async fn list(&self, query: &ItemQuery) -> Result<Listing, StoreError> {
+        let position = cursor::decode(query)?;
+        let (sql, values) = sql::list(Dialect::Sqlite, query, position.as_ref());
+        let rows = self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 rusqlite::params_from_iter(values.into_iter().map(to_value)),
                 item_row,
             )?;
             rows.collect()
-        })
+        })?;
+        Ok(cursor::listing(query, position.as_ref(), rows))
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.count", skip_all)]
