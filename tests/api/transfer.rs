@@ -379,6 +379,48 @@ async fn an_id_in_use_or_given_twice_is_that_rows_error() {
 }
 
 #[tokio::test]
+async fn assigned_ids_step_over_ids_in_use_or_retired_and_a_deleted_items_id_carries_on_its_version(
+) {
+    let app = TestApp::spawn().await; // Items 1 to 3.
+                                      // Ids a client chose past the last assigned one: 4 in use, 6 retired.
+    app.create(json!({"id": 4, "name": "Chosen four"})).await;
+    app.create(json!({"id": 6, "name": "Chosen six"})).await;
+    assert_eq!(app.delete("/items/6").await.status(), 200);
+    assert_eq!(app.delete("/items/2").await.status(), 200);
+    let file = "{\"name\": \"Fresh a\"}\n\
+                {\"name\": \"Fresh b\"}\n\
+                {\"name\": \"Fresh c\"}\n\
+                {\"id\": 2, \"name\": \"Two again\"}\n";
+    let (status, body) = import(&app, "", "application/x-ndjson", file).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["imported"], 4, "{body}");
+    let items = listed(&app, "").await;
+    let id_of = |name: &str| {
+        items
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is missing: {items:?}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let fresh = [id_of("Fresh a"), id_of("Fresh b"), id_of("Fresh c")];
+    for id in fresh {
+        assert!(id > 3 && id != 4 && id != 6, "assigned {fresh:?}");
+    }
+    assert_eq!(id_of("Chosen four"), 4);
+    assert_eq!(id_of("Two again"), 2);
+    let response = app.get("/items/2").await;
+    assert_eq!(
+        response.headers()["etag"],
+        "\"2\"",
+        "the deleted item was at version 1"
+    );
+    // Creates go on after the import's ids.
+    let next = app.create(json!({"name": "After"})).await;
+    assert!(next["id"].as_i64().unwrap() > *fresh.iter().max().unwrap());
+}
+
+#[tokio::test]
 async fn problems_are_listed_up_to_a_thousand_and_counted_beyond() {
     let app = TestApp::with().empty().start().await;
     let mut file = String::from("name,price\n");

@@ -508,7 +508,7 @@ impl ItemStore for PostgresStore {
         on_error: OnError,
     ) -> Result<Imported, StoreError> {
         let mut client = self.client().await?;
-        let outcome = import::import(&mut client, &mut rows, on_error).await?;
+        let outcome = import::import(self, &mut client, &mut rows, on_error).await?;
         if outcome.imported > 0 {
             self.announcer.send(ChangeKind::Bulk, None, None);
         }
