@@ -2,9 +2,9 @@
 """itemserve's bulk import and export at scale: writes a CSV file of N items
 (default 10 000 000), imports it into an empty catalogue through
 `POST /items/import`, exports the catalogue through `GET /items/export`,
-and imports that export (every row with its id) into a second empty
-catalogue. Prints rows per second and how much the server's resident memory
-grew during each, sampled every 50 ms.
+imports that export (every row with its id) into a second empty catalogue
+and times the first create after it. Prints rows per second and how much
+the server's resident memory grew during each, sampled every 50 ms.
 
     bench/transfer.py [--items N] [--database-url postgres://...]
 
@@ -13,6 +13,7 @@ PostgreSQL psql.
 """
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -83,6 +84,17 @@ def after_write(base):
     print(f"  {'GET / right after the import':<38} {page:10.1f} ms", flush=True)
 
 
+def first_create(base, auth):
+    """The first create after an import of chosen ids crosses the run of ids in use."""
+    start = time.perf_counter()
+    status, _, body = http_raw("POST", f"{base}/items/", json.dumps({"name": "after the import"}).encode(),
+                            {**auth, "content-type": "application/json"})
+    took = (time.perf_counter() - start) * 1000
+    if status != 201:
+        raise SystemExit(f"POST /items/ after the import answered {status}: {body[:200]!r}")
+    print(f"  {'first POST /items/ after it':<38} {took:10.1f} ms   id {json.loads(body)['id']:,}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=10_000_000)
@@ -115,6 +127,7 @@ def main():
                     else:
                         import_file(base, process.pid, auth, tmp / "export.csv", n,
                                     "import of the export (ids given)")
+                        first_create(base, auth)
                 finally:
                     process.terminate()
                     process.wait()

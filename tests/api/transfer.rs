@@ -421,6 +421,33 @@ async fn assigned_ids_step_over_ids_in_use_or_retired_and_a_deleted_items_id_car
 }
 
 #[tokio::test]
+async fn after_a_long_run_of_chosen_ids_the_next_assigned_id_is_the_first_free_one() {
+    let app = TestApp::spawn().await; // Items 1 to 3.
+                                      // Ids 4 to 5 000 chosen, then 5 001 chosen and deleted (retired), so
+                                      // the run of ids that cannot be assigned reaches 5 001.
+    let mut file = String::from("id,name\n");
+    for id in 4..=5_000 {
+        file.push_str(&format!("{id},chosen {id}\n"));
+    }
+    let (status, body) = import(&app, "", "text/csv", &file).await;
+    assert_eq!(status, 200, "{body}");
+    app.create(json!({"id": 5_001, "name": "retired soon"}))
+        .await;
+    assert_eq!(app.delete("/items/5001").await.status(), 200);
+    let first = app.create(json!({"name": "first assigned"})).await;
+    assert_eq!(first["id"], 5_002);
+    let second = app.create(json!({"name": "second assigned"})).await;
+    assert_eq!(second["id"], 5_003);
+    // An import's rows without ids cross a run the same way.
+    app.create(json!({"id": 5_004, "name": "chosen"})).await;
+    app.create(json!({"id": 5_005, "name": "chosen"})).await;
+    let (status, body) = import(&app, "", "text/csv", "name\nimported\n").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = status_and_json(app.get("/search/?q=imported").await).await;
+    assert_eq!(page["items"][0]["id"], 5_006, "{page}");
+}
+
+#[tokio::test]
 async fn problems_are_listed_up_to_a_thousand_and_counted_beyond() {
     let app = TestApp::with().empty().start().await;
     let mut file = String::from("name,price\n");

@@ -312,7 +312,7 @@ fn insert_imported(conn: &Connection, rows: &mut ImportRows) -> Result<Imported,
                         && candidate <= MAX_ITEM_ID
                         && taken.query_row([candidate], |r| r.get::<_, bool>(0))?
                     {
-                        candidate += 1;
+                        candidate = past_run(conn, candidate)?;
                     }
                     if candidate > MAX_ITEM_ID {
                         return Err(StoreError::IdsExhausted);
@@ -402,7 +402,7 @@ fn next_assigned_id(tx: &Connection) -> Result<i64, StoreError> {
     )?;
     let mut candidate = last + 1;
     while candidate <= MAX_ITEM_ID && taken.query_row([candidate], |r| r.get::<_, bool>(0))? {
-        candidate += 1;
+        candidate = past_run(tx, candidate)?;
     }
     if candidate > MAX_ITEM_ID {
         return Err(StoreError::IdsExhausted);
@@ -415,6 +415,48 @@ fn next_assigned_id(tx: &Connection) -> Result<i64, StoreError> {
             .execute([candidate])?;
     }
     Ok(candidate)
+}
+
+/// The first id after `first` that no item has, `first` being in use or
+/// retired. A long run of ids in use (an import of chosen ids, a restored
+/// export) is crossed in strides, not one lookup per id: the run is
+/// extended by doubling segments and the gap then narrowed by halving one,
+/// each step counting only the ids not yet known to be in use (a segment
+/// is full when it holds as many items as it is long). Counting a range of
+/// the index is far quicker than as many lookups, and the segments counted
+/// add up to about three times the run's length.
+fn past_run(tx: &Connection, first: i64) -> Result<i64, StoreError> {
+    let mut count = tx.prepare_cached("SELECT count(*) FROM items WHERE id BETWEEN ?1 AND ?2")?;
+    let mut full = |from: i64, to: i64| -> Result<bool, StoreError> {
+        let n: i64 = count.query_row([from, to], |r| r.get(0))?;
+        Ok(n == to - from + 1)
+    };
+    if !full(first, first)? {
+        return Ok(first + 1); // Retired, not an item's: no run to cross.
+    }
+    // Ids up to `known` are in use; the first free one is at most `beyond`.
+    let mut known = first;
+    let mut stride = 1_i64;
+    let mut beyond = loop {
+        if known == MAX_ITEM_ID {
+            return Ok(MAX_ITEM_ID + 1);
+        }
+        let last = known.saturating_add(stride).min(MAX_ITEM_ID);
+        if !full(known + 1, last)? {
+            break last;
+        }
+        known = last;
+        stride = stride.saturating_mul(2);
+    };
+    while beyond - known > 1 {
+        let middle = known + (beyond - known) / 2;
+        if full(known + 1, middle)? {
+            known = middle;
+        } else {
+            beyond = middle;
+        }
+    }
+    Ok(beyond)
 }
 
 /// Why an update or delete of `id` touched no row.
