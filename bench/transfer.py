@@ -87,8 +87,9 @@ def after_write(base):
 def first_create(base, auth):
     """The first create after an import of chosen ids crosses the run of ids in use."""
     start = time.perf_counter()
-    status, _, body = http_raw("POST", f"{base}/items/", json.dumps({"name": "after the import"}).encode(),
-                            {**auth, "content-type": "application/json"})
+    body = json.dumps({"name": "after the import"}).encode()
+    status, _, body = http_raw("POST", f"{base}/items/", body,
+                               {**auth, "content-type": "application/json"})
     took = (time.perf_counter() - start) * 1000
     if status != 201:
         raise SystemExit(f"POST /items/ after the import answered {status}: {body[:200]!r}")
