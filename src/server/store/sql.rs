@@ -114,36 +114,103 @@ pub(crate) fn filters(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlVa
 /// query's cursor (when it has one), the order, and one row more than the
 /// page (which says whether more follow), with all parameters. A backward
 /// position reads the rows before it in reverse order.
+///
+/// A column that may be missing is read in two parts, the rows that have a
+/// value and the rows that miss it (which sort last), each in an order an
+/// index on `(column, id)` gives as it is: one `ORDER BY column IS NULL,
+/// ...` would have to sort every matching row first.
 pub(crate) fn list(
     dialect: Dialect,
     query: &ItemQuery,
     position: Option<&Position>,
 ) -> (String, Vec<SqlValue>) {
     let (where_sql, mut values) = filters(dialect, query);
-    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items{where_sql}");
-    if let Some(position) = position {
-        sql.push_str(if where_sql.is_empty() {
-            " WHERE "
-        } else {
-            " AND "
-        });
-        beyond(dialect, query, position, &mut sql, &mut values);
+    let backward = position.is_some_and(|p| p.backward);
+    let rows = u64::from(query.limit) + 1;
+    if !cursor::may_be_missing(query.sort) {
+        let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items{where_sql}");
+        if let Some(position) = position {
+            and(&mut sql, &where_sql);
+            beyond(dialect, query, position, &mut sql, &mut values);
+        }
+        sql.push_str(&order(query, backward));
+        page(dialect, &mut sql, &mut values, rows, query.skip);
+        return (sql, values);
     }
-    sql.push_str(&order(query, position.is_some_and(|p| p.backward)));
-    values.push(SqlValue::Integer(i64::from(query.limit) + 1));
-    sql.push_str(" LIMIT ");
-    dialect.param(&mut sql, values.len());
-    values.push(SqlValue::Integer(
-        i64::try_from(query.skip).unwrap_or(i64::MAX),
-    ));
-    sql.push_str(" OFFSET ");
-    dialect.param(&mut sql, values.len());
+    let column = query.sort.as_str();
+    let dir = direction(query.descending != backward);
+    // Each part reads as many rows as the page could take from it.
+    values.push(SqlValue::Integer(to_i64(rows.saturating_add(query.skip))));
+    let part_rows = values.len();
+    let (present, missing) = match position {
+        Some(position) => parts_beyond(dialect, query, position, &mut values),
+        None => (Some(String::new()), Some(String::new())),
+    };
+    let part = |condition: &str, extra: &str, order: &str| {
+        let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items{where_sql}");
+        and(&mut sql, &where_sql);
+        let _ = write!(sql, "{condition}{extra} ORDER BY {order} LIMIT ");
+        dialect.param(&mut sql, part_rows);
+        sql
+    };
+    let present = present.map(|extra| {
+        part(
+            &format!("{column} IS NOT NULL"),
+            &extra,
+            &format!("{column} {dir}, id {dir}"),
+        )
+    });
+    let missing =
+        missing.map(|extra| part(&format!("{column} IS NULL"), &extra, &format!("id {dir}")));
+    let parts: Vec<String> = present
+        .into_iter()
+        .chain(missing)
+        .enumerate()
+        .map(|(i, part)| format!("SELECT * FROM ({part}) AS part{i}"))
+        .collect();
+    let mut sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM ({}) AS page{}",
+        parts.join(" UNION ALL "),
+        order(query, backward)
+    );
+    page(dialect, &mut sql, &mut values, rows, query.skip);
     (sql, values)
 }
 
-/// The condition of the rows past a cursor's boundary row, in the order
-/// the page is read (see [`order`]): the sort key and id compared as one
-/// row value, and missing values, which sort last, handled apart.
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn direction(descending: bool) -> &'static str {
+    if descending {
+        "DESC"
+    } else {
+        "ASC"
+    }
+}
+
+/// Continues a WHERE clause, or starts one.
+fn and(sql: &mut String, where_sql: &str) {
+    sql.push_str(if where_sql.is_empty() {
+        " WHERE "
+    } else {
+        " AND "
+    });
+}
+
+/// `LIMIT` and `OFFSET` of a page.
+fn page(dialect: Dialect, sql: &mut String, values: &mut Vec<SqlValue>, rows: u64, skip: u64) {
+    values.push(SqlValue::Integer(to_i64(rows)));
+    sql.push_str(" LIMIT ");
+    dialect.param(sql, values.len());
+    values.push(SqlValue::Integer(to_i64(skip)));
+    sql.push_str(" OFFSET ");
+    dialect.param(sql, values.len());
+}
+
+/// The condition of the rows past a cursor's boundary row when the sort
+/// column is never missing: the sort key and id compared as one row value
+/// (just the id when sorting by id).
 fn beyond(
     dialect: Dialect,
     query: &ItemQuery,
@@ -151,56 +218,77 @@ fn beyond(
     sql: &mut String,
     values: &mut Vec<SqlValue>,
 ) {
-    let cmp = if query.descending != position.backward {
+    let cmp = comparison(query, position);
+    values.push(SqlValue::Integer(position.id));
+    let id = values.len();
+    match key_value(&position.key) {
+        Some(key) if query.sort != SortField::Id => {
+            values.push(key);
+            let column = query.sort.as_str();
+            let _ = write!(
+                sql,
+                "({column}, id) {cmp} ({}, {})",
+                param(dialect, values.len()),
+                param(dialect, id)
+            );
+        }
+        _ => {
+            let _ = write!(sql, "id {cmp} {}", param(dialect, id));
+        }
+    }
+}
+
+/// What each part of a page of a column that may be missing adds to its
+/// condition to start past a cursor's boundary row (`None`: no row of that
+/// part is past it). Forwards, the rows missing the value come after every
+/// row that has one; backwards, before none.
+fn parts_beyond(
+    dialect: Dialect,
+    query: &ItemQuery,
+    position: &Position,
+    values: &mut Vec<SqlValue>,
+) -> (Option<String>, Option<String>) {
+    let cmp = comparison(query, position);
+    let column = query.sort.as_str();
+    values.push(SqlValue::Integer(position.id));
+    let id = param(dialect, values.len());
+    match (key_value(&position.key), position.backward) {
+        (Some(key), backward) => {
+            values.push(key);
+            let present = format!(
+                " AND ({column}, id) {cmp} ({}, {id})",
+                param(dialect, values.len())
+            );
+            (Some(present), (!backward).then(String::new))
+        }
+        (None, false) => (None, Some(format!(" AND id {cmp} {id}"))),
+        (None, true) => (Some(String::new()), Some(format!(" AND id {cmp} {id}"))),
+    }
+}
+
+/// How rows past a cursor's boundary compare with it, in the order the
+/// page is read.
+fn comparison(query: &ItemQuery, position: &Position) -> &'static str {
+    if query.descending != position.backward {
         "<"
     } else {
         ">"
-    };
-    let column = query.sort.as_str();
-    values.push(SqlValue::Integer(position.id));
-    let id = values.len();
-    let key = match &position.key {
+    }
+}
+
+fn key_value(key: &Key) -> Option<SqlValue> {
+    match key {
         Key::Missing => None,
         Key::Integer(n) => Some(SqlValue::Integer(*n)),
         Key::Real(x) => Some(SqlValue::Real(*x)),
         Key::Text(t) => Some(SqlValue::Text(t.clone())),
-    };
-    let p = |n: usize| {
-        let mut s = String::new();
-        dialect.param(&mut s, n);
-        s
-    };
-    if query.sort == SortField::Id {
-        let _ = write!(sql, "id {cmp} {}", p(id));
-        return;
     }
-    match (key, position.backward) {
-        // Forwards, missing values come after every value.
-        (Some(key), false) => {
-            values.push(key);
-            let _ = write!(
-                sql,
-                "(({column}, id) {cmp} ({}, {})",
-                p(values.len()),
-                p(id)
-            );
-            if cursor::may_be_missing(query.sort) {
-                let _ = write!(sql, " OR {column} IS NULL");
-            }
-            sql.push(')');
-        }
-        // Backwards, before any value there is no missing one.
-        (Some(key), true) => {
-            values.push(key);
-            let _ = write!(sql, "({column}, id) {cmp} ({}, {})", p(values.len()), p(id));
-        }
-        (None, false) => {
-            let _ = write!(sql, "({column} IS NULL AND id {cmp} {})", p(id));
-        }
-        (None, true) => {
-            let _ = write!(sql, "({column} IS NOT NULL OR id {cmp} {})", p(id));
-        }
-    }
+}
+
+fn param(dialect: Dialect, n: usize) -> String {
+    let mut s = String::new();
+    dialect.param(&mut s, n);
+    s
 }
 
 /// `SELECT` of every item matching the query's filters, in its order
@@ -224,11 +312,7 @@ pub(crate) fn order_by(query: &ItemQuery) -> String {
 /// The query's order, or its exact reverse (missing values first) for a
 /// page read backwards from a cursor.
 fn order(query: &ItemQuery, reversed: bool) -> String {
-    let dir = if query.descending != reversed {
-        "DESC"
-    } else {
-        "ASC"
-    };
+    let dir = direction(query.descending != reversed);
     let column = query.sort.as_str();
     let missing = if reversed { " DESC" } else { "" };
     match query.sort {
@@ -454,20 +538,45 @@ mod tests {
             at: 10,
         };
         let (sql, values) = list(Dialect::Sqlite, &query, Some(&at(Key::Real(2.5), false)));
+        let part = |condition: &str, order: &str| {
+            format!(
+                "SELECT * FROM (SELECT {ITEM_COLUMNS} FROM items WHERE category_folded = ?1 \
+                 AND {condition} ORDER BY {order} LIMIT ?2)"
+            )
+        };
         assert_eq!(
             sql,
-            "SELECT id, name, description, category, price, created_at, updated_at, version \
-             FROM items WHERE category_folded = ?1 AND ((price, id) < (?3, ?2) OR price IS NULL) \
-             ORDER BY price IS NULL, price DESC, id DESC LIMIT ?4 OFFSET ?5"
+            format!(
+                "SELECT {ITEM_COLUMNS} FROM ({} AS part0 UNION ALL {} AS part1) AS page \
+                 ORDER BY price IS NULL, price DESC, id DESC LIMIT ?5 OFFSET ?6",
+                part(
+                    "price IS NOT NULL AND (price, id) < (?4, ?3)",
+                    "price DESC, id DESC"
+                ),
+                part("price IS NULL", "id DESC"),
+            )
         );
-        assert_eq!(values[1..3], [SqlValue::Integer(7), SqlValue::Real(2.5)]);
+        assert_eq!(
+            values[1..4],
+            [
+                SqlValue::Integer(101),
+                SqlValue::Integer(7),
+                SqlValue::Real(2.5)
+            ]
+        );
+        // Backwards from a missing value: every row with one, and the
+        // missing ones before the boundary.
         let (sql, _) = list(Dialect::Postgres, &query, Some(&at(Key::Missing, true)));
         assert!(
-            sql.ends_with(
-                "AND (price IS NOT NULL OR id > $2) \
-                 ORDER BY price IS NULL DESC, price ASC, id ASC LIMIT $3 OFFSET $4"
-            ),
+            sql.contains("AND price IS NULL AND id > $3 ORDER BY id ASC LIMIT $2)"),
             "{sql}"
         );
+        assert!(
+            sql.ends_with("ORDER BY price IS NULL DESC, price ASC, id ASC LIMIT $4 OFFSET $5"),
+            "{sql}"
+        );
+        // Forwards from a missing value: only missing ones follow.
+        let (sql, _) = list(Dialect::Postgres, &query, Some(&at(Key::Missing, false)));
+        assert!(!sql.contains("IS NOT NULL"), "{sql}");
     }
 }
