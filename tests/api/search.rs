@@ -482,3 +482,92 @@ async fn counts_past_the_bound_say_there_are_more() {
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["total"], json!({"n": 3, "exact": false}));
 }
+
+/// Pieces of text whose case folding is easy to get wrong (ß and SS, the
+/// three sigmas, the Kelvin sign, the dotted capital I, a ligature, a
+/// titlecase digraph) and the characters SQL patterns treat specially.
+const PIECES: &[&str] = &[
+    "a", "B", "ß", "SS", "ss", "é", "É", "Σ", "σ", "ς", "K", "\u{212A}", "İ", "i", "ﬁ", "FI", "ǅ",
+    "ǆ", "Ω", "%", "_", "\\", "'", " ", "1", "語",
+];
+
+fn text_of(pieces: &[usize]) -> String {
+    pieces.iter().map(|&i| PIECES[i]).collect()
+}
+
+/// The search's meaning, written out: a trimmed query matches an item whose
+/// name or description contains it once both are case-folded.
+fn reference_matches(items: &[Value], q: &str) -> Vec<i64> {
+    let q = caseless::default_case_fold_str(q.trim());
+    let holds = |text: &Value| {
+        text.as_str()
+            .is_some_and(|t| caseless::default_case_fold_str(t).contains(&q))
+    };
+    items
+        .iter()
+        .filter(|item| holds(&item["name"]) || holds(&item["description"]))
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_exactly_the_items_whose_folded_text_contains_the_folded_query() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let app = TestApp::with().empty().start().await;
+    let mut runner = TestRunner::deterministic();
+    let piece = 0..PIECES.len();
+    // A name starts with a piece that is not a space (a blank name is
+    // refused); a description may be missing.
+    let item = (
+        (
+            0..PIECES.len() - 4,
+            prop::collection::vec(piece.clone(), 0..6),
+        ),
+        prop::option::of(prop::collection::vec(piece.clone(), 1..8)),
+    );
+    let mut items = Vec::new();
+    for _ in 0..60 {
+        let ((first, rest), description) = item.new_tree(&mut runner).unwrap().current();
+        let name = format!("{}{}", PIECES[first], text_of(&rest));
+        let body = json!({"name": name, "description": description.map(|d| text_of(&d))});
+        items.push(app.create(body).await);
+    }
+    // Queries of one to three pieces, and pieces of stored names in another
+    // case, so that both misses and hits are tried.
+    let queries = prop::collection::vec(piece, 1..4).prop_map(|q| text_of(&q));
+    let mut tried = Vec::new();
+    for i in 0..120 {
+        let q = if i % 3 == 0 {
+            let name = items[i % items.len()]["name"].as_str().unwrap();
+            let chars: Vec<char> = name.chars().collect();
+            let start = i % chars.len();
+            let end = (start + 1 + i % 3).min(chars.len());
+            let part: String = chars[start..end].iter().collect();
+            if i % 2 == 0 {
+                part.to_uppercase()
+            } else {
+                part.to_lowercase()
+            }
+        } else {
+            queries.new_tree(&mut runner).unwrap().current()
+        };
+        let path = format!("/search/?q={}&limit=1000", urlencode(&q));
+        let (status, body) = status_and_json(app.get(&path).await).await;
+        assert_eq!(status, 200, "q={q:?}: {body}");
+        let found: Vec<i64> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_i64().unwrap())
+            .collect();
+        let expected = reference_matches(&items, &q);
+        assert_eq!(found, expected, "q={q:?}");
+        assert_eq!(body["total"], json!(expected.len()), "q={q:?}");
+        tried.push(expected.len());
+    }
+    // The queries found something now and then, and not everything always.
+    assert!(tried.iter().any(|&n| n > 0) && tried.iter().any(|&n| n < items.len()));
+}
