@@ -405,6 +405,38 @@ async fn a_change_through_one_instance_reaches_the_event_streams_of_both() {
     );
 }
 
+#[tokio::test]
+async fn an_import_through_one_instance_is_one_bulk_event_on_the_other_and_its_rows_are_read_there()
+{
+    if skip(
+        "an_import_through_one_instance_is_one_bulk_event_on_the_other_and_its_rows_are_read_there",
+    ) {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let (a, b) = two_instances(&db).await;
+    // B reads its total and first page before, so caches it kept would
+    // answer the old ones.
+    let (_, before) = status_and_json(b.get("/search/?q=imported%20row").await).await;
+    assert_eq!(before["total"], 0);
+    let mut on_b = EventStream::open(&b, None).await;
+    let file: String = (0..300)
+        .map(|n| format!("{{\"name\": \"Imported row {n}\"}}\n"))
+        .collect();
+    let (status, body) = crate::transfer::import(&a, "", "application/x-ndjson", &file).await;
+    assert_eq!(status, 200, "{body}");
+    a.create(json!({"name": "After the import"})).await;
+    assert_eq!(on_b.next().await.data, json!({"kind": "bulk"}));
+    assert_eq!(
+        on_b.next().await.data["kind"],
+        "created",
+        "one event for the whole import, then the create"
+    );
+    let (_, after) = status_and_json(b.get("/search/?q=imported%20row&limit=1000").await).await;
+    assert_eq!(after["total"], 300);
+    assert_eq!(after["items"].as_array().unwrap().len(), 300);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_creates_reaches_the_other_instance_whole_and_in_order() {
     if skip("a_burst_of_creates_reaches_the_other_instance_whole_and_in_order") {

@@ -204,7 +204,12 @@ async fn an_export_refuses_an_unknown_format_paging_and_bad_filters_naming_each(
 // ---- Import ----
 
 /// POSTs `body` to `/items/import` (with `query`) as `content_type`.
-async fn import(app: &TestApp, query: &str, content_type: &str, body: &str) -> (u16, Value) {
+pub(crate) async fn import(
+    app: &TestApp,
+    query: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, Value) {
     let path = format!("/items/import{query}");
     status_and_json(
         app.send_raw(
