@@ -188,6 +188,7 @@ impl LoadedModel {
     /// Loads `dir/model.onnx` with its metadata, optimizes it for any batch
     /// size and checks it on one row. Unsupported operators surface here, at
     /// the typing/optimizing step, not at the first request.
+    #[tracing::instrument(level = "debug", name = "inference.load", skip(dir))]
     pub fn load(name: &str, dir: &Path) -> Result<LoadedModel, LoadError> {
         let manifest = Manifest::load(dir)?;
         let features = manifest.inputs.len();

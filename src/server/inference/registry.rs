@@ -85,6 +85,7 @@ impl ModelRegistry {
 
     /// Applies added, changed and removed model folders; returns the names
     /// that changed. Blocking (reads files, optimizes models).
+    #[tracing::instrument(level = "debug", name = "inference.reload_changed", skip_all)]
     pub fn reload_changed(&self) -> Vec<String> {
         let current = self.scan();
         let mut changed = Vec::new();

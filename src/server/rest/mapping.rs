@@ -140,6 +140,13 @@ impl From<AuthError> for ApiError {
 }
 
 impl ApiError {
+    /// `GET /readyz` when the database does not answer: a 503 whatever the
+    /// store says (a readiness probe needs no more), and the cause logged.
+    pub fn not_ready(error: StoreError) -> ApiError {
+        tracing::warn!(%error, "readiness check failed");
+        ApiError::Unavailable("Database unavailable".into())
+    }
+
     /// A prediction that failed (`/predict/`, `/api/models/{name}/predict`):
     /// each row whose result is not finite becomes a 422 detail located by
     /// `locate(row index)` and showing the row's inputs by name.

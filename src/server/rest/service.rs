@@ -88,10 +88,7 @@ pub async fn healthz() -> Json<Value> {
         (status = 503, description = "The database does not answer", body = super::openapi::Detail),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.store.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness check failed");
-        ApiError::Unavailable("Database unavailable".into())
-    })?;
+    state.store.ping().await.map_err(ApiError::not_ready)?;
     Ok(Json(json!({ "status": "ready" })))
 }
 

@@ -96,6 +96,7 @@ pub enum ImportError {
 }
 
 /// Imports the file `body` brings into `store`.
+#[tracing::instrument(level = "debug", name = "transfer.import", skip_all, fields(format = ?options.format))]
 pub async fn import<S, E>(
     store: &dyn ItemStore,
     mut body: S,

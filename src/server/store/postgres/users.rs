@@ -24,11 +24,13 @@ fn credential(row: &Row) -> Result<Credential, StoreError> {
 
 #[async_trait]
 impl UserStore for PostgresStore {
+    #[tracing::instrument(level = "debug", name = "postgres.count_users", skip_all)]
     async fn count_users(&self) -> Result<u64, StoreError> {
         let row = self.query_one("SELECT count(*) FROM users", &[]).await?;
         Ok(row.try_get::<_, i64>(0).map_err(postgres_error)? as u64)
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.create_user", skip_all)]
     async fn create_user(
         &self,
         name: &str,
@@ -60,6 +62,7 @@ impl UserStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.user_by_name", skip_all)]
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
         let folded = fold_case(name.trim());
         self.query_opt(
@@ -71,6 +74,7 @@ impl UserStore for PostgresStore {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.user_by_id", skip_all)]
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         // On every request with an access token: kept in memory while
         // changes can be heard (see `user_cache.rs`).
@@ -94,6 +98,7 @@ impl UserStore for PostgresStore {
         Ok(found)
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.list_users", skip_all)]
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         self.query(
             &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"),
@@ -105,6 +110,7 @@ impl UserStore for PostgresStore {
         .collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.update_user", skip_all)]
     async fn update_user(&self, id: i64, changes: UserChanges) -> Result<User, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(postgres_error)?;
@@ -159,6 +165,7 @@ impl UserStore for PostgresStore {
         Ok(updated)
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.create_credential", skip_all)]
     async fn create_credential(
         &self,
         kind: CredentialKind,
@@ -186,6 +193,7 @@ impl UserStore for PostgresStore {
         credential(&row)
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.use_credential", skip_all)]
     async fn use_credential(
         &self,
         kind: CredentialKind,
@@ -217,6 +225,7 @@ impl UserStore for PostgresStore {
         Ok(found)
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.rotate_refresh", skip_all)]
     async fn rotate_refresh(
         &self,
         old_hash: &str,
@@ -303,6 +312,7 @@ impl UserStore for PostgresStore {
         Ok(Rotation::Rotated(owner))
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.revoke_credential_by_hash", skip_all)]
     async fn revoke_credential_by_hash(
         &self,
         kind: CredentialKind,
@@ -318,6 +328,7 @@ impl UserStore for PostgresStore {
         Ok(!rows.is_empty())
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.revoke_credential", skip_all)]
     async fn revoke_credential(
         &self,
         kind: CredentialKind,
@@ -337,6 +348,7 @@ impl UserStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.list_credentials", skip_all)]
     async fn list_credentials(
         &self,
         kind: CredentialKind,
@@ -355,6 +367,7 @@ impl UserStore for PostgresStore {
         .collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.setting_or_insert", skip_all)]
     async fn setting_or_insert(&self, key: &str, value: String) -> Result<String, StoreError> {
         // When instances race, the loser's insert waits for the winner's
         // commit and does nothing; the next statement (a new snapshot)

@@ -24,10 +24,12 @@ fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<Credential> {
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "sqlite.count_users", skip_all)]
     async fn count_users(&self) -> Result<u64, StoreError> {
         self.read(|conn| conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0)))
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.create_user", skip_all)]
     async fn create_user(
         &self,
         name: &str,
@@ -57,6 +59,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.user_by_name", skip_all)]
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, String)>, StoreError> {
         let folded = fold_case(name.trim());
         self.read(|conn| {
@@ -68,6 +71,7 @@ impl UserStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.user_by_id", skip_all)]
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         self.read(|conn| {
             // On every request with a bearer token: a literal, not formatted.
@@ -81,6 +85,7 @@ impl UserStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.list_users", skip_all)]
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         self.read(|conn| {
             let mut stmt =
@@ -90,6 +95,7 @@ impl UserStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.update_user", skip_all)]
     async fn update_user(&self, id: i64, changes: UserChanges) -> Result<User, StoreError> {
         self.write(move |tx| {
             let user = tx
@@ -127,6 +133,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.create_credential", skip_all)]
     async fn create_credential(
         &self,
         kind: CredentialKind,
@@ -156,6 +163,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.use_credential", skip_all)]
     async fn use_credential(
         &self,
         kind: CredentialKind,
@@ -184,6 +192,7 @@ impl UserStore for SqliteStore {
         Ok(found)
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.rotate_refresh", skip_all)]
     async fn rotate_refresh(
         &self,
         old_hash: &str,
@@ -239,6 +248,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.revoke_credential_by_hash", skip_all)]
     async fn revoke_credential_by_hash(
         &self,
         kind: CredentialKind,
@@ -257,6 +267,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.revoke_credential", skip_all)]
     async fn revoke_credential(
         &self,
         kind: CredentialKind,
@@ -278,6 +289,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.list_credentials", skip_all)]
     async fn list_credentials(
         &self,
         kind: CredentialKind,
@@ -293,6 +305,7 @@ impl UserStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "sqlite.setting_or_insert", skip_all)]
     async fn setting_or_insert(&self, key: &str, value: String) -> Result<String, StoreError> {
         let key = key.to_owned();
         self.write(move |tx| {
