@@ -15,6 +15,9 @@
 //! 6. support: `server::cache`, `server::rate`, `server::telemetry`
 //! 7. `domain`, shared with the browser
 //!
+//! Two parts of one layer (the prefixes listed for it below) may use each
+//! other one way, not both ways round.
+//!
 //! The test reads the sources: every `crate::` (and, in `main.rs`,
 //! `itemserve::`) path and every `super::` path outside comments and test
 //! modules.
@@ -230,6 +233,79 @@ fn violations(src: &Path) -> BTreeSet<String> {
     found
 }
 
+/// The part of a layer a module belongs to: its longest prefix in
+/// [`LAYERS`] (`server::rest::items` → `server::rest`).
+fn part_of(module: &str) -> Option<&'static str> {
+    LAYERS
+        .iter()
+        .flat_map(|(_, prefixes)| prefixes.iter().copied())
+        .filter(|prefix| {
+            module == *prefix
+                || module
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with("::"))
+        })
+        .max_by_key(|prefix| prefix.len())
+}
+
+/// The parts of one layer that use each other in a circle, as
+/// `a -> b -> a`: parts beside each other may use one another, but not
+/// both ways round (which ties them into one).
+fn circles(src: &Path) -> BTreeSet<String> {
+    let mut files = Vec::new();
+    sources(src, &mut files);
+    let mut uses: BTreeSet<(&'static str, &'static str)> = BTreeSet::new();
+    for file in files {
+        let module = module_of(src, &file);
+        let Some(own) = part_of(&module) else {
+            continue;
+        };
+        let code = code(&fs::read_to_string(&file).unwrap());
+        for target in references(&module, &code) {
+            if let Some(theirs) = part_of(&target) {
+                if theirs != own && layer_of(own) == layer_of(theirs) {
+                    uses.insert((own, theirs));
+                }
+            }
+        }
+    }
+    // A path from `to` back to `from` closes a circle with the edge
+    // `from -> to`.
+    let path = |from: &'static str, to: &'static str| -> Option<Vec<&'static str>> {
+        let mut paths = vec![vec![to]];
+        let mut seen = BTreeSet::from([to]);
+        while let Some(walk) = paths.pop() {
+            let last = *walk.last().unwrap();
+            if last == from {
+                return Some(walk);
+            }
+            for &(a, b) in &uses {
+                if a == last && seen.insert(b) {
+                    let mut longer = walk.clone();
+                    longer.push(b);
+                    paths.push(longer);
+                }
+            }
+        }
+        None
+    };
+    uses.iter()
+        .filter_map(|&(from, to)| path(from, to).map(|walk| (from, walk)))
+        .map(|(from, walk)| format!("{from} -> {}", walk.join(" -> ")))
+        .collect()
+}
+
+#[test]
+fn no_two_parts_of_a_layer_use_each_other() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = circles(&src);
+    assert!(
+        found.is_empty(),
+        "parts of one layer that use each other in a circle:\n{}",
+        found.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
 #[test]
 fn every_module_imports_only_from_its_layer_or_below() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -282,6 +358,38 @@ fn an_import_from_above_is_found_and_one_from_below_is_not() {
         [
             "domain/mod.rs (domain) uses server::state (doors)",
             "server/http/front.rs (front layer) uses server::rest (doors)",
+        ]
+    );
+}
+
+/// The circle check itself catches a circle, and not one-way use.
+#[test]
+fn parts_of_a_layer_that_use_each_other_are_found() {
+    let dir = std::env::temp_dir().join(format!("circles-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("server/rest")).unwrap();
+    fs::write(
+        dir.join("server/state.rs"),
+        "use crate::server::rest::JsonPage;\nuse crate::server::cache::PageCache;\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("server/rest/mod.rs"),
+        "use crate::server::state::AppState;\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("server/page_cache.rs"),
+        "use crate::server::state::AppState;\n",
+    )
+    .unwrap();
+    let found: Vec<String> = circles(&dir).into_iter().collect();
+    fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        found,
+        [
+            "server::rest -> server::state -> server::rest",
+            "server::state -> server::rest -> server::state",
         ]
     );
 }

@@ -11,9 +11,10 @@
 //! after the commit and before acknowledging the write.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
+use axum::http::{HeaderName, HeaderValue};
 
 /// Bytes of pages kept at most; a full cache simply stops storing until
 /// the next write empties it.
@@ -126,5 +127,46 @@ mod tests {
         assert!(cache.get(1, "d").is_none(), "over budget: not stored");
         let inner = cache.inner.lock().unwrap();
         assert!(inner.bytes <= BUDGET_BYTES);
+    }
+}
+
+/// A listing answer of REST: JSON, and the `Link` header naming the pages
+/// beside it (RFC 8288) when there are any. Made by `rest::cache`.
+#[derive(Clone)]
+pub struct JsonPage {
+    pub body: Bytes,
+    pub link: Option<HeaderValue>,
+}
+
+impl Weigh for JsonPage {
+    fn bytes(&self) -> usize {
+        self.body.len() + self.link.as_ref().map_or(0, HeaderValue::len)
+    }
+}
+
+/// An item as `GET /items/{id}` answers it: its JSON and its ETag. Made
+/// by `rest::items`.
+#[derive(Clone)]
+pub struct CachedItem {
+    pub(crate) etag: [(HeaderName, HeaderValue); 1],
+    pub(crate) json: Bytes,
+}
+
+impl Weigh for CachedItem {
+    fn bytes(&self) -> usize {
+        self.json.len() + self.etag[0].1.len()
+    }
+}
+
+/// A rendered page of the UI, split where its nonce was (each answer gets
+/// a nonce of its own). Made by `page_cache`.
+#[derive(Clone)]
+pub struct CachedPage {
+    pub(crate) parts: Arc<[Bytes]>,
+}
+
+impl Weigh for CachedPage {
+    fn bytes(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
     }
 }

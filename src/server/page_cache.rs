@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::server::auth::{random_text, SESSION_COOKIE};
-use crate::server::cache::Weigh;
+use crate::server::cache::{CachedPage, Weigh};
 use crate::server::http::security::page_policy;
 use crate::server::state::AppState;
 
@@ -35,18 +35,6 @@ const MAX_PAGE_BYTES: usize = 512 * 1024;
 
 /// The bytes of the nonce Leptos puts in a page (16 random bytes, base64).
 const NONCE_BYTES: usize = 16;
-
-/// A rendered page, split where its nonce was.
-#[derive(Clone)]
-pub struct CachedPage {
-    parts: std::sync::Arc<[Bytes]>,
-}
-
-impl Weigh for CachedPage {
-    fn bytes(&self) -> usize {
-        self.parts.iter().map(Bytes::len).sum()
-    }
-}
 
 impl CachedPage {
     /// `html` split at every occurrence of `nonce`.

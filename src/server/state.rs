@@ -8,11 +8,9 @@ use leptos::config::LeptosOptions;
 
 use crate::server::assets::SiteAssets;
 use crate::server::auth::Auth;
-use crate::server::cache::PageCache;
+use crate::server::cache::{CachedItem, CachedPage, JsonPage, PageCache};
 use crate::server::inference::ModelRegistry;
-use crate::server::page_cache::CachedPage;
 use crate::server::rate::StreamSlots;
-use crate::server::rest::{CachedItem, JsonPage};
 use crate::server::store::{ChangeFeed, ItemStore};
 use crate::server::telemetry::Metrics;
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use crate::domain::{ItemQuery, Listing, DEFAULT_LIMIT};
-use crate::server::cache::{PageCache, Weigh};
+use crate::server::cache::{JsonPage, PageCache, Weigh};
 use crate::server::state::AppState;
 
 /// The answer for `key`: from `cache` when the store has not changed since
@@ -32,14 +32,6 @@ pub async fn cached<P: Weigh>(
     let page = make.await?;
     cache.put(revision, key, page.clone());
     Ok(page)
-}
-
-/// A listing answer: JSON, and the `Link` header naming the pages beside
-/// it (RFC 8288) when there are any.
-#[derive(Clone)]
-pub struct JsonPage {
-    pub body: Bytes,
-    pub link: Option<HeaderValue>,
 }
 
 impl JsonPage {
@@ -81,12 +73,6 @@ impl JsonPage {
             body: Bytes::from(to_json(value)?),
             link,
         })
-    }
-}
-
-impl Weigh for JsonPage {
-    fn bytes(&self) -> usize {
-        self.body.len() + self.link.as_ref().map_or(0, HeaderValue::len)
     }
 }
 

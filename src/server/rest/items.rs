@@ -8,14 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::cache::{cached, cached_page, to_json, JsonPage};
+use super::cache::{cached, cached_page, to_json};
 use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, IfMatch, ItemId, JsonBody, ListParams, Read, WriteItems};
 use super::item_body::{merge_patch, ItemBody};
 use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch};
 use crate::domain::{Item, DEFAULT_LIMIT};
-use crate::server::cache::Weigh;
+use crate::server::cache::{CachedItem, JsonPage};
 use crate::server::state::AppState;
 
 /// How often a PATCH without `If-Match` is reapplied when another writer
@@ -83,19 +83,6 @@ pub async fn get(
     })
     .await?;
     Ok(item.into_response())
-}
-
-/// An item as `GET /items/{id}` answers it, reused until the next write.
-#[derive(Clone)]
-pub struct CachedItem {
-    etag: [(HeaderName, HeaderValue); 1],
-    json: Bytes,
-}
-
-impl Weigh for CachedItem {
-    fn bytes(&self) -> usize {
-        self.json.len() + self.etag[0].1.len()
-    }
 }
 
 impl IntoResponse for CachedItem {

@@ -26,9 +26,7 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 
-pub use cache::JsonPage;
 pub use error::{ApiError, ValidationDetail};
-pub use items::CachedItem;
 pub use mapping::{open_inference_refusal, refusal};
 pub use metrics::{metrics_endpoint, MetricsState};
 pub use openapi::{document, Detail};

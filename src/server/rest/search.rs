@@ -4,11 +4,12 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::cache::{cached_page, JsonPage};
+use super::cache::cached_page;
 use super::error::ApiError;
 use super::extract::ListParams;
 use super::extract::{Can, Read};
 use crate::domain::{ItemQuery, Listing, Total, DEFAULT_LIMIT};
+use crate::server::cache::JsonPage;
 use crate::server::state::AppState;
 
 /// Answers a listing request with `shape(query, page, total)` plus the
