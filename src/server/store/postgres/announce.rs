@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use super::connections::{Connection, Connections};
 use crate::server::store::StoreError;
+use crate::server::telemetry::chain;
 
 use crate::domain::ChangeKind;
 
@@ -85,11 +86,13 @@ async fn run(connection: Connections, mut changes: mpsc::Receiver<Change>) {
             }
         }
         let sent = match connection.get(0).await {
-            Ok(connection) => announce(&connection, &batch).await,
-            Err(e) => Err(e.to_string()),
+            Ok(connection) => announce(&connection, &batch)
+                .await
+                .map_err(super::postgres_error),
+            Err(e) => Err(e),
         };
         if let Err(error) = sent {
-            tracing::warn!(%error, changes = batch.len(), "could not announce changes to the event streams");
+            tracing::warn!(error = %chain(&error), changes = batch.len(), "could not announce changes to the event streams");
         }
         batch.clear();
     }
@@ -97,12 +100,9 @@ async fn run(connection: Connections, mut changes: mpsc::Receiver<Change>) {
 
 /// Sends `batch` in notifications of at most [`PER_NOTIFICATION`] changes,
 /// in one transaction when there are several (delivered together, in order).
-async fn announce(connection: &Connection, batch: &[Change]) -> Result<(), String> {
+async fn announce(connection: &Connection, batch: &[Change]) -> Result<(), tokio_postgres::Error> {
     let client = &connection.client;
-    let statement = connection
-        .prepared(ANNOUNCE)
-        .await
-        .map_err(|e| e.to_string())?;
+    let statement = connection.prepared(ANNOUNCE).await?;
     let send = |chunk: &[Change]| {
         let kinds: Vec<&str> = chunk.iter().map(|c| c.0).collect();
         let ids: Vec<Option<i64>> = chunk.iter().map(|c| c.1).collect();
@@ -116,7 +116,7 @@ async fn announce(connection: &Connection, batch: &[Change]) -> Result<(), Strin
         }
     };
     if batch.len() <= PER_NOTIFICATION {
-        return send(batch).await.map_err(|e| e.to_string());
+        return send(batch).await;
     }
     // This connection is the announcer's alone: a transaction on it is safe.
     let sent = async {
@@ -130,5 +130,5 @@ async fn announce(connection: &Connection, batch: &[Change]) -> Result<(), Strin
     if sent.is_err() {
         let _ = client.batch_execute("ROLLBACK").await;
     }
-    sent.map_err(|e| e.to_string())
+    sent
 }

@@ -16,6 +16,22 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::user_cache::{self, UserCache};
 use crate::domain::{ChangeKind, ItemChange};
 use crate::server::store::ChangeFeed;
+use crate::server::telemetry::chain;
+
+/// Why the listener could not start, or stopped listening.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ListenError {
+    #[error("cannot connect to the database")]
+    Connect(#[source] tokio_postgres::Error),
+    #[error("cannot LISTEN")]
+    Listen(#[source] tokio_postgres::Error),
+    #[error("the listening connection failed")]
+    Lost(#[source] tokio_postgres::Error),
+    #[error("the listening connection closed")]
+    Closed,
+    #[error("the change listener stopped")]
+    Stopped,
+}
 
 /// The channel item changes are announced on (`announce.rs`).
 const CHANNEL: &str = "itemserve_items";
@@ -51,7 +67,7 @@ pub(super) async fn start(
     config: tokio_postgres::Config,
     changes: &Arc<ChangeFeed>,
     users: Arc<UserCache>,
-) -> Result<(), String> {
+) -> Result<(), ListenError> {
     let feed = Arc::downgrade(changes);
     let (listening, started) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
@@ -67,16 +83,14 @@ pub(super) async fn start(
                         let _ = first.send(Err(error));
                         return;
                     }
-                    tracing::warn!(%error, "lost the database's change notifications; reconnecting");
+                    tracing::warn!(error = %chain(&error), "lost the database's change notifications; reconnecting");
                     heard_before = true;
                 }
             }
             tokio::time::sleep(PAUSE).await;
         }
     });
-    started
-        .await
-        .unwrap_or_else(|_| Err("the change listener stopped".into()))
+    started.await.unwrap_or(Err(ListenError::Stopped))
 }
 
 /// One connection's worth of listening: `Ok` when the feed is gone, `Err`
@@ -86,9 +100,9 @@ async fn listen(
     feed: &Weak<ChangeFeed>,
     users: &UserCache,
     reconnected: bool,
-    listening: &mut Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
-) -> Result<(), String> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+    listening: &mut Option<tokio::sync::oneshot::Sender<Result<(), ListenError>>>,
+) -> Result<(), ListenError> {
+    let (client, mut connection) = config.connect(NoTls).await.map_err(ListenError::Connect)?;
     let (notes, mut heard) = tokio::sync::mpsc::unbounded_channel();
     // The connection is driven here; its notifications go to `heard`.
     let driver = tokio::spawn(async move {
@@ -108,7 +122,7 @@ async fn listen(
     client
         .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {}", user_cache::CHANNEL))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ListenError::Listen)?;
     users.set_listening(true);
     if let Some(first) = listening.take() {
         let _ = first.send(Ok(()));
@@ -152,7 +166,7 @@ async fn listen(
     }
     drop(client);
     match driver.await {
-        Ok(Err(e)) => Err(e.to_string()),
-        _ => Err("the connection closed".into()),
+        Ok(Err(e)) => Err(ListenError::Lost(e)),
+        _ => Err(ListenError::Closed),
     }
 }

@@ -140,7 +140,10 @@ impl PostgresStore {
         listen::start(config.clone(), &changes, Arc::clone(&user_cache))
             .await
             .map_err(|e| {
-                StoreError::backend(format!("cannot listen for change notifications: {e}"))
+                StoreError::backend(format!(
+                    "cannot listen for change notifications: {}",
+                    crate::server::telemetry::chain(&e)
+                ))
             })?;
         let points =
             connections::Connections::open(config.clone(), (options.pool_size / 8).clamp(1, 4))
@@ -358,7 +361,7 @@ fn migration_error(e: refinery::Error) -> StoreError {
 }
 
 /// A driver error: "unavailable" when the connection failed or was lost.
-fn postgres_error(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn postgres_error(e: tokio_postgres::Error) -> StoreError {
     let error = DbError::Postgres(Arc::new(e));
     if error.is_connection_lost() {
         StoreError::Unavailable(error)
