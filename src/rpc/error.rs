@@ -79,6 +79,29 @@ impl RpcError {
 impl FromServerFnError for RpcError {
     type Encoder = JsonText;
 
+    /// Every error answer of a server function is written here. Leptos
+    /// answers it with status 500 and then applies the status the call set
+    /// in its response options, so the status of the error's kind
+    /// ([`RpcError::status`], the same as REST's for the same mistake) is
+    /// set there: a field that fails validation or a missing login is the
+    /// caller's to fix, and scripts, proxies and the request metrics tell
+    /// them apart from the server's faults.
+    #[cfg(feature = "ssr")]
+    fn ser(&self) -> axum::body::Bytes {
+        use axum::http::StatusCode;
+        use leptos::server_fn::Encodes;
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(
+                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            );
+        }
+        // An error holds text only, which always encodes.
+        <JsonText as Encodes<RpcError>>::encode(self).unwrap_or_else(|error| {
+            tracing::error!(%error, "a server function's error could not be encoded");
+            axum::body::Bytes::from_static(br#"{"Internal":"an internal error occurred"}"#)
+        })
+    }
+
     /// On the server this is called only when a call could not be read or
     /// its answer could not be written (a server function's own errors are
     /// `RpcError`s already).

@@ -4,8 +4,8 @@
 //! seam, let [`RpcError`]'s one mapping (`mapping.rs`) turn the seam's
 //! error into what the browser is told. On the browser side the macro
 //! turns them into HTTP calls under `/rpc/`, clear of the REST paths;
-//! [`wire`] is how their arguments and answers travel, `status` gives
-//! their error answers the status of their kind.
+//! [`wire`] is how their arguments and answers travel, `status` answers
+//! the front layer's refusals in their error shape.
 
 mod error;
 mod items;

@@ -300,8 +300,7 @@ pub fn router(state: AppState) -> (Router, RoutePatterns) {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             page_cache::from_cache,
-        ))
-        .route_layer(axum::middleware::map_response(rpc::error_status));
+        ));
     let router = Router::new()
         .merge(rest::routes())
         .merge(ui)
