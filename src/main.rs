@@ -22,11 +22,11 @@ fn main() -> std::process::ExitCode {
         // SAFETY: sets a plain option value; no memory is touched.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };
     }
-    serve()
+    run()
 }
 
 #[tokio::main]
-async fn serve() -> std::process::ExitCode {
+async fn run() -> std::process::ExitCode {
     let config = Config::parse();
     telemetry::init(&config.log, config.log_format);
     if let Some(command) = &config.command {

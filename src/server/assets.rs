@@ -150,14 +150,14 @@ impl SiteAssets {
     /// The stylesheet's URL. Under `cargo leptos watch` it is the plain
     /// name, which Leptos's live-reload script looks for to swap in a
     /// rebuilt stylesheet (the page's link would never match a hashed name);
-    /// [`SiteAssets::serve`] answers it with the current build's file.
+    /// [`SiteAssets::respond`] answers it with the current build's file.
     pub fn stylesheet(&self) -> &str {
         &self.stylesheet
     }
 
     /// Answers a GET or HEAD `request` from the site's files, or `None` when
     /// no file has its path (the caller renders the 404 page).
-    pub async fn serve(&self, mut request: Request) -> Option<Response> {
+    pub async fn respond(&self, mut request: Request) -> Option<Response> {
         if !matches!(*request.method(), Method::GET | Method::HEAD) {
             return None;
         }
@@ -266,7 +266,7 @@ mod tests {
             let request = Request::get("/pkg/itemserve.css")
                 .body(Body::empty())
                 .unwrap();
-            let response = assets.serve(request).await.expect("served");
+            let response = assets.respond(request).await.expect("served");
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()[CACHE_CONTROL], "no-cache");
             axum::body::to_bytes(response.into_body(), 1024)

@@ -15,7 +15,7 @@ pub async fn fallback(state: State<AppState>, req: Request) -> Response {
     }
     let (parts, body) = req.into_parts();
     let file = Request::from_parts(parts.clone(), Body::empty());
-    if let Some(response) = state.assets.serve(file).await {
+    if let Some(response) = state.assets.respond(file).await {
         return response;
     }
     let req = Request::from_parts(parts, body);
