@@ -331,28 +331,45 @@ fn every_module_has_a_layer() {
     assert!(unplaced.is_empty(), "modules with no layer: {unplaced:?}");
 }
 
+/// What `check` finds in a source tree of `files` (path, text), written
+/// to a folder of its own and removed afterwards.
+fn found_in(
+    name: &str,
+    files: &[(&str, &str)],
+    check: fn(&Path) -> BTreeSet<String>,
+) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let path = dir.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let found = check(&dir).into_iter().collect();
+    fs::remove_dir_all(&dir).unwrap();
+    found
+}
+
 /// The check itself catches what it is for.
 #[test]
 fn an_import_from_above_is_found_and_one_from_below_is_not() {
-    let dir = std::env::temp_dir().join(format!("layers-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.join("server/http")).unwrap();
-    fs::create_dir_all(dir.join("domain")).unwrap();
-    fs::write(
-        dir.join("server/http/front.rs"),
-        "use crate::server::{rest::ApiError, telemetry::Metrics};\n\
-         // use crate::app::shell; (a comment)\n\
-         fn f() { super::super::store::open(); }\n\
-         #[cfg(test)]\nmod tests { use crate::server::startup::DOORS; }\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.join("domain/mod.rs"),
-        "pub use self::item::Item;\nfn g() -> crate::server::state::AppState { todo!() }\n",
-    )
-    .unwrap();
-    let found: Vec<String> = violations(&dir).into_iter().collect();
-    fs::remove_dir_all(&dir).unwrap();
+    let found = found_in(
+        "layers",
+        &[
+            (
+                "server/http/front.rs",
+                "use crate::server::{rest::ApiError, telemetry::Metrics};\n\
+                 // use crate::app::shell; (a comment)\n\
+                 fn f() { super::super::store::open(); }\n\
+                 #[cfg(test)]\nmod tests { use crate::server::startup::DOORS; }\n",
+            ),
+            (
+                "domain/mod.rs",
+                "pub use self::item::Item;\nfn g() -> crate::server::state::AppState { todo!() }\n",
+            ),
+        ],
+        violations,
+    );
     assert_eq!(
         found,
         [
@@ -365,26 +382,24 @@ fn an_import_from_above_is_found_and_one_from_below_is_not() {
 /// The circle check itself catches a circle, and not one-way use.
 #[test]
 fn parts_of_a_layer_that_use_each_other_are_found() {
-    let dir = std::env::temp_dir().join(format!("circles-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.join("server/rest")).unwrap();
-    fs::write(
-        dir.join("server/state.rs"),
-        "use crate::server::rest::JsonPage;\nuse crate::server::cache::PageCache;\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.join("server/rest/mod.rs"),
-        "use crate::server::state::AppState;\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.join("server/page_cache.rs"),
-        "use crate::server::state::AppState;\n",
-    )
-    .unwrap();
-    let found: Vec<String> = circles(&dir).into_iter().collect();
-    fs::remove_dir_all(&dir).unwrap();
+    let found = found_in(
+        "circles",
+        &[
+            (
+                "server/state.rs",
+                "use crate::server::rest::JsonPage;\nuse crate::server::cache::PageCache;\n",
+            ),
+            (
+                "server/rest/mod.rs",
+                "use crate::server::state::AppState;\n",
+            ),
+            (
+                "server/page_cache.rs",
+                "use crate::server::state::AppState;\n",
+            ),
+        ],
+        circles,
+    );
     assert_eq!(
         found,
         [

@@ -53,6 +53,13 @@ impl Dialect {
         let _ = write!(sql, "{sigil}{n}");
     }
 
+    /// Parameter `n` as text, for `format!`.
+    fn placeholder(self, n: usize) -> String {
+        let mut s = String::new();
+        self.param(&mut s, n);
+        s
+    }
+
     /// Where `needle` occurs in `column` (1-based, 0 when absent).
     fn position(self) -> &'static str {
         match self {
@@ -228,12 +235,12 @@ fn beyond(
             let _ = write!(
                 sql,
                 "({column}, id) {cmp} ({}, {})",
-                param(dialect, values.len()),
-                param(dialect, id)
+                dialect.placeholder(values.len()),
+                dialect.placeholder(id)
             );
         }
         _ => {
-            let _ = write!(sql, "id {cmp} {}", param(dialect, id));
+            let _ = write!(sql, "id {cmp} {}", dialect.placeholder(id));
         }
     }
 }
@@ -251,13 +258,13 @@ fn parts_beyond(
     let cmp = comparison(query, position);
     let column = query.sort.as_str();
     values.push(SqlValue::Integer(position.id));
-    let id = param(dialect, values.len());
+    let id = dialect.placeholder(values.len());
     match (key_value(&position.key), position.backward) {
         (Some(key), backward) => {
             values.push(key);
             let present = format!(
                 " AND ({column}, id) {cmp} ({}, {id})",
-                param(dialect, values.len())
+                dialect.placeholder(values.len())
             );
             (Some(present), (!backward).then(String::new))
         }
@@ -283,12 +290,6 @@ fn key_value(key: &Key) -> Option<SqlValue> {
         Key::Real(x) => Some(SqlValue::Real(*x)),
         Key::Text(t) => Some(SqlValue::Text(t.clone())),
     }
-}
-
-fn param(dialect: Dialect, n: usize) -> String {
-    let mut s = String::new();
-    dialect.param(&mut s, n);
-    s
 }
 
 /// `SELECT` of every item matching the query's filters, in its order
@@ -438,11 +439,7 @@ pub(crate) fn credential_from_row<R: SqlRow>(row: &R) -> Result<Credential, R::E
 /// 0–6, user columns from 7. Parameters: hash, kind, now.
 pub(crate) fn live_credential(dialect: Dialect) -> &'static str {
     fn build(dialect: Dialect) -> String {
-        let p = |n| {
-            let mut s = String::new();
-            dialect.param(&mut s, n);
-            s
-        };
+        let p = |n| dialect.placeholder(n);
         format!(
             "SELECT c.id, c.user_id, c.name, c.created_at, c.expires_at, c.last_used_at, \
              c.revoked_at, u.id, u.name, u.role, u.disabled, u.created_at, u.updated_at, \
