@@ -10,6 +10,7 @@ mod item_object;
 mod model;
 mod query;
 mod redirect;
+mod revision;
 mod user;
 mod validation;
 
@@ -22,6 +23,7 @@ pub use model::{
 };
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
 pub use redirect::local_path;
+pub use revision::{Action, Door, FieldChange, Fields, Revision};
 pub use user::{
     validate_password, validate_user_name, AccessPolicy, Denied, Permission, Role, Session, User,
     PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USER_NAME_MAX_CHARS,

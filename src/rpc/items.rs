@@ -13,6 +13,20 @@ fn store() -> Result<std::sync::Arc<dyn crate::server::store::ItemStore>, RpcErr
     super::app_state().map(|state| state.store.clone())
 }
 
+/// Checks that the caller may write items; who they are, for the
+/// revisions of their changes (through the UI, in this request).
+#[cfg(feature = "ssr")]
+async fn origin() -> Result<crate::server::store::Origin, RpcError> {
+    let caller = super::authorize(Permission::WriteItems).await?;
+    let request_id = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| crate::server::http::request_id(&parts.headers));
+    Ok(crate::server::auth::Principal::origin(
+        caller.as_ref(),
+        crate::domain::Door::Ui,
+        request_id,
+    ))
+}
+
 /// A page of items with how many match the filters.
 #[server(prefix = "/rpc", endpoint = "items/list", input = Rpc, output = Rpc)]
 pub async fn list_items(query: ItemQuery) -> Result<ItemPage, RpcError> {
@@ -33,22 +47,22 @@ pub async fn list_categories() -> Result<Vec<String>, RpcError> {
 /// Creates an item with the next free id.
 #[server(prefix = "/rpc", endpoint = "items/create", input = Rpc, output = Rpc)]
 pub async fn create_item(draft: ItemDraft) -> Result<Item, RpcError> {
-    super::authorize(Permission::WriteItems).await?;
+    let origin = origin().await?;
     let item = draft.validate().map_err(RpcError::Validation)?;
-    Ok(store()?.create(None, item).await?)
+    Ok(store()?.create(None, item, &origin).await?)
 }
 
 /// Replaces an item's fields, if nobody changed it since `version`.
 #[server(prefix = "/rpc", endpoint = "items/update", input = Rpc, output = Rpc)]
 pub async fn update_item(id: i64, version: i64, draft: ItemDraft) -> Result<Item, RpcError> {
-    super::authorize(Permission::WriteItems).await?;
+    let origin = origin().await?;
     let item = draft.validate().map_err(RpcError::Validation)?;
-    Ok(store()?.update(id, item, Some(version)).await?)
+    Ok(store()?.update(id, item, Some(version), &origin).await?)
 }
 
 /// Deletes an item, if nobody changed it since `version`.
 #[server(prefix = "/rpc", endpoint = "items/delete", input = Rpc, output = Rpc)]
 pub async fn delete_item(id: i64, version: i64) -> Result<(), RpcError> {
-    super::authorize(Permission::WriteItems).await?;
-    Ok(store()?.delete(id, Some(version)).await?)
+    let origin = origin().await?;
+    Ok(store()?.delete(id, Some(version), &origin).await?)
 }

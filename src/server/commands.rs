@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream;
 
+use crate::domain::Door;
 use crate::server::config::{Command, Config, ErrorMode, FileFormat};
+use crate::server::store::Origin;
 use crate::server::store::{self, OnError, StoreOptions};
 use crate::server::telemetry::{chain, Metrics};
 use crate::server::transfer::{self, Format, ImportError, ImportOptions};
@@ -115,6 +117,11 @@ async fn import(
         max_bytes: u64::MAX,
         declared_bytes: size,
         idle_timeout: Duration::from_secs(24 * 3600),
+        // An operator at the server's terminal: no user of the app.
+        origin: Origin {
+            door: Door::Import,
+            ..Origin::default()
+        },
     };
     let started = Instant::now();
     let terminal = std::io::stderr().is_terminal();

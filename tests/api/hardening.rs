@@ -377,8 +377,8 @@ async fn an_etag_of_a_deleted_item_never_matches_its_successor() {
     assert_eq!(second.status(), 201);
     let (_, body) = status_and_json(second).await;
     assert_eq!(
-        body["version"], 2,
-        "versions carry on under a reused id: {body}"
+        body["version"], 3,
+        "versions carry on under a reused id, after the deletion's own: {body}"
     );
 
     let stale = app

@@ -14,6 +14,7 @@ mod errors;
 mod events;
 mod fuzz;
 mod hardening;
+mod history;
 mod hot_reload;
 mod ids;
 mod items;

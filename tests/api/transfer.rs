@@ -417,8 +417,8 @@ async fn assigned_ids_step_over_ids_in_use_or_retired_and_a_deleted_items_id_car
     let response = app.get("/items/2").await;
     assert_eq!(
         response.headers()["etag"],
-        "\"2\"",
-        "the deleted item was at version 1"
+        "\"3\"",
+        "the deleted item was at version 1, and its deletion is version 2"
     );
     // Creates go on after the import's ids.
     let next = app.create(json!({"name": "After"})).await;

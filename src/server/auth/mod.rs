@@ -18,10 +18,10 @@ use axum::http::HeaderMap;
 
 pub use tokens::{random_text, API_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SESSION_TOKEN_PREFIX};
 
-use crate::domain::{AccessPolicy, Denied, Permission, Role, User};
+use crate::domain::{AccessPolicy, Denied, Door, Permission, Role, User};
 use crate::server::rate::{ClientKey, RateLimiter};
 use crate::server::store::{
-    now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges, UserStore,
+    now_rfc3339, Credential, CredentialKind, Origin, Rotation, StoreError, UserChanges, UserStore,
 };
 use crate::server::telemetry::BoxError;
 use tokens::{Claims, Signer};
@@ -46,6 +46,22 @@ const SIGNING_KEY_SETTING: &str = "jwt_signing_key";
 pub struct Principal {
     pub user: User,
     pub via: Via,
+    /// The name of the API token the caller came with.
+    pub token: Option<String>,
+}
+
+impl Principal {
+    /// Who makes a change, for its revision: the caller (or nobody),
+    /// through `door`, in the request `request_id`.
+    pub fn origin(caller: Option<&Principal>, door: Door, request_id: Option<String>) -> Origin {
+        Origin {
+            actor: caller.map(|p| p.user.name.clone()),
+            token: caller.and_then(|p| p.token.clone()),
+            door,
+            request_id,
+            reverts: None,
+        }
+    }
 }
 
 /// How the caller proved who they are.
@@ -254,9 +270,10 @@ impl Auth {
         Ok(self
             .credential_user(CredentialKind::Session, session)
             .await?
-            .map(|user| Principal {
+            .map(|(_, user)| Principal {
                 user,
                 via: Via::Session,
+                token: None,
             }))
     }
 
@@ -278,13 +295,14 @@ impl Auth {
         const INVALID: &str =
             "Could not validate credentials: the token is invalid, expired or revoked";
         if token.starts_with(API_TOKEN_PREFIX) {
-            let user = self
+            let (credential, user) = self
                 .credential_user(CredentialKind::Api, token)
                 .await?
                 .ok_or(AuthError::BadCredentials(INVALID))?;
             return Ok(Principal {
                 user,
                 via: Via::ApiToken,
+                token: credential.name,
             });
         }
         let claims = self
@@ -306,20 +324,21 @@ impl Auth {
         Ok(Principal {
             user,
             via: Via::AccessToken,
+            token: None,
         })
     }
 
-    /// The enabled user behind a live opaque token of `kind`.
+    /// The live opaque token of `kind` and its user, when enabled.
     async fn credential_user(
         &self,
         kind: CredentialKind,
         token: &str,
-    ) -> Result<Option<User>, AuthError> {
+    ) -> Result<Option<(Credential, User)>, AuthError> {
         let found = self
             .users
             .use_credential(kind, &tokens::token_hash(token), &now_rfc3339())
             .await?;
-        Ok(found.map(|(_, user)| user).filter(|u| !u.disabled))
+        Ok(found.filter(|(_, u)| !u.disabled))
     }
 
     /// Checks a name and password, under the login rate limits.

@@ -34,6 +34,12 @@ use crate::server::telemetry::{intern_route, method_label, Metrics};
 /// The request id header, read from clients and proxies and always answered.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request's id: the front layer gives every request one.
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    let id = headers.get(&REQUEST_ID)?;
+    id.to_str().ok().map(str::to_owned)
+}
+
 /// Longest request id taken from a client; longer ones are replaced.
 const MAX_ID_LEN: usize = 128;
 
@@ -187,7 +193,13 @@ where
         let started = Instant::now();
         let id = match request.headers().get(&REQUEST_ID) {
             Some(value) if sane(value) => value.clone(),
-            _ => generate(),
+            _ => {
+                // Handlers read the id from the request (a change records
+                // it), so the one answered replaces what the client sent.
+                let id = generate();
+                request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+                id
+            }
         };
         let method = method_label(request.method());
         let route = self.layer.routes.find(request.uri().path());

@@ -14,7 +14,7 @@ mod refusal;
 pub mod security;
 mod serve;
 
-pub use front::{FrontLayer, FrontService, LogSlot, RoutePatterns, REQUEST_ID};
+pub use front::{request_id, FrontLayer, FrontService, LogSlot, RoutePatterns, REQUEST_ID};
 pub use limits::{RequestLimits, MAX_BODY_BYTES};
 pub use media_type::MediaType;
 pub use refusal::{retry_after, Door, Doors, Refusal};

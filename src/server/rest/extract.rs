@@ -13,10 +13,11 @@ use hyper::body::Body as _;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ValidationDetail};
-use crate::domain::{ItemQuery, Permission};
+use crate::domain::{Door, ItemQuery, Permission};
 use crate::server::auth::{Principal, AUTH_OFF};
-use crate::server::http::{MediaType, MAX_BODY_BYTES};
+use crate::server::http::{request_id, MediaType, MAX_BODY_BYTES};
 use crate::server::state::AppState;
+use crate::server::store::Origin;
 
 /// The raw bytes of a JSON request body: the content type is checked and
 /// the size limit applied, but nothing is parsed yet.
@@ -267,6 +268,23 @@ impl<P: Needs> FromRequestParts<AppState> for Can<P> {
             note_user(parts, principal);
         }
         Ok(Can(principal, PhantomData))
+    }
+}
+
+/// Proof that the caller may write items (401/403 otherwise), and the
+/// origin their changes are recorded with (through REST, in this request).
+pub struct Editor(pub Origin);
+
+impl FromRequestParts<AppState> for Editor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Can(principal, _) = Can::<WriteItems>::from_request_parts(parts, state).await?;
+        Ok(Editor(Principal::origin(
+            principal.as_ref(),
+            Door::Rest,
+            request_id(&parts.headers),
+        )))
     }
 }
 

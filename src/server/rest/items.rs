@@ -11,12 +11,13 @@ use serde_json::{json, Value};
 use super::cache::{cached, cached_page, to_json};
 use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{Can, IfMatch, ItemId, JsonBody, ListParams, Read, WriteItems};
+use super::extract::{Can, Editor, IfMatch, ItemId, JsonBody, ListParams, Read};
 use super::item_body::{merge_patch, ItemBody};
 use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch};
 use crate::domain::{Item, DEFAULT_LIMIT};
 use crate::server::cache::{CachedItem, JsonPage};
 use crate::server::state::AppState;
+use crate::server::store::Origin;
 
 /// How often a PATCH without `If-Match` is reapplied when another writer
 /// changes the item between its read and its write.
@@ -114,11 +115,11 @@ impl IntoResponse for CachedItem {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    _: Can<WriteItems>,
+    Editor(origin): Editor,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let ItemBody { id, item } = ItemBody::parse(&body)?;
-    let item = state.store.create(id, item).await?;
+    let item = state.store.create(id, item, &origin).await?;
     let location =
         HeaderValue::from_maybe_shared(axum::body::Bytes::from(format!("/items/{}", item.id)))
             .expect("a path of digits is a valid header value");
@@ -152,12 +153,12 @@ pub async fn create(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    _: Can<WriteItems>,
+    Editor(origin): Editor,
     ItemId(id): ItemId,
     IfMatch(expected_version): IfMatch,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let item = replace(&state, id, &body, expected_version).await?;
+    let item = replace(&state, id, &body, expected_version, &origin).await?;
     Ok((etag(&item), Json(item)))
 }
 
@@ -184,7 +185,7 @@ pub async fn update(
 )]
 pub async fn patch(
     State(state): State<AppState>,
-    _: Can<WriteItems>,
+    Editor(origin): Editor,
     ItemId(id): ItemId,
     IfMatch(expected_version): IfMatch,
     JsonBody(patch): JsonBody,
@@ -208,7 +209,7 @@ pub async fn patch(
         // The patch decides the outcome; a version the client named is
         // checked by the store in the same statement as the write.
         let version = expected_version.unwrap_or(current.version);
-        match replace(&state, id, &merged, Some(version)).await {
+        match replace(&state, id, &merged, Some(version), &origin).await {
             Err(ApiError::PreconditionFailed(_))
                 if expected_version.is_none() && attempts < PATCH_ATTEMPTS =>
             {
@@ -228,6 +229,7 @@ async fn replace(
     id: i64,
     body: &Value,
     expected_version: Option<i64>,
+    origin: &Origin,
 ) -> Result<Item, ApiError> {
     let ItemBody { id: body_id, item } = ItemBody::parse(body)?;
     if let Some(body_id) = body_id.filter(|b| *b != id) {
@@ -239,7 +241,10 @@ async fn replace(
             json!(body_id),
         )]));
     }
-    Ok(state.store.update(id, item, expected_version).await?)
+    Ok(state
+        .store
+        .update(id, item, expected_version, origin)
+        .await?)
 }
 
 /// `DELETE /items/{id}`; honours `If-Match`.
@@ -262,18 +267,18 @@ async fn replace(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    _: Can<WriteItems>,
+    Editor(origin): Editor,
     ItemId(id): ItemId,
     IfMatch(expected_version): IfMatch,
 ) -> Result<Json<Value>, ApiError> {
-    state.store.delete(id, expected_version).await?;
+    state.store.delete(id, expected_version, &origin).await?;
     Ok(Json(json!({ "detail": "Item deleted" })))
 }
 
 /// The item's version as a strong ETag, for `If-Match` on later writes.
 /// An array of parts goes straight into the response's own header map
 /// (a `HeaderMap` would be a second map to allocate and merge).
-fn etag(item: &Item) -> [(HeaderName, HeaderValue); 1] {
+pub(super) fn etag(item: &Item) -> [(HeaderName, HeaderValue); 1] {
     let quoted = format!("\"{}\"", item.version);
     let value = HeaderValue::from_maybe_shared(axum::body::Bytes::from(quoted))
         .expect("a quoted number is a valid header value");

@@ -8,6 +8,7 @@ mod docs;
 mod error;
 mod events;
 mod extract;
+mod history;
 mod item_body;
 mod items;
 mod mapping;
@@ -73,6 +74,9 @@ fn table() -> RouteTable {
         .add(Method::PUT, "/items/{id}", items::update)
         .add(Method::PATCH, "/items/{id}", items::patch)
         .add(Method::DELETE, "/items/{id}", items::delete)
+        .add(Method::GET, "/items/{id}/history", history::list)
+        .add(Method::GET, "/items/{id}/history/{version}", history::get)
+        .add(Method::POST, "/items/{id}/revert", history::revert)
         .both_slashes(Method::GET, "/search/", search::search)
         .both_slashes(Method::GET, "/filter/", search::filter)
         .both_slashes(Method::GET, "/api/", service::index)

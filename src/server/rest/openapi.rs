@@ -18,8 +18,8 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::error::{LocEntry, ValidationBody, ValidationDetail};
 use crate::domain::{
-    ChangeKind, ClassProbability, FeatureSpec, Item, ItemChange, ModelInfo, ModelStatus,
-    OutputSpec, Prediction, Provenance, Role, Task, User,
+    Action, ChangeKind, ClassProbability, Door, FeatureSpec, FieldChange, Item, ItemChange,
+    ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance, Revision, Role, Task, User,
 };
 use crate::server::store::Credential;
 
@@ -42,6 +42,9 @@ use crate::server::store::Credential;
         super::items::update,
         super::items::patch,
         super::items::delete,
+        super::history::list,
+        super::history::get,
+        super::history::revert,
         super::events::stream,
         super::transfer::export,
         super::transfer::import,
@@ -80,6 +83,7 @@ use crate::server::store::Credential;
     ),
     components(schemas(
         Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,
+        Revision, FieldChange, Action, Door, HistoryPage, RevertIn,
         Detail, ValidationBody, ValidationDetail, LocEntry, InferenceErrorBody, ImportAnswer,
         OriginalFeatures, super::models::OriginalPrediction,
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
@@ -93,6 +97,7 @@ use crate::server::store::Credential;
     )),
     tags(
         (name = "items", description = "The catalogue: the original app's CRUD contract, with search, filters, sorting, paging and optimistic concurrency (`ETag` / `If-Match`)."),
+        (name = "history", description = "Every change of an item (who, when, through which door, what changed), and reverting to an earlier revision."),
         (name = "models", description = "Predictions with the models in `models/`; `POST /predict/` is the original app's contract."),
         (name = "v2", description = "The Open Inference Protocol (KServe/Triton v2 REST), binary tensor extension included."),
         (name = "auth", description = "Logging in (OAuth2 password flow: use the Authorize button), refresh tokens, your account and personal API tokens."),
@@ -185,6 +190,25 @@ pub struct FilterPage {
 #[schema(example = json!({"detail": "Item deleted"}))]
 pub struct Deleted {
     detail: String,
+}
+
+/// A page of an item's revisions, newest first.
+#[derive(ToSchema)]
+pub struct HistoryPage {
+    revisions: Vec<Revision>,
+    /// The page of older revisions (`null` on the last page).
+    #[schema(example = "/items/1/history?before=2&limit=20")]
+    next: Option<String>,
+}
+
+/// Which revision's values to write back.
+#[derive(ToSchema)]
+#[schema(example = json!({"version": 2}))]
+pub struct RevertIn {
+    /// The version whose name, description, category and price the item
+    /// gets again.
+    #[schema(minimum = 1)]
+    version: i64,
 }
 
 /// Every error except 422 and `/v2`'s: one sentence saying what is wrong.

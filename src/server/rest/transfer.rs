@@ -12,13 +12,13 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::error::{ApiError, ValidationBody, ValidationDetail};
-use super::extract::{Can, ListParams, Read, WriteItems};
+use super::extract::{Can, Editor, ListParams, Read};
 use super::mapping::row_details;
 use super::openapi::{Detail, ImportAnswer};
-use crate::domain::{Item, ItemQuery, DEFAULT_LIMIT};
+use crate::domain::{Door, Item, ItemQuery, DEFAULT_LIMIT};
 use crate::server::http::MediaType;
 use crate::server::state::AppState;
-use crate::server::store::OnError;
+use crate::server::store::{OnError, Origin};
 use crate::server::telemetry::chain;
 use crate::server::transfer::{self, Format, ImportOptions};
 
@@ -233,7 +233,7 @@ default; 413 past it), then written in one transaction, announced to event strea
 )]
 pub async fn import(
     State(state): State<AppState>,
-    _: Can<WriteItems>,
+    Editor(origin): Editor,
     RawQuery(raw): RawQuery,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -250,6 +250,10 @@ pub async fn import(
         max_bytes: state.import_max_bytes,
         declared_bytes: declared,
         idle_timeout: state.import_idle_timeout,
+        origin: Origin {
+            door: Door::Import,
+            ..origin
+        },
     };
     let body = request.into_body().into_data_stream();
     let report = transfer::import(state.store.as_ref(), body, &options).await?;

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{Item, ItemQuery, Listing, Role, Total, User, ValidItem};
+use crate::domain::{
+    Action, Door, Item, ItemQuery, Listing, Revision, Role, Total, User, ValidItem,
+};
 use crate::server::telemetry::CommitMetrics;
 
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
@@ -216,6 +218,41 @@ impl Imported {
     }
 }
 
+/// Who makes a change and how, recorded in its revision.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The logged-in user's name (`None`: nobody is logged in).
+    pub actor: Option<String>,
+    /// The name of the API token the request came with.
+    pub token: Option<String>,
+    pub door: Door,
+    /// The request's `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// An update that writes back the fields of this earlier version.
+    pub reverts: Option<i64>,
+}
+
+impl Origin {
+    /// What an update from this origin is recorded as.
+    pub(crate) fn update_action(&self) -> Action {
+        match self.reverts {
+            Some(_) => Action::Revert,
+            None => Action::Update,
+        }
+    }
+
+    /// What a create from this origin is recorded as.
+    pub(crate) fn create_action(&self) -> Action {
+        match self.door {
+            Door::Import => Action::Import,
+            _ => Action::Create,
+        }
+    }
+}
+
+/// Revisions of one item answered at most per page.
+pub const MAX_HISTORY_PAGE: i64 = 100;
+
 /// How to open the store.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -258,7 +295,12 @@ pub trait ItemStore: Send + Sync + 'static {
     /// (assigned in the order of the rows). A row whose id is taken is
     /// refused; with [`OnError::Abort`] one refused row (or rows that stop
     /// without their end) writes nothing. Announced as one `bulk` change.
-    async fn import(&self, rows: ImportRows, on_error: OnError) -> Result<Imported, StoreError>;
+    async fn import(
+        &self,
+        rows: ImportRows,
+        on_error: OnError,
+        origin: &Origin,
+    ) -> Result<Imported, StoreError>;
 
     /// Stores a new item under `id`, or under the next free id when `None`.
     ///
@@ -266,7 +308,15 @@ pub trait ItemStore: Send + Sync + 'static {
     /// grow, skip ids that clients chose themselves, and never repeat the
     /// id of a deleted item. An explicit id does not change which ids are
     /// assigned later.
-    async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError>;
+    ///
+    /// Every write records a revision (see [`ItemStore::history`]) in its
+    /// own transaction, naming `origin`.
+    async fn create(
+        &self,
+        id: Option<i64>,
+        item: ValidItem,
+        origin: &Origin,
+    ) -> Result<Item, StoreError>;
 
     /// Replaces an item's fields and bumps its version. With
     /// `expected_version`, fails with [`StoreError::VersionMismatch`] when
@@ -276,10 +326,31 @@ pub trait ItemStore: Send + Sync + 'static {
         id: i64,
         item: ValidItem,
         expected_version: Option<i64>,
+        origin: &Origin,
     ) -> Result<Item, StoreError>;
 
     /// Removes an item, with the same optional version check as `update`.
-    async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError>;
+    /// The deletion takes the next version (recorded with the item as it
+    /// was), and an item created again under the id carries on after it.
+    async fn delete(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        origin: &Origin,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` revisions of an item, newest first, from below
+    /// version `before` (all when `None`). Empty for an id that never
+    /// had an item (or none since history was kept).
+    async fn history(
+        &self,
+        id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Revision>, StoreError>;
+
+    /// The revision of an item that made `version`.
+    async fn revision_at(&self, id: i64, version: i64) -> Result<Option<Revision>, StoreError>;
 
     /// Distinct categories in use, sorted.
     async fn categories(&self) -> Result<Vec<String>, StoreError>;

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use super::cursor::{self, Key, Position};
 use super::{fold_case, Credential};
-use crate::domain::{Item, ItemQuery, Role, SortField, User};
+use crate::domain::{Action, Door, Fields, Item, ItemQuery, Revision, Role, SortField, User};
 
 macro_rules! item_columns {
     () => {
@@ -390,6 +390,7 @@ pub(crate) trait SqlRow {
     fn text(&self, i: usize) -> Result<String, Self::Error>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
     fn opt_real(&self, i: usize) -> Result<Option<f64>, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
     fn flag(&self, i: usize) -> Result<bool, Self::Error>;
 }
 
@@ -404,6 +405,102 @@ pub(crate) fn item_from_row<R: SqlRow>(row: &R) -> Result<Item, R::Error> {
         created_at: row.text(5)?,
         updated_at: row.text(6)?,
         version: row.int(7)?,
+    })
+}
+
+/// The columns of `item_revisions` in the order [`revision_from_row`]
+/// reads them (the backends write them in this order too).
+macro_rules! revision_columns {
+    () => {
+        "item_id, version, action, at, actor, token, door, request_id, reverted_to, name, \
+         description, category, price, created_at, had_before, old_name, old_description, \
+         old_category, old_price"
+    };
+}
+pub(crate) use revision_columns;
+
+/// A page of an item's revisions, newest first, below version `$2`.
+pub(crate) fn history(dialect: Dialect) -> &'static str {
+    static SQLITE: LazyLock<String> = LazyLock::new(|| history_sql(Dialect::Sqlite));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| history_sql(Dialect::Postgres));
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    }
+}
+
+fn history_sql(dialect: Dialect) -> String {
+    format!(
+        "SELECT {} FROM item_revisions WHERE item_id = {} AND version < {} \
+         ORDER BY version DESC LIMIT {}",
+        revision_columns!(),
+        dialect.placeholder(1),
+        dialect.placeholder(2),
+        dialect.placeholder(3)
+    )
+}
+
+/// One revision of an item (`$1`) by its version (`$2`).
+pub(crate) fn revision_at(dialect: Dialect) -> &'static str {
+    static SQLITE: LazyLock<String> = LazyLock::new(|| revision_at_sql(Dialect::Sqlite));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| revision_at_sql(Dialect::Postgres));
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    }
+}
+
+fn revision_at_sql(dialect: Dialect) -> String {
+    format!(
+        "SELECT {} FROM item_revisions WHERE item_id = {} AND version = {}",
+        revision_columns!(),
+        dialect.placeholder(1),
+        dialect.placeholder(2)
+    )
+}
+
+/// A revision from [`revision_columns`]. The action and door columns hold
+/// only what the server writes; anything else reads as an update through
+/// REST rather than failing the whole history.
+pub(crate) fn revision_from_row<R: SqlRow>(row: &R) -> Result<Revision, R::Error> {
+    let version = row.int(1)?;
+    let at = row.text(3)?;
+    let item = Item {
+        id: row.int(0)?,
+        name: row.text(9)?,
+        description: row.opt_text(10)?,
+        category: row.opt_text(11)?,
+        price: row.opt_real(12)?,
+        created_at: row.text(13)?,
+        updated_at: at.clone(),
+        version,
+    };
+    let action = Action::parse(&row.text(2)?).unwrap_or(Action::Update);
+    let before = match row.flag(14)? {
+        true => Some(Fields {
+            name: row.opt_text(15)?.unwrap_or_default(),
+            description: row.opt_text(16)?,
+            category: row.opt_text(17)?,
+            price: row.opt_real(18)?,
+        }),
+        false => None,
+    };
+    let changes = match action {
+        Action::Delete => Vec::new(),
+        _ => Fields::of(&item).changes_from(before.as_ref()),
+    };
+    Ok(Revision {
+        item_id: item.id,
+        version,
+        action,
+        at,
+        actor: row.opt_text(4)?,
+        token: row.opt_text(5)?,
+        door: Door::parse(&row.text(6)?).unwrap_or_default(),
+        request_id: row.opt_text(7)?,
+        reverted_to: row.opt_int(8)?,
+        item,
+        changes,
     })
 }
 

@@ -20,7 +20,7 @@ use super::read::{FileProblem, Reader, Record};
 use super::Format;
 use crate::domain::{ItemDraft, ItemObject, ObjectProblem, ValidItem};
 use crate::server::store::{
-    ImportBatch, ImportRow, ItemStore, OnError, StoreError, MAX_REPORTED_ROWS,
+    ImportBatch, ImportRow, ItemStore, OnError, Origin, StoreError, MAX_REPORTED_ROWS,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -40,6 +40,8 @@ pub struct ImportOptions {
     pub declared_bytes: Option<u64>,
     /// Longest wait for the next part of the file.
     pub idle_timeout: Duration,
+    /// Who imports, for the items' revisions.
+    pub origin: Origin,
 }
 
 /// A row that was not imported, and why.
@@ -164,7 +166,7 @@ where
 
     let (batches, rows) = mpsc::channel(4);
     let feeding = tokio::task::spawn_blocking(move || spool.feed(&batches));
-    let stored = store.import(rows, options.on_error).await;
+    let stored = store.import(rows, options.on_error, &options.origin).await;
     let fed = feeding
         .await
         .map_err(|e| ImportError::Spool(std::io::Error::other(e)))?;

@@ -14,12 +14,13 @@ use std::pin::pin;
 
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{postgres_error, PostgresStore};
+use crate::server::store::sql::revision_columns;
 use crate::server::store::{
-    now_rfc3339, FoldedText, ImportBatch, ImportRows, Imported, OnError, RefusedRow, StoreError,
-    MAX_REPORTED_ROWS,
+    now_rfc3339, FoldedText, ImportBatch, ImportRows, Imported, OnError, Origin, RefusedRow,
+    StoreError, MAX_REPORTED_ROWS,
 };
 
 /// The rows as they arrive (each with its id: given, or `assigned` from
@@ -70,53 +71,104 @@ const REPEATED: &str = "WITH numbered AS (\
 const RETIRED_AMONG: &str =
     "SELECT EXISTS (SELECT 1 FROM retired_item_ids WHERE id BETWEEN $1 AND $2)";
 
+/// Records the revision of each row of the `inserted` step: `$2` names
+/// the user, `$3` the token, `$4` the request.
+macro_rules! record_imported {
+    () => {
+        concat!(
+            "revision AS (INSERT INTO item_revisions (",
+            revision_columns!(),
+            ") SELECT id, version, 'import', $1::text, $2::text, $3::text, 'import', $4::text, \
+             NULL, name, description, category, price, created_at, FALSE, NULL, NULL, NULL, \
+             NULL FROM inserted) "
+        )
+    };
+}
+
+/// What the inserts return, for their revisions.
+macro_rules! returning {
+    () => {
+        "RETURNING id, version, name, description, category, price, created_at"
+    };
+}
+
 /// The whole set at once. An id in use fails it (unique violation).
-/// `$1` is the time.
-const INSERT_ALL: &str = "INSERT INTO items (id, name, description, category, price, \
+/// `$1` is the time; answers how many rows it stored.
+const INSERT_ALL: &str = concat!(
+    "WITH inserted AS (INSERT INTO items (id, name, description, category, price, \
      created_at, updated_at, version, name_folded, description_folded, category_folded) \
      SELECT id, name, description, category, price, $1::text, $1::text, 1, name_folded, \
-     description_folded, category_folded FROM import_rows";
+     description_folded, category_folded FROM import_rows ",
+    returning!(),
+    "), ",
+    record_imported!(),
+    "SELECT count(*) FROM inserted"
+);
 
 /// The same, when rows name their ids: an id of a deleted item carries on
 /// from its last version.
-const INSERT_ALL_NAMED: &str = "INSERT INTO items (id, name, description, category, price, \
+const INSERT_ALL_NAMED: &str = concat!(
+    "WITH inserted AS (INSERT INTO items (id, name, description, category, price, \
      created_at, updated_at, version, name_folded, description_folded, category_folded) \
      SELECT r.id, r.name, r.description, r.category, r.price, $1::text, $1::text, \
      coalesce(t.version, 0) + 1, r.name_folded, r.description_folded, r.category_folded \
-     FROM import_rows r LEFT JOIN item_tombstones t ON NOT r.assigned AND t.id = r.id";
+     FROM import_rows r LEFT JOIN item_tombstones t ON NOT r.assigned AND t.id = r.id ",
+    returning!(),
+    "), ",
+    record_imported!(),
+    "SELECT count(*) FROM inserted"
+);
 
 /// The slower way, first step: the rows that name their ids, each left out
-/// when its id is in use, and then refused.
-const INSERT_NAMED: &str = "WITH inserted AS (\
+/// when its id is in use, and then refused. Answers how many it refused.
+const INSERT_NAMED: &str = concat!(
+    "WITH inserted AS (\
         INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
         version, name_folded, description_folded, category_folded) \
         SELECT r.id, r.name, r.description, r.category, r.price, $1::text, $1::text, \
         coalesce(t.version, 0) + 1, r.name_folded, r.description_folded, r.category_folded \
         FROM import_rows r LEFT JOIN item_tombstones t ON t.id = r.id WHERE NOT r.assigned \
-        ON CONFLICT (id) DO NOTHING RETURNING id) \
-     INSERT INTO import_refused SELECT r.line, r.id FROM import_rows r \
-     WHERE NOT r.assigned AND NOT EXISTS (SELECT 1 FROM inserted x WHERE x.id = r.id)";
+        ON CONFLICT (id) DO NOTHING ",
+    returning!(),
+    "), ",
+    record_imported!(),
+    ", refused AS (INSERT INTO import_refused SELECT r.line, r.id FROM import_rows r \
+     WHERE NOT r.assigned AND NOT EXISTS (SELECT 1 FROM inserted x WHERE x.id = r.id) \
+     RETURNING 1) \
+     SELECT count(*) FROM refused"
+);
 
 /// Second step: the rows given an id, each left out when that id is in use
 /// (by a row of the first step or a client's choice) or retired.
-const INSERT_ASSIGNED: &str = "WITH inserted AS (\
+const INSERT_ASSIGNED: &str = concat!(
+    "WITH inserted AS (\
         INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
         version, name_folded, description_folded, category_folded) \
         SELECT r.id, r.name, r.description, r.category, r.price, $1::text, $1::text, 1, \
         r.name_folded, r.description_folded, r.category_folded \
         FROM import_rows r WHERE r.assigned \
         AND NOT EXISTS (SELECT 1 FROM retired_item_ids x WHERE x.id = r.id) \
-        ON CONFLICT (id) DO NOTHING RETURNING id) \
-     INSERT INTO import_left_out SELECT r.line, r.id FROM import_rows r \
-     WHERE r.assigned AND NOT EXISTS (SELECT 1 FROM inserted x WHERE x.id = r.id)";
+        ON CONFLICT (id) DO NOTHING ",
+    returning!(),
+    "), ",
+    record_imported!(),
+    "INSERT INTO import_left_out SELECT r.line, r.id FROM import_rows r \
+     WHERE r.assigned AND NOT EXISTS (SELECT 1 FROM inserted x WHERE x.id = r.id)"
+);
 
 /// Last step: the left-out rows each take the next free id instead, in the
 /// order of the lines. `$1` is the time.
-const REASSIGN: &str = "INSERT INTO items (id, name, description, category, price, created_at, \
+const REASSIGN: &str = concat!(
+    "WITH inserted AS (INSERT INTO items (id, name, description, category, price, created_at, \
      updated_at, version, name_folded, description_folded, category_folded) \
      SELECT next_item_id(), r.name, r.description, r.category, r.price, $1::text, $1::text, 1, \
      r.name_folded, r.description_folded, r.category_folded \
-     FROM import_rows r JOIN import_left_out l ON l.line = r.line ORDER BY r.line";
+     FROM import_rows r JOIN import_left_out l ON l.line = r.line ORDER BY r.line ",
+    returning!(),
+    "), ",
+    record_imported!(),
+    "SELECT count(*) FROM inserted"
+);
 
 /// Runs an import on `client` (a pooled connection, the import's alone),
 /// taking the ids of rows without one through another of `store`'s.
@@ -125,6 +177,7 @@ pub(super) async fn import(
     client: &mut deadpool_postgres::Object,
     rows: &mut ImportRows,
     on_error: OnError,
+    origin: &Origin,
 ) -> Result<Imported, StoreError> {
     let tx = client.transaction().await.map_err(postgres_error)?;
     tx.batch_execute(STAGING).await.map_err(postgres_error)?;
@@ -207,6 +260,9 @@ pub(super) async fn import(
     // insert runs: the answer lists every row whose id is taken.
     let imported = {
         let now = now_rfc3339();
+        let stamp: [&(dyn ToSql + Sync); 4] =
+            [&now, &origin.actor, &origin.token, &origin.request_id];
+        let count = |row: tokio_postgres::Row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
         let retired_among = match assigned {
             Some((least, greatest)) => tx
                 .query_one(RETIRED_AMONG, &[&least, &greatest])
@@ -225,7 +281,7 @@ pub(super) async fn import(
             } else {
                 INSERT_ALL
             };
-            match tx.execute(insert, &[&now]).await {
+            match tx.query_one(insert, &stamp).await.map(count) {
                 Ok(n) => {
                     tx.batch_execute("RELEASE SAVEPOINT import_all")
                         .await
@@ -246,16 +302,17 @@ pub(super) async fn import(
                 tracing::info!("an id of the import is in use or retired: sorting the rows out");
                 let taken = match named_ids {
                     true => tx
-                        .execute(INSERT_NAMED, &[&now])
+                        .query_one(INSERT_NAMED, &stamp)
                         .await
+                        .map(count)
                         .map_err(postgres_error)?,
                     false => 0,
                 };
                 if assigned.is_some() {
-                    tx.execute(INSERT_ASSIGNED, &[&now])
+                    tx.execute(INSERT_ASSIGNED, &stamp)
                         .await
                         .map_err(postgres_error)?;
-                    tx.execute(REASSIGN, &[&now])
+                    tx.query_one(REASSIGN, &stamp)
                         .await
                         .map_err(postgres_error)?;
                 }

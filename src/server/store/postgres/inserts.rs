@@ -27,8 +27,8 @@ use tokio_postgres::types::ToSql;
 use super::connections::{Connection, Connections};
 use super::{item, postgres_error};
 use crate::domain::{Item, ValidItem};
-use crate::server::store::sql::item_columns;
-use crate::server::store::{now_rfc3339, DbError, FoldedText, StoreError};
+use crate::server::store::sql::{item_columns, revision_columns};
+use crate::server::store::{now_rfc3339, DbError, FoldedText, Origin, StoreError};
 use crate::server::telemetry::CommitMetrics;
 
 /// Most creates one group carries.
@@ -39,15 +39,36 @@ const QUEUE: usize = 4096;
 
 /// One create: under `$1`, or under the next free id when `$1` is null
 /// (`coalesce` calls `next_item_id()` only then).
-pub(super) const INSERT_ONE: &str = concat!(
-    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
-     version, name_folded, description_folded, category_folded) \
+const INSERT_ONE: &str = concat!(
+    "WITH inserted AS (INSERT INTO items (id, name, description, category, price, created_at, \
+     updated_at, version, name_folded, description_folded, category_folded) \
      VALUES (coalesce($1::bigint, next_item_id()), $2, $3, $4, $5, $6, $6, \
      coalesce((SELECT version FROM item_tombstones WHERE id = $1::bigint), 0) + 1, \
      $7, $8, $9) \
      RETURNING ",
-    item_columns!()
+    item_columns!(),
+    "), revision AS (INSERT INTO item_revisions (",
+    revision_columns!(),
+    ") SELECT id, version, 'create', created_at, $10::text, $11::text, $12::text, $13::text, \
+     NULL, name, description, \
+     category, price, created_at, FALSE, NULL, NULL, NULL, NULL FROM inserted) \
+     SELECT * FROM inserted"
 );
+
+/// Records the revision of each create of a group, from the `inserted`
+/// and `input` steps of [`INSERT_GROUP`] and [`INSERT_ASSIGNED`].
+macro_rules! record_created {
+    () => {
+        concat!(
+            "revision AS (INSERT INTO item_revisions (",
+            revision_columns!(),
+            ") SELECT i.id, i.version, 'create', i.created_at, input.actor, input.token, \
+             input.door, input.request_id, NULL, i.name, i.description, i.category, i.price, \
+             i.created_at, FALSE, NULL, NULL, NULL, NULL \
+             FROM inserted i JOIN input ON input.id = i.id) "
+        )
+    };
+}
 
 /// The whole group in one statement (one round trip, one commit). The
 /// creates come in parallel arrays; those that name no id get one straight
@@ -66,11 +87,12 @@ const INSERT_GROUP: &str = concat!(
      input AS MATERIALIZED (\
         SELECT r.n, coalesce(r.id, ids.id) AS id, r.id IS NULL AS assigned, r.name, \
         r.description, r.category, r.price, r.now, r.name_folded, r.description_folded, \
-        r.category_folded \
+        r.category_folded, r.actor, r.token, r.door, r.request_id \
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[], \
-        $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[]) WITH ORDINALITY \
+        $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $13::text[], \
+        $14::text[], $15::text[], $16::text[]) WITH ORDINALITY \
         AS r(id, name, description, category, price, now, name_folded, description_folded, \
-        category_folded, slot, n) \
+        category_folded, slot, actor, token, door, request_id, n) \
         LEFT JOIN ids ON ids.slot = r.slot), \
      inserted AS (\
         INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
@@ -82,7 +104,9 @@ const INSERT_GROUP: &str = concat!(
         WHERE NOT (assigned AND EXISTS (SELECT 1 FROM retired_item_ids t WHERE t.id = input.id)) \
         ON CONFLICT (id) DO NOTHING RETURNING ",
     item_columns!(),
-    ") SELECT inserted.*, input.n FROM input LEFT JOIN inserted ON inserted.id = input.id \
+    "), ",
+    record_created!(),
+    "SELECT inserted.*, input.n FROM input LEFT JOIN inserted ON inserted.id = input.id \
      ORDER BY input.n"
 );
 
@@ -96,9 +120,9 @@ const INSERT_ASSIGNED: &str = concat!(
     "WITH input AS MATERIALIZED (\
         SELECT nextval('item_ids') AS id, r.* \
         FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $6::text[], $7::text[], \
-        $8::text[]) WITH ORDINALITY \
+        $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY \
         AS r(name, description, category, price, name_folded, description_folded, \
-        category_folded, n)), \
+        category_folded, actor, token, door, request_id, n)), \
      inserted AS (\
         INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
         version, name_folded, description_folded, category_folded) \
@@ -107,7 +131,9 @@ const INSERT_ASSIGNED: &str = concat!(
         WHERE NOT EXISTS (SELECT 1 FROM retired_item_ids t WHERE t.id = input.id) \
         ON CONFLICT (id) DO NOTHING RETURNING ",
     item_columns!(),
-    ") SELECT inserted.*, input.n FROM input LEFT JOIN inserted ON inserted.id = input.id \
+    "), ",
+    record_created!(),
+    "SELECT inserted.*, input.n FROM input LEFT JOIN inserted ON inserted.id = input.id \
      ORDER BY input.n"
 );
 
@@ -115,6 +141,7 @@ const INSERT_ASSIGNED: &str = concat!(
 struct Create {
     id: Option<i64>,
     item: ValidItem,
+    origin: Origin,
     reply: oneshot::Sender<Result<Item, StoreError>>,
 }
 
@@ -141,11 +168,21 @@ impl Inserts {
 
     /// Stores `item` under `id`, or under the next free id; answers once
     /// the row is durable.
-    pub async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
+    pub async fn create(
+        &self,
+        id: Option<i64>,
+        item: ValidItem,
+        origin: Origin,
+    ) -> Result<Item, StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::backend("the store is shutting down");
         self.queue
-            .send(Create { id, item, reply })
+            .send(Create {
+                id,
+                item,
+                origin,
+                reply,
+            })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -259,6 +296,22 @@ async fn insert_group(client: &Connection, group: &[Create]) -> Result<Vec<Outco
         .collect();
     let categories_folded: Vec<Option<&str>> =
         creates.iter().map(|(_, f)| f.category.as_deref()).collect();
+    let actors: Vec<Option<&str>> = creates
+        .iter()
+        .map(|(c, _)| c.origin.actor.as_deref())
+        .collect();
+    let tokens: Vec<Option<&str>> = creates
+        .iter()
+        .map(|(c, _)| c.origin.token.as_deref())
+        .collect();
+    let doors: Vec<&str> = creates
+        .iter()
+        .map(|(c, _)| c.origin.door.as_str())
+        .collect();
+    let request_ids: Vec<Option<&str>> = creates
+        .iter()
+        .map(|(c, _)| c.origin.request_id.as_deref())
+        .collect();
     // What only the general statement takes, for a group in which some
     // create names its id.
     let ids: Vec<Option<i64>>;
@@ -276,6 +329,10 @@ async fn insert_group(client: &Connection, group: &[Create]) -> Result<Vec<Outco
             &names_folded,
             &descriptions_folded,
             &categories_folded,
+            &actors,
+            &tokens,
+            &doors,
+            &request_ids,
         ];
         (INSERT_ASSIGNED, params)
     } else {
@@ -312,6 +369,10 @@ async fn insert_group(client: &Connection, group: &[Create]) -> Result<Vec<Outco
             &slots,
             &draw,
             &chosen_ids,
+            &actors,
+            &tokens,
+            &doors,
+            &request_ids,
         ];
         (INSERT_GROUP, params)
     };
@@ -348,7 +409,7 @@ async fn insert_group(client: &Connection, group: &[Create]) -> Result<Vec<Outco
 
 /// One create in a statement of its own; says whether it stored a row.
 async fn one_by_one(client: &Connection, create: Create) -> bool {
-    let outcome = insert_one(client, create.id, &create.item).await;
+    let outcome = insert_one(client, create.id, &create.item, &create.origin).await;
     let stored = outcome.is_ok();
     let _ = create.reply.send(outcome);
     stored
@@ -361,6 +422,7 @@ async fn insert_one(
     client: &Connection,
     id: Option<i64>,
     item_in: &ValidItem,
+    origin: &Origin,
 ) -> Result<Item, StoreError> {
     let folded = FoldedText::of_item(item_in);
     let now = now_rfc3339();
@@ -387,6 +449,10 @@ async fn insert_one(
                 &folded.name,
                 &folded.description,
                 &folded.category,
+                &origin.actor,
+                &origin.token,
+                &origin.door.as_str(),
+                &origin.request_id,
             ],
         )
         .await;

@@ -43,12 +43,12 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use super::cursor;
-use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
+use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
     announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportRows,
-    Imported, ItemBatches, ItemStore, OnError, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
+    Imported, ItemBatches, ItemStore, OnError, Origin, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
 };
-use crate::domain::{ChangeKind, Item, ItemQuery, Listing, Total, ValidItem};
+use crate::domain::{ChangeKind, Item, ItemQuery, Listing, Revision, Total, ValidItem};
 use crate::server::telemetry::CommitMetrics;
 
 mod embedded {
@@ -64,25 +64,39 @@ const MIGRATION_LOCK: i64 = 0x6974_656d_7365_7276; // "itemserv"
 
 const SELECT_BY_ID: &str = concat!("SELECT ", item_columns!(), " FROM items WHERE id = $1");
 
+/// Replaces an item's fields and records the revision (`update_item()` in
+/// the migration: it locks the row before reading what it was).
 const UPDATE: &str = concat!(
-    "UPDATE items SET name = $2, description = $3, category = $4, price = $5, \
-     updated_at = $6, version = version + 1, name_folded = $8, description_folded = $9, \
-     category_folded = $10 WHERE id = $1 AND ($7::bigint IS NULL OR version = $7) RETURNING ",
-    item_columns!()
+    "SELECT ",
+    item_columns!(),
+    " FROM update_item($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 );
 
-/// Deletes, keeps the item's last version (a later item under its id
-/// carries on from it), and retires the id when a client had chosen it
-/// above the sequence (so it is never assigned later); answers how many
-/// rows went.
-const DELETE: &str = "WITH deleted AS (\
+/// Deletes, records the deletion as the item's next version (with the
+/// item as it was), keeps that version (a later item under its id carries
+/// on after it), and retires the id when a client had chosen it above the
+/// sequence (so it is never assigned later); answers how many rows went.
+const DELETE: &str = concat!(
+    "WITH deleted AS (\
      DELETE FROM items WHERE id = $1 AND ($2::bigint IS NULL OR version = $2) \
-     RETURNING id, version), \
+     RETURNING id, version + 1 AS version, name, description, category, price, created_at), \
      tombstone AS (INSERT INTO item_tombstones (id, version) SELECT id, version FROM deleted \
      ON CONFLICT (id) DO UPDATE SET version = excluded.version), \
      retired AS (INSERT INTO retired_item_ids (id) SELECT id FROM deleted \
-     WHERE id > (SELECT last_value FROM item_ids) ON CONFLICT DO NOTHING) \
-     SELECT count(*) FROM deleted";
+     WHERE id > (SELECT last_value FROM item_ids) ON CONFLICT DO NOTHING), \
+     revision AS (INSERT INTO item_revisions (",
+    revision_columns!(),
+    ") SELECT id, version, 'delete', $3::text, $4::text, $5::text, $6::text, $7::text, NULL, \
+     name, description, category, \
+     price, created_at, FALSE, NULL, NULL, NULL, NULL FROM deleted) \
+     SELECT count(*) FROM deleted"
+);
+
+/// A demo item of a new database, under its id: nobody's change, so no
+/// revision (as on SQLite).
+const SEED_ONE: &str = "INSERT INTO items (id, name, description, category, price, created_at, \
+     updated_at, version, name_folded, description_folded, category_folded) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, $9)";
 
 /// How to open a [`PostgresStore`].
 pub struct PostgresOptions {
@@ -312,7 +326,7 @@ async fn migrate(client: &mut tokio_postgres::Client, seed: bool) -> Result<(), 
             for (id, item) in demo_items()? {
                 let folded = FoldedText::of_item(&item);
                 tx.execute(
-                    inserts::INSERT_ONE,
+                    SEED_ONE,
                     &[
                         &id,
                         &item.name(),
@@ -415,6 +429,9 @@ impl SqlRow for Row {
     fn opt_real(&self, i: usize) -> Result<Option<f64>, Self::Error> {
         self.try_get(i)
     }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error> {
+        self.try_get(i)
+    }
     fn flag(&self, i: usize) -> Result<bool, Self::Error> {
         self.try_get(i)
     }
@@ -509,28 +526,35 @@ impl ItemStore for PostgresStore {
         &self,
         mut rows: ImportRows,
         on_error: OnError,
+        origin: &Origin,
     ) -> Result<Imported, StoreError> {
         let mut client = self.client().await?;
-        let outcome = import::import(self, &mut client, &mut rows, on_error).await?;
+        let outcome = import::import(self, &mut client, &mut rows, on_error, origin).await?;
         if outcome.imported > 0 {
             self.announcer.send(ChangeKind::Bulk, None, None);
         }
         Ok(outcome)
     }
 
-    #[tracing::instrument(level = "debug", name = "postgres.create", skip(self, item))]
-    async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
-        let created = self.inserts.create(id, item).await?;
+    #[tracing::instrument(level = "debug", name = "postgres.create", skip(self, item, origin))]
+    async fn create(
+        &self,
+        id: Option<i64>,
+        item: ValidItem,
+        origin: &Origin,
+    ) -> Result<Item, StoreError> {
+        let created = self.inserts.create(id, item, origin.clone()).await?;
         self.announce(ChangeKind::Created, created.id, Some(created.version));
         Ok(created)
     }
 
-    #[tracing::instrument(level = "debug", name = "postgres.update", skip(self, item_in))]
+    #[tracing::instrument(level = "debug", name = "postgres.update", skip(self, item_in, origin))]
     async fn update(
         &self,
         id: i64,
         item_in: ValidItem,
         expected_version: Option<i64>,
+        origin: &Origin,
     ) -> Result<Item, StoreError> {
         let folded = FoldedText::of_item(&item_in);
         let updated = self
@@ -547,6 +571,12 @@ impl ItemStore for PostgresStore {
                     &folded.name,
                     &folded.description,
                     &folded.category,
+                    &origin.update_action().as_str(),
+                    &origin.actor,
+                    &origin.token,
+                    &origin.door.as_str(),
+                    &origin.request_id,
+                    &origin.reverts,
                 ],
             ))
             .await?;
@@ -560,10 +590,26 @@ impl ItemStore for PostgresStore {
         }
     }
 
-    #[tracing::instrument(level = "debug", name = "postgres.delete", skip(self))]
-    async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError> {
+    #[tracing::instrument(level = "debug", name = "postgres.delete", skip(self, origin))]
+    async fn delete(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
         let row = self
-            .write(self.query_one(DELETE, &[&id, &expected_version]))
+            .write(self.query_one(
+                DELETE,
+                &[
+                    &id,
+                    &expected_version,
+                    &now_rfc3339(),
+                    &origin.actor,
+                    &origin.token,
+                    &origin.door.as_str(),
+                    &origin.request_id,
+                ],
+            ))
             .await?;
         if row.try_get::<_, i64>(0).map_err(postgres_error)? == 1 {
             self.announce(ChangeKind::Deleted, id, None);
@@ -571,6 +617,34 @@ impl ItemStore for PostgresStore {
         } else {
             Err(self.missing_or_moved(id, expected_version).await)
         }
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.history", skip(self))]
+    async fn history(
+        &self,
+        id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let rows = self
+            .query(
+                sql::history(Dialect::Postgres),
+                &[&id, &before.unwrap_or(i64::MAX), &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| sql::revision_from_row(row).map_err(postgres_error))
+            .collect()
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.revision_at", skip(self))]
+    async fn revision_at(&self, id: i64, version: i64) -> Result<Option<Revision>, StoreError> {
+        let row = self
+            .points
+            .query_opt(sql::revision_at(Dialect::Postgres), &[&id, &version])
+            .await?;
+        row.map(|row| sql::revision_from_row(&row).map_err(postgres_error))
+            .transpose()
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.categories", skip_all)]

@@ -22,12 +22,14 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::cursor;
-use super::sql::{self, item_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
+use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
     now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
-    ItemStore, OnError, RefusedRow, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
+    ItemStore, OnError, Origin, RefusedRow, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
 };
-use crate::domain::{ChangeKind, Item, ItemQuery, Listing, Total, ValidItem, MAX_ITEM_ID};
+use crate::domain::{
+    Action, ChangeKind, Fields, Item, ItemQuery, Listing, Revision, Total, ValidItem, MAX_ITEM_ID,
+};
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
 
@@ -93,6 +95,11 @@ fn item_row(row: &Row<'_>) -> rusqlite::Result<Item> {
     sql::item_from_row(row)
 }
 
+/// A revision from [`revision_columns`].
+fn revision_row(row: &Row<'_>) -> rusqlite::Result<Revision> {
+    sql::revision_from_row(row)
+}
+
 fn to_value(value: SqlValue) -> rusqlite::types::Value {
     use rusqlite::types::Value;
     match value {
@@ -114,6 +121,9 @@ impl SqlRow for Row<'_> {
         self.get(i)
     }
     fn opt_real(&self, i: usize) -> rusqlite::Result<Option<f64>> {
+        self.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
         self.get(i)
     }
     fn flag(&self, i: usize) -> rusqlite::Result<bool> {
@@ -194,6 +204,7 @@ pub(super) fn insert(
     tx: &Connection,
     id: Option<i64>,
     item: &ValidItem,
+    origin: Option<&Origin>,
 ) -> Result<Item, StoreError> {
     let id = match id {
         Some(id) => id,
@@ -223,17 +234,62 @@ pub(super) fn insert(
             ],
             item_row,
         );
-    match result.map_err(StoreError::from) {
+    let created = match result.map_err(StoreError::from) {
         Err(StoreError::Backend(e)) if e.is_unique_violation() => Err(StoreError::Conflict(id)),
         result => result,
+    }?;
+    if let Some(origin) = origin {
+        record(tx, &created, origin.create_action(), origin, None)?;
     }
+    Ok(created)
+}
+
+/// Records a revision: `item` as the change left it (for a delete, as it
+/// was, under the deletion's version), with its fields before when it was
+/// an update.
+fn record(
+    tx: &Connection,
+    item: &Item,
+    action: Action,
+    origin: &Origin,
+    before: Option<&Fields>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(concat!(
+        "INSERT INTO item_revisions (",
+        revision_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+         ?17, ?18, ?19)"
+    ))?
+    .execute(params![
+        item.id,
+        item.version,
+        action.as_str(),
+        item.updated_at,
+        origin.actor,
+        origin.token,
+        origin.door.as_str(),
+        origin.request_id,
+        origin.reverts,
+        item.name,
+        item.description,
+        item.category,
+        item.price,
+        item.created_at,
+        before.is_some(),
+        before.map(|b| &b.name),
+        before.and_then(|b| b.description.as_deref()),
+        before.and_then(|b| b.category.as_deref()),
+        before.and_then(|b| b.price),
+    ])?;
+    Ok(())
 }
 
 /// One imported row, under its id (explicit or assigned by [`import`]).
 const INSERT_IMPORTED: &str = "INSERT INTO items (id, name, description, category, price, \
      created_at, updated_at, version, name_folded, description_folded, category_folded) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, \
-     coalesce((SELECT version FROM item_tombstones WHERE id = ?1), 0) + 1, ?7, ?8, ?9)";
+     coalesce((SELECT version FROM item_tombstones WHERE id = ?1), 0) + 1, ?7, ?8, ?9) \
+     RETURNING version";
 
 /// Whether an id may not be assigned: in use, or retired.
 const ID_TAKEN: &str = "SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1) \
@@ -247,10 +303,11 @@ fn import(
     conn: &Connection,
     rows: &mut ImportRows,
     on_error: OnError,
+    origin: &Origin,
 ) -> Result<Imported, StoreError> {
     conn.execute_batch("SAVEPOINT import")?;
     let undo = |conn: &Connection| conn.execute_batch("ROLLBACK TO import; RELEASE import");
-    match insert_imported(conn, rows) {
+    match insert_imported(conn, rows, origin) {
         Ok(outcome) if on_error == OnError::Abort && outcome.refused_total > 0 => {
             undo(conn)?;
             Ok(Imported {
@@ -280,7 +337,11 @@ const COUNT_TRIGGER: &str = "items_count_insert";
 /// table (a file of as many categories as rows must not fill the memory).
 const GATHERED_CATEGORIES: usize = 10_000;
 
-fn insert_imported(conn: &Connection, rows: &mut ImportRows) -> Result<Imported, StoreError> {
+fn insert_imported(
+    conn: &Connection,
+    rows: &mut ImportRows,
+    origin: &Origin,
+) -> Result<Imported, StoreError> {
     let now = now_rfc3339();
     let trigger: String = conn.query_row(
         "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
@@ -323,22 +384,36 @@ fn insert_imported(conn: &Connection, rows: &mut ImportRows) -> Result<Imported,
             };
             let item = &row.item;
             let folded = FoldedText::of_item(item);
-            let inserted = insert.execute(params![
-                id,
-                item.name(),
-                item.description(),
-                item.category(),
-                item.price(),
-                now,
-                folded.name,
-                folded.description,
-                folded.category,
-            ]);
+            let inserted = insert.query_row(
+                params![
+                    id,
+                    item.name(),
+                    item.description(),
+                    item.category(),
+                    item.price(),
+                    now,
+                    folded.name,
+                    folded.description,
+                    folded.category,
+                ],
+                |r| r.get::<_, i64>(0),
+            );
             match inserted.map_err(StoreError::from) {
-                Ok(_) => {
+                Ok(version) => {
                     outcome.imported += 1;
                     free_above = free_above.max(id);
                     counts.add(conn, folded.category)?;
+                    let stored = Item {
+                        id,
+                        name: item.name().to_owned(),
+                        description: item.description().map(str::to_owned),
+                        category: item.category().map(str::to_owned),
+                        price: item.price(),
+                        created_at: now.clone(),
+                        updated_at: now.clone(),
+                        version,
+                    };
+                    record(conn, &stored, Action::Import, origin, None)?;
                 }
                 Err(StoreError::Backend(e)) if e.is_unique_violation() => {
                     outcome.refuse(RefusedRow { line: row.line, id })
@@ -579,11 +654,13 @@ impl ItemStore for SqliteStore {
         &self,
         mut rows: ImportRows,
         on_error: OnError,
+        origin: &Origin,
     ) -> Result<Imported, StoreError> {
         // Other writes wait while it runs: the rows should come from a
         // file already received, not from a client still uploading.
+        let origin = origin.clone();
         let outcome = self
-            .write(move |tx| import(tx, &mut rows, on_error))
+            .write(move |tx| import(tx, &mut rows, on_error, &origin))
             .await?;
         if outcome.imported > 0 {
             self.inner.changes.publish_bulk();
@@ -591,30 +668,54 @@ impl ItemStore for SqliteStore {
         Ok(outcome)
     }
 
-    #[tracing::instrument(level = "debug", name = "sqlite.create", skip(self, item))]
-    async fn create(&self, id: Option<i64>, item: ValidItem) -> Result<Item, StoreError> {
-        let created = self.write(move |tx| insert(tx, id, &item)).await?;
+    #[tracing::instrument(level = "debug", name = "sqlite.create", skip(self, item, origin))]
+    async fn create(
+        &self,
+        id: Option<i64>,
+        item: ValidItem,
+        origin: &Origin,
+    ) -> Result<Item, StoreError> {
+        let origin = origin.clone();
+        let created = self
+            .write(move |tx| insert(tx, id, &item, Some(&origin)))
+            .await?;
         self.inner
             .changes
             .publish(ChangeKind::Created, created.id, Some(created.version));
         Ok(created)
     }
 
-    #[tracing::instrument(level = "debug", name = "sqlite.update", skip(self, item))]
+    #[tracing::instrument(level = "debug", name = "sqlite.update", skip(self, item, origin))]
     async fn update(
         &self,
         id: i64,
         item: ValidItem,
         expected_version: Option<i64>,
+        origin: &Origin,
     ) -> Result<Item, StoreError> {
+        let origin = origin.clone();
         self.write(move |tx| {
+            // Read on the writer's connection, in its transaction: nothing
+            // else writes between this read and the update.
+            let current = tx
+                .prepare_cached(SELECT_BY_ID)?
+                .query_row([id], item_row)
+                .optional()?
+                .ok_or(StoreError::NotFound(id))?;
+            if let Some(expected) = expected_version.filter(|v| *v != current.version) {
+                return Err(StoreError::VersionMismatch {
+                    id,
+                    expected,
+                    current: current.version,
+                });
+            }
             let folded = FoldedText::of_item(&item);
             let updated = tx
                 .prepare_cached(concat!(
                     "UPDATE items SET name = ?2, description = ?3, category = ?4, price = ?5, \
-                     updated_at = ?6, version = version + 1, name_folded = ?8, \
-                     description_folded = ?9, category_folded = ?10 \
-                     WHERE id = ?1 AND (?7 IS NULL OR version = ?7) RETURNING ",
+                     updated_at = ?6, version = version + 1, name_folded = ?7, \
+                     description_folded = ?8, category_folded = ?9 \
+                     WHERE id = ?1 RETURNING ",
                     item_columns!()
                 ))?
                 .query_row(
@@ -625,18 +726,15 @@ impl ItemStore for SqliteStore {
                         item.category(),
                         item.price(),
                         now_rfc3339(),
-                        expected_version,
                         folded.name,
                         folded.description,
                         folded.category,
                     ],
                     item_row,
-                )
-                .optional()?;
-            match updated {
-                Some(item) => Ok(item),
-                None => Err(missing_or_moved(tx, id, expected_version)?),
-            }
+                )?;
+            let before = Fields::of(&current);
+            record(tx, &updated, origin.update_action(), &origin, Some(&before))?;
+            Ok(updated)
         })
         .await
         .inspect(|item| {
@@ -646,38 +744,70 @@ impl ItemStore for SqliteStore {
         })
     }
 
-    #[tracing::instrument(level = "debug", name = "sqlite.delete", skip(self))]
-    async fn delete(&self, id: i64, expected_version: Option<i64>) -> Result<(), StoreError> {
+    #[tracing::instrument(level = "debug", name = "sqlite.delete", skip(self, origin))]
+    async fn delete(
+        &self,
+        id: i64,
+        expected_version: Option<i64>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        let origin = origin.clone();
         self.write(move |tx| {
-            let deleted: Option<i64> = tx
-                .prepare_cached(
+            let deleted = tx
+                .prepare_cached(concat!(
                     "DELETE FROM items WHERE id = ?1 AND (?2 IS NULL OR version = ?2) \
-                     RETURNING version",
-                )?
-                .query_row(params![id, expected_version], |r| r.get(0))
+                     RETURNING ",
+                    item_columns!()
+                ))?
+                .query_row(params![id, expected_version], item_row)
                 .optional()?;
-            if let Some(version) = deleted {
-                // A later item under this id carries on from this version.
-                tx.prepare_cached(
-                    "INSERT INTO item_tombstones (id, version) VALUES (?1, ?2) \
-                     ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-                )?
-                .execute([id, version])?;
-                // An id above the counter was chosen by a client; keep the
-                // counter from handing it out again later.
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO retired_item_ids (id) \
-                     SELECT ?1 WHERE ?1 > (SELECT last FROM item_id_counter)",
-                )?
-                .execute([id])?;
-                Ok(())
-            } else {
-                Err(missing_or_moved(tx, id, expected_version)?)
-            }
+            let Some(mut item) = deleted else {
+                return Err(missing_or_moved(tx, id, expected_version)?);
+            };
+            // The deletion is a version of its own; a later item under
+            // this id carries on after it.
+            item.version += 1;
+            item.updated_at = now_rfc3339();
+            tx.prepare_cached(
+                "INSERT INTO item_tombstones (id, version) VALUES (?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+            )?
+            .execute([id, item.version])?;
+            // An id above the counter was chosen by a client; keep the
+            // counter from handing it out again later.
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO retired_item_ids (id) \
+                 SELECT ?1 WHERE ?1 > (SELECT last FROM item_id_counter)",
+            )?
+            .execute([id])?;
+            record(tx, &item, Action::Delete, &origin, None)
         })
         .await?;
         self.inner.changes.publish(ChangeKind::Deleted, id, None);
         Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.history", skip(self))]
+    async fn history(
+        &self,
+        id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Revision>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(sql::history(Dialect::Sqlite))?
+                .query_map(params![id, before.unwrap_or(i64::MAX), limit], revision_row)?
+                .collect()
+        })
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.revision_at", skip(self))]
+    async fn revision_at(&self, id: i64, version: i64) -> Result<Option<Revision>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(sql::revision_at(Dialect::Sqlite))?
+                .query_row([id, version], revision_row)
+                .optional()
+        })
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.categories", skip_all)]

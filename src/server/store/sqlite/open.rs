@@ -177,7 +177,7 @@ fn migrate(conn: &mut Connection, seed_demo_items: bool) -> Result<(), StoreErro
     if applied == 0 && seed_demo_items {
         let tx = conn.transaction()?;
         for (id, item) in demo_items()? {
-            insert(&tx, Some(id), &item)?;
+            insert(&tx, Some(id), &item, None)?;
         }
         tx.commit()?;
     }
