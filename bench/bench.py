@@ -170,6 +170,30 @@ class RssSampler(threading.Thread):
             time.sleep(0.05)
 
 
+# Deletes a new id each request: the ids stocked for it, one after another.
+LUA_DELETE = """
+wrk.method = "DELETE"
+next_id = {first}
+request = function()
+  next_id = next_id + 1
+  return wrk.format(nil, "/items/" .. next_id)
+end
+"""
+
+# Items stocked before each DELETE run, per second of it: more than it can
+# delete (a run that runs out counts 404s as errors).
+DELETE_STOCK_PER_SECOND = 60_000
+# Where the stocked ids start (past anything the other scenarios create).
+DELETE_IDS = 10_000_000
+
+
+def stock(base, auth, first, count):
+    """Imports items `first + 1` to `first + count`, for deletes."""
+    lines = "".join(f'{{"id": {first + n}, "name": "to delete {n}"}}\n' for n in range(1, count + 1))
+    http_raw("POST", f"{base}/items/import", lines.encode(),
+             {"content-type": "application/x-ndjson", **auth})
+
+
 LUA_BODY = """
 wrk.method = "{method}"
 wrk.headers["Content-Type"] = "application/json"
@@ -177,13 +201,15 @@ wrk.body = [[{body}]]
 """
 
 
-def wrk(url, seconds, connections, method="GET", body=None, tmp=None, headers=None):
+def wrk(url, seconds, connections, method="GET", body=None, tmp=None, headers=None, lua=None):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
-    if body is not None:
-        script = Path(tmp) / f"s{abs(hash((url, method))) % 10**8}.lua"
-        script.write_text(LUA_BODY.format(method=method, body=json.dumps(body)))
+    if body is not None and lua is None:
+        lua = LUA_BODY.format(method=method, body=json.dumps(body))
+    if lua is not None:
+        script = Path(tmp) / f"s{abs(hash((url, method, lua))) % 10**8}.lua"
+        script.write_text(lua)
         cmd += ["-s", str(script)]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
 
@@ -256,6 +282,7 @@ def main():
             ("GET /items/?limit=100", f"{base}/items/?limit=100", "GET", None),
             ("POST /items/ (durable)", f"{base}/items/", "POST", {"name": "bench write", "price": 1.0}),
             ("PUT /items/{id} (durable)", f"{base}/items/2", "PUT", {"name": "bench update", "price": 2.0}),
+            ("DELETE /items/{id} (durable)", f"{base}/items/", "DELETE", None),
             ("GET / (server-rendered page)", f"{base}/", "GET", None),
             # Signed-in pages are rendered for every request (anonymous
             # ones come from the rendered-page cache until the next write).
@@ -272,13 +299,21 @@ def main():
         # every scenario has a baseline on either side of it in time.
         baselines = []
         runs = {name: [] for name, *_ in scenarios}
+        deleted_from = DELETE_IDS
         for repeat in range(args.repeat):
             before = wrk(baseline_url, args.seconds, args.connections)
             baselines.append(before)
             for name, url, method, body in scenarios:
-                as_admin = (method in ("POST", "PUT") and "/items/" in url) or "signed in" in name
+                as_admin = (method in ("POST", "PUT", "DELETE") and "/items/" in url) \
+                    or "signed in" in name
+                lua = None
+                if method == "DELETE":
+                    count = DELETE_STOCK_PER_SECOND * args.seconds
+                    stock(base, auth, deleted_from, count)
+                    lua = LUA_DELETE.format(first=deleted_from)
+                    deleted_from += count
                 r = wrk(url, args.seconds, args.connections, method, body, tmp,
-                        auth if as_admin else None)
+                        auth if as_admin else None, lua)
                 after = wrk(baseline_url, args.seconds, args.connections)
                 baselines.append(after)
                 r["ratio"] = r["rps"] / ((before["rps"] + after["rps"]) / 2)

@@ -8,8 +8,9 @@ written to all the time, so the caches kept per revision rarely answer).
 
 The items are written straight into the database with the server stopped,
 in the shape the server writes them (folded search text; the counts kept by
-the database's triggers), after the server has created the schema; the
-time the server then takes to be ready is printed too.
+the database's triggers), each with one revision in its history (as an
+import records), after the server has created the schema; the time the
+server then takes to be ready is printed too.
 
 Needs a release build (bench/run or scripts/run builds one) and, for
 PostgreSQL, psql.
@@ -52,6 +53,7 @@ READS = [
     ("GET /filter/?category=cat7&price_lt=10", "/filter/?category=cat7&price_lt=10&limit=20"),
     ("GET /items/?category=cat7&sort=-price", "/items/?category=cat7&sort=-price&limit=20"),
     ("GET / (item page)", "/"),
+    ("GET /items/{id}/history", "/items/{id}/history?limit=20"),
 ]
 
 def row(i, rng):
@@ -70,6 +72,7 @@ def fill_sqlite(path, n):
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     rng = random.Random(7)
     conn.execute("DELETE FROM items")
+    conn.execute("DELETE FROM item_revisions")
     start = time.time()
     for first in range(1, n + 1, BATCH):
         rows = []
@@ -81,6 +84,11 @@ def fill_sqlite(path, n):
         conn.executemany(
             "INSERT INTO items (id, name, description, category, price, created_at, updated_at, "
             "name_folded, description_folded, category_folded) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT INTO item_revisions (item_id, version, action, at, door, name, description, "
+            "category, price, created_at, had_before) "
+            "VALUES (?, 1, 'import', ?, 'import', ?, ?, ?, ?, ?, 0)",
+            [(r[0], now, r[1], r[2], r[3], r[4], now) for r in rows])
         progress(first + len(rows) - 1, n, start)
     conn.execute("UPDATE item_id_counter SET last = ?", (n,))
     conn.commit()
@@ -108,8 +116,15 @@ def fill_postgres(url, n):
                   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now
                 FROM generate_series({first}, {last}) g) s""")
         progress(last, n, start)
+    psql(url, "DELETE FROM item_revisions")
+    psql(url, """
+        INSERT INTO item_revisions (item_id, version, action, at, door, name, description,
+                                    category, price, created_at, had_before)
+        SELECT id, 1, 'import', created_at, 'import', name, description, category, price,
+               created_at, FALSE FROM items""")
     psql(url, f"SELECT setval('item_ids', {n})")
     psql(url, "VACUUM ANALYZE items")
+    psql(url, "VACUUM ANALYZE item_revisions")
     print(file=sys.stderr)
 
 

@@ -64,13 +64,31 @@ const MIGRATION_LOCK: i64 = 0x6974_656d_7365_7276; // "itemserv"
 
 const SELECT_BY_ID: &str = concat!("SELECT ", item_columns!(), " FROM items WHERE id = $1");
 
-/// Replaces an item's fields and records the revision (`update_item()` in
-/// the migration: it locks the row before reading what it was).
+/// Replaces an item's fields. Its revision is written by the
+/// `items_record_update` trigger (migration V7), which sees the row this
+/// replaced; `$11` is who makes the change (see [`origin_setting`]), set
+/// for the trigger in the same statement.
 const UPDATE: &str = concat!(
-    "SELECT ",
-    item_columns!(),
-    " FROM update_item($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    "UPDATE items SET name = $2, description = $3, category = $4, price = $5, \
+     updated_at = $6, version = version + 1, name_folded = $8, description_folded = $9, \
+     category_folded = $10 WHERE id = $1 AND ($7::bigint IS NULL OR version = $7) \
+     AND set_config('itemserve.origin', $11, true) IS NOT NULL RETURNING ",
+    item_columns!()
 );
+
+/// Who makes an update, as the update trigger reads it from the
+/// transaction's `itemserve.origin` setting.
+fn origin_setting(origin: &Origin) -> String {
+    serde_json::json!({
+        "action": origin.update_action().as_str(),
+        "actor": origin.actor,
+        "token": origin.token,
+        "door": origin.door.as_str(),
+        "request_id": origin.request_id,
+        "reverted_to": origin.reverts,
+    })
+    .to_string()
+}
 
 /// Deletes, records the deletion as the item's next version (with the
 /// item as it was), keeps that version (a later item under its id carries
@@ -571,12 +589,7 @@ impl ItemStore for PostgresStore {
                     &folded.name,
                     &folded.description,
                     &folded.category,
-                    &origin.update_action().as_str(),
-                    &origin.actor,
-                    &origin.token,
-                    &origin.door.as_str(),
-                    &origin.request_id,
-                    &origin.reverts,
+                    &origin_setting(origin),
                 ],
             ))
             .await?;
