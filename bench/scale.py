@@ -146,11 +146,13 @@ def next_cursor(base, path):
     return target.split("cursor=", 1)[1].split(">", 1)[0].split("&", 1)[0]
 
 
-def measure(base, auth, n, rounds):
+def measure(base, auth, n, rounds, only=()):
     rng = random.Random(11)
     results = []
     cursor = next_cursor(base, "/items/?skip=899980&limit=20")
     for label, path in READS:
+        if only and not any(o in label for o in only):
+            continue
         times = []
         for _ in range(rounds):
             target = rng.randint(1, n)
@@ -183,6 +185,8 @@ def main():
     ap.add_argument("--items", type=int, default=10_000_000)
     ap.add_argument("--database-url", help="postgres://... (default: a new SQLite file)")
     ap.add_argument("--rounds", type=int, default=40, help="requests per read path")
+    ap.add_argument("--only", action="append", default=[],
+                    help="measure only the read paths whose label contains this text (repeatable)")
     args = ap.parse_args()
     if not SERVER.exists():
         raise SystemExit(f"{SERVER} is missing: build the release server first (bench/run)")
@@ -202,7 +206,7 @@ def main():
             try:
                 print(f"{backend}, {args.items:,} items (ready after {started:.1f} s):",
                       flush=True)
-                measure(base, login(base), args.items, args.rounds)
+                measure(base, login(base), args.items, args.rounds, args.only)
             finally:
                 process.terminate()
                 process.wait()

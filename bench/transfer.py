@@ -100,9 +100,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=10_000_000)
     ap.add_argument("--database-url", help="postgres://... (default: new SQLite files)")
+    ap.add_argument("--server", type=Path, default=SERVER,
+                    help="the itemserve binary to measure (default: the release build)")
     args = ap.parse_args()
-    if not SERVER.exists():
-        raise SystemExit(f"{SERVER} is missing: build the release server first (bench/run)")
+    if not args.server.exists():
+        raise SystemExit(f"{args.server} is missing: build the release server first (bench/run)")
     n = args.items
     backend = "postgres" if args.database_url else "sqlite"
     with tempfile.TemporaryDirectory(prefix="itemserve-transfer-") as tmp:
@@ -117,7 +119,7 @@ def main():
             try:
                 os.environ["ITEMSERVE_IMPORT_MAX_BYTES"] = str(1 << 40)
                 os.environ["ITEMSERVE_SEED_DEMO_ITEMS"] = "false"
-                process, base = start_server(SERVER, ADDR, data, database_url=database_url,
+                process, base = start_server(args.server, ADDR, data, database_url=database_url,
                                              ready_timeout=600)
                 try:
                     auth = login(base)
