@@ -474,3 +474,40 @@ async fn an_import_through_either_mode_records_one_revision_per_stored_row() {
     let (status, _) = status_and_json(app.get("/items/20/history").await).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_history_page_names_the_older_ones_in_its_link_header_and_bad_revert_bodies_are_422() {
+    let app = TestApp::with().empty().start().await;
+    let id = app.create(json!({"name": "Stool"})).await["id"]
+        .as_i64()
+        .unwrap();
+    for price in [1, 2] {
+        app.put_json(
+            &format!("/items/{id}"),
+            &json!({"name": "Stool", "price": price}),
+        )
+        .await;
+    }
+    let first = app.get(&format!("/items/{id}/history?limit=2")).await;
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    let (_, page) = status_and_json(first).await;
+    let next = page["next"].as_str().unwrap();
+    assert_eq!(next, format!("/items/{id}/history?before=2&limit=2"));
+    assert_eq!(link, format!("<{next}>; rel=\"next\""));
+    let last = app.get(next).await;
+    assert!(last.headers().get("link").is_none());
+    let (_, page) = status_and_json(last).await;
+    assert_eq!(summary(page["revisions"].as_array().unwrap()).len(), 1);
+    assert_eq!(page["next"], Value::Null);
+
+    for (body, kind) in [
+        (json!([1]), "model_attributes_type"),
+        (json!({"version": 0}), "greater_than_equal"),
+        (json!({"version": 1.5}), "int_type"),
+    ] {
+        let (status, answer) =
+            status_and_json(app.post_json(&format!("/items/{id}/revert"), &body).await).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert_eq!(answer["detail"][0]["type"], kind, "{body}: {answer}");
+    }
+}
