@@ -77,6 +77,16 @@ impl From<ValidItem> for ItemDraft {
 }
 
 impl ItemDraft {
+    /// The editable fields of a stored item.
+    pub fn of(item: &Item) -> Self {
+        ItemDraft {
+            name: item.name.clone(),
+            description: item.description.clone(),
+            category: item.category.clone(),
+            price: item.price,
+        }
+    }
+
     /// Checks every field and reports every problem, not just the first.
     ///
     /// Names and categories are trimmed; blank optional fields become `None`.

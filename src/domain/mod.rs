@@ -21,9 +21,10 @@ pub use model::{
     ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,
     Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,
 };
+pub(crate) use query::parse_int;
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
 pub use redirect::local_path;
-pub use revision::{Action, Door, FieldChange, Fields, Revision};
+pub use revision::{changes, Action, Door, FieldChange, Revision};
 pub use user::{
     validate_password, validate_user_name, AccessPolicy, Denied, Permission, Role, Session, User,
     PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USER_NAME_MAX_CHARS,

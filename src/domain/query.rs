@@ -210,7 +210,8 @@ impl ItemQuery {
     }
 }
 
-fn parse_int(field: &str, raw: &str, min: u64, max: u64) -> Result<u64, FieldError> {
+/// An integer query or path parameter between `min` and `max`.
+pub(crate) fn parse_int(field: &str, raw: &str, min: u64, max: u64) -> Result<u64, FieldError> {
     let value: i128 = raw.trim().parse().map_err(|_| {
         FieldError::new(
             field,

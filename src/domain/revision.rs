@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Item;
+use super::{Item, ItemDraft};
 
 /// What a change did to the item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,62 +122,34 @@ pub struct Revision {
     pub changes: Vec<FieldChange>,
 }
 
-/// The editable fields of an item, as they were before a change.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Fields {
-    pub name: String,
-    pub description: Option<String>,
-    pub category: Option<String>,
-    pub price: Option<f64>,
-}
-
-impl Fields {
-    pub fn of(item: &Item) -> Self {
-        Fields {
-            name: item.name.clone(),
-            description: item.description.clone(),
-            category: item.category.clone(),
-            price: item.price,
-        }
-    }
-
-    /// The fields whose values differ from `before` to `self`, in the
-    /// order of the item's fields; every field that has a value when there
-    /// was nothing before.
-    pub fn changes_from(&self, before: Option<&Fields>) -> Vec<FieldChange> {
-        let empty = Fields::default();
-        let created = before.is_none();
-        let before = before.unwrap_or(&empty);
-        let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::String);
-        let price = |p: Option<f64>| p.map_or(Value::Null, Value::from);
-        let pairs = [
-            (
-                "name",
-                if created {
-                    Value::Null
-                } else {
-                    Value::String(before.name.clone())
-                },
-                Value::String(self.name.clone()),
-            ),
-            (
-                "description",
-                text(&before.description),
-                text(&self.description),
-            ),
-            ("category", text(&before.category), text(&self.category)),
-            ("price", price(before.price), price(self.price)),
-        ];
-        pairs
-            .into_iter()
-            .filter(|(_, old, new)| old != new)
-            .map(|(field, old, new)| FieldChange {
-                field: field.into(),
-                old,
-                new,
-            })
-            .collect()
-    }
+/// The fields whose values differ from `before` to `after`, in the order
+/// of the item's fields; every field that has a value when there was
+/// nothing before (a create).
+pub fn changes(before: Option<&ItemDraft>, after: &ItemDraft) -> Vec<FieldChange> {
+    let text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::String);
+    let price = |p: Option<f64>| p.map_or(Value::Null, Value::from);
+    let old_name = before.map_or(Value::Null, |b| Value::String(b.name.clone()));
+    let empty = ItemDraft::default();
+    let before = before.unwrap_or(&empty);
+    let pairs = [
+        ("name", old_name, Value::String(after.name.clone())),
+        (
+            "description",
+            text(&before.description),
+            text(&after.description),
+        ),
+        ("category", text(&before.category), text(&after.category)),
+        ("price", price(before.price), price(after.price)),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, old, new)| old != new)
+        .map(|(field, old, new)| FieldChange {
+            field: field.into(),
+            old,
+            new,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -186,31 +158,27 @@ mod tests {
 
     #[test]
     fn a_create_changes_every_field_it_sets_and_an_update_only_those_that_differ() {
-        let after = Fields {
+        let after = ItemDraft {
             name: "Lamp".into(),
             description: None,
             category: Some("Lighting".into()),
             price: Some(12.5),
         };
-        let created: Vec<_> = after
-            .changes_from(None)
-            .into_iter()
-            .map(|c| c.field)
-            .collect();
+        let created: Vec<_> = changes(None, &after).into_iter().map(|c| c.field).collect();
         assert_eq!(created, ["name", "category", "price"]);
-        let before = Fields {
+        let before = ItemDraft {
             price: Some(10.0),
             ..after.clone()
         };
         assert_eq!(
-            after.changes_from(Some(&before)),
+            changes(Some(&before), &after),
             [FieldChange {
                 field: "price".into(),
                 old: Value::from(10.0),
                 new: Value::from(12.5)
             }]
         );
-        assert!(after.changes_from(Some(&after)).is_empty());
+        assert!(changes(Some(&after), &after).is_empty());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ValidationBody, ValidationDetail};
 use super::extract::{path_id, Can, Editor, IfMatch, ItemId, JsonBody, Read};
 use super::openapi::{Detail, HistoryPage, RevertIn};
-use crate::domain::{Item, ItemDraft, Revision};
+use crate::domain::{parse_int, FieldError, Item, ItemDraft, Revision};
 use crate::server::state::AppState;
 use crate::server::store::{Origin, MAX_HISTORY_PAGE};
 
@@ -124,23 +124,15 @@ pub async fn revert(
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let version = revert_version(&body)?;
-    if state.store.get(id).await?.is_none() {
-        return Err(ApiError::item_not_found());
-    }
-    let revision = state
-        .store
-        .revision_at(id, version)
-        .await?
-        .ok_or_else(|| revision_not_found(id, version))?;
-    let old = revision.item;
-    let item = ItemDraft {
-        name: old.name,
-        description: old.description,
-        category: old.category,
-        price: old.price,
-    }
-    .validate()
-    .map_err(|errors| {
+    let Some(revision) = state.store.revision_at(id, version).await? else {
+        // Say which is missing: the item, or only that revision of it.
+        return Err(match state.store.get(id).await? {
+            Some(_) => revision_not_found(id, version),
+            None => ApiError::item_not_found(),
+        });
+    };
+    // A deleted item has revisions but no row: its update is a 404.
+    let item = ItemDraft::of(&revision.item).validate().map_err(|errors| {
         ApiError::Validation(
             errors
                 .iter()
@@ -165,24 +157,9 @@ fn revision_not_found(id: i64, version: i64) -> ApiError {
 
 /// A version from the path; anything but a positive integer is a 422.
 fn path_version(raw: &str) -> Result<i64, ApiError> {
-    match raw.parse::<i64>() {
-        Ok(version) if version >= 1 => Ok(version),
-        Ok(_) => Err(ApiError::Validation(vec![ValidationDetail::new(
-            "path",
-            "version",
-            "greater_than_equal",
-            "Input should be greater than or equal to 1",
-            json!(raw),
-        )
-        .with_ctx(json!({"ge": 1}))])),
-        Err(_) => Err(ApiError::Validation(vec![ValidationDetail::new(
-            "path",
-            "version",
-            "int_parsing",
-            "Input should be a valid integer, unable to parse string as an integer",
-            json!(raw),
-        )])),
-    }
+    positive("version", raw, i64::MAX).map_err(|e| {
+        ApiError::Validation(vec![ValidationDetail::from_field("path", &e, json!(raw))])
+    })
 }
 
 /// `before` and `limit` of a history page.
@@ -191,49 +168,27 @@ fn page_params(raw: Option<&str>) -> Result<(Option<i64>, i64), ApiError> {
     let mut limit = DEFAULT_HISTORY_PAGE;
     let mut details = Vec::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        let (least, most) = match &*key {
-            "before" => (1, i64::MAX),
-            "limit" => (1, MAX_HISTORY_PAGE),
+        let most = match &*key {
+            "before" => i64::MAX,
+            "limit" => MAX_HISTORY_PAGE,
             _ => continue,
         };
-        match value.parse::<i64>() {
-            Ok(n) if (least..=most).contains(&n) => match &*key {
-                "before" => before = Some(n),
-                _ => limit = n,
-            },
-            Ok(n) if n < least => details.push(
-                ValidationDetail::new(
-                    "query",
-                    &key,
-                    "greater_than_equal",
-                    format!("Input should be greater than or equal to {least}"),
-                    json!(value),
-                )
-                .with_ctx(json!({"ge": least})),
-            ),
-            Ok(_) => details.push(
-                ValidationDetail::new(
-                    "query",
-                    &key,
-                    "less_than_equal",
-                    format!("Input should be less than or equal to {most}"),
-                    json!(value),
-                )
-                .with_ctx(json!({"le": most})),
-            ),
-            Err(_) => details.push(ValidationDetail::new(
-                "query",
-                &key,
-                "int_parsing",
-                "Input should be a valid integer, unable to parse string as an integer",
-                json!(value),
-            )),
+        match positive(&key, &value, most) {
+            Ok(n) if key == "before" => before = Some(n),
+            Ok(n) => limit = n,
+            Err(e) => details.push(ValidationDetail::from_field("query", &e, json!(value))),
         }
     }
     match details.is_empty() {
         true => Ok((before, limit)),
         false => Err(ApiError::Validation(details)),
     }
+}
+
+/// An integer from 1 to `most` (the checks and messages of the listing's
+/// `skip` and `limit`).
+fn positive(field: &str, raw: &str, most: i64) -> Result<i64, FieldError> {
+    parse_int(field, raw, 1, most as u64).map(|n| n as i64)
 }
 
 /// The version a revert body names: `{"version": <positive integer>}`.

@@ -240,14 +240,6 @@ impl Origin {
             None => Action::Update,
         }
     }
-
-    /// What a create from this origin is recorded as.
-    pub(crate) fn create_action(&self) -> Action {
-        match self.door {
-            Door::Import => Action::Import,
-            _ => Action::Create,
-        }
-    }
 }
 
 /// Revisions of one item answered at most per page.

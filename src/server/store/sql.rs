@@ -8,7 +8,9 @@ use std::sync::LazyLock;
 
 use super::cursor::{self, Key, Position};
 use super::{fold_case, Credential};
-use crate::domain::{Action, Door, Fields, Item, ItemQuery, Revision, Role, SortField, User};
+use crate::domain::{
+    changes, Action, Door, Item, ItemDraft, ItemQuery, Revision, Role, SortField, User,
+};
 
 macro_rules! item_columns {
     () => {
@@ -477,7 +479,7 @@ pub(crate) fn revision_from_row<R: SqlRow>(row: &R) -> Result<Revision, R::Error
     };
     let action = Action::parse(&row.text(2)?).unwrap_or(Action::Update);
     let before = match row.flag(14)? {
-        true => Some(Fields {
+        true => Some(ItemDraft {
             name: row.opt_text(15)?.unwrap_or_default(),
             description: row.opt_text(16)?,
             category: row.opt_text(17)?,
@@ -487,7 +489,7 @@ pub(crate) fn revision_from_row<R: SqlRow>(row: &R) -> Result<Revision, R::Error
     };
     let changes = match action {
         Action::Delete => Vec::new(),
-        _ => Fields::of(&item).changes_from(before.as_ref()),
+        _ => changes(before.as_ref(), &ItemDraft::of(&item)),
     };
     Ok(Revision {
         item_id: item.id,

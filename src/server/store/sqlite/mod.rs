@@ -28,7 +28,8 @@ use super::{
     ItemStore, OnError, Origin, RefusedRow, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
 };
 use crate::domain::{
-    Action, ChangeKind, Fields, Item, ItemQuery, Listing, Revision, Total, ValidItem, MAX_ITEM_ID,
+    Action, ChangeKind, Item, ItemDraft, ItemQuery, Listing, Revision, Total, ValidItem,
+    MAX_ITEM_ID,
 };
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
@@ -239,7 +240,7 @@ pub(super) fn insert(
         result => result,
     }?;
     if let Some(origin) = origin {
-        record(tx, &created, origin.create_action(), origin, None)?;
+        record(tx, &created, Action::Create, origin, None)?;
     }
     Ok(created)
 }
@@ -252,7 +253,7 @@ fn record(
     item: &Item,
     action: Action,
     origin: &Origin,
-    before: Option<&Fields>,
+    before: Option<&ItemDraft>,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(concat!(
         "INSERT INTO item_revisions (",
@@ -732,7 +733,7 @@ impl ItemStore for SqliteStore {
                     ],
                     item_row,
                 )?;
-            let before = Fields::of(&current);
+            let before = ItemDraft::of(&current);
             record(tx, &updated, origin.update_action(), &origin, Some(&before))?;
             Ok(updated)
         })
