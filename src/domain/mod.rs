@@ -11,6 +11,7 @@ mod model;
 mod query;
 mod redirect;
 mod revision;
+mod trash;
 mod user;
 mod validation;
 
@@ -25,6 +26,7 @@ pub(crate) use query::parse_int;
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
 pub use redirect::local_path;
 pub use revision::{changes, Action, Door, FieldChange, Revision};
+pub use trash::{TrashPage, TrashedItem};
 pub use user::{
     validate_password, validate_user_name, AccessPolicy, Denied, Permission, Role, Session, User,
     PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USER_NAME_MAX_CHARS,

@@ -18,6 +18,8 @@ pub enum Action {
     Import,
     /// An update that wrote the values of an earlier revision back.
     Revert,
+    /// Brought back from the trash, as it was deleted.
+    Restore,
 }
 
 /// Through which door a change came.
@@ -42,6 +44,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Import => "import",
             Action::Revert => "revert",
+            Action::Restore => "restore",
         }
     }
 
@@ -52,6 +55,7 @@ impl Action {
             Action::Delete,
             Action::Import,
             Action::Revert,
+            Action::Restore,
         ]
         .into_iter()
         .find(|a| a.as_str() == text)
@@ -189,6 +193,7 @@ mod tests {
             Action::Delete,
             Action::Import,
             Action::Revert,
+            Action::Restore,
         ] {
             assert_eq!(Action::parse(action.as_str()), Some(action));
         }

@@ -50,6 +50,8 @@ pub enum Permission {
     WriteItems,
     /// Manage users and other users' tokens.
     ManageUsers,
+    /// Remove deleted items from the trash for good.
+    PurgeItems,
 }
 
 impl Permission {
@@ -58,7 +60,7 @@ impl Permission {
         match self {
             Permission::Read => Role::Viewer,
             Permission::WriteItems => Role::Editor,
-            Permission::ManageUsers => Role::Admin,
+            Permission::ManageUsers | Permission::PurgeItems => Role::Admin,
         }
     }
 }

@@ -19,6 +19,12 @@ impl From<StoreError> for RpcError {
             StoreError::Conflict(id) => {
                 RpcError::Conflict(format!("An item with id {id} already exists."))
             }
+            StoreError::NotInTrash(_) => RpcError::NotFound(
+                "This item is no longer in the trash; it may have been restored or purged.".into(),
+            ),
+            StoreError::IdReused(id) => RpcError::Conflict(format!(
+                "This item cannot be restored: a new item with id {id} was created since."
+            )),
             // 503, as REST answers: no create without an id can succeed
             // until an administrator acts.
             StoreError::IdsExhausted => RpcError::Unavailable(

@@ -158,6 +158,12 @@ pub struct Config {
     #[arg(long, env = "ITEMSERVE_IMPORT_MAX_BYTES", default_value_t = 1 << 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub import_max_bytes: u64,
 
+    /// How long deleted items stay in the trash before they are purged
+    /// for good: a number and a unit (`s`, `m`, `h`, `d`), like `30d` (the
+    /// default) or `12h`; `forever` keeps them until an admin purges them.
+    #[arg(long, env = "ITEMSERVE_TRASH_RETENTION", default_value = "30d", value_parser = retention)]
+    pub trash_retention: Retention,
+
     /// `on`: users log in (the default); `off`: no login at all and every
     /// caller may do everything (local demos only; the log warns).
     #[arg(long, env = "ITEMSERVE_AUTH", value_enum, default_value = "on")]
@@ -341,6 +347,35 @@ fn origin(s: &str) -> Result<HeaderValue, String> {
     }
 }
 
+/// How long something is kept: `None` for ever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention(pub Option<Duration>);
+
+fn retention(s: &str) -> Result<Retention, String> {
+    if s == "forever" {
+        return Ok(Retention(None));
+    }
+    let refuse = || {
+        format!(
+            "'{s}' is not a retention: write a whole number and a unit (s, m, h or d), like \
+             30d or 12h, or forever"
+        )
+    };
+    let (number, seconds) = [('s', 1), ('m', 60), ('h', 3_600), ('d', 86_400)]
+        .into_iter()
+        .find_map(|(unit, seconds)| Some((s.strip_suffix(unit)?, seconds)))
+        .ok_or_else(refuse)?;
+    match number.parse::<u64>() {
+        Ok(n) if number.bytes().all(|b| b.is_ascii_digit())
+            && n > 0
+            && n <= 36_500 * 86_400 / seconds =>
+        {
+            Ok(Retention(Some(Duration::from_secs(n * seconds))))
+        }
+        _ => Err(refuse()),
+    }
+}
+
 fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
@@ -353,6 +388,20 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::redact_password;
+
+    #[test]
+    fn a_retention_is_a_whole_number_and_a_unit_or_forever() {
+        use super::{retention, Retention};
+        use std::time::Duration;
+        let days = |n: u64| Ok(Retention(Some(Duration::from_secs(n * 86_400))));
+        assert_eq!(retention("30d"), days(30));
+        assert_eq!(retention("12h"), Ok(Retention(Some(Duration::from_secs(43_200)))));
+        assert_eq!(retention("2s"), Ok(Retention(Some(Duration::from_secs(2)))));
+        assert_eq!(retention("forever"), Ok(Retention(None)));
+        for bad in ["", "d", "30", "0d", "-1d", "1.5d", "30 d", "30w", "99999999d", "é", "+3d"] {
+            assert!(retention(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn database_passwords_never_reach_the_logs() {

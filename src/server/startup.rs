@@ -71,6 +71,9 @@ pub struct Application {
     /// `/metrics` on its own address, when configured.
     metrics_listener: Option<(TcpListener, Router)>,
     changes: Arc<ChangeFeed>,
+    /// The store and how long the trash keeps deleted items (`None`: for
+    /// ever, and no purge job).
+    trash: Option<(Arc<dyn store::ItemStore>, Duration)>,
 }
 
 impl Application {
@@ -109,6 +112,10 @@ impl Application {
             metrics,
             metrics_listener: own_metrics,
             changes,
+            trash: config
+                .trash_retention
+                .0
+                .map(|retention| (Arc::clone(&state.store), retention)),
         })
     }
 
@@ -141,6 +148,9 @@ impl Application {
                 }
             });
         }
+        let retention = self
+            .trash
+            .map(|(store, retention)| tokio::spawn(store::purge_expired_trash(store, retention)));
         let connections = self.metrics.open_connections.clone();
         // Event streams never end by themselves: end them first, so that
         // shutdown does not wait out the drain timeout on them.
@@ -148,6 +158,9 @@ impl Application {
         let stop = async move {
             stop.await;
             changes.close();
+            if let Some(retention) = retention {
+                retention.abort();
+            }
         };
         let limits = self.limits;
         serve(

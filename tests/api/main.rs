@@ -29,4 +29,5 @@ mod postgres;
 mod rpc;
 mod search;
 mod transfer;
+mod trash;
 mod v2;

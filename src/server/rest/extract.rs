@@ -243,6 +243,8 @@ pub struct Read;
 pub struct WriteItems;
 /// Managing users and other users' tokens.
 pub struct ManageUsers;
+/// Purging the trash.
+pub struct PurgeItems;
 
 impl Needs for Read {
     const PERMISSION: Permission = Permission::Read;
@@ -252,6 +254,9 @@ impl Needs for WriteItems {
 }
 impl Needs for ManageUsers {
     const PERMISSION: Permission = Permission::ManageUsers;
+}
+impl Needs for PurgeItems {
+    const PERMISSION: Permission = Permission::PurgeItems;
 }
 
 /// Proof that the caller may do `P` (401/403 otherwise), with the caller

@@ -253,7 +253,7 @@ async fn replace(
     path = "/items/{id}",
     tag = "items",
     summary = "Delete an item",
-    description = "With `If-Match`, only if the item is still at that version.",
+    description = "The item leaves every listing and moves to the trash (`GET /trash`), from where it can be restored until it is purged. With `If-Match`, only if the item is still at that version.",
     params(
         ("id" = i64, Path, description = "The item's id"),
         ("If-Match" = Option<String>, Header, description = "An `ETag` from an earlier read, like `\"3\"`"),

@@ -46,6 +46,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => ApiError::item_not_found(),
+            StoreError::NotInTrash(_) => ApiError::NotFound("Item not found in the trash".into()),
+            StoreError::IdReused(id) => ApiError::Conflict(format!(
+                "Item {id} cannot be restored: an item with id {id} was created after it was \
+                 deleted; delete that item first"
+            )),
             StoreError::Conflict(id) => {
                 ApiError::Conflict(format!("Item with id {id} already exists"))
             }

@@ -19,6 +19,7 @@ mod prediction_body;
 mod search;
 mod service;
 mod transfer;
+mod trash;
 mod users;
 mod v2;
 
@@ -77,6 +78,9 @@ fn table() -> RouteTable {
         .add(Method::GET, "/items/{id}/history", history::list)
         .add(Method::GET, "/items/{id}/history/{version}", history::get)
         .add(Method::POST, "/items/{id}/revert", history::revert)
+        .add(Method::GET, "/trash", trash::list)
+        .add(Method::POST, "/trash/{id}/restore", trash::restore)
+        .add(Method::DELETE, "/trash/{id}", trash::purge)
         .both_slashes(Method::GET, "/search/", search::search)
         .both_slashes(Method::GET, "/filter/", search::filter)
         .both_slashes(Method::GET, "/api/", service::index)

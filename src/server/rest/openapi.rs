@@ -19,7 +19,8 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use super::error::{LocEntry, ValidationBody, ValidationDetail};
 use crate::domain::{
     Action, ChangeKind, ClassProbability, Door, FeatureSpec, FieldChange, Item, ItemChange,
-    ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance, Revision, Role, Task, User,
+    ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance, Revision, Role, Task, TrashedItem,
+    User,
 };
 use crate::server::store::Credential;
 
@@ -45,6 +46,9 @@ use crate::server::store::Credential;
         super::history::list,
         super::history::get,
         super::history::revert,
+        super::trash::list,
+        super::trash::restore,
+        super::trash::purge,
         super::events::stream,
         super::transfer::export,
         super::transfer::import,
@@ -83,7 +87,7 @@ use crate::server::store::Credential;
     ),
     components(schemas(
         Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,
-        Revision, FieldChange, Action, Door, HistoryPage, RevertIn,
+        Revision, FieldChange, Action, Door, HistoryPage, RevertIn, TrashedItem, TrashPage,
         Detail, ValidationBody, ValidationDetail, LocEntry, InferenceErrorBody, ImportAnswer,
         OriginalFeatures, super::models::OriginalPrediction,
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
@@ -98,6 +102,7 @@ use crate::server::store::Credential;
     tags(
         (name = "items", description = "The catalogue: the original app's CRUD contract, with search, filters, sorting, paging and optimistic concurrency (`ETag` / `If-Match`)."),
         (name = "history", description = "Every change of an item (who, when, through which door, what changed), and reverting to an earlier revision."),
+        (name = "trash", description = "Deleted items, kept as they were deleted: restore them, or purge them for good (admins; automatic after the retention period)."),
         (name = "models", description = "Predictions with the models in `models/`; `POST /predict/` is the original app's contract."),
         (name = "v2", description = "The Open Inference Protocol (KServe/Triton v2 REST), binary tensor extension included."),
         (name = "auth", description = "Logging in (OAuth2 password flow: use the Authorize button), refresh tokens, your account and personal API tokens."),
@@ -198,6 +203,15 @@ pub struct HistoryPage {
     revisions: Vec<Revision>,
     /// The page of older revisions (`null` on the last page).
     #[schema(example = "/items/1/history?before=2&limit=20")]
+    next: Option<String>,
+}
+
+/// A page of the trash, most recently deleted first.
+#[derive(ToSchema)]
+pub struct TrashPage {
+    items: Vec<TrashedItem>,
+    /// The next page (`null` on the last page).
+    #[schema(example = "/trash?cursor=WzEsInRyYXNoIiwiMjAyNi0wMS0wM1QwODoxNTowMC4wMDBaIiw3XQ&limit=20")]
     next: Option<String>,
 }
 
@@ -482,6 +496,7 @@ impl Modify for SecuritySchemes {
                 "/predict",
                 "/api/models",
                 "/v2/models",
+                "/trash",
             ]
             .iter()
             .any(|p| path.starts_with(p));
@@ -490,7 +505,10 @@ impl Modify for SecuritySchemes {
                 if !(guarded || users) || method == "GET" && path == "/predict/" {
                     continue;
                 }
-                let write = path.starts_with("/items") && method != "GET";
+                let write = (path.starts_with("/items") || path.starts_with("/trash"))
+                    && method != "GET";
+                // Purging the trash is for admins.
+                let admin = users || path.starts_with("/trash") && method == "DELETE";
                 let mut security = logged_in();
                 if !write && !users {
                     // Anonymous unless ITEMSERVE_PUBLIC_READ=false.
@@ -503,7 +521,7 @@ impl Modify for SecuritySchemes {
                     .or_insert_with(|| detail("Not logged in, or the token is invalid or expired (`WWW-Authenticate: Bearer`)"));
                 if write || users {
                     responses.entry("403".into()).or_insert_with(|| {
-                        detail(if users {
+                        detail(if admin {
                             "Logged in without the admin role"
                         } else {
                             "Logged in without the editor or admin role"

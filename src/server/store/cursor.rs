@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::{fold_case, StoreError};
-use crate::domain::{Item, ItemQuery, Listing, SortField};
+use crate::domain::{Item, ItemQuery, Listing, SortField, TrashedItem};
 
 /// The layout of the cursors this module writes; older or newer ones are
 /// refused with a clear message rather than misread.
@@ -156,6 +156,58 @@ pub(crate) fn listing(
         offset,
         next,
         prev,
+    }
+}
+
+/// Where a page of the trash starts: after the item deleted at
+/// `deleted_at` with id `id`, in the trash's order (newest deletion first).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrashPosition {
+    pub deleted_at: String,
+    pub id: i64,
+}
+
+/// What marks a trash cursor, so that a listing's cursor is not taken for one.
+const TRASH: &str = "trash";
+
+impl TrashPosition {
+    /// The position just after `item`.
+    pub fn after(item: &TrashedItem) -> Self {
+        TrashPosition {
+            deleted_at: item.deleted_at.clone(),
+            id: item.id,
+        }
+    }
+
+    /// The opaque cursor of this position.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(json!([FORMAT, TRASH, self.deleted_at, self.id]).to_string())
+    }
+
+    /// The position a trash cursor names.
+    pub fn decode(cursor: &str) -> Result<Self, StoreError> {
+        let foreign = || StoreError::BadCursor {
+            cursor: cursor.to_owned(),
+            reason: "Not a cursor of the trash: pass the `next` cursor of a page of the trash \
+                     unchanged"
+                .into(),
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| foreign())?;
+        let fields: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| foreign())?;
+        match fields.as_slice() {
+            [format, kind, deleted_at, id]
+                if format.as_u64() == Some(FORMAT) && kind.as_str() == Some(TRASH) =>
+            {
+                match (deleted_at.as_str(), id.as_i64()) {
+                    (Some(deleted_at), Some(id)) => Ok(TrashPosition {
+                        deleted_at: deleted_at.to_owned(),
+                        id,
+                    }),
+                    _ => Err(foreign()),
+                }
+            }
+            _ => Err(foreign()),
+        }
     }
 }
 
@@ -336,5 +388,26 @@ mod tests {
         // An empty page links nowhere.
         let empty = listing(&query, None, vec![]);
         assert!(empty.next.is_none() && empty.prev.is_none());
+    }
+}
+
+#[cfg(test)]
+mod trash_tests {
+    use super::*;
+
+    #[test]
+    fn a_trash_cursor_reads_back_its_position_and_nothing_else_passes_for_one() {
+        let at = TrashPosition {
+            deleted_at: "2026-01-03T08:15:00.000Z".into(),
+            id: 7,
+        };
+        assert_eq!(TrashPosition::decode(&at.encode()).unwrap(), at);
+        let listing = URL_SAFE_NO_PAD.encode(json!([FORMAT, "id", "", 1, 7, false, 20]).to_string());
+        for foreign in ["", "!!", listing.as_str(), &at.encode()[1..]] {
+            assert!(
+                matches!(TrashPosition::decode(foreign), Err(StoreError::BadCursor { .. })),
+                "{foreign}"
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@
 mod changes;
 mod cursor;
 mod postgres;
+mod retention;
 mod sql;
 mod sqlite;
 
@@ -17,12 +18,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Action, Door, Item, ItemQuery, Listing, Revision, Role, Total, User, ValidItem,
+    Action, Door, Item, ItemQuery, Listing, Revision, Role, Total, TrashedItem, User, ValidItem,
 };
 use crate::server::telemetry::CommitMetrics;
 
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
+pub use cursor::TrashPosition;
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use retention::purge_expired_trash;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage, in terms callers can act on.
@@ -30,6 +33,14 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("item {0} not found")]
     NotFound(i64),
+    /// No deleted item with this id is in the trash (never deleted, or
+    /// restored or purged since).
+    #[error("item {0} is not in the trash")]
+    NotInTrash(i64),
+    /// A deleted item cannot be restored: an item was created under its
+    /// id since.
+    #[error("the id of deleted item {0} is in use again")]
+    IdReused(i64),
     #[error("an item with id {0} already exists")]
     Conflict(i64),
     /// Every id up to [`crate::domain::MAX_ITEM_ID`] has been handed out.
@@ -245,6 +256,9 @@ impl Origin {
 /// Revisions of one item answered at most per page.
 pub const MAX_HISTORY_PAGE: i64 = 100;
 
+/// Trashed items answered at most per page.
+pub const MAX_TRASH_PAGE: i64 = 100;
+
 /// How to open the store.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -343,6 +357,31 @@ pub trait ItemStore: Send + Sync + 'static {
 
     /// The revision of an item that made `version`.
     async fn revision_at(&self, id: i64, version: i64) -> Result<Option<Revision>, StoreError>;
+
+    /// Up to `limit` items of the trash, most recently deleted first,
+    /// from after `after` (the start when `None`); with `q`, only those
+    /// whose name or description holds it (ignoring case, as search does).
+    async fn trash(
+        &self,
+        q: Option<&str>,
+        after: Option<&TrashPosition>,
+        limit: i64,
+    ) -> Result<Vec<TrashedItem>, StoreError>;
+
+    /// Brings an item back from the trash as it was deleted, under its id
+    /// and the version after its deletion's, recorded as a `restore`.
+    /// [`StoreError::IdReused`] when an item was created under the id
+    /// meanwhile (it stays in the trash); [`StoreError::NotInTrash`] when
+    /// it is not there.
+    async fn restore(&self, id: i64, origin: &Origin) -> Result<Item, StoreError>;
+
+    /// Removes an item from the trash for good, with its history up to its
+    /// deletion. Its id stays retired (never assigned again).
+    async fn purge(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Purges up to `limit` items deleted before `deleted_before` (RFC
+    /// 3339), oldest first, in one short transaction; answers how many.
+    async fn purge_expired(&self, deleted_before: &str, limit: i64) -> Result<u64, StoreError>;
 
     /// Distinct categories in use, sorted.
     async fn categories(&self) -> Result<Vec<String>, StoreError>;

@@ -9,7 +9,8 @@ use std::sync::LazyLock;
 use super::cursor::{self, Key, Position};
 use super::{fold_case, Credential};
 use crate::domain::{
-    changes, Action, Door, Item, ItemDraft, ItemQuery, Revision, Role, SortField, User,
+    changes, Action, Door, Item, ItemDraft, ItemQuery, Revision, Role, SortField, TrashedItem,
+    User,
 };
 
 macro_rules! item_columns {
@@ -503,6 +504,115 @@ pub(crate) fn revision_from_row<R: SqlRow>(row: &R) -> Result<Revision, R::Error
         reverted_to: row.opt_int(8)?,
         item,
         changes,
+    })
+}
+
+/// The columns of a trashed item in `item_tombstones`, in the order
+/// [`trashed_from_row`] reads them.
+macro_rules! trash_columns {
+    () => {
+        "id, name, description, category, price, created_at, version, deleted_at, deleted_by"
+    };
+}
+pub(crate) use trash_columns;
+
+/// Sorts after every RFC 3339 time: the position before the first page of
+/// the trash.
+pub(crate) const TRASH_START: &str = "~";
+
+/// A page of the trash, newest deletion first, after the position
+/// (`$1` deleted at, `$2` id), `$3` rows; with `search`, only items whose
+/// folded name or description holds `$4`.
+pub(crate) fn trash_page(dialect: Dialect, search: bool) -> &'static str {
+    static PAGES: LazyLock<[String; 4]> = LazyLock::new(|| {
+        [
+            trash_page_sql(Dialect::Sqlite, false),
+            trash_page_sql(Dialect::Sqlite, true),
+            trash_page_sql(Dialect::Postgres, false),
+            trash_page_sql(Dialect::Postgres, true),
+        ]
+    });
+    let backend = match dialect {
+        Dialect::Sqlite => 0,
+        Dialect::Postgres => 2,
+    };
+    &PAGES[backend + usize::from(search)]
+}
+
+fn trash_page_sql(dialect: Dialect, search: bool) -> String {
+    let p = |n| dialect.placeholder(n);
+    let mut sql = format!(
+        "SELECT {} FROM item_tombstones WHERE name IS NOT NULL AND (deleted_at, id) < ({}, {})",
+        trash_columns!(),
+        p(1),
+        p(2)
+    );
+    if search {
+        let position = dialect.position();
+        let _ = write!(
+            sql,
+            " AND ({position}(name_folded, {0}) > 0 OR {position}(description_folded, {0}) > 0)",
+            p(4)
+        );
+    }
+    let _ = write!(sql, " ORDER BY deleted_at DESC, id DESC LIMIT {}", p(3));
+    sql
+}
+
+/// Empties a tombstone of its item (`$1`), keeping the version; answers
+/// that version, or no row when the item was not in the trash.
+pub(crate) fn take_from_trash(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "UPDATE item_tombstones SET name = NULL, description = NULL, category = NULL, \
+             price = NULL, created_at = NULL, deleted_at = NULL, deleted_by = NULL, \
+             name_folded = NULL, description_folded = NULL \
+             WHERE id = ?1 AND name IS NOT NULL RETURNING version"
+        }
+        Dialect::Postgres => {
+            "UPDATE item_tombstones SET name = NULL, description = NULL, category = NULL, \
+             price = NULL, created_at = NULL, deleted_at = NULL, deleted_by = NULL, \
+             name_folded = NULL, description_folded = NULL \
+             WHERE id = $1 AND name IS NOT NULL RETURNING version"
+        }
+    }
+}
+
+/// The revisions of a purged item: those of `$1` up to its deletion's
+/// version `$2` (an item created again under the id keeps its own).
+pub(crate) fn purge_history(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "DELETE FROM item_revisions WHERE item_id = ?1 AND version <= ?2",
+        Dialect::Postgres => "DELETE FROM item_revisions WHERE item_id = $1 AND version <= $2",
+    }
+}
+
+/// Ids of up to `$2` items deleted before `$1`, oldest deletion first.
+pub(crate) fn expired_trash(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "SELECT id FROM item_tombstones WHERE name IS NOT NULL AND deleted_at < ?1 \
+             ORDER BY deleted_at, id LIMIT ?2"
+        }
+        Dialect::Postgres => {
+            "SELECT id FROM item_tombstones WHERE name IS NOT NULL AND deleted_at < $1 \
+             ORDER BY deleted_at, id LIMIT $2"
+        }
+    }
+}
+
+/// A trashed item from [`trash_columns`].
+pub(crate) fn trashed_from_row<R: SqlRow>(row: &R) -> Result<TrashedItem, R::Error> {
+    Ok(TrashedItem {
+        id: row.int(0)?,
+        name: row.text(1)?,
+        description: row.opt_text(2)?,
+        category: row.opt_text(3)?,
+        price: row.opt_real(4)?,
+        created_at: row.text(5)?,
+        version: row.int(6)?,
+        deleted_at: row.text(7)?,
+        deleted_by: row.opt_text(8)?,
     })
 }
 

@@ -45,10 +45,13 @@ use tokio_postgres::{NoTls, Row};
 use super::cursor;
 use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportRows,
-    Imported, ItemBatches, ItemStore, OnError, Origin, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
+    announce_upgrade, demo_items, fold_case, now_rfc3339, ChangeFeed, DbError, FoldedText,
+    ImportRows, Imported, ItemBatches, ItemStore, OnError, Origin, StoreError, TrashPosition,
+    EXPORT_BATCH, EXPORT_QUEUE,
 };
-use crate::domain::{ChangeKind, Item, ItemQuery, Listing, Revision, Total, ValidItem};
+use crate::domain::{
+    ChangeKind, Item, ItemQuery, Listing, Revision, Total, TrashedItem, ValidItem,
+};
 use crate::server::telemetry::CommitMetrics;
 
 mod embedded {
@@ -92,14 +95,22 @@ fn origin_setting(origin: &Origin) -> String {
 
 /// Deletes, records the deletion as the item's next version (with the
 /// item as it was), keeps that version (a later item under its id carries
-/// on after it), and retires the id when a client had chosen it above the
+/// on after it) and the item in its tombstone (the trash), and retires the id when a client had chosen it above the
 /// sequence (so it is never assigned later); answers how many rows went.
 const DELETE: &str = concat!(
     "WITH deleted AS (\
      DELETE FROM items WHERE id = $1 AND ($2::bigint IS NULL OR version = $2) \
-     RETURNING id, version + 1 AS version, name, description, category, price, created_at), \
-     tombstone AS (INSERT INTO item_tombstones (id, version) SELECT id, version FROM deleted \
-     ON CONFLICT (id) DO UPDATE SET version = excluded.version), \
+     RETURNING id, version + 1 AS version, name, description, category, price, created_at, \
+     name_folded, description_folded), \
+     tombstone AS (INSERT INTO item_tombstones (id, version, name, description, category, \
+     price, created_at, deleted_at, deleted_by, name_folded, description_folded) \
+     SELECT id, version, name, description, category, price, created_at, $3::text, $4::text, \
+     name_folded, description_folded FROM deleted \
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version, name = excluded.name, \
+     description = excluded.description, category = excluded.category, \
+     price = excluded.price, created_at = excluded.created_at, \
+     deleted_at = excluded.deleted_at, deleted_by = excluded.deleted_by, \
+     name_folded = excluded.name_folded, description_folded = excluded.description_folded), \
      retired AS (INSERT INTO retired_item_ids (id) SELECT id FROM deleted \
      WHERE id > (SELECT last_value FROM item_ids) ON CONFLICT DO NOTHING), \
      revision AS (INSERT INTO item_revisions (",
@@ -108,6 +119,30 @@ const DELETE: &str = concat!(
      name, description, category, \
      price, created_at, FALSE, NULL, NULL, NULL, NULL FROM deleted) \
      SELECT count(*) FROM deleted"
+);
+
+/// The item in the trash under `$1`, locked until the restore commits.
+const TRASHED: &str = concat!(
+    "SELECT ",
+    sql::trash_columns!(),
+    " FROM item_tombstones WHERE id = $1 AND name IS NOT NULL FOR UPDATE"
+);
+
+/// An item back from the trash, unless the id is taken.
+const RESTORE: &str = concat!(
+    "INSERT INTO items (id, name, description, category, price, created_at, updated_at, \
+     version, name_folded, description_folded, category_folded) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING \
+     RETURNING ",
+    item_columns!()
+);
+
+/// A restore's revision: the item as it came back.
+const RECORD_RESTORE: &str = concat!(
+    "INSERT INTO item_revisions (",
+    revision_columns!(),
+    ") VALUES ($1, $2, 'restore', $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, FALSE, \
+     NULL, NULL, NULL, NULL)"
 );
 
 /// A demo item of a new database, under its id: nobody's change, so no
@@ -455,6 +490,23 @@ impl SqlRow for Row {
     }
 }
 
+/// Empties item `id`'s tombstone and removes its history up to the
+/// deletion; `false` when it was not in the trash.
+async fn purge_one(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<bool, StoreError> {
+    let Some(row) = tx
+        .query_opt(sql::take_from_trash(Dialect::Postgres), &[&id])
+        .await
+        .map_err(postgres_error)?
+    else {
+        return Ok(false);
+    };
+    let version: i64 = row.try_get(0).map_err(postgres_error)?;
+    tx.execute(sql::purge_history(Dialect::Postgres), &[&id, &version])
+        .await
+        .map_err(postgres_error)?;
+    Ok(true)
+}
+
 fn item(row: &Row) -> Result<Item, StoreError> {
     sql::item_from_row(row).map_err(postgres_error)
 }
@@ -658,6 +710,124 @@ impl ItemStore for PostgresStore {
             .await?;
         row.map(|row| sql::revision_from_row(&row).map_err(postgres_error))
             .transpose()
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.trash", skip(self))]
+    async fn trash(
+        &self,
+        q: Option<&str>,
+        after: Option<&TrashPosition>,
+        limit: i64,
+    ) -> Result<Vec<TrashedItem>, StoreError> {
+        let (deleted_at, id) = after.map_or((sql::TRASH_START, i64::MAX), |p| {
+            (p.deleted_at.as_str(), p.id)
+        });
+        let sql = sql::trash_page(Dialect::Postgres, q.is_some());
+        // Stored text never holds NUL, and PostgreSQL cannot take it as a
+        // parameter: such a search finds nothing.
+        let rows = match q.map(fold_case) {
+            Some(q) if q.contains('\0') => Vec::new(),
+            Some(q) => self.query(sql, &[&deleted_at, &id, &limit, &q]).await?,
+            None => self.query(sql, &[&deleted_at, &id, &limit]).await?,
+        };
+        rows.iter()
+            .map(|row| sql::trashed_from_row(row).map_err(postgres_error))
+            .collect()
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.restore", skip(self, origin))]
+    async fn restore(&self, id: i64, origin: &Origin) -> Result<Item, StoreError> {
+        let restored = self
+            .write(async {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await.map_err(postgres_error)?;
+                let trashed = tx
+                    .query_opt(TRASHED, &[&id])
+                    .await
+                    .map_err(postgres_error)?
+                    .ok_or(StoreError::NotInTrash(id))?;
+                let trashed = sql::trashed_from_row(&trashed).map_err(postgres_error)?;
+                let folded = FoldedText::of(
+                    &trashed.name,
+                    trashed.description.as_deref(),
+                    trashed.category.as_deref(),
+                );
+                let row = tx
+                    .query_opt(
+                        RESTORE,
+                        &[
+                            &id,
+                            &trashed.name,
+                            &trashed.description,
+                            &trashed.category,
+                            &trashed.price,
+                            &trashed.created_at,
+                            &now_rfc3339(),
+                            &(trashed.version + 1),
+                            &folded.name,
+                            &folded.description,
+                            &folded.category,
+                        ],
+                    )
+                    .await
+                    .map_err(postgres_error)?
+                    .ok_or(StoreError::IdReused(id))?;
+                let restored = item(&row)?;
+                tx.execute(sql::take_from_trash(Dialect::Postgres), &[&id])
+                    .await
+                    .map_err(postgres_error)?;
+                tx.execute(
+                    RECORD_RESTORE,
+                    &[
+                        &id,
+                        &restored.version,
+                        &restored.updated_at,
+                        &origin.actor,
+                        &origin.token,
+                        &origin.door.as_str(),
+                        &origin.request_id,
+                        &restored.name,
+                        &restored.description,
+                        &restored.category,
+                        &restored.price,
+                        &restored.created_at,
+                    ],
+                )
+                .await
+                .map_err(postgres_error)?;
+                tx.commit().await.map_err(postgres_error)?;
+                Ok(restored)
+            })
+            .await?;
+        self.announce(ChangeKind::Created, restored.id, Some(restored.version));
+        Ok(restored)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.purge", skip(self))]
+    async fn purge(&self, id: i64) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(postgres_error)?;
+        if !purge_one(&tx, id).await? {
+            return Err(StoreError::NotInTrash(id));
+        }
+        tx.commit().await.map_err(postgres_error)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.purge_expired", skip(self))]
+    async fn purge_expired(&self, deleted_before: &str, limit: i64) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(postgres_error)?;
+        let ids = tx
+            .query(sql::expired_trash(Dialect::Postgres), &[&deleted_before, &limit])
+            .await
+            .map_err(postgres_error)?;
+        let mut purged = 0;
+        for row in ids {
+            let id: i64 = row.try_get(0).map_err(postgres_error)?;
+            purged += u64::from(purge_one(&tx, id).await?);
+        }
+        tx.commit().await.map_err(postgres_error)?;
+        Ok(purged)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.categories", skip_all)]

@@ -24,12 +24,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::cursor;
 use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
-    ItemStore, OnError, Origin, RefusedRow, StoreError, EXPORT_BATCH, EXPORT_QUEUE,
+    fold_case, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
+    ItemStore, OnError, Origin, RefusedRow, StoreError, TrashPosition, EXPORT_BATCH, EXPORT_QUEUE,
 };
 use crate::domain::{
-    Action, ChangeKind, Item, ItemDraft, ItemQuery, Listing, Revision, Total, ValidItem,
-    MAX_ITEM_ID,
+    Action, ChangeKind, Item, ItemDraft, ItemQuery, Listing, Revision, Total, TrashedItem,
+    ValidItem, MAX_ITEM_ID,
 };
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
@@ -99,6 +99,11 @@ fn item_row(row: &Row<'_>) -> rusqlite::Result<Item> {
 /// A revision from [`revision_columns`].
 fn revision_row(row: &Row<'_>) -> rusqlite::Result<Revision> {
     sql::revision_from_row(row)
+}
+
+/// A trashed item from [`sql::trash_columns`].
+fn trashed_row(row: &Row<'_>) -> rusqlite::Result<TrashedItem> {
+    sql::trashed_from_row(row)
 }
 
 fn to_value(value: SqlValue) -> rusqlite::types::Value {
@@ -283,6 +288,21 @@ fn record(
         before.and_then(|b| b.price),
     ])?;
     Ok(())
+}
+
+/// Empties item `id`'s tombstone and removes its history up to the
+/// deletion; `false` when it was not in the trash.
+fn purge_one(tx: &Connection, id: i64) -> Result<bool, StoreError> {
+    let version: Option<i64> = tx
+        .prepare_cached(sql::take_from_trash(Dialect::Sqlite))?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let Some(version) = version else {
+        return Ok(false);
+    };
+    tx.prepare_cached(sql::purge_history(Dialect::Sqlite))?
+        .execute([id, version])?;
+    Ok(true)
 }
 
 /// One imported row, under its id (explicit or assigned by [`import`]).
@@ -769,11 +789,33 @@ impl ItemStore for SqliteStore {
             // this id carries on after it.
             item.version += 1;
             item.updated_at = now_rfc3339();
+            // The tombstone keeps the item, in the trash, until it is
+            // restored or purged.
+            let folded = FoldedText::of(&item.name, item.description.as_deref(), None);
             tx.prepare_cached(
-                "INSERT INTO item_tombstones (id, version) VALUES (?1, ?2) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                "INSERT INTO item_tombstones (id, version, name, description, category, price, \
+                 created_at, deleted_at, deleted_by, name_folded, description_folded) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                 name = excluded.name, description = excluded.description, \
+                 category = excluded.category, price = excluded.price, \
+                 created_at = excluded.created_at, deleted_at = excluded.deleted_at, \
+                 deleted_by = excluded.deleted_by, name_folded = excluded.name_folded, \
+                 description_folded = excluded.description_folded",
             )?
-            .execute([id, item.version])?;
+            .execute(params![
+                id,
+                item.version,
+                item.name,
+                item.description,
+                item.category,
+                item.price,
+                item.created_at,
+                item.updated_at,
+                origin.actor,
+                folded.name,
+                folded.description,
+            ])?;
             // An id above the counter was chosen by a client; keep the
             // counter from handing it out again later.
             tx.prepare_cached(
@@ -809,6 +851,117 @@ impl ItemStore for SqliteStore {
                 .query_row([id, version], revision_row)
                 .optional()
         })
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.trash", skip(self))]
+    async fn trash(
+        &self,
+        q: Option<&str>,
+        after: Option<&TrashPosition>,
+        limit: i64,
+    ) -> Result<Vec<TrashedItem>, StoreError> {
+        let (deleted_at, id) = after.map_or((sql::TRASH_START, i64::MAX), |p| {
+            (p.deleted_at.as_str(), p.id)
+        });
+        let folded = q.map(fold_case);
+        // As on PostgreSQL: stored text never holds NUL, so nothing matches.
+        if folded.as_deref().is_some_and(|q| q.contains('\0')) {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(sql::trash_page(Dialect::Sqlite, q.is_some()))?;
+            let rows = match &folded {
+                Some(q) => stmt.query_map(params![deleted_at, id, limit, q], trashed_row)?,
+                None => stmt.query_map(params![deleted_at, id, limit], trashed_row)?,
+            };
+            rows.collect()
+        })
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.restore", skip(self, origin))]
+    async fn restore(&self, id: i64, origin: &Origin) -> Result<Item, StoreError> {
+        let origin = origin.clone();
+        let restored = self
+            .write(move |tx| {
+                let trashed = tx
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        sql::trash_columns!(),
+                        " FROM item_tombstones WHERE id = ?1 AND name IS NOT NULL"
+                    ))?
+                    .query_row([id], trashed_row)
+                    .optional()?
+                    .ok_or(StoreError::NotInTrash(id))?;
+                let exists: bool = tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1)")?
+                    .query_row([id], |r| r.get(0))?;
+                if exists {
+                    return Err(StoreError::IdReused(id));
+                }
+                let folded = FoldedText::of(
+                    &trashed.name,
+                    trashed.description.as_deref(),
+                    trashed.category.as_deref(),
+                );
+                let restored = tx
+                    .prepare_cached(concat!(
+                        "INSERT INTO items (id, name, description, category, price, created_at, \
+                         updated_at, version, name_folded, description_folded, category_folded) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING ",
+                        item_columns!()
+                    ))?
+                    .query_row(
+                        params![
+                            id,
+                            trashed.name,
+                            trashed.description,
+                            trashed.category,
+                            trashed.price,
+                            trashed.created_at,
+                            now_rfc3339(),
+                            trashed.version + 1,
+                            folded.name,
+                            folded.description,
+                            folded.category,
+                        ],
+                        item_row,
+                    )?;
+                tx.prepare_cached(sql::take_from_trash(Dialect::Sqlite))?
+                    .query_row([id], |_| Ok(()))?;
+                record(tx, &restored, Action::Restore, &origin, None)?;
+                Ok(restored)
+            })
+            .await?;
+        self.inner
+            .changes
+            .publish(ChangeKind::Created, restored.id, Some(restored.version));
+        Ok(restored)
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.purge", skip(self))]
+    async fn purge(&self, id: i64) -> Result<(), StoreError> {
+        self.write(move |tx| match purge_one(tx, id)? {
+            true => Ok(()),
+            false => Err(StoreError::NotInTrash(id)),
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.purge_expired", skip(self))]
+    async fn purge_expired(&self, deleted_before: &str, limit: i64) -> Result<u64, StoreError> {
+        let deleted_before = deleted_before.to_owned();
+        self.write(move |tx| {
+            let ids: Vec<i64> = tx
+                .prepare_cached(sql::expired_trash(Dialect::Sqlite))?
+                .query_map(params![deleted_before, limit], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut purged = 0;
+            for id in ids {
+                purged += u64::from(purge_one(tx, id)?);
+            }
+            Ok(purged)
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.categories", skip_all)]
