@@ -9,7 +9,8 @@ written to all the time, so the caches kept per revision rarely answer).
 The items are written straight into the database with the server stopped,
 in the shape the server writes them (folded search text; the counts kept by
 the database's triggers), each with one revision in its history (as an
-import records), after the server has created the schema; the time the
+import records), and a tenth as many again in the trash, after the server
+has created the schema; the time the
 server then takes to be ready is printed too.
 
 Needs a release build (bench/run or scripts/run builds one) and, for
@@ -17,6 +18,8 @@ PostgreSQL, psql.
 """
 
 import argparse
+import base64
+import json
 import random
 import sqlite3
 import statistics
@@ -54,7 +57,15 @@ READS = [
     ("GET /items/?category=cat7&sort=-price", "/items/?category=cat7&sort=-price&limit=20"),
     ("GET / (item page)", "/"),
     ("GET /items/{id}/history", "/items/{id}/history?limit=20"),
+    ("GET /trash?limit=20", "/trash?limit=20"),
+    ("GET /trash?cursor=… (halfway)", "/trash?limit=20&cursor={trash_cursor}"),
+    ("GET /trash?q=juliet", "/trash?q=juliet&limit=20"),
 ]
+
+# A tenth as many items again are in the trash (deleted one a millisecond
+# from a day ago, well within the trash's retention), with ids after theirs.
+TRASH_SHARE = 10
+TRASH_EPOCH = int(time.time()) - 86_400
 
 def row(i, rng):
     """One item: (id, name, description, category, price) with folded text."""
@@ -90,7 +101,19 @@ def fill_sqlite(path, n):
             "VALUES (?, 1, 'import', ?, 'import', ?, ?, ?, ?, ?, 0)",
             [(r[0], now, r[1], r[2], r[3], r[4], now) for r in rows])
         progress(first + len(rows) - 1, n, start)
-    conn.execute("UPDATE item_id_counter SET last = ?", (n,))
+    trashed = n // TRASH_SHARE
+    conn.execute("DELETE FROM item_tombstones")
+    for first in range(n + 1, n + trashed + 1, BATCH):
+        rows = []
+        for i in range(first, min(first + BATCH, n + trashed + 1)):
+            i, name, description, category, price = row(i, rng)
+            rows.append((i, name, description, category, price, now, trash_time(i - n),
+                         name.casefold(), description and description.casefold()))
+        conn.executemany(
+            "INSERT INTO item_tombstones (id, version, name, description, category, price, "
+            "created_at, deleted_at, deleted_by, name_folded, description_folded) "
+            "VALUES (?, 2, ?, ?, ?, ?, ?, ?, 'bench', ?, ?)", rows)
+    conn.execute("UPDATE item_id_counter SET last = ?", (n + trashed,))
     conn.commit()
     conn.close()
     print(file=sys.stderr)
@@ -122,10 +145,41 @@ def fill_postgres(url, n):
                                     category, price, created_at, had_before)
         SELECT id, 1, 'import', created_at, 'import', name, description, category, price,
                created_at, FALSE FROM items""")
-    psql(url, f"SELECT setval('item_ids', {n})")
+    words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+    trashed = n // TRASH_SHARE
+    psql(url, "DELETE FROM item_tombstones")
+    psql(url, f"""
+        INSERT INTO item_tombstones (id, version, name, description, category, price,
+                                     created_at, deleted_at, deleted_by, name_folded,
+                                     description_folded)
+        SELECT g, 2, n, d, NULL, NULL, at, at, 'bench', n, d FROM (
+            SELECT g,
+              'item ' || g || ' ' || ({words})[g % {len(WORDS)} + 1] AS n,
+              CASE WHEN g % 4 = 0 THEN NULL ELSE
+                ({words})[(g * 7) % {len(WORDS)} + 1] || ' thing number ' || g END AS d,
+              to_char(timestamp '{time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(TRASH_EPOCH))}'
+                      + (g - {n}) * interval '1 millisecond',
+                      'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+            FROM generate_series({n + 1}, {n + trashed}) g) s""")
+    psql(url, f"SELECT setval('item_ids', {n + trashed})")
+    psql(url, "VACUUM ANALYZE item_tombstones")
     psql(url, "VACUUM ANALYZE items")
     psql(url, "VACUUM ANALYZE item_revisions")
     print(file=sys.stderr)
+
+
+def trash_time(k):
+    """When the k-th item of the trash was deleted: a millisecond apart."""
+    at = TRASH_EPOCH + k // 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{k % 1000:03d}Z"
+
+
+def trash_cursor(n):
+    """The cursor of the position halfway down the trash (as the server
+    writes them: base64url of a JSON array)."""
+    k = n // TRASH_SHARE // 2
+    fields = json.dumps([1, "trash", trash_time(k), n + k], separators=(",", ":"))
+    return base64.urlsafe_b64encode(fields.encode()).decode().rstrip("=")
 
 
 def progress(done, n, start):
@@ -158,7 +212,8 @@ def measure(base, auth, n, rounds, only=()):
             target = rng.randint(1, n)
             http("PATCH", f"{base}/items/{target}", {"price": round(rng.random() * 100, 2)},
                  {**auth, "content-type": "application/merge-patch+json"})
-            url = base + path.replace("{id}", str(rng.randint(1, n))).replace("{cursor}", cursor)
+            url = (base + path.replace("{id}", str(rng.randint(1, n))).replace("{cursor}", cursor)
+                   .replace("{trash_cursor}", trash_cursor(n)))
             start = time.perf_counter()
             try:
                 http_raw("GET", url, None, {"accept": "text/html" if path == "/" else "*/*"})

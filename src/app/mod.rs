@@ -6,6 +6,7 @@ mod chunk;
 mod items;
 mod predict;
 mod reactive;
+mod trash;
 mod widgets;
 
 use widgets::HydrationMarker;
@@ -18,10 +19,12 @@ use leptos::wasm_split::wasm_split;
 use leptos_meta::MetaTags;
 use leptos_meta::{provide_meta_context, Link, Meta, Title};
 use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::hooks::use_location;
 use leptos_router::{Lazy, LazyRoute, SsrMode, StaticSegment};
 
 use account::{provide_account, AccountMenu, LoginPage, SessionExpiredDialog};
 use admin::AdminPage;
+use trash::TrashPage;
 use chunk::NotLoaded;
 use items::ItemsPage;
 use predict::PredictPage;
@@ -71,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <A href="/" exact=true>"Items"</A>
                     <A href="/predict">"Predict"</A>
+                    <A href="/deleted">"Trash"</A>
                     <a href="/docs" rel="external">"API docs"</a>
                 </nav>
                 <AccountMenu/>
@@ -82,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("predict") view={Lazy::<PredictRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("deleted") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
@@ -134,12 +139,18 @@ impl LazyRoute for LoginRoute {
     }
 }
 
-/// The users page (admins only), in its own WASM chunk.
+/// The users page (`/admin`, admins only) and the trash (`/deleted`), in
+/// one WASM chunk and behind one route type: every route type adds router
+/// code to the main module, which every first visit downloads.
 struct AdminRoute;
 
 #[wasm_split(admin_page, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_admin_page))]
 fn admin_page() -> Result<AnyView, NotLoaded> {
-    Ok(view! { <AdminPage/> }.into_any())
+    let trash = use_location().pathname.get_untracked() == "/deleted";
+    Ok(match trash {
+        true => view! { <TrashPage/> }.into_any(),
+        false => view! { <AdminPage/> }.into_any(),
+    })
 }
 
 impl LazyRoute for AdminRoute {

@@ -22,6 +22,8 @@ pub use model::{
     ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,
     Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,
 };
+// Only the REST door parses integers outside a listing's query.
+#[cfg(feature = "ssr")]
 pub(crate) use query::parse_int;
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
 pub use redirect::local_path;

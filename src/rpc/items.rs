@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::domain::Permission;
-use crate::domain::{Item, ItemDraft, ItemPage, ItemQuery};
+use crate::domain::{Item, ItemDraft, ItemPage, ItemQuery, TrashPage};
 use crate::rpc::wire::Rpc;
 use crate::rpc::RpcError;
 
@@ -26,6 +26,10 @@ async fn origin() -> Result<crate::server::store::Origin, RpcError> {
         request_id,
     ))
 }
+
+/// Deleted items on a page of the trash.
+#[cfg(feature = "ssr")]
+const TRASH_PAGE: i64 = 50;
 
 /// A page of items with how many match the filters.
 #[server(prefix = "/rpc", endpoint = "items/list", input = Rpc, output = Rpc)]
@@ -60,9 +64,41 @@ pub async fn update_item(id: i64, version: i64, draft: ItemDraft) -> Result<Item
     Ok(store()?.update(id, item, Some(version), &origin).await?)
 }
 
-/// Deletes an item, if nobody changed it since `version`.
+/// Deletes an item, if nobody changed it since `version` (it moves to the
+/// trash).
 #[server(prefix = "/rpc", endpoint = "items/delete", input = Rpc, output = Rpc)]
 pub async fn delete_item(id: i64, version: i64) -> Result<(), RpcError> {
     let origin = origin().await?;
     Ok(store()?.delete(id, Some(version), &origin).await?)
+}
+
+/// A page of the trash, most recently deleted first, from `cursor` (the
+/// `next` of the page before).
+#[server(prefix = "/rpc", endpoint = "trash/list", input = Rpc, output = Rpc)]
+pub async fn list_trash(cursor: Option<String>) -> Result<TrashPage, RpcError> {
+    use crate::server::store::TrashPosition;
+    super::authorize(Permission::Read).await?;
+    let after = cursor.as_deref().map(TrashPosition::decode).transpose()?;
+    let mut items = store()?.trash(None, after.as_ref(), TRASH_PAGE + 1).await?;
+    let more = items.len() as i64 > TRASH_PAGE;
+    items.truncate(TRASH_PAGE as usize);
+    let next = more
+        .then(|| items.last())
+        .flatten()
+        .map(|last| TrashPosition::after(last).encode());
+    Ok(TrashPage { items, next })
+}
+
+/// Brings a deleted item back from the trash.
+#[server(prefix = "/rpc", endpoint = "trash/restore", input = Rpc, output = Rpc)]
+pub async fn restore_item(id: i64) -> Result<Item, RpcError> {
+    let origin = origin().await?;
+    Ok(store()?.restore(id, &origin).await?)
+}
+
+/// Removes a deleted item from the trash for good (admins).
+#[server(prefix = "/rpc", endpoint = "trash/purge", input = Rpc, output = Rpc)]
+pub async fn purge_item(id: i64) -> Result<(), RpcError> {
+    super::authorize(Permission::PurgeItems).await?;
+    Ok(store()?.purge(id).await?)
 }

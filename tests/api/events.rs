@@ -91,6 +91,11 @@ async fn every_committed_change_reaches_the_stream_in_order() {
     assert_eq!(app.delete(&format!("/items/{id}")).await.status(), 200);
     // A refused write is not an event.
     assert_eq!(app.delete(&format!("/items/{id}")).await.status(), 404);
+    // A restore from the trash is announced as a create.
+    let restored = app
+        .call(reqwest::Method::POST, &format!("/trash/{id}/restore"), None, None)
+        .await;
+    assert_eq!(restored.status(), 200);
     let later = app.create(json!({"name": "After"})).await;
     // A create that chooses its id is announced like one that does not.
     app.create(json!({"id": 4242, "name": "Chosen"})).await;
@@ -99,6 +104,7 @@ async fn every_committed_change_reaches_the_stream_in_order() {
         json!({"kind": "created", "id": id, "version": 1}),
         json!({"kind": "updated", "id": id, "version": 2}),
         json!({"kind": "deleted", "id": id}),
+        json!({"kind": "created", "id": id, "version": 4}),
         json!({"kind": "created", "id": later["id"], "version": 1}),
         json!({"kind": "created", "id": 4242, "version": 1}),
     ];

@@ -559,3 +559,62 @@ async fn a_user_disabled_by_hand_in_sql_is_refused_within_seconds() {
         "a user disabled in SQL was still accepted: {body}"
     );
 }
+
+#[tokio::test]
+async fn a_restore_reaches_other_instances_and_their_retention_jobs_purge_the_trash_together() {
+    if skip("a_restore_reaches_other_instances_and_their_retention_jobs_purge_the_trash_together") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let mut config = test_config(&db.url());
+    config.trash_retention =
+        itemserve::server::config::Retention(Some(Duration::from_secs(3)));
+    let a = TestApp::start_with(&config).await;
+    let b = TestApp::start_with(&config).await;
+
+    let mut events = EventStream::open(&b, None).await;
+    let item = a.create(json!({"name": "Shared"})).await;
+    let id = item["id"].as_i64().unwrap();
+    assert_eq!(a.delete(&format!("/items/{id}")).await.status(), 200);
+    let restored = a
+        .call(Method::POST, &format!("/trash/{id}/restore"), None, None)
+        .await;
+    assert_eq!(restored.status(), 200);
+    for want in [
+        json!({"kind": "created", "id": id, "version": 1}),
+        json!({"kind": "deleted", "id": id}),
+        json!({"kind": "created", "id": id, "version": 3}),
+    ] {
+        assert_eq!(events.next().await.data, want);
+    }
+
+    // More than a batch of expired items, purged by both instances' jobs
+    // at once: each exactly once, and with its history.
+    let mut deleted = Vec::new();
+    for n in 0..600 {
+        let item = a.create(json!({"name": format!("Binned {n}")})).await;
+        let id = item["id"].as_i64().unwrap();
+        let by = if n % 2 == 0 { &a } else { &b };
+        assert_eq!(by.delete(&format!("/items/{id}")).await.status(), 200);
+        deleted.push(id);
+    }
+    let started = Instant::now();
+    loop {
+        let (status, page) = status_and_json(b.get("/trash?limit=1").await).await;
+        assert_eq!(status, 200, "{page}");
+        if page["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the trash still holds items: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for id in [deleted[0], deleted[599]] {
+        let (status, _) = status_and_json(a.get(&format!("/items/{id}/history")).await).await;
+        assert_eq!(status, 404, "item {id}'s history went with it");
+    }
+    let (_, kept) = status_and_json(b.get(&format!("/items/{id}")).await).await;
+    assert_eq!(kept["name"], "Shared", "the restored item stays");
+}

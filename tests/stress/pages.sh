@@ -35,9 +35,16 @@ for n in $(seq 1 25); do
     curl -fs -o /dev/null -H "authorization: Bearer $token" -H 'content-type: application/json' \
         -d "{\"name\":\"Stress row $n\",\"category\":\"Stress\",\"price\":$n}" "$base/items/"
 done
+# And some in the trash, for its page.
+for n in $(seq 1 5); do
+    id="$(curl -fs -H "authorization: Bearer $token" -H 'content-type: application/json' \
+        -d "{\"name\":\"Binned row $n\"}" "$base/items/" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+    curl -fs -o /dev/null -X DELETE -H "authorization: Bearer $token" "$base/items/$id"
+done
 
 failed=0
-for path in "/" "/?sort=-price&q=row" "/?skip=10" "/predict" "/admin" "/login"; do
+for path in "/" "/?sort=-price&q=row" "/?skip=10" "/predict" "/admin" "/deleted" "/login"; do
     for who in signed-in anonymous; do
         header=()
         [ "$who" = signed-in ] && header=(-H "Cookie: $cookie")
@@ -51,11 +58,11 @@ for path in "/" "/?sort=-price&q=row" "/?skip=10" "/predict" "/admin" "/login"; 
     done
 done
 for round in $(seq 1 5); do
-    for path in "/" "/?skip=10" "/admin" "/predict"; do
+    for path in "/" "/?skip=10" "/admin" "/deleted" "/predict"; do
         wrk -t2 -c64 -d1s --timeout 1s -H "Cookie: $cookie" "$base$path" >/dev/null
     done
 done
-echo "cancelled renders: 5 rounds of 4 pages, 64 connections closed mid-render each"
+echo "cancelled renders: 5 rounds of 5 pages, 64 connections closed mid-render each"
 panics="$(curl -fs -H "authorization: Bearer $token" "$base/metrics" | sed -n 's/^itemserve_request_panics_total \([0-9]*\).*/\1/p')"
 if grep -q "panicked" "$log" || [ "${panics:-0}" != 0 ]; then
     echo "error: the server panicked while rendering (request_panics_total: ${panics:-?}):" >&2

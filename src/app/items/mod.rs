@@ -7,6 +7,7 @@ mod live;
 mod row;
 mod table;
 mod toolbar;
+mod undo;
 
 use std::future::Future;
 use std::pin::Pin;

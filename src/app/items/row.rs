@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use super::editor::row_editor;
 use super::form::problem_message;
 use super::live::LiveTable;
+use super::undo::offer_undo;
 use crate::app::chunk::{NotLoaded, NOT_LOADED};
 use crate::app::reactive::GetOr;
 use crate::domain::Item;
@@ -97,8 +98,17 @@ fn EditableRow(item: Item, live: LiveTable) -> impl IntoView {
     });
 
     let remove = Action::new(move |_: &()| async move { delete_item(id, version).await });
+    let deleted_name = item.name.clone();
     Effect::new(move |_| match remove.value().get() {
-        Some(Ok(())) => refresh.bump(),
+        Some(Ok(())) => {
+            refresh.bump();
+            let name = deleted_name.clone();
+            // Without its code (it could not be fetched) there is no offer;
+            // the item is in the trash all the same.
+            leptos::task::spawn_local(async move {
+                let _ = offer_undo(id, name, refresh).await;
+            });
+        }
         Some(Err(error)) => {
             mode.set(Mode::View);
             problem.set(Some(problem_message(&error)));
