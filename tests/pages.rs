@@ -131,8 +131,16 @@ async fn server_rendered_pages() {
     // The trash page lists the deleted demo items on the server.
     let trash = page("/deleted").await;
     assert_eq!(trash.status, 200);
-    for needle in ["<h1>Trash</h1>", "Item One", "Item Three", "Restore Item Two"] {
-        assert!(trash.html.contains(needle), "the trash page contains {needle}");
+    for needle in [
+        "<h1>Trash</h1>",
+        "Item One",
+        "Item Three",
+        "Restore Item Two",
+    ] {
+        assert!(
+            trash.html.contains(needle),
+            "the trash page contains {needle}"
+        );
     }
 
     // The page loads the bundle's files. With plain names (no hash file

@@ -24,10 +24,10 @@ use leptos_router::{Lazy, LazyRoute, SsrMode, StaticSegment};
 
 use account::{provide_account, AccountMenu, LoginPage, SessionExpiredDialog};
 use admin::AdminPage;
-use trash::TrashPage;
 use chunk::NotLoaded;
 use items::ItemsPage;
 use predict::PredictPage;
+use trash::TrashPage;
 
 /// The HTML document around the app (server side only). It loads the
 /// bundle and stylesheet by their content-hashed names.

@@ -366,9 +366,10 @@ fn retention(s: &str) -> Result<Retention, String> {
         .find_map(|(unit, seconds)| Some((s.strip_suffix(unit)?, seconds)))
         .ok_or_else(refuse)?;
     match number.parse::<u64>() {
-        Ok(n) if number.bytes().all(|b| b.is_ascii_digit())
-            && n > 0
-            && n <= 36_500 * 86_400 / seconds =>
+        Ok(n)
+            if number.bytes().all(|b| b.is_ascii_digit())
+                && n > 0
+                && n <= 36_500 * 86_400 / seconds =>
         {
             Ok(Retention(Some(Duration::from_secs(n * seconds))))
         }
@@ -395,10 +396,25 @@ mod tests {
         use std::time::Duration;
         let days = |n: u64| Ok(Retention(Some(Duration::from_secs(n * 86_400))));
         assert_eq!(retention("30d"), days(30));
-        assert_eq!(retention("12h"), Ok(Retention(Some(Duration::from_secs(43_200)))));
+        assert_eq!(
+            retention("12h"),
+            Ok(Retention(Some(Duration::from_secs(43_200))))
+        );
         assert_eq!(retention("2s"), Ok(Retention(Some(Duration::from_secs(2)))));
         assert_eq!(retention("forever"), Ok(Retention(None)));
-        for bad in ["", "d", "30", "0d", "-1d", "1.5d", "30 d", "30w", "99999999d", "é", "+3d"] {
+        for bad in [
+            "",
+            "d",
+            "30",
+            "0d",
+            "-1d",
+            "1.5d",
+            "30 d",
+            "30w",
+            "99999999d",
+            "é",
+            "+3d",
+        ] {
             assert!(retention(bad).is_err(), "{bad}");
         }
     }

@@ -93,7 +93,12 @@ async fn every_committed_change_reaches_the_stream_in_order() {
     assert_eq!(app.delete(&format!("/items/{id}")).await.status(), 404);
     // A restore from the trash is announced as a create.
     let restored = app
-        .call(reqwest::Method::POST, &format!("/trash/{id}/restore"), None, None)
+        .call(
+            reqwest::Method::POST,
+            &format!("/trash/{id}/restore"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(restored.status(), 200);
     let later = app.create(json!({"name": "After"})).await;

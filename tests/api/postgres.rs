@@ -567,8 +567,7 @@ async fn a_restore_reaches_other_instances_and_their_retention_jobs_purge_the_tr
     }
     let db = TestDatabase::new().await;
     let mut config = test_config(&db.url());
-    config.trash_retention =
-        itemserve::server::config::Retention(Some(Duration::from_secs(3)));
+    config.trash_retention = itemserve::server::config::Retention(Some(Duration::from_secs(3)));
     let a = TestApp::start_with(&config).await;
     let b = TestApp::start_with(&config).await;
 

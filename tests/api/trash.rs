@@ -17,7 +17,10 @@ async fn trash(app: &TestApp, path: &str, token: Option<&str>) -> Vec<Value> {
     let mut path = path.to_owned();
     loop {
         let response = app.call(Method::GET, &path, token, None).await;
-        let link = response.headers().get("link").map(|l| l.to_str().unwrap().to_owned());
+        let link = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned());
         let (status, page) = status_and_json(response).await;
         assert_eq!(status, 200, "{path}: {page}");
         items.extend(page["items"].as_array().unwrap().iter().cloned());
@@ -56,14 +59,20 @@ async fn actions(app: &TestApp, id: i64) -> Vec<String> {
 async fn lighting(app: &TestApp) -> (Vec<i64>, Vec<i64>, Vec<i64>, Value, bool) {
     let (_, listed) = status_and_json(app.get("/items/?category=Lighting").await).await;
     let (_, found) = status_and_json(app.get("/search/?q=lamp").await).await;
-    let export = app.get("/items/export?format=ndjson&category=Lighting").await;
+    let export = app
+        .get("/items/export?format=ndjson&category=Lighting")
+        .await;
     assert_eq!(export.status(), 200);
     let exported: Vec<i64> = export
         .text()
         .await
         .unwrap()
         .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["id"].as_i64().unwrap())
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     let query = json!({"query": {"skip": 0, "limit": 10, "q": null, "category": "Lighting",
         "price_lt": null, "sort": "Id", "descending": false}});
@@ -76,7 +85,13 @@ async fn lighting(app: &TestApp) -> (Vec<i64>, Vec<i64>, Vec<i64>, Value, bool) 
         Some(items) => ids(items),
         None => ids(found["items"].as_array().unwrap()),
     };
-    (ids(listed.as_array().unwrap()), found, exported, page["total"]["n"].clone(), in_menu)
+    (
+        ids(listed.as_array().unwrap()),
+        found,
+        exported,
+        page["total"]["n"].clone(),
+        in_menu,
+    )
 }
 
 #[tokio::test]
@@ -93,14 +108,20 @@ async fn a_deleted_item_leaves_every_listing_waits_in_the_trash_and_comes_back_w
         )
         .await;
     assert_eq!(put.status(), 200);
-    assert_eq!(lighting(&app).await, (vec![id], vec![id], vec![id], json!(1), true));
+    assert_eq!(
+        lighting(&app).await,
+        (vec![id], vec![id], vec![id], json!(1), true)
+    );
 
     // The original contract's answer, and the item is gone everywhere.
     let (status, body) = status_and_json(app.delete(&format!("/items/{id}")).await).await;
     assert_eq!((status, body), (200, json!({"detail": "Item deleted"})));
     let (status, body) = status_and_json(app.get(&format!("/items/{id}")).await).await;
     assert_eq!((status, body), (404, json!({"detail": "Item not found"})));
-    assert_eq!(lighting(&app).await, (vec![], vec![], vec![], json!(0), false));
+    assert_eq!(
+        lighting(&app).await,
+        (vec![], vec![], vec![], json!(0), false)
+    );
 
     // In the trash, as it was deleted.
     let trashed = trash(&app, "/trash", None).await;
@@ -126,19 +147,29 @@ async fn a_deleted_item_leaves_every_listing_waits_in_the_trash_and_comes_back_w
     assert_eq!(restored["created_at"], lamp["created_at"]);
     let (_, got) = status_and_json(app.get(&format!("/items/{id}")).await).await;
     assert_eq!(got, restored);
-    assert_eq!(lighting(&app).await, (vec![id], vec![id], vec![id], json!(1), true));
+    assert_eq!(
+        lighting(&app).await,
+        (vec![id], vec![id], vec![id], json!(1), true)
+    );
     assert!(trash(&app, "/trash", None).await.is_empty());
-    assert_eq!(actions(&app, id).await, ["restore", "delete", "update", "create"]);
+    assert_eq!(
+        actions(&app, id).await,
+        ["restore", "delete", "update", "create"]
+    );
     let (_, revision) = status_and_json(app.get(&format!("/items/{id}/history/4")).await).await;
     assert_eq!(revision["door"], "rest");
     assert_eq!(revision["item"], restored);
 
     // It is no longer in the trash.
     let (status, body) = status_and_json(
-        app.call(Method::POST, &format!("/trash/{id}/restore"), None, None).await,
+        app.call(Method::POST, &format!("/trash/{id}/restore"), None, None)
+            .await,
     )
     .await;
-    assert_eq!((status, body), (404, json!({"detail": "Item not found in the trash"})));
+    assert_eq!(
+        (status, body),
+        (404, json!({"detail": "Item not found in the trash"}))
+    );
 }
 
 #[tokio::test]
@@ -149,8 +180,11 @@ async fn an_id_taken_since_the_deletion_cannot_be_restored_and_the_item_stays_in
     let second = app.create(json!({"id": 500, "name": "Second"})).await;
     assert_eq!(second["version"], first["version"].as_i64().unwrap() + 2);
 
-    let (status, body) =
-        status_and_json(app.call(Method::POST, "/trash/500/restore", None, None).await).await;
+    let (status, body) = status_and_json(
+        app.call(Method::POST, "/trash/500/restore", None, None)
+            .await,
+    )
+    .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(
         body["detail"],
@@ -165,9 +199,16 @@ async fn an_id_taken_since_the_deletion_cannot_be_restored_and_the_item_stays_in
     assert_eq!(app.delete("/items/500").await.status(), 200);
     let trashed = trash(&app, "/trash", None).await;
     assert_eq!((trashed.len(), &trashed[0]["name"]), (1, &json!("Second")));
-    let (status, restored) =
-        status_and_json(app.call(Method::POST, "/trash/500/restore", None, None).await).await;
-    assert_eq!((status, &restored["name"]), (200, &json!("Second")), "{restored}");
+    let (status, restored) = status_and_json(
+        app.call(Method::POST, "/trash/500/restore", None, None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, &restored["name"]),
+        (200, &json!("Second")),
+        "{restored}"
+    );
 }
 
 #[tokio::test]
@@ -177,14 +218,24 @@ async fn only_admins_purge_and_a_purged_item_is_gone_with_its_history_and_its_id
     let editor = app.user_token(&admin, "edith", "editor").await;
     let viewer = app.user_token(&admin, "vera", "viewer").await;
     let (status, item) = status_and_json(
-        app.call(Method::POST, "/items/", Some(&editor), Some(&json!({"name": "Old chair"})))
-            .await,
+        app.call(
+            Method::POST,
+            "/items/",
+            Some(&editor),
+            Some(&json!({"name": "Old chair"})),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 201, "{item}");
     let id = item["id"].as_i64().unwrap();
     let path = format!("/items/{id}");
-    assert_eq!(app.call(Method::DELETE, &path, Some(&editor), None).await.status(), 200);
+    assert_eq!(
+        app.call(Method::DELETE, &path, Some(&editor), None)
+            .await
+            .status(),
+        200
+    );
 
     // Whoever may read items sees the trash (here anyone: reading is
     // public by default), and who deleted what.
@@ -211,19 +262,28 @@ async fn only_admins_purge_and_a_purged_item_is_gone_with_its_history_and_its_id
     assert_eq!((status, body), (200, json!({"detail": "Item purged"})));
     assert!(trash(&app, "/trash", Some(&admin)).await.is_empty());
     let (status, body) = status_and_json(
-        app.call(Method::GET, &format!("{path}/history"), Some(&admin), None).await,
+        app.call(Method::GET, &format!("{path}/history"), Some(&admin), None)
+            .await,
     )
     .await;
     assert_eq!((status, body), (404, json!({"detail": "Item not found"})));
     for (method, path) in [(Method::DELETE, &purge), (Method::POST, &restore)] {
         let (status, body) =
             status_and_json(app.call(method, path, Some(&admin), None).await).await;
-        assert_eq!((status, body), (404, json!({"detail": "Item not found in the trash"})));
+        assert_eq!(
+            (status, body),
+            (404, json!({"detail": "Item not found in the trash"}))
+        );
     }
     // Its id is never handed out again.
     let (_, next) = status_and_json(
-        app.call(Method::POST, "/items/", Some(&editor), Some(&json!({"name": "New chair"})))
-            .await,
+        app.call(
+            Method::POST,
+            "/items/",
+            Some(&editor),
+            Some(&json!({"name": "New chair"})),
+        )
+        .await,
     )
     .await;
     assert!(next["id"].as_i64().unwrap() > id, "{next}");
@@ -253,7 +313,10 @@ async fn the_trash_pages_by_cursor_newest_deletion_first_and_searches_as_search_
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
     let newest_first: Vec<i64> = deleted.iter().rev().copied().collect();
-    assert_eq!(ids(&trash(&app, "/trash?limit=2", None).await), newest_first);
+    assert_eq!(
+        ids(&trash(&app, "/trash?limit=2", None).await),
+        newest_first
+    );
     assert_eq!(ids(&trash(&app, "/trash", None).await), newest_first);
     // Folded like search: CAFÉ finds café, in either case.
     assert_eq!(
@@ -274,7 +337,11 @@ async fn the_trash_pages_by_cursor_newest_deletion_first_and_searches_as_search_
     ] {
         let (status, body) = status_and_json(app.get(&format!("/trash?{query}")).await).await;
         assert_eq!(status, 422, "{query}: {body}");
-        assert_eq!(body["detail"][0]["loc"], json!(["query", loc]), "{query}: {body}");
+        assert_eq!(
+            body["detail"][0]["loc"],
+            json!(["query", loc]),
+            "{query}: {body}"
+        );
         let msg = body["detail"][0]["msg"].as_str().unwrap();
         assert!(msg.contains(says), "{query}: {msg}");
     }

@@ -45,7 +45,8 @@ mod offer {
         let Some(body) = document().body() else {
             return;
         };
-        let mounted = leptos::mount::mount_to(body, move || view! { <UndoDelete id name refresh/> });
+        let mounted =
+            leptos::mount::mount_to(body, move || view! { <UndoDelete id name refresh/> });
         // Replacing the earlier offer unmounts it.
         SHOWN.with(|shown| shown.replace(Some((id, Box::new(mounted)))));
     }

@@ -211,7 +211,9 @@ pub struct HistoryPage {
 pub struct TrashPage {
     items: Vec<TrashedItem>,
     /// The next page (`null` on the last page).
-    #[schema(example = "/trash?cursor=WzEsInRyYXNoIiwiMjAyNi0wMS0wM1QwODoxNTowMC4wMDBaIiw3XQ&limit=20")]
+    #[schema(
+        example = "/trash?cursor=WzEsInRyYXNoIiwiMjAyNi0wMS0wM1QwODoxNTowMC4wMDBaIiw3XQ&limit=20"
+    )]
     next: Option<String>,
 }
 
@@ -505,8 +507,8 @@ impl Modify for SecuritySchemes {
                 if !(guarded || users) || method == "GET" && path == "/predict/" {
                     continue;
                 }
-                let write = (path.starts_with("/items") || path.starts_with("/trash"))
-                    && method != "GET";
+                let write =
+                    (path.starts_with("/items") || path.starts_with("/trash")) && method != "GET";
                 // Purging the trash is for admins.
                 let admin = users || path.starts_with("/trash") && method == "DELETE";
                 let mut security = logged_in();

@@ -402,10 +402,14 @@ mod trash_tests {
             id: 7,
         };
         assert_eq!(TrashPosition::decode(&at.encode()).unwrap(), at);
-        let listing = URL_SAFE_NO_PAD.encode(json!([FORMAT, "id", "", 1, 7, false, 20]).to_string());
+        let listing =
+            URL_SAFE_NO_PAD.encode(json!([FORMAT, "id", "", 1, 7, false, 20]).to_string());
         for foreign in ["", "!!", listing.as_str(), &at.encode()[1..]] {
             assert!(
-                matches!(TrashPosition::decode(foreign), Err(StoreError::BadCursor { .. })),
+                matches!(
+                    TrashPosition::decode(foreign),
+                    Err(StoreError::BadCursor { .. })
+                ),
                 "{foreign}"
             );
         }

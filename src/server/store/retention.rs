@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn the_job_looks_often_enough_for_its_retention_and_never_busily() {
-        assert_eq!(period(Duration::from_secs(30 * 86_400)), Duration::from_secs(600));
+        assert_eq!(
+            period(Duration::from_secs(30 * 86_400)),
+            Duration::from_secs(600)
+        );
         assert_eq!(period(Duration::from_secs(3_000)), Duration::from_secs(300));
         assert_eq!(period(Duration::from_secs(2)), Duration::from_secs(1));
     }

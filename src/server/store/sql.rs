@@ -6,11 +6,10 @@
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use super::cursor::{self, Key, Position};
+use super::cursor::{self, Key, Position, TrashPosition};
 use super::{fold_case, Credential};
 use crate::domain::{
-    changes, Action, Door, Item, ItemDraft, ItemQuery, Revision, Role, SortField, TrashedItem,
-    User,
+    changes, Action, Door, Item, ItemDraft, ItemQuery, Revision, Role, SortField, TrashedItem, User,
 };
 
 macro_rules! item_columns {
@@ -518,7 +517,22 @@ pub(crate) use trash_columns;
 
 /// Sorts after every RFC 3339 time: the position before the first page of
 /// the trash.
-pub(crate) const TRASH_START: &str = "~";
+const TRASH_START: &str = "~";
+
+/// What a page of the trash binds: the position it starts after (deleted
+/// at, id) and the folded text it searches for. `None` when the search
+/// can match nothing: it holds NUL, which stored text never does (and
+/// PostgreSQL cannot even take as a parameter).
+pub(crate) fn trash_bounds<'a>(
+    q: Option<&str>,
+    after: Option<&'a TrashPosition>,
+) -> Option<(&'a str, i64, Option<String>)> {
+    let (deleted_at, id) = after.map_or((TRASH_START, i64::MAX), |p| (p.deleted_at.as_str(), p.id));
+    match q.map(fold_case) {
+        Some(q) if q.contains('\0') => None,
+        folded => Some((deleted_at, id, folded)),
+    }
+}
 
 /// A page of the trash, newest deletion first, after the position
 /// (`$1` deleted at, `$2` id), `$3` rows; with `search`, only items whose

@@ -45,9 +45,9 @@ use tokio_postgres::{NoTls, Row};
 use super::cursor;
 use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    announce_upgrade, demo_items, fold_case, now_rfc3339, ChangeFeed, DbError, FoldedText,
-    ImportRows, Imported, ItemBatches, ItemStore, OnError, Origin, StoreError, TrashPosition,
-    EXPORT_BATCH, EXPORT_QUEUE,
+    announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportRows,
+    Imported, ItemBatches, ItemStore, OnError, Origin, StoreError, TrashPosition, EXPORT_BATCH,
+    EXPORT_QUEUE,
 };
 use crate::domain::{
     ChangeKind, Item, ItemQuery, Listing, Revision, Total, TrashedItem, ValidItem,
@@ -719,14 +719,11 @@ impl ItemStore for PostgresStore {
         after: Option<&TrashPosition>,
         limit: i64,
     ) -> Result<Vec<TrashedItem>, StoreError> {
-        let (deleted_at, id) = after.map_or((sql::TRASH_START, i64::MAX), |p| {
-            (p.deleted_at.as_str(), p.id)
-        });
-        let sql = sql::trash_page(Dialect::Postgres, q.is_some());
-        // Stored text never holds NUL, and PostgreSQL cannot take it as a
-        // parameter: such a search finds nothing.
-        let rows = match q.map(fold_case) {
-            Some(q) if q.contains('\0') => Vec::new(),
+        let Some((deleted_at, id, folded)) = sql::trash_bounds(q, after) else {
+            return Ok(Vec::new());
+        };
+        let sql = sql::trash_page(Dialect::Postgres, folded.is_some());
+        let rows = match folded {
             Some(q) => self.query(sql, &[&deleted_at, &id, &limit, &q]).await?,
             None => self.query(sql, &[&deleted_at, &id, &limit]).await?,
         };
@@ -818,7 +815,10 @@ impl ItemStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(postgres_error)?;
         let ids = tx
-            .query(sql::expired_trash(Dialect::Postgres), &[&deleted_before, &limit])
+            .query(
+                sql::expired_trash(Dialect::Postgres),
+                &[&deleted_before, &limit],
+            )
             .await
             .map_err(postgres_error)?;
         let mut purged = 0;

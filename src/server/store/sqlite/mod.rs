@@ -24,7 +24,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::cursor;
 use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    fold_case, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
+    now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
     ItemStore, OnError, Origin, RefusedRow, StoreError, TrashPosition, EXPORT_BATCH, EXPORT_QUEUE,
 };
 use crate::domain::{
@@ -860,16 +860,12 @@ impl ItemStore for SqliteStore {
         after: Option<&TrashPosition>,
         limit: i64,
     ) -> Result<Vec<TrashedItem>, StoreError> {
-        let (deleted_at, id) = after.map_or((sql::TRASH_START, i64::MAX), |p| {
-            (p.deleted_at.as_str(), p.id)
-        });
-        let folded = q.map(fold_case);
-        // As on PostgreSQL: stored text never holds NUL, so nothing matches.
-        if folded.as_deref().is_some_and(|q| q.contains('\0')) {
+        let Some((deleted_at, id, folded)) = sql::trash_bounds(q, after) else {
             return Ok(Vec::new());
-        }
+        };
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(sql::trash_page(Dialect::Sqlite, q.is_some()))?;
+            let mut stmt =
+                conn.prepare_cached(sql::trash_page(Dialect::Sqlite, folded.is_some()))?;
             let rows = match &folded {
                 Some(q) => stmt.query_map(params![deleted_at, id, limit, q], trashed_row)?,
                 None => stmt.query_map(params![deleted_at, id, limit], trashed_row)?,
