@@ -21,7 +21,11 @@ fn period(retention: Duration) -> Duration {
 /// dropped. Several instances on one database may run it together: an
 /// item is purged by one of them.
 pub async fn purge_expired_trash(store: Arc<dyn ItemStore>, retention: Duration) {
-    let mut ticker = tokio::time::interval(period(retention));
+    // The first look one period after the start, not at it: a server
+    // starting is busy enough (and its first pages are cached until the
+    // next commit, which a purge is).
+    let period = period(retention);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
