@@ -569,6 +569,12 @@ impl Modify for CommonResponses {
                         .or_insert_with(|| detail(description).into());
                 };
                 add("414", "The path and query string are longer than 8 KiB");
+                // Checked before the path's own limit: a path and query far
+                // over it are a head too large.
+                add(
+                    "431",
+                    "The request's head (its line and headers) is larger than 64 KiB",
+                );
                 add(
                     "429",
                     "Too many requests from this client; `Retry-After` says when to retry",
