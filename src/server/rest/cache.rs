@@ -86,6 +86,20 @@ impl IntoResponse for JsonPage {
     }
 }
 
+/// A page that is not cached (an item's history, the trash): `{<rows>:
+/// [...], "next": ...}`, with `next` (a path and percent-encoded query,
+/// always a valid header value) also in a `Link: rel="next"` header.
+pub fn page_with_next(rows: &str, items: serde_json::Value, next: Option<String>) -> Response {
+    let link = next
+        .as_ref()
+        .and_then(|next| HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")).ok());
+    let mut response = axum::Json(serde_json::json!({ rows: items, "next": next })).into_response();
+    if let Some(link) = link {
+        response.headers_mut().insert(LINK, link);
+    }
+    response
+}
+
 /// A listing answer for `key`, made by `page` and reused like every
 /// [`cached`] answer.
 pub async fn cached_page(

@@ -2,12 +2,11 @@
 //! reverting it to the values of an earlier one.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::LINK;
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::cache::page_with_next;
 use super::error::{ApiError, ValidationBody, ValidationDetail};
 use super::extract::{path_id, Can, Editor, IfMatch, ItemId, JsonBody, Read};
 use super::openapi::{Detail, HistoryPage, RevertIn};
@@ -55,13 +54,7 @@ pub async fn list(
         .then(|| revisions.last())
         .flatten()
         .map(|last| format!("/items/{id}/history?before={}&limit={limit}", last.version));
-    let mut response = Json(json!({ "revisions": revisions, "next": next })).into_response();
-    if let Some(next) = next {
-        let link = HeaderValue::try_from(format!("<{next}>; rel=\"next\""))
-            .expect("a path of digits and ASCII is a valid header value");
-        response.headers_mut().insert(LINK, link);
-    }
-    Ok(response)
+    Ok(page_with_next("revisions", json!(revisions), next))
 }
 
 /// `GET /items/{id}/history/{version}`: the revision that made `version`.

@@ -2,12 +2,11 @@
 //! purge.
 
 use axum::extract::{RawQuery, State};
-use axum::http::header::LINK;
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::cache::page_with_next;
 use super::error::{ApiError, ValidationBody, ValidationDetail};
 use super::extract::{Can, Editor, ItemId, PurgeItems, Read};
 use super::openapi::{Detail, TrashPage};
@@ -58,13 +57,7 @@ pub async fn list(
         query.append_pair("limit", &page.limit.to_string());
         format!("/trash?{}", query.finish())
     });
-    let mut response = Json(json!({ "items": items, "next": next })).into_response();
-    if let Some(next) = next {
-        let link = HeaderValue::try_from(format!("<{next}>; rel=\"next\""))
-            .expect("a URL-encoded path is a valid header value");
-        response.headers_mut().insert(LINK, link);
-    }
-    Ok(response)
+    Ok(page_with_next("items", json!(items), next))
 }
 
 /// `POST /trash/{id}/restore`: brings an item back as it was deleted.
