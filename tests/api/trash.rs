@@ -383,3 +383,49 @@ async fn the_retention_job_purges_what_was_deleted_longer_ago_than_the_retention
     let (status, _) = status_and_json(app.get(&format!("/items/{id}/history")).await).await;
     assert_eq!(status, 404, "its history went with it");
 }
+
+#[tokio::test]
+async fn the_ui_server_functions_restore_purge_and_page_the_trash_and_say_what_went_wrong() {
+    let app = TestApp::with().empty().start().await;
+    app.create(json!({"id": 70, "name": "Stool"})).await;
+    assert_eq!(app.delete("/items/70").await.status(), 200);
+
+    let (status, page) = call(&app, "/rpc/trash/list", json!({"cursor": null}).to_string()).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        (ids(page["items"].as_array().unwrap()), &page["next"]),
+        (vec![70], &Value::Null)
+    );
+    let (status, error) = call(
+        &app,
+        "/rpc/trash/list",
+        json!({"cursor": "bogus"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(error["Validation"][0]["field"], "cursor", "{error}");
+
+    // Taken again since: the UI says why it cannot come back.
+    app.create(json!({"id": 70, "name": "New stool"})).await;
+    let (status, error) = call(&app, "/rpc/trash/restore", json!({"id": 70}).to_string()).await;
+    assert_eq!(
+        (status, error),
+        (
+            409,
+            json!({"Conflict": "This item cannot be restored: a new item with id 70 was created since."})
+        )
+    );
+    let (status, _) = call(&app, "/rpc/trash/purge", json!({"id": 70}).to_string()).await;
+    assert_eq!(status, 200);
+    for endpoint in ["/rpc/trash/restore", "/rpc/trash/purge"] {
+        let (status, error) = call(&app, endpoint, json!({"id": 70}).to_string()).await;
+        assert_eq!(
+            (status, error),
+            (
+                404,
+                json!({"NotFound": "This item is no longer in the trash; it may have been restored or purged."})
+            ),
+            "{endpoint}"
+        );
+    }
+}
