@@ -43,6 +43,38 @@ test("an admin logs in and adds a viewer and an editor", async ({ page }) => {
   await page.screenshot({ path: "test-results/admin-users.png", fullPage: true });
 });
 
+test("an admin reads the audit log and filters it", async ({ page }) => {
+  // A failed login to find there (the API's form: no page, no rate limit
+  // on this browser's address beyond one attempt).
+  const tried = `nobody-${suffix}`;
+  const refused = await page.request.post("/auth/token", { form: { username: tried, password: "a wrong guess" } });
+  expect(refused.status()).toBe(401);
+  await logIn(page, "admin", ADMIN_PASSWORD);
+  await openHydrated(page, "/admin");
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await expect(page).toHaveURL(/\/admin\?view=audit$/);
+  await expect(page.getByRole("heading", { name: "Audit log", level: 1 })).toBeVisible();
+  const entries = page.locator("table.audit tbody tr");
+  // The users the first test added, by this admin, through the UI.
+  const added = entries.filter({ hasText: viewer.name }).filter({ hasText: "User created" });
+  await expect(added).toContainText("role viewer");
+  await expect(added).toContainText("UI");
+  await expect(entries.filter({ hasText: tried })).toContainText("no user has this name");
+
+  await page.getByLabel("Action").selectOption("login_failed");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/action=login_failed/);
+  await expect(entries.filter({ hasText: tried })).toHaveCount(1);
+  await expect(entries.filter({ hasText: "User created" })).toHaveCount(0);
+  for (const [width, height] of [[1280, 720], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.screenshot({ path: `test-results/audit-${width}-${scheme}.png`, fullPage: true });
+    }
+  }
+});
+
 test("logging in never leaves the site, whatever ?next= says", async ({ browser, baseURL }) => {
   const site = new URL(baseURL!).origin;
   // Known bypasses of a filter that only refuses "//": browsers read "\"

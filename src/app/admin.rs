@@ -4,15 +4,51 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use leptos_router::hooks::use_query_map;
+
 use crate::app::account::{allows, Account};
+use crate::app::audit::AuditLog;
 use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{Permission, Role, User};
 use crate::rpc::RpcError;
 use crate::rpc::{add_user, change_user, list_users};
 
+/// `/admin`: the users, or with `?view=audit` the audit log.
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    let query = use_query_map();
+    let audit = Memo::new(move |_| {
+        query
+            .try_with(|q| q.get("view").as_deref() == Some("audit"))
+            .unwrap_or(false)
+    });
+    move || match audit.get_or(false) {
+        true => view! { <AuditLog/> }.into_any(),
+        false => view! { <UsersPage/> }.into_any(),
+    }
+}
+
+/// Links between the admin pages; the one shown is marked current.
+#[component]
+pub fn AdminTabs() -> impl IntoView {
+    let query = use_query_map();
+    let audit = move || {
+        query
+            .try_with(|q| q.get("view").as_deref() == Some("audit"))
+            .unwrap_or(false)
+    };
+    let current = |on: bool| on.then_some("page");
+    view! {
+        <nav class="tabs" aria-label="Administration">
+            <a href="/admin" aria-current=move || current(!audit())>"Users"</a>
+            <a href="/admin?view=audit" aria-current=move || current(audit())>"Audit log"</a>
+        </nav>
+    }
+}
+
+#[component]
+fn UsersPage() -> impl IntoView {
     let account = expect_context::<Account>();
     let version = RwSignal::new(0u64);
     let users = KeptResource::new(ArcResource::new(
@@ -28,6 +64,7 @@ pub fn AdminPage() -> impl IntoView {
                 <h1>"Users"</h1>
                 <p class="muted">"Viewers read; editors also add, edit and delete items; admins also manage users."</p>
             </div>
+            <AdminTabs/>
         </div>
         <div class="layout">
         // Outside the list's transition: reloading the list keeps the form

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod chunk;
 mod items;
 mod predict;
@@ -139,9 +140,10 @@ impl LazyRoute for LoginRoute {
     }
 }
 
-/// The users page (`/admin`, admins only) and the trash (`/deleted`), in
-/// one WASM chunk and behind one route type: every route type adds router
-/// code to the main module, which every first visit downloads.
+/// The users page and the audit log (`/admin`, admins only) and the
+/// trash (`/deleted`), in one WASM chunk and behind one route type: every
+/// route type adds router code to the main module, which every first visit
+/// downloads.
 struct AdminRoute;
 
 #[wasm_split(admin_page, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_admin_page))]

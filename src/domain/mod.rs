@@ -4,6 +4,7 @@
 //! validation for instant field errors that the server uses for its
 //! authoritative check, so the two can never disagree.
 
+mod audit;
 mod change;
 mod item;
 mod item_object;
@@ -15,6 +16,7 @@ mod trash;
 mod user;
 mod validation;
 
+pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditPage};
 pub use change::{ChangeKind, ItemChange};
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, Listing, Total, ValidItem, MAX_ITEM_ID};
 pub use item_object::{ItemObject, ObjectProblem};

@@ -52,6 +52,8 @@ pub enum Permission {
     ManageUsers,
     /// Remove deleted items from the trash for good.
     PurgeItems,
+    /// Read the audit log.
+    ReadAudit,
 }
 
 impl Permission {
@@ -60,7 +62,7 @@ impl Permission {
         match self {
             Permission::Read => Role::Viewer,
             Permission::WriteItems => Role::Editor,
-            Permission::ManageUsers | Permission::PurgeItems => Role::Admin,
+            Permission::ManageUsers | Permission::PurgeItems | Permission::ReadAudit => Role::Admin,
         }
     }
 }

@@ -30,6 +30,20 @@ pub use items::*;
 pub use models::*;
 pub use session::*;
 
+/// This request as the audit log records it: through the UI, by `caller`.
+#[cfg(feature = "ssr")]
+fn witness(
+    caller: Option<&crate::server::auth::Principal>,
+) -> Result<crate::server::auth::Witness, crate::rpc::RpcError> {
+    let parts = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .ok_or_else(|| crate::rpc::RpcError::Internal("request missing".into()))?;
+    Ok(crate::server::auth::Witness::of(
+        &parts,
+        caller,
+        crate::domain::Door::Ui,
+    ))
+}
+
 /// The caller may do `permission`: the same check the REST API makes
 /// ([`crate::server::auth::Auth::require`]), on this request's headers.
 #[cfg(feature = "ssr")]

@@ -41,11 +41,8 @@ pub async fn log_in(name: String, password: String) -> Result<User, RpcError> {
     }
     let parts = use_context::<axum::http::request::Parts>()
         .ok_or_else(|| RpcError::Internal("request missing".into()))?;
-    let client = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    let user = match state.auth.login(&name, &password, client).await {
+    let witness = super::witness(None)?;
+    let user = match state.auth.login(&name, &password, &witness).await {
         Err(crate::server::auth::AuthError::TooManyAttempts(wait)) => {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 let after = crate::server::http::retry_after(wait);
@@ -74,7 +71,11 @@ pub async fn log_out() -> Result<(), RpcError> {
     let parts = use_context::<axum::http::request::Parts>()
         .ok_or_else(|| RpcError::Internal("request missing".into()))?;
     if let Some(token) = cookie(&parts.headers, SESSION_COOKIE) {
-        state.auth.revoke(CredentialKind::Session, token).await?;
+        let witness = super::witness(None)?;
+        state
+            .auth
+            .log_out(CredentialKind::Session, token, &witness)
+            .await?;
     }
     set_cookie(&expired_session_cookie(is_https(&parts.headers)))?;
     Ok(())
@@ -101,14 +102,14 @@ pub async fn list_users() -> Result<Vec<User>, RpcError> {
 #[server(prefix = "/rpc", endpoint = "users/create", input = Rpc, output = Rpc)]
 pub async fn add_user(name: String, password: String, role: Role) -> Result<User, RpcError> {
     use crate::domain::{validate_password, validate_user_name};
-    super::authorize(crate::domain::Permission::ManageUsers).await?;
+    let caller = super::authorize(crate::domain::Permission::ManageUsers).await?;
     let mut errors = Vec::new();
     let name = validate_user_name(&name).map_err(|e| errors.push(e)).ok();
     let _ = validate_password(&password).map_err(|e| errors.push(e));
     match name {
         Some(name) if errors.is_empty() => Ok(super::app_state()?
             .auth
-            .create_user(&name, &password, role)
+            .create_user(&name, &password, role, &super::witness(caller.as_ref())?)
             .await?),
         _ => Err(RpcError::Validation(errors)),
     }
@@ -127,7 +128,7 @@ pub async fn change_user(
     if let Some(password) = &password {
         crate::domain::validate_password(password).map_err(|e| RpcError::Validation(vec![e]))?;
     }
-    let is_self = caller.is_some_and(|c| c.user.id == id);
+    let is_self = caller.as_ref().is_some_and(|c| c.user.id == id);
     if is_self && (role.is_some_and(|r| r != Role::Admin) || disabled == Some(true)) {
         return Err(RpcError::Rejected(
             "You cannot demote or disable yourself; another admin can.".into(),
@@ -135,6 +136,53 @@ pub async fn change_user(
     }
     Ok(super::app_state()?
         .auth
-        .update_user(id, role, disabled, password.as_deref())
+        .update_user(
+            id,
+            role,
+            disabled,
+            password.as_deref(),
+            &super::witness(caller.as_ref())?,
+        )
         .await?)
+}
+
+/// Entries on a page of the audit log in the UI.
+#[cfg(feature = "ssr")]
+const AUDIT_PAGE: i64 = 50;
+
+/// A page of the audit log, newest first, from `cursor` (the `next` of
+/// the page before; admins only).
+#[server(prefix = "/rpc", endpoint = "audit/list", input = Rpc, output = Rpc)]
+pub async fn list_audit(
+    filter: crate::domain::AuditFilter,
+    cursor: Option<String>,
+) -> Result<crate::domain::AuditPage, RpcError> {
+    use crate::server::store::AuditPosition;
+    super::authorize(crate::domain::Permission::ReadAudit).await?;
+    let mut filter = filter;
+    for (name, at) in [("since", &mut filter.since), ("until", &mut filter.until)] {
+        if let Some(text) = at.take() {
+            let time = crate::server::auth::instant(&text).ok_or_else(|| {
+                RpcError::Validation(vec![crate::domain::FieldError::new(
+                    name,
+                    "datetime_parsing",
+                    "Enter a date and time such as 2026-01-02T09:30:00Z",
+                )])
+            })?;
+            *at = Some(time);
+        }
+    }
+    let after = cursor.as_deref().map(AuditPosition::decode).transpose()?;
+    let mut entries = super::app_state()?
+        .auth
+        .users()
+        .audit(&filter, after.as_ref(), AUDIT_PAGE + 1)
+        .await?;
+    let more = entries.len() as i64 > AUDIT_PAGE;
+    entries.truncate(AUDIT_PAGE as usize);
+    let next = more
+        .then(|| entries.last())
+        .flatten()
+        .map(|last| AuditPosition::after(last).encode());
+    Ok(crate::domain::AuditPage { entries, next })
 }

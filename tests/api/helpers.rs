@@ -224,6 +224,11 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The database the server was started on, when it made its own.
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self._db.as_ref()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(self.url(path))

@@ -7,6 +7,7 @@
 mod common;
 mod helpers;
 
+mod audit;
 mod auth;
 mod concurrency;
 mod docs;

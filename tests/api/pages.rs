@@ -240,6 +240,7 @@ async fn every_page_renders_thousands_of_times_at_once_without_a_panic() {
         "/?q=row&skip=10",
         "/predict",
         "/admin",
+        "/admin?view=audit",
         "/login",
     ];
     let requests = (0..6000).map(|n| {

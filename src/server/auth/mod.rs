@@ -5,20 +5,21 @@
 //! [`Auth::require`], which applies the one rule in
 //! [`AccessPolicy::check`](crate::domain::AccessPolicy::check).
 
+mod audit;
 mod tokens;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::HeaderMap;
 
+pub use audit::{instant, Witness};
 pub use tokens::{random_text, API_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, SESSION_TOKEN_PREFIX};
 
-use crate::domain::{AccessPolicy, Denied, Door, Permission, Role, User};
+use crate::domain::{AccessPolicy, AuditAction, Denied, Door, Permission, Role, User};
 use crate::server::rate::{ClientKey, RateLimiter};
 use crate::server::store::{
     now_rfc3339, Credential, CredentialKind, Origin, Rotation, StoreError, UserChanges, UserStore,
@@ -200,7 +201,18 @@ impl Auth {
         let password = password.unwrap_or_else(|| tokens::random_text(15));
         let hash = hash_password(&password).await?;
         match self.users.create_user("admin", &hash, Role::Admin).await {
-            Ok(_) => {}
+            Ok(_) => {
+                let server = Witness::default();
+                let detail = "role admin: the first user, made at startup".to_owned();
+                audit::record(
+                    &*self.users,
+                    &server,
+                    AuditAction::UserCreated,
+                    Some("admin"),
+                    Some(detail),
+                )
+                .await;
+            }
             // Another instance on the same database was first.
             Err(StoreError::UserExists(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
@@ -341,16 +353,18 @@ impl Auth {
         Ok(found.filter(|(_, u)| !u.disabled))
     }
 
-    /// Checks a name and password, under the login rate limits.
-    #[tracing::instrument(level = "debug", name = "auth.login", skip(self, password))]
+    /// Checks a name and password, under the login rate limits; records
+    /// the login, or why it failed (an attempt over the limits is refused
+    /// before any check and not recorded: a flood must not fill the log).
+    #[tracing::instrument(level = "debug", name = "auth.login", skip(self, password, witness))]
     pub async fn login(
         &self,
         name: &str,
         password: &str,
-        client: Option<IpAddr>,
+        witness: &Witness,
     ) -> Result<User, AuthError> {
         let folded = crate::server::store::fold_case(name.trim());
-        if let Some(ip) = client {
+        if let Some(ip) = witness.client {
             self.login_by_address
                 .check(ClientKey::from(ip))
                 .map_err(AuthError::TooManyAttempts)?;
@@ -374,13 +388,45 @@ impl Auth {
             Ok::<_, std::convert::Infallible>(tokens::verify_password(&password, &hash))
         })
         .await?;
+        let failed = |why: &str| {
+            let why = why.to_owned();
+            async move {
+                let attempt = witness.by(name.trim());
+                audit::record(
+                    &*self.users,
+                    &attempt,
+                    AuditAction::LoginFailed,
+                    None,
+                    Some(why),
+                )
+                .await;
+            }
+        };
         match user {
-            Some(user) if matches && !user.disabled => Ok(user.clone()),
+            Some(user) if matches && !user.disabled => {
+                audit::record(
+                    &*self.users,
+                    &witness.by(&user.name),
+                    AuditAction::Login,
+                    None,
+                    None,
+                )
+                .await;
+                Ok(user.clone())
+            }
             Some(user) if matches => {
                 tracing::info!(user = %user.name, "login refused: the user is disabled");
+                failed("the user is disabled").await;
                 Err(AuthError::BadCredentials("This user is disabled"))
             }
-            _ => Err(AuthError::BadCredentials("Incorrect user name or password")),
+            Some(_) => {
+                failed("wrong password").await;
+                Err(AuthError::BadCredentials("Incorrect user name or password"))
+            }
+            None => {
+                failed("no user has this name").await;
+                Err(AuthError::BadCredentials("Incorrect user name or password"))
+            }
         }
     }
 
@@ -437,7 +483,11 @@ impl Auth {
     /// has leaked: its whole family is revoked and the user's access tokens
     /// end, for the thief and the rightful client alike, who logs in again.
     #[tracing::instrument(level = "debug", name = "auth.rotate_refresh_token", skip_all)]
-    pub async fn rotate_refresh_token(&self, token: &str) -> Result<(User, String), AuthError> {
+    pub async fn rotate_refresh_token(
+        &self,
+        token: &str,
+        witness: &Witness,
+    ) -> Result<(User, String), AuthError> {
         const INVALID: &str = "The refresh token is invalid, expired or revoked";
         let next = tokens::new_token(REFRESH_TOKEN_PREFIX);
         let expires_at = (chrono::Utc::now() + self.refresh_ttl)
@@ -459,19 +509,119 @@ impl Auth {
                     "a refresh token was presented again after it was redeemed: it has leaked; \
                      its family is revoked and the user's access tokens end"
                 );
+                let owner = self.user_name(user_id).await;
+                let detail = "presented again after it was redeemed: its family is revoked and \
+                              the user's access tokens ended"
+                    .to_owned();
+                audit::record(
+                    &*self.users,
+                    witness,
+                    AuditAction::RefreshTokenReused,
+                    owner.as_deref(),
+                    Some(detail),
+                )
+                .await;
                 Err(AuthError::BadCredentials(INVALID))
             }
             Rotation::Unknown => Err(AuthError::BadCredentials(INVALID)),
         }
     }
 
-    /// Revokes an opaque token; `false` when it was not live.
-    #[tracing::instrument(level = "debug", name = "auth.revoke", skip_all, fields(?kind))]
-    pub async fn revoke(&self, kind: CredentialKind, token: &str) -> Result<bool, AuthError> {
-        Ok(self
+    /// Ends a session or refresh token (its holder logging out); `false`
+    /// when it was not live. Recorded as its user's logout.
+    #[tracing::instrument(level = "debug", name = "auth.log_out", skip_all, fields(?kind))]
+    pub async fn log_out(
+        &self,
+        kind: CredentialKind,
+        token: &str,
+        witness: &Witness,
+    ) -> Result<bool, AuthError> {
+        let Some(user_id) = self
             .users
             .revoke_credential_by_hash(kind, &tokens::token_hash(token))
-            .await?)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let by = match self.user_name(user_id).await {
+            Some(name) => witness.by(&name),
+            None => witness.clone(),
+        };
+        let what = match kind {
+            CredentialKind::Session => "the browser session",
+            CredentialKind::Refresh => "a refresh token",
+            CredentialKind::Api => "an API token",
+        };
+        audit::record(
+            &*self.users,
+            &by,
+            AuditAction::Logout,
+            None,
+            Some(format!("ended {what}")),
+        )
+        .await;
+        Ok(true)
+    }
+
+    /// A new personal API token of `user`, named `name`: the secret (shown
+    /// this once) and the stored token.
+    #[tracing::instrument(level = "debug", name = "auth.create_api_token", skip_all)]
+    pub async fn create_api_token(
+        &self,
+        user: &User,
+        name: String,
+        witness: &Witness,
+    ) -> Result<(String, Credential), AuthError> {
+        let (token, credential) = self.issue(CredentialKind::Api, user, Some(name)).await?;
+        let detail = format!("token {} of {}", credential.id, user.name);
+        audit::record(
+            &*self.users,
+            witness,
+            AuditAction::TokenCreated,
+            credential.name.as_deref(),
+            Some(detail),
+        )
+        .await;
+        Ok((token, credential))
+    }
+
+    /// Revokes API token `id`, of `owner` when given (404 otherwise).
+    #[tracing::instrument(level = "debug", name = "auth.revoke_api_token", skip(self, witness))]
+    pub async fn revoke_api_token(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        witness: &Witness,
+    ) -> Result<Credential, AuthError> {
+        let credential = self
+            .users
+            .revoke_credential(CredentialKind::Api, id, owner)
+            .await?;
+        let holder = self.user_name(credential.user_id).await;
+        let detail = format!(
+            "token {id} of {}",
+            holder.as_deref().unwrap_or("an unknown user")
+        );
+        audit::record(
+            &*self.users,
+            witness,
+            AuditAction::TokenRevoked,
+            credential.name.as_deref(),
+            Some(detail),
+        )
+        .await;
+        Ok(credential)
+    }
+
+    /// The name of user `id`, for an audit entry (`None` if it cannot be
+    /// read; the entry is still written).
+    async fn user_name(&self, id: i64) -> Option<String> {
+        self.users
+            .user_by_id(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.name)
     }
 
     /// Users and tokens, for the handlers that manage them.
@@ -480,12 +630,17 @@ impl Auth {
     }
 
     /// Creates a user with a new password.
-    #[tracing::instrument(level = "debug", name = "auth.create_user", skip(self, password))]
+    #[tracing::instrument(
+        level = "debug",
+        name = "auth.create_user",
+        skip(self, password, witness)
+    )]
     pub async fn create_user(
         &self,
         name: &str,
         password: &str,
         role: Role,
+        witness: &Witness,
     ) -> Result<User, AuthError> {
         use unicode_normalization::UnicodeNormalization;
         // One spelling of each character (full-width letters, ligatures).
@@ -504,23 +659,43 @@ impl Auth {
             });
         }
         let hash = hash_password(password).await?;
-        Ok(self.users.create_user(&name, &hash, role).await?)
+        let user = self.users.create_user(&name, &hash, role).await?;
+        let detail = format!("role {}", role.as_str());
+        audit::record(
+            &*self.users,
+            witness,
+            AuditAction::UserCreated,
+            Some(&user.name),
+            Some(detail),
+        )
+        .await;
+        Ok(user)
     }
 
     /// Changes a user; a new password is hashed here.
-    #[tracing::instrument(level = "debug", name = "auth.update_user", skip(self, password))]
+    /// Records each change made: the role (old → new), disabling or
+    /// enabling, a new password; asking for what already holds records
+    /// nothing.
+    #[tracing::instrument(
+        level = "debug",
+        name = "auth.update_user",
+        skip(self, password, witness)
+    )]
     pub async fn update_user(
         &self,
         id: i64,
         role: Option<Role>,
         disabled: Option<bool>,
         password: Option<&str>,
+        witness: &Witness,
     ) -> Result<User, AuthError> {
         let password_hash = match password {
             Some(password) => Some(hash_password(password).await?),
             None => None,
         };
-        Ok(self
+        let before = self.users.user_by_id(id).await?;
+        let reset = password_hash.is_some();
+        let user = self
             .users
             .update_user(
                 id,
@@ -530,7 +705,28 @@ impl Auth {
                     password_hash,
                 },
             )
-            .await?)
+            .await?;
+        let ended = || Some("every token and session of the user ended".to_owned());
+        let mut done = Vec::new();
+        if let Some(before) = &before {
+            if before.role != user.role {
+                let change = format!("{} → {}", before.role.as_str(), user.role.as_str());
+                done.push((AuditAction::RoleChanged, Some(change)));
+            }
+            if before.disabled != user.disabled {
+                done.push(match user.disabled {
+                    true => (AuditAction::UserDisabled, ended()),
+                    false => (AuditAction::UserEnabled, None),
+                });
+            }
+        }
+        if reset {
+            done.push((AuditAction::PasswordReset, ended()));
+        }
+        for (action, detail) in done {
+            audit::record(&*self.users, witness, action, Some(&user.name), detail).await;
+        }
+        Ok(user)
     }
 }
 

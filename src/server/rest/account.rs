@@ -2,9 +2,7 @@
 //! `OAuth2PasswordRequestForm` reads it, so Swagger UI's Authorize button
 //! works), refresh tokens, the caller's own account and API tokens.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, PRAGMA};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -14,11 +12,11 @@ use serde_json::{json, Map, Value};
 
 use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{path_id, read_body, Caller, JsonBytes};
+use super::extract::{path_id, read_body, Caller, JsonBytes, Witnessed};
 use super::openapi::Detail;
 use crate::domain::User;
-use crate::server::auth::Principal;
 use crate::server::auth::AUTH_OFF;
+use crate::server::auth::{Principal, Witness};
 use crate::server::http::MediaType;
 use crate::server::state::AppState;
 use crate::server::store::{Credential, CredentialKind};
@@ -182,18 +180,15 @@ pub struct RefreshForm {
 )]
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Witnessed(witness): Witnessed,
     OAuthFields(fields): OAuthFields,
 ) -> Result<TokenAnswer, ApiError> {
     auth_on(&state)?;
     if fields.optional("grant_type") == Some("refresh_token") {
-        return redeem(&state, &fields).await;
+        return redeem(&state, &fields, &witness).await;
     }
     let [name, password] = fields.required(["username", "password"])?;
-    let user = state
-        .auth
-        .login(&name, &password, Some(remote.ip()))
-        .await?;
+    let user = state.auth.login(&name, &password, &witness).await?;
     tracing::info!(user = %user.name, "logged in (token)");
     token_pair(&state, &user).await
 }
@@ -218,15 +213,23 @@ pub async fn token(
 )]
 pub async fn refresh(
     State(state): State<AppState>,
+    Witnessed(witness): Witnessed,
     OAuthFields(fields): OAuthFields,
 ) -> Result<TokenAnswer, ApiError> {
     auth_on(&state)?;
-    redeem(&state, &fields).await
+    redeem(&state, &fields, &witness).await
 }
 
-async fn redeem(state: &AppState, fields: &Fields) -> Result<TokenAnswer, ApiError> {
+async fn redeem(
+    state: &AppState,
+    fields: &Fields,
+    witness: &Witness,
+) -> Result<TokenAnswer, ApiError> {
     let [refresh_token] = fields.required(["refresh_token"])?;
-    let (user, refresh_token) = state.auth.rotate_refresh_token(&refresh_token).await?;
+    let (user, refresh_token) = state
+        .auth
+        .rotate_refresh_token(&refresh_token, witness)
+        .await?;
     Ok(token_answer(state, &user, refresh_token))
 }
 
@@ -279,13 +282,14 @@ type TokenAnswer = ([(HeaderName, HeaderValue); 2], Json<TokenResponse>);
 )]
 pub async fn revoke(
     State(state): State<AppState>,
+    Witnessed(witness): Witnessed,
     OAuthFields(fields): OAuthFields,
 ) -> Result<Json<Value>, ApiError> {
     auth_on(&state)?;
     let [refresh_token] = fields.required(["refresh_token"])?;
     state
         .auth
-        .revoke(CredentialKind::Refresh, &refresh_token)
+        .log_out(CredentialKind::Refresh, &refresh_token, &witness)
         .await?;
     Ok(Json(json!({ "detail": "Refresh token revoked" })))
 }
@@ -351,6 +355,7 @@ pub struct NewTokenForm {
 pub async fn create_token(
     State(state): State<AppState>,
     Caller(principal): Caller,
+    Witnessed(witness): Witnessed,
     fields: Fields,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut errors = Vec::new();
@@ -374,9 +379,10 @@ pub async fn create_token(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let witness = witness.with_caller(Some(&principal));
     let (token, credential) = state
         .auth
-        .issue(CredentialKind::Api, &principal.user, Some(name))
+        .create_api_token(&principal.user, name, &witness)
         .await?;
     tracing::info!(user = %principal.user.name, token = credential.id, "API token created");
     Ok((
@@ -431,13 +437,14 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(state): State<AppState>,
     Caller(principal): Caller,
+    Witnessed(witness): Witnessed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(&id)?;
+    let witness = witness.with_caller(Some(&principal));
     state
         .auth
-        .users()
-        .revoke_credential(CredentialKind::Api, id, owner_filter(&principal))
+        .revoke_api_token(id, owner_filter(&principal), &witness)
         .await?;
     Ok(Json(json!({ "detail": "Token revoked" })))
 }

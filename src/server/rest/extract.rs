@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ValidationDetail};
 use crate::domain::{Door, ItemQuery, Permission};
-use crate::server::auth::{Principal, AUTH_OFF};
+use crate::server::auth::{Principal, Witness, AUTH_OFF};
 use crate::server::http::{request_id, MediaType, MAX_BODY_BYTES};
 use crate::server::state::AppState;
 use crate::server::store::Origin;
@@ -245,6 +245,8 @@ pub struct WriteItems;
 pub struct ManageUsers;
 /// Purging the trash.
 pub struct PurgeItems;
+/// Reading the audit log.
+pub struct ReadAudit;
 
 impl Needs for Read {
     const PERMISSION: Permission = Permission::Read;
@@ -257,6 +259,9 @@ impl Needs for ManageUsers {
 }
 impl Needs for PurgeItems {
     const PERMISSION: Permission = Permission::PurgeItems;
+}
+impl Needs for ReadAudit {
+    const PERMISSION: Permission = Permission::ReadAudit;
 }
 
 /// Proof that the caller may do `P` (401/403 otherwise), with the caller
@@ -290,6 +295,21 @@ impl FromRequestParts<AppState> for Editor {
             Door::Rest,
             request_id(&parts.headers),
         )))
+    }
+}
+
+/// The request as the audit log records it (through REST; the caller is
+/// added by [`Witness::with_caller`] where one is known).
+pub struct Witnessed(pub Witness);
+
+impl FromRequestParts<AppState> for Witnessed {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(Witnessed(Witness::of(parts, None, Door::Rest)))
     }
 }
 

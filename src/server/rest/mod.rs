@@ -3,6 +3,7 @@
 //! documentation (`/openapi.json`, `/docs`, `/redoc`).
 
 mod account;
+mod audit;
 mod cache;
 mod docs;
 mod error;
@@ -81,6 +82,7 @@ fn table() -> RouteTable {
         .add(Method::GET, "/trash", trash::list)
         .add(Method::POST, "/trash/{id}/restore", trash::restore)
         .add(Method::DELETE, "/trash/{id}", trash::purge)
+        .add(Method::GET, "/audit", audit::list)
         .both_slashes(Method::GET, "/search/", search::search)
         .both_slashes(Method::GET, "/filter/", search::filter)
         .both_slashes(Method::GET, "/api/", service::index)

@@ -18,9 +18,9 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::error::{LocEntry, ValidationBody, ValidationDetail};
 use crate::domain::{
-    Action, ChangeKind, ClassProbability, Door, FeatureSpec, FieldChange, Item, ItemChange,
-    ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance, Revision, Role, Task, TrashedItem,
-    User,
+    Action, AuditAction, AuditEntry, ChangeKind, ClassProbability, Door, FeatureSpec, FieldChange,
+    Item, ItemChange, ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance, Revision, Role,
+    Task, TrashedItem, User,
 };
 use crate::server::store::Credential;
 
@@ -49,6 +49,7 @@ use crate::server::store::Credential;
         super::trash::list,
         super::trash::restore,
         super::trash::purge,
+        super::audit::list,
         super::events::stream,
         super::transfer::export,
         super::transfer::import,
@@ -88,6 +89,7 @@ use crate::server::store::Credential;
     components(schemas(
         Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,
         Revision, FieldChange, Action, Door, HistoryPage, RevertIn, TrashedItem, TrashPage,
+        AuditEntry, AuditAction, AuditPage,
         Detail, ValidationBody, ValidationDetail, LocEntry, InferenceErrorBody, ImportAnswer,
         OriginalFeatures, super::models::OriginalPrediction,
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
@@ -107,6 +109,7 @@ use crate::server::store::Credential;
         (name = "v2", description = "The Open Inference Protocol (KServe/Triton v2 REST), binary tensor extension included."),
         (name = "auth", description = "Logging in (OAuth2 password flow: use the Authorize button), refresh tokens, your account and personal API tokens."),
         (name = "users", description = "User management, for admins."),
+        (name = "audit", description = "The audit log of logins, tokens and user changes, for admins; append-only."),
         (name = "meta", description = "The welcome map, health and readiness, and this document."),
     ),
     modifiers(&SecuritySchemes, &CommonResponses, &SlashAliases),
@@ -213,6 +216,17 @@ pub struct TrashPage {
     /// The next page (`null` on the last page).
     #[schema(
         example = "/trash?cursor=WzEsInRyYXNoIiwiMjAyNi0wMS0wM1QwODoxNTowMC4wMDBaIiw3XQ&limit=20"
+    )]
+    next: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(ToSchema)]
+pub struct AuditPage {
+    entries: Vec<AuditEntry>,
+    /// The next (older) page (`null` on the last page).
+    #[schema(
+        example = "/audit?cursor=WzEsImF1ZGl0IiwiMjAyNi0wMS0wMlQwOTozMDowMC4wMDBaIiw0Ml0&limit=50"
     )]
     next: Option<String>,
 }
@@ -502,7 +516,8 @@ impl Modify for SecuritySchemes {
             ]
             .iter()
             .any(|p| path.starts_with(p));
-            let users = path.starts_with("/users");
+            // Admins only, logged in whatever ITEMSERVE_PUBLIC_READ says.
+            let users = path.starts_with("/users") || path.starts_with("/audit");
             for (method, _, operation) in operations(item) {
                 if !(guarded || users) || method == "GET" && path == "/predict/" {
                     continue;

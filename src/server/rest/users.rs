@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::account::Fields;
 use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
-use super::extract::{path_id, Can, ManageUsers};
+use super::extract::{path_id, Can, ManageUsers, Witnessed};
 use super::openapi::Detail;
 use crate::domain::{validate_password, validate_user_name, FieldError, Role, User};
 use crate::server::state::AppState;
@@ -79,7 +79,8 @@ pub async fn list(
 )]
 pub async fn create(
     State(state): State<AppState>,
-    _: Can<ManageUsers>,
+    caller: Can<ManageUsers>,
+    Witnessed(witness): Witnessed,
     fields: Fields,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut errors = Vec::new();
@@ -92,7 +93,11 @@ pub async fn create(
     else {
         return Err(ApiError::Validation(errors));
     };
-    let user = state.auth.create_user(&name, &password, role).await?;
+    let witness = witness.with_caller(caller.0.as_ref());
+    let user = state
+        .auth
+        .create_user(&name, &password, role, &witness)
+        .await?;
     tracing::info!(user = %user.name, role = role.as_str(), "user created");
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -150,6 +155,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     caller: Can<ManageUsers>,
+    Witnessed(witness): Witnessed,
     Path(id): Path<String>,
     fields: Fields,
 ) -> Result<Json<User>, ApiError> {
@@ -184,9 +190,10 @@ pub async fn update(
             "You cannot demote or disable yourself; another admin can".into(),
         ));
     }
+    let witness = witness.with_caller(caller.0.as_ref());
     let user = state
         .auth
-        .update_user(id, role, disabled, password.as_deref())
+        .update_user(id, role, disabled, password.as_deref(), &witness)
         .await?;
     tracing::info!(user = %user.name, ?role, ?disabled, password_reset = password.is_some(), "user changed");
     Ok(Json(user))

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::{fold_case, StoreError};
-use crate::domain::{Item, ItemQuery, Listing, SortField, TrashedItem};
+use crate::domain::{AuditEntry, Item, ItemQuery, Listing, SortField, TrashedItem};
 
 /// The layout of the cursors this module writes; older or newer ones are
 /// refused with a clear message rather than misread.
@@ -181,33 +181,73 @@ impl TrashPosition {
 
     /// The opaque cursor of this position.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(json!([FORMAT, TRASH, self.deleted_at, self.id]).to_string())
+        encode_time_position(TRASH, &self.deleted_at, self.id)
     }
 
     /// The position a trash cursor names.
     pub fn decode(cursor: &str) -> Result<Self, StoreError> {
-        let foreign = || StoreError::BadCursor {
-            cursor: cursor.to_owned(),
-            reason: "Not a cursor of the trash: pass the `next` cursor of a page of the trash \
-                     unchanged"
-                .into(),
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| foreign())?;
-        let fields: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| foreign())?;
-        match fields.as_slice() {
-            [format, kind, deleted_at, id]
-                if format.as_u64() == Some(FORMAT) && kind.as_str() == Some(TRASH) =>
-            {
-                match (deleted_at.as_str(), id.as_i64()) {
-                    (Some(deleted_at), Some(id)) => Ok(TrashPosition {
-                        deleted_at: deleted_at.to_owned(),
-                        id,
-                    }),
-                    _ => Err(foreign()),
-                }
-            }
-            _ => Err(foreign()),
+        let (deleted_at, id) = decode_time_position(TRASH, "the trash", cursor)?;
+        Ok(TrashPosition { deleted_at, id })
+    }
+}
+
+/// Where a page of the audit log starts: after the entry recorded at `at`
+/// with id `id`, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditPosition {
+    pub at: String,
+    pub id: i64,
+}
+
+/// What marks an audit log cursor.
+const AUDIT: &str = "audit";
+
+impl AuditPosition {
+    /// The position just after `entry`.
+    pub fn after(entry: &AuditEntry) -> Self {
+        AuditPosition {
+            at: entry.at.clone(),
+            id: entry.id,
         }
+    }
+
+    /// The opaque cursor of this position.
+    pub fn encode(&self) -> String {
+        encode_time_position(AUDIT, &self.at, self.id)
+    }
+
+    /// The position an audit log cursor names.
+    pub fn decode(cursor: &str) -> Result<Self, StoreError> {
+        let (at, id) = decode_time_position(AUDIT, "the audit log", cursor)?;
+        Ok(AuditPosition { at, id })
+    }
+}
+
+/// The cursor of a position in a log read newest first (`kind` names the
+/// log): a time and the id that breaks ties.
+fn encode_time_position(kind: &str, at: &str, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(json!([FORMAT, kind, at, id]).to_string())
+}
+
+/// The time and id a cursor of the log `kind` names (`log` in words, for
+/// the error).
+fn decode_time_position(kind: &str, log: &str, cursor: &str) -> Result<(String, i64), StoreError> {
+    let foreign = || StoreError::BadCursor {
+        cursor: cursor.to_owned(),
+        reason: format!(
+            "Not a cursor of {log}: pass the `next` cursor of a page of {log} unchanged"
+        ),
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| foreign())?;
+    let fields: Vec<Value> = serde_json::from_slice(&bytes).map_err(|_| foreign())?;
+    match fields.as_slice() {
+        [format, tag, at, id] if format.as_u64() == Some(FORMAT) && tag.as_str() == Some(kind) => {
+            match (at.as_str(), id.as_i64()) {
+                (Some(at), Some(id)) => Ok((at.to_owned(), id)),
+                _ => Err(foreign()),
+            }
+        }
+        _ => Err(foreign()),
     }
 }
 
@@ -404,7 +444,15 @@ mod trash_tests {
         assert_eq!(TrashPosition::decode(&at.encode()).unwrap(), at);
         let listing =
             URL_SAFE_NO_PAD.encode(json!([FORMAT, "id", "", 1, 7, false, 20]).to_string());
-        for foreign in ["", "!!", listing.as_str(), &at.encode()[1..]] {
+        let audit = AuditPosition {
+            at: at.deleted_at.clone(),
+            id: 7,
+        };
+        assert_eq!(AuditPosition::decode(&audit.encode()).unwrap(), audit);
+        // Each log's cursor is its own.
+        assert!(AuditPosition::decode(&at.encode()).is_err());
+        let audit = audit.encode();
+        for foreign in ["", "!!", listing.as_str(), &at.encode()[1..], &audit] {
             assert!(
                 matches!(
                     TrashPosition::decode(foreign),

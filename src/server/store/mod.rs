@@ -18,12 +18,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Action, Door, Item, ItemQuery, Listing, Revision, Role, Total, TrashedItem, User, ValidItem,
+    Action, AuditAction, AuditEntry, AuditFilter, Door, Item, ItemQuery, Listing, Revision, Role,
+    Total, TrashedItem, User, ValidItem,
 };
 use crate::server::telemetry::CommitMetrics;
 
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
-pub use cursor::TrashPosition;
+pub use cursor::{AuditPosition, TrashPosition};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use retention::purge_expired_trash;
 pub use sqlite::SqliteStore;
@@ -505,19 +506,21 @@ pub trait UserStore: Send + Sync + 'static {
         expires_at: String,
         now: &str,
     ) -> Result<Rotation, StoreError>;
-    /// Revokes the credential with this hash, if live.
+    /// Revokes the credential with this hash, if live; answers its user's
+    /// id then.
     async fn revoke_credential_by_hash(
         &self,
         kind: CredentialKind,
         token_hash: &str,
-    ) -> Result<bool, StoreError>;
-    /// Revokes credential `id`, of `owner` when given.
+    ) -> Result<Option<i64>, StoreError>;
+    /// Revokes credential `id`, of `owner` when given; answers it as it
+    /// is now.
     async fn revoke_credential(
         &self,
         kind: CredentialKind,
         id: i64,
         owner: Option<i64>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Credential, StoreError>;
     /// Credentials of one kind: one user's, or everyone's.
     async fn list_credentials(
         &self,
@@ -527,7 +530,33 @@ pub trait UserStore: Send + Sync + 'static {
     /// The stored setting, or `value` stored now if there was none (one
     /// winner when instances race).
     async fn setting_or_insert(&self, key: &str, value: String) -> Result<String, StoreError>;
+    /// Adds an entry to the audit log, stamped with the time now.
+    async fn record_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError>;
+    /// Up to `limit` entries of the audit log that `filter` keeps, newest
+    /// first, after `after`.
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&AuditPosition>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }
+
+/// An entry for the audit log; see [`AuditEntry`] for the fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAuditEntry {
+    pub action: AuditAction,
+    pub actor: Option<String>,
+    pub token: Option<String>,
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+    pub door: Option<Door>,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+}
+
+/// Entries on a page of the audit log, at most.
+pub const MAX_AUDIT_PAGE: i64 = 100;
 
 /// The stores behind one database.
 #[derive(Clone)]

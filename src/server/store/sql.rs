@@ -6,10 +6,11 @@
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use super::cursor::{self, Key, Position, TrashPosition};
-use super::{fold_case, Credential};
+use super::cursor::{self, AuditPosition, Key, Position, TrashPosition};
+use super::{fold_case, Credential, NewAuditEntry};
 use crate::domain::{
-    changes, Action, Door, Item, ItemDraft, ItemQuery, Revision, Role, SortField, TrashedItem, User,
+    changes, Action, AuditAction, AuditEntry, AuditFilter, Door, Item, ItemDraft, ItemQuery,
+    Revision, Role, SortField, TrashedItem, User,
 };
 
 macro_rules! item_columns {
@@ -516,8 +517,8 @@ macro_rules! trash_columns {
 pub(crate) use trash_columns;
 
 /// Sorts after every RFC 3339 time: the position before the first page of
-/// the trash.
-const TRASH_START: &str = "~";
+/// a log read newest first (the trash, the audit log).
+const LOG_START: &str = "~";
 
 /// What a page of the trash binds: the position it starts after (deleted
 /// at, id) and the folded text it searches for. `None` when the search
@@ -527,7 +528,7 @@ pub(crate) fn trash_bounds<'a>(
     q: Option<&str>,
     after: Option<&'a TrashPosition>,
 ) -> Option<(&'a str, i64, Option<String>)> {
-    let (deleted_at, id) = after.map_or((TRASH_START, i64::MAX), |p| (p.deleted_at.as_str(), p.id));
+    let (deleted_at, id) = after.map_or((LOG_START, i64::MAX), |p| (p.deleted_at.as_str(), p.id));
     match q.map(fold_case) {
         Some(q) if q.contains('\0') => None,
         folded => Some((deleted_at, id, folded)),
@@ -628,6 +629,112 @@ pub(crate) fn trashed_from_row<R: SqlRow>(row: &R) -> Result<TrashedItem, R::Err
         deleted_at: row.text(7)?,
         deleted_by: row.opt_text(8)?,
     })
+}
+
+/// The columns of an audit entry, in the order [`audit_from_row`] reads
+/// them.
+const AUDIT_COLUMNS: &str =
+    "id, at, action, actor, token, subject, detail, door, request_id, client";
+
+/// Adds an entry (`$1`…`$10`: at, action, actor, actor folded, token,
+/// subject, detail, door, request id, client).
+pub(crate) fn insert_audit(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "INSERT INTO audit_log (at, action, actor, actor_folded, token, subject, detail, \
+             door, request_id, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        }
+        Dialect::Postgres => {
+            "INSERT INTO audit_log (at, action, actor, actor_folded, token, subject, detail, \
+             door, request_id, client) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        }
+    }
+}
+
+/// What [`insert_audit`] binds for `entry`, recorded at `at`.
+pub(crate) fn audit_values(entry: &NewAuditEntry, at: String) -> [Option<String>; 10] {
+    [
+        Some(at),
+        Some(entry.action.as_str().to_owned()),
+        entry.actor.clone(),
+        entry.actor.as_deref().map(fold_case),
+        entry.token.clone(),
+        entry.subject.clone(),
+        entry.detail.clone(),
+        entry.door.map(|d| d.as_str().to_owned()),
+        entry.request_id.clone(),
+        entry.client.clone(),
+    ]
+}
+
+/// A page of the audit log, newest first: the entries `filter` keeps
+/// after `after`, at most `limit`; the SQL and its parameters. `None` when
+/// the filter can match nothing (a user name holding NUL, which stored
+/// text never does). Each filter is an equality on the leading column of
+/// an index ordered by (time, id), so the page is read from the index
+/// whatever the table's size.
+pub(crate) fn audit_page(
+    dialect: Dialect,
+    filter: &AuditFilter,
+    after: Option<&AuditPosition>,
+    limit: i64,
+) -> Option<(String, Vec<SqlValue>)> {
+    let p = |n| dialect.placeholder(n);
+    // The page ends before the cursor's entry, or before `until` (any id
+    // at that time is past it), whichever comes first.
+    let (mut at, mut id) = after.map_or((LOG_START.to_owned(), i64::MAX), |a| (a.at.clone(), a.id));
+    if let Some(until) = &filter.until {
+        if (until.as_str(), i64::MIN) < (at.as_str(), id) {
+            (at, id) = (until.clone(), i64::MIN);
+        }
+    }
+    let mut values = vec![
+        SqlValue::Text(at),
+        SqlValue::Integer(id),
+        SqlValue::Text(filter.since.clone().unwrap_or_default()),
+    ];
+    let mut sql = format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE (at, id) < ({}, {}) AND at >= {}",
+        p(1),
+        p(2),
+        p(3)
+    );
+    if let Some(user) = &filter.user {
+        let folded = fold_case(user.trim());
+        if folded.contains('\0') {
+            return None;
+        }
+        values.push(SqlValue::Text(folded));
+        let _ = write!(sql, " AND actor_folded = {}", p(values.len()));
+    }
+    if let Some(action) = filter.action {
+        values.push(SqlValue::Text(action.as_str().to_owned()));
+        let _ = write!(sql, " AND action = {}", p(values.len()));
+    }
+    values.push(SqlValue::Integer(limit));
+    let _ = write!(sql, " ORDER BY at DESC, id DESC LIMIT {}", p(values.len()));
+    Some((sql, values))
+}
+
+/// An audit entry from [`AUDIT_COLUMNS`]; `None` for an action this
+/// version does not know (recorded by a newer one on the same database),
+/// which is left out rather than shown as another.
+pub(crate) fn audit_from_row<R: SqlRow>(row: &R) -> Result<Option<AuditEntry>, R::Error> {
+    let Some(action) = AuditAction::parse(&row.text(2)?) else {
+        return Ok(None);
+    };
+    Ok(Some(AuditEntry {
+        id: row.int(0)?,
+        at: row.text(1)?,
+        action,
+        actor: row.opt_text(3)?,
+        token: row.opt_text(4)?,
+        subject: row.opt_text(5)?,
+        detail: row.opt_text(6)?,
+        door: row.opt_text(7)?.as_deref().and_then(Door::parse),
+        request_id: row.opt_text(8)?,
+        client: row.opt_text(9)?,
+    }))
 }
 
 /// The user whose [`USER_COLUMNS`] start at column `first`.

@@ -4,14 +4,16 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::{postgres_error, user_cache, PostgresStore};
-use crate::domain::{Role, User};
+use tokio_postgres::types::ToSql;
+
+use crate::domain::{AuditEntry, AuditFilter, Role, User};
 use crate::server::store::sql::{
     self, credential_from_row, last_use_is_stale, user_columns, Dialect, CREDENTIAL_COLUMNS,
     USER_COLUMNS,
 };
 use crate::server::store::{
-    fold_case, now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges,
-    UserStore,
+    fold_case, now_rfc3339, AuditPosition, Credential, CredentialKind, NewAuditEntry, Rotation,
+    StoreError, UserChanges, UserStore,
 };
 
 fn user(row: &Row) -> Result<User, StoreError> {
@@ -317,15 +319,16 @@ impl UserStore for PostgresStore {
         &self,
         kind: CredentialKind,
         token_hash: &str,
-    ) -> Result<bool, StoreError> {
-        let rows = self
-            .query(
+    ) -> Result<Option<i64>, StoreError> {
+        let row = self
+            .query_opt(
                 "UPDATE credentials SET revoked_at = $3 WHERE token_hash = $1 AND kind = $2 \
-                 AND revoked_at IS NULL RETURNING id",
+                 AND revoked_at IS NULL RETURNING user_id",
                 &[&token_hash, &kind.as_str(), &now_rfc3339()],
             )
             .await?;
-        Ok(!rows.is_empty())
+        row.map(|row| row.try_get(0).map_err(postgres_error))
+            .transpose()
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.revoke_credential", skip_all)]
@@ -334,18 +337,19 @@ impl UserStore for PostgresStore {
         kind: CredentialKind,
         id: i64,
         owner: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let rows = self
-            .query(
-                "UPDATE credentials SET revoked_at = $4 WHERE id = $1 AND kind = $2 \
-                 AND ($3::bigint IS NULL OR user_id = $3) AND revoked_at IS NULL RETURNING id",
+    ) -> Result<Credential, StoreError> {
+        let row = self
+            .query_opt(
+                &format!(
+                    "UPDATE credentials SET revoked_at = $4 WHERE id = $1 AND kind = $2 \
+                     AND ($3::bigint IS NULL OR user_id = $3) AND revoked_at IS NULL \
+                     RETURNING {CREDENTIAL_COLUMNS}"
+                ),
                 &[&id, &kind.as_str(), &owner, &now_rfc3339()],
             )
-            .await?;
-        if rows.is_empty() {
-            return Err(StoreError::CredentialNotFound(id));
-        }
-        Ok(())
+            .await?
+            .ok_or(StoreError::CredentialNotFound(id))?;
+        credential(&row)
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.list_credentials", skip_all)]
@@ -381,5 +385,35 @@ impl UserStore for PostgresStore {
             .query_one("SELECT value FROM settings WHERE key = $1", &[&key])
             .await?;
         row.try_get(0).map_err(postgres_error)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.record_audit", skip_all)]
+    async fn record_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {
+        let values = sql::audit_values(&entry, now_rfc3339());
+        let params: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        self.write(self.query(sql::insert_audit(Dialect::Postgres), &params))
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.audit", skip_all)]
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&AuditPosition>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let Some((sql, values)) = sql::audit_page(Dialect::Postgres, filter, after, limit) else {
+            return Ok(Vec::new());
+        };
+        let params: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let rows = self.query(&sql, &params).await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            entries.extend(sql::audit_from_row(row).map_err(postgres_error)?);
+        }
+        Ok(entries)
     }
 }

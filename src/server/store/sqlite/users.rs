@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::SqliteStore;
-use crate::domain::{Role, User};
+use crate::domain::{AuditEntry, AuditFilter, Role, User};
 use crate::server::store::sql::{
     self, last_use_is_stale, user_columns, Dialect, CREDENTIAL_COLUMNS, USER_COLUMNS,
 };
 use crate::server::store::{
-    fold_case, now_rfc3339, Credential, CredentialKind, Rotation, StoreError, UserChanges,
-    UserStore,
+    fold_case, now_rfc3339, AuditPosition, Credential, CredentialKind, NewAuditEntry, Rotation,
+    StoreError, UserChanges, UserStore,
 };
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
@@ -253,16 +253,16 @@ impl UserStore for SqliteStore {
         &self,
         kind: CredentialKind,
         token_hash: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let hash = token_hash.to_owned();
         self.write(move |tx| {
-            let changed = tx
+            Ok(tx
                 .prepare_cached(
                     "UPDATE credentials SET revoked_at = ?3 WHERE token_hash = ?1 AND kind = ?2 \
-                     AND revoked_at IS NULL",
+                     AND revoked_at IS NULL RETURNING user_id",
                 )?
-                .execute(params![hash, kind.as_str(), now_rfc3339()])?;
-            Ok(changed > 0)
+                .query_row(params![hash, kind.as_str(), now_rfc3339()], |r| r.get(0))
+                .optional()?)
         })
         .await
     }
@@ -273,18 +273,19 @@ impl UserStore for SqliteStore {
         kind: CredentialKind,
         id: i64,
         owner: Option<i64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Credential, StoreError> {
         self.write(move |tx| {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE credentials SET revoked_at = ?4 WHERE id = ?1 AND kind = ?2 \
-                     AND (?3 IS NULL OR user_id = ?3) AND revoked_at IS NULL",
-                )?
-                .execute(params![id, kind.as_str(), owner, now_rfc3339()])?;
-            if changed == 0 {
-                return Err(StoreError::CredentialNotFound(id));
-            }
-            Ok(())
+            tx.prepare_cached(&format!(
+                "UPDATE credentials SET revoked_at = ?4 WHERE id = ?1 AND kind = ?2 \
+                 AND (?3 IS NULL OR user_id = ?3) AND revoked_at IS NULL \
+                 RETURNING {CREDENTIAL_COLUMNS}"
+            ))?
+            .query_row(
+                params![id, kind.as_str(), owner, now_rfc3339()],
+                credential_from_row,
+            )
+            .optional()?
+            .ok_or(StoreError::CredentialNotFound(id))
         })
         .await
     }
@@ -316,5 +317,40 @@ impl UserStore for SqliteStore {
                 .query_row([key], |r| r.get(0))?)
         })
         .await
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.record_audit", skip_all)]
+    async fn record_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let values = sql::audit_values(&entry, now_rfc3339());
+            tx.prepare_cached(sql::insert_audit(Dialect::Sqlite))?
+                .execute(rusqlite::params_from_iter(values))?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.audit", skip_all)]
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&AuditPosition>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let Some((sql, values)) = sql::audit_page(Dialect::Sqlite, filter, after, limit) else {
+            return Ok(Vec::new());
+        };
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                rusqlite::params_from_iter(values.into_iter().map(super::to_value)),
+                |row| sql::audit_from_row(row),
+            )?;
+            let mut entries = Vec::new();
+            for row in rows {
+                entries.extend(row?);
+            }
+            Ok(entries)
+        })
     }
 }
