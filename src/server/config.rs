@@ -11,6 +11,7 @@ use leptos::config::{Env, LeptosOptions};
 use crate::domain::AccessPolicy;
 use crate::server::auth::AuthOptions;
 use crate::server::http::forwarded::IpNet;
+use crate::server::store::HistoryRetention;
 use crate::server::telemetry::LogFormat;
 
 /// On or off.
@@ -163,6 +164,18 @@ pub struct Config {
     /// default) or `12h`; `forever` keeps them until an admin purges them.
     #[arg(long, env = "ITEMSERVE_TRASH_RETENTION", default_value = "30d", value_parser = retention)]
     pub trash_retention: Retention,
+
+    /// Which item revisions are kept: `forever` (the default), the newest
+    /// N of each item (`last:20`), or those recorded within a number and a
+    /// unit (`s`, `m`, `h`, `d`), like `365d`. A job removes the others, a
+    /// small batch at a time.
+    #[arg(long, env = "ITEMSERVE_HISTORY_RETENTION", default_value = "forever", value_parser = history_retention)]
+    pub history_retention: HistoryRetention,
+
+    /// How often the history's retention job runs (not a setting: tests
+    /// shorten it).
+    #[arg(skip = Duration::from_secs(300))]
+    pub history_prune_period: Duration,
 
     /// `on`: users log in (the default); `off`: no login at all and every
     /// caller may do everything (local demos only; the log warns).
@@ -377,6 +390,28 @@ fn retention(s: &str) -> Result<Retention, String> {
     }
 }
 
+fn history_retention(s: &str) -> Result<HistoryRetention, String> {
+    if let Some(digits) = s.strip_prefix("last:") {
+        let plain = digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+        return match digits.parse::<u32>() {
+            Ok(n) if plain => Ok(HistoryRetention::Newest(n)),
+            _ => Err(format!(
+                "'{s}' is not a history retention: after last: write how many revisions of \
+                 each item to keep, a whole number from 1, like last:20"
+            )),
+        };
+    }
+    match retention(s) {
+        Ok(Retention(None)) => Ok(HistoryRetention::Forever),
+        Ok(Retention(Some(age))) => Ok(HistoryRetention::Younger(age)),
+        Err(_) => Err(format!(
+            "'{s}' is not a history retention: write forever, last:N (the newest N revisions \
+             of each item, like last:20), or an age as a whole number and a unit (s, m, h or \
+             d), like 365d"
+        )),
+    }
+}
+
 fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
@@ -389,6 +424,27 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::redact_password;
+
+    #[test]
+    fn a_history_retention_is_forever_the_newest_n_or_an_age() {
+        use super::{history_retention, HistoryRetention};
+        use std::time::Duration;
+        assert_eq!(history_retention("forever"), Ok(HistoryRetention::Forever));
+        assert_eq!(
+            history_retention("last:20"),
+            Ok(HistoryRetention::Newest(20))
+        );
+        assert_eq!(
+            history_retention("365d"),
+            Ok(HistoryRetention::Younger(Duration::from_secs(365 * 86_400)))
+        );
+        for bad in [
+            "", "last:", "last:0", "last:-1", "last:+3", "last:007", "last:x", "20", "0d",
+        ] {
+            let error = history_retention(bad).unwrap_err();
+            assert!(error.contains("not a history retention"), "{bad}: {error}");
+        }
+    }
 
     #[test]
     fn a_retention_is_a_whole_number_and_a_unit_or_forever() {

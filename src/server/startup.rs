@@ -71,9 +71,13 @@ pub struct Application {
     /// `/metrics` on its own address, when configured.
     metrics_listener: Option<(TcpListener, Router)>,
     changes: Arc<ChangeFeed>,
-    /// The store and how long the trash keeps deleted items (`None`: for
-    /// ever, and no purge job).
-    trash: Option<(Arc<dyn store::ItemStore>, Duration)>,
+    /// The items, for the retention jobs.
+    store: Arc<dyn store::ItemStore>,
+    /// How long the trash keeps deleted items (`None`: for ever, and no
+    /// purge job).
+    trash_retention: Option<Duration>,
+    /// Which revisions the history keeps, and how often its job looks.
+    history: (store::HistoryRetention, Duration),
 }
 
 impl Application {
@@ -112,10 +116,9 @@ impl Application {
             metrics,
             metrics_listener: own_metrics,
             changes,
-            trash: config
-                .trash_retention
-                .0
-                .map(|retention| (Arc::clone(&state.store), retention)),
+            store: Arc::clone(&state.store),
+            trash_retention: config.trash_retention.0,
+            history: (config.history_retention, config.history_prune_period),
         })
     }
 
@@ -148,9 +151,20 @@ impl Application {
                 }
             });
         }
-        let retention = self
-            .trash
-            .map(|(store, retention)| tokio::spawn(store::purge_expired_trash(store, retention)));
+        let (history, period) = self.history;
+        let pruning = (history != store::HistoryRetention::Forever).then(|| {
+            tokio::spawn(store::prune_history(
+                Arc::clone(&self.store),
+                history,
+                period,
+            ))
+        });
+        let retention = self.trash_retention.map(|retention| {
+            tokio::spawn(store::purge_expired_trash(
+                Arc::clone(&self.store),
+                retention,
+            ))
+        });
         let connections = self.metrics.open_connections.clone();
         // Event streams never end by themselves: end them first, so that
         // shutdown does not wait out the drain timeout on them.
@@ -160,6 +174,9 @@ impl Application {
             changes.close();
             if let Some(retention) = retention {
                 retention.abort();
+            }
+            if let Some(pruning) = pruning {
+                pruning.abort();
             }
         };
         let limits = self.limits;

@@ -511,3 +511,103 @@ async fn a_history_page_names_the_older_ones_in_its_link_header_and_bad_revert_b
         assert_eq!(answer["detail"][0]["type"], kind, "{body}: {answer}");
     }
 }
+
+/// The versions in item `id`'s history, newest first, once `done` holds
+/// for them (the retention job runs every 100 ms here); fails after 10 s.
+async fn versions_once(app: &TestApp, id: i64, done: impl Fn(&[i64]) -> bool) -> Vec<i64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let versions: Vec<i64> = history(app, id, None)
+            .await
+            .iter()
+            .map(|r| r["version"].as_i64().unwrap())
+            .collect();
+        if done(&versions) {
+            return versions;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "item {id}'s history is still {versions:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_history_keeps_the_newest_n_revisions_of_each_item_when_told_to() {
+    use itemserve::server::store::HistoryRetention;
+    let app = TestApp::with()
+        .empty()
+        .configure(|config| {
+            config.history_retention = HistoryRetention::Newest(2);
+            config.history_prune_period = std::time::Duration::from_millis(100);
+        })
+        .start()
+        .await;
+    let busy = app.create(json!({"name": "Busy"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let quiet = app.create(json!({"name": "Quiet"})).await["id"]
+        .as_i64()
+        .unwrap();
+    for n in 0..4 {
+        let path = format!("/items/{busy}");
+        let response = app
+            .put_json(&path, &json!({"name": format!("Busy {n}")}))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(versions_once(&app, busy, |v| v.len() == 2).await, [5, 4]);
+    assert_eq!(versions_once(&app, quiet, |_| true).await, [1]);
+    // A removed revision cannot be reverted to; a kept one can.
+    let (status, body) = status_and_json(
+        app.post_json(&format!("/items/{busy}/revert"), &json!({"version": 2}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        body["detail"],
+        format!("Item {busy} has no revision of version 2")
+    );
+    let reverted = app
+        .post_json(&format!("/items/{busy}/revert"), &json!({"version": 4}))
+        .await;
+    assert_eq!(reverted.status(), 200);
+    // The next pass reads only what changed since the last one, and
+    // keeps the newest two of that.
+    assert_eq!(
+        versions_once(&app, busy, |v| v[0] == 6 && v.len() == 2).await,
+        [6, 5]
+    );
+}
+
+#[tokio::test]
+async fn the_history_keeps_the_revisions_younger_than_its_retention_when_told_to() {
+    use itemserve::server::store::HistoryRetention;
+    let app = TestApp::with()
+        .empty()
+        .configure(|config| {
+            config.history_retention = HistoryRetention::Younger(std::time::Duration::from_secs(2));
+            config.history_prune_period = std::time::Duration::from_millis(100);
+        })
+        .start()
+        .await;
+    let old = app.create(json!({"name": "Old"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let response = app
+        .put_json(&format!("/items/{old}"), &json!({"name": "Older"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(history(&app, old, None).await.len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let new = app.create(json!({"name": "New"})).await["id"]
+        .as_i64()
+        .unwrap();
+    // The old item's revisions go; the item itself stays, as it is.
+    assert!(versions_once(&app, old, <[i64]>::is_empty).await.is_empty());
+    let (status, item) = status_and_json(app.get(&format!("/items/{old}")).await).await;
+    assert_eq!((status, item["name"].as_str()), (200, Some("Older")));
+    assert_eq!(versions_once(&app, new, |_| true).await, [1]);
+}

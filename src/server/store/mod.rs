@@ -26,7 +26,7 @@ use crate::server::telemetry::CommitMetrics;
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
 pub use cursor::{AuditPosition, TrashPosition};
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use retention::purge_expired_trash;
+pub use retention::{prune_history, purge_expired_trash, HistoryRetention};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage, in terms callers can act on.
@@ -384,6 +384,21 @@ pub trait ItemStore: Send + Sync + 'static {
     /// 3339), oldest first, in one short transaction; answers how many.
     async fn purge_expired(&self, deleted_before: &str, limit: i64) -> Result<u64, StoreError>;
 
+    /// Removes up to `limit` revisions recorded before `before` (RFC
+    /// 3339), oldest first, in one short transaction; answers how many.
+    async fn prune_history_before(&self, before: &str, limit: i64) -> Result<u64, StoreError>;
+
+    /// Reads the next `limit` revisions after `from` in the order they
+    /// were recorded, and keeps only the newest `keep` revisions of each of
+    /// their items, in one short transaction. Answers how many it removed
+    /// and where the next batch starts (`None` when no revision follows).
+    async fn prune_history_beyond(
+        &self,
+        keep: i64,
+        from: &HistoryMark,
+        limit: i64,
+    ) -> Result<(u64, Option<HistoryMark>), StoreError>;
+
     /// Distinct categories in use, sorted.
     async fn categories(&self) -> Result<Vec<String>, StoreError>;
 
@@ -540,6 +555,26 @@ pub trait UserStore: Send + Sync + 'static {
         after: Option<&AuditPosition>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// A revision's place in the order revisions were recorded: when, then
+/// the item and version that break ties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryMark {
+    pub at: String,
+    pub item_id: i64,
+    pub version: i64,
+}
+
+impl HistoryMark {
+    /// Before every revision recorded at or after `at`.
+    pub fn start(at: String) -> Self {
+        HistoryMark {
+            at,
+            item_id: i64::MIN,
+            version: i64::MIN,
+        }
+    }
 }
 
 /// An entry for the audit log; see [`AuditEntry`] for the fields.

@@ -1,11 +1,12 @@
-//! The trash's retention: items deleted longer ago than the retention
-//! period are purged by a job that runs beside the server, a small batch
-//! per transaction so that it never holds up the writes of requests.
+//! Retention: items deleted longer ago than the trash's retention period
+//! are purged, and item revisions beyond the history's retention are
+//! removed, by jobs that run beside the server, a small batch per
+//! transaction so that they never hold up the writes of requests.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ItemStore;
+use super::{HistoryMark, ItemStore};
 
 /// Items purged per transaction.
 const BATCH: i64 = 500;
@@ -57,6 +58,105 @@ pub async fn purge_expired_trash(store: Arc<dyn ItemStore>, retention: Duration)
         if purged > 0 {
             tracing::info!(purged, deleted_before = %cutoff, "purged expired items from the trash");
         }
+    }
+}
+
+/// Which item revisions are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryRetention {
+    /// Every revision (the default).
+    Forever,
+    /// The newest N revisions of each item.
+    Newest(u32),
+    /// The revisions recorded within this long.
+    Younger(Duration),
+}
+
+/// How far back a pass of [`HistoryRetention::Newest`] starts before the
+/// previous pass began: revisions are stamped by the instance that wrote
+/// them, whose clock may be a little behind this one's.
+const CLOCK_SLACK: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Removes the revisions `rule` does not keep, every `period` (the first
+/// time one period after the start), until the task is dropped. Several
+/// instances may run it together: a revision is removed by one of them.
+pub async fn prune_history(store: Arc<dyn ItemStore>, rule: HistoryRetention, period: Duration) {
+    if rule == HistoryRetention::Forever {
+        return;
+    }
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Where the next pass of `Newest` starts: the first pass reads every
+    // revision, later ones those recorded since the one before began (only
+    // an item with a new revision can hold more than N).
+    let mut since = String::new();
+    loop {
+        ticker.tick().await;
+        let started = chrono::Utc::now();
+        let outcome = match rule {
+            HistoryRetention::Forever => return,
+            HistoryRetention::Younger(age) => {
+                let Some(cutoff) = chrono::Duration::from_std(age)
+                    .ok()
+                    .and_then(|age| started.checked_sub_signed(age))
+                else {
+                    continue;
+                };
+                let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                prune_older(&*store, &cutoff).await
+            }
+            HistoryRetention::Newest(keep) => prune_beyond(&*store, i64::from(keep), &since).await,
+        };
+        match outcome {
+            Ok(removed) => {
+                if removed > 0 {
+                    tracing::info!(
+                        removed,
+                        ?rule,
+                        "removed item revisions past the history's retention"
+                    );
+                }
+                since =
+                    (started - CLOCK_SLACK).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "removing old item revisions failed; retrying later");
+            }
+        }
+    }
+}
+
+/// Removes every revision recorded before `cutoff`, a batch at a time.
+async fn prune_older(store: &dyn ItemStore, cutoff: &str) -> Result<u64, super::StoreError> {
+    let mut removed = 0;
+    loop {
+        let n = store.prune_history_before(cutoff, BATCH).await?;
+        removed += n;
+        if n < BATCH as u64 {
+            return Ok(removed);
+        }
+        // Let waiting writes in between batches.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Keeps the newest `keep` revisions of every item with a revision
+/// recorded since `since`, a batch of revisions at a time.
+async fn prune_beyond(
+    store: &dyn ItemStore,
+    keep: i64,
+    since: &str,
+) -> Result<u64, super::StoreError> {
+    let mut removed = 0;
+    let mut from = HistoryMark::start(since.to_owned());
+    loop {
+        let (n, next) = store.prune_history_beyond(keep, &from, BATCH).await?;
+        removed += n;
+        match next {
+            Some(next) => from = next,
+            None => return Ok(removed),
+        }
+        tokio::task::yield_now().await;
     }
 }
 

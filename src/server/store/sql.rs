@@ -602,6 +602,53 @@ pub(crate) fn purge_history(dialect: Dialect) -> &'static str {
     }
 }
 
+/// Removes up to `$2` revisions recorded before `$1`, oldest first.
+pub(crate) fn prune_old_revisions(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "DELETE FROM item_revisions WHERE (item_id, version) IN (SELECT item_id, version \
+             FROM item_revisions WHERE at < ?1 ORDER BY at, item_id, version LIMIT ?2)"
+        }
+        Dialect::Postgres => {
+            "DELETE FROM item_revisions WHERE (item_id, version) IN (SELECT item_id, version \
+             FROM item_revisions WHERE at < $1 ORDER BY at, item_id, version LIMIT $2)"
+        }
+    }
+}
+
+/// The next `$4` revisions after (`$1` at, `$2` item, `$3` version) in the
+/// order they were recorded: their places.
+pub(crate) fn revisions_after(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "SELECT at, item_id, version FROM item_revisions \
+             WHERE (at, item_id, version) > (?1, ?2, ?3) ORDER BY at, item_id, version LIMIT ?4"
+        }
+        Dialect::Postgres => {
+            "SELECT at, item_id, version FROM item_revisions \
+             WHERE (at, item_id, version) > ($1, $2, $3) ORDER BY at, item_id, version LIMIT $4"
+        }
+    }
+}
+
+/// Removes the revisions of item `$1` but its newest `$2`. An item's
+/// revisions have consecutive versions (one per change; a purge removes
+/// those up to a deletion, and items older than the history have none
+/// before their first change after it), so its newest N are those within N
+/// versions of its newest.
+pub(crate) fn prune_item_history(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "DELETE FROM item_revisions WHERE item_id = ?1 AND version <= \
+             (SELECT max(version) FROM item_revisions WHERE item_id = ?1) - ?2"
+        }
+        Dialect::Postgres => {
+            "DELETE FROM item_revisions r WHERE r.item_id = ANY($1) AND r.version <= \
+             (SELECT max(m.version) FROM item_revisions m WHERE m.item_id = r.item_id) - $2"
+        }
+    }
+}
+
 /// Ids of up to `$2` items deleted before `$1`, oldest deletion first.
 pub(crate) fn expired_trash(dialect: Dialect) -> &'static str {
     match dialect {

@@ -45,9 +45,9 @@ use tokio_postgres::{NoTls, Row};
 use super::cursor;
 use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, ImportRows,
-    Imported, ItemBatches, ItemStore, OnError, Origin, StoreError, TrashPosition, EXPORT_BATCH,
-    EXPORT_QUEUE,
+    announce_upgrade, demo_items, now_rfc3339, ChangeFeed, DbError, FoldedText, HistoryMark,
+    ImportRows, Imported, ItemBatches, ItemStore, OnError, Origin, StoreError, TrashPosition,
+    EXPORT_BATCH, EXPORT_QUEUE,
 };
 use crate::domain::{
     ChangeKind, Item, ItemQuery, Listing, Revision, Total, TrashedItem, ValidItem,
@@ -828,6 +828,58 @@ impl ItemStore for PostgresStore {
         }
         tx.commit().await.map_err(postgres_error)?;
         Ok(purged)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.prune_history_before", skip(self))]
+    async fn prune_history_before(&self, before: &str, limit: i64) -> Result<u64, StoreError> {
+        let (client, statement) = self
+            .prepared(sql::prune_old_revisions(Dialect::Postgres))
+            .await?;
+        client
+            .execute(&statement, &[&before, &limit])
+            .await
+            .map_err(postgres_error)
+    }
+
+    #[tracing::instrument(level = "debug", name = "postgres.prune_history_beyond", skip(self))]
+    async fn prune_history_beyond(
+        &self,
+        keep: i64,
+        from: &HistoryMark,
+        limit: i64,
+    ) -> Result<(u64, Option<HistoryMark>), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(postgres_error)?;
+        let rows = tx
+            .query(
+                sql::revisions_after(Dialect::Postgres),
+                &[&from.at, &from.item_id, &from.version, &limit],
+            )
+            .await
+            .map_err(postgres_error)?;
+        let marks = rows
+            .iter()
+            .map(|r| {
+                Ok(HistoryMark {
+                    at: r.try_get(0)?,
+                    item_id: r.try_get(1)?,
+                    version: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(postgres_error)?;
+        let mut items: Vec<i64> = marks.iter().map(|m| m.item_id).collect();
+        items.sort_unstable();
+        items.dedup();
+        let pruned = tx
+            .execute(sql::prune_item_history(Dialect::Postgres), &[&items, &keep])
+            .await
+            .map_err(postgres_error)?;
+        tx.commit().await.map_err(postgres_error)?;
+        let next = (marks.len() as i64 == limit)
+            .then(|| marks.last().cloned())
+            .flatten();
+        Ok((pruned, next))
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.categories", skip_all)]

@@ -24,8 +24,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::cursor;
 use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
 use super::{
-    now_rfc3339, ChangeFeed, DbError, FoldedText, ImportBatch, ImportRows, Imported, ItemBatches,
-    ItemStore, OnError, Origin, RefusedRow, StoreError, TrashPosition, EXPORT_BATCH, EXPORT_QUEUE,
+    now_rfc3339, ChangeFeed, DbError, FoldedText, HistoryMark, ImportBatch, ImportRows, Imported,
+    ItemBatches, ItemStore, OnError, Origin, RefusedRow, StoreError, TrashPosition, EXPORT_BATCH,
+    EXPORT_QUEUE,
 };
 use crate::domain::{
     Action, ChangeKind, Item, ItemDraft, ItemQuery, Listing, Revision, Total, TrashedItem,
@@ -956,6 +957,52 @@ impl ItemStore for SqliteStore {
                 purged += u64::from(purge_one(tx, id)?);
             }
             Ok(purged)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.prune_history_before", skip(self))]
+    async fn prune_history_before(&self, before: &str, limit: i64) -> Result<u64, StoreError> {
+        let before = before.to_owned();
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached(sql::prune_old_revisions(Dialect::Sqlite))?
+                .execute(params![before, limit])? as u64)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.prune_history_beyond", skip(self))]
+    async fn prune_history_beyond(
+        &self,
+        keep: i64,
+        from: &HistoryMark,
+        limit: i64,
+    ) -> Result<(u64, Option<HistoryMark>), StoreError> {
+        let from = from.clone();
+        self.write(move |tx| {
+            let marks: Vec<HistoryMark> = tx
+                .prepare_cached(sql::revisions_after(Dialect::Sqlite))?
+                .query_map(params![from.at, from.item_id, from.version, limit], |r| {
+                    Ok(HistoryMark {
+                        at: r.get(0)?,
+                        item_id: r.get(1)?,
+                        version: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut items: Vec<i64> = marks.iter().map(|m| m.item_id).collect();
+            items.sort_unstable();
+            items.dedup();
+            let mut prune = tx.prepare_cached(sql::prune_item_history(Dialect::Sqlite))?;
+            let mut pruned = 0;
+            for item in items {
+                pruned += prune.execute(params![item, keep])? as u64;
+            }
+            let next = (marks.len() as i64 == limit)
+                .then(|| marks.last().cloned())
+                .flatten();
+            Ok((pruned, next))
         })
         .await
     }
