@@ -74,28 +74,28 @@ pub fn AuditLog() -> impl IntoView {
             <AdminTabs/>
         </div>
         <div class="layout">
-        <form class="toolbar" role="search" method="get" action="/admin" on:submit=on_submit>
-            <input type="hidden" name="view" value="audit"/>
-            <div class="field inline grow">
-                <label for="audit-user" class="visually-hidden">"User"</label>
-                <input id="audit-user" name="user" type="search" placeholder="User…"
-                    autocomplete="off" bind:value=user/>
-            </div>
-            <div class="field inline">
-                <label for="audit-action" class="visually-hidden">"Action"</label>
-                <select id="audit-action" name="action" prop:value=action
-                    on:change=move |ev| action.set(event_target_value(&ev))>
-                    <option value="">"All actions"</option>
-                    {AuditAction::ALL.map(|a| {
-                        let selected = action.get_untracked() == a.as_str();
-                        view! { <option value=a.as_str() selected=selected>{label(a)}</option> }
-                    }).collect_view()}
-                </select>
-            </div>
-            <button type="submit" class="button">"Filter"</button>
-        </form>
         <section class="card table-card" aria-labelledby="audit-heading">
             <h2 id="audit-heading" class="visually-hidden">"Entries"</h2>
+            <form class="toolbar" role="search" method="get" action="/admin" on:submit=on_submit>
+                <input type="hidden" name="view" value="audit"/>
+                <div class="field inline grow">
+                    <label for="audit-user" class="visually-hidden">"User"</label>
+                    <input id="audit-user" name="user" type="search" placeholder="User…"
+                        autocomplete="off" bind:value=user/>
+                </div>
+                <div class="field inline">
+                    <label for="audit-action" class="visually-hidden">"Action"</label>
+                    <select id="audit-action" name="action" prop:value=action
+                        on:change=move |ev| action.set(event_target_value(&ev))>
+                        <option value="">"All actions"</option>
+                        {AuditAction::ALL.map(|a| {
+                            let selected = action.get_untracked() == a.as_str();
+                            view! { <option value=a.as_str() selected=selected>{label(a)}</option> }
+                        }).collect_view()}
+                    </select>
+                </div>
+                <button type="submit" class="button">"Filter"</button>
+            </form>
             <Transition fallback=|| view! { <p class="muted" role="status">"Loading the audit log…"</p> }>
                 {move || Suspend::new(async move {
                     let listing = try_await(page).await?;
