@@ -80,11 +80,7 @@ pub async fn list_trash(cursor: Option<String>) -> Result<TrashPage, RpcError> {
     super::authorize(Permission::Read).await?;
     let after = cursor.as_deref().map(TrashPosition::decode).transpose()?;
     let mut items = store()?.trash(None, after.as_ref(), TRASH_PAGE + 1).await?;
-    let more = items.len() as i64 > TRASH_PAGE;
-    items.truncate(TRASH_PAGE as usize);
-    let next = more
-        .then(|| items.last())
-        .flatten()
+    let next = crate::server::store::cut_page(&mut items, TRASH_PAGE)
         .map(|last| TrashPosition::after(last).encode());
     Ok(TrashPage { items, next })
 }

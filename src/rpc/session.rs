@@ -178,11 +178,7 @@ pub async fn list_audit(
         .users()
         .audit(&filter, after.as_ref(), AUDIT_PAGE + 1)
         .await?;
-    let more = entries.len() as i64 > AUDIT_PAGE;
-    entries.truncate(AUDIT_PAGE as usize);
-    let next = more
-        .then(|| entries.last())
-        .flatten()
+    let next = crate::server::store::cut_page(&mut entries, AUDIT_PAGE)
         .map(|last| AuditPosition::after(last).encode());
     Ok(crate::domain::AuditPage { entries, next })
 }

@@ -5,32 +5,11 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{status_and_json, TestApp, TestDatabase, TEST_ADMIN_PASSWORD};
+use crate::helpers::{all_pages, status_and_json, TestApp, TestDatabase, TEST_ADMIN_PASSWORD};
 
 /// Every entry of the audit log (following `next`), newest first.
 async fn audit(app: &TestApp, path: &str, admin: &str) -> Vec<Value> {
-    let mut entries = Vec::new();
-    let mut path = path.to_owned();
-    loop {
-        let response = app.call(Method::GET, &path, Some(admin), None).await;
-        let link = response
-            .headers()
-            .get("link")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let (status, page) = status_and_json(response).await;
-        assert_eq!(status, 200, "{path}: {page}");
-        entries.extend(page["entries"].as_array().unwrap().iter().cloned());
-        match page["next"].as_str() {
-            Some(next) => {
-                assert_eq!(link, Some(format!("<{next}>; rel=\"next\"")));
-                path = next.to_owned();
-            }
-            None => {
-                assert_eq!(link, None, "the last page links nowhere");
-                return entries;
-            }
-        }
-    }
+    all_pages(app, path, Some(admin), "entries").await
 }
 
 /// An entry as (action, actor, subject, detail, door), oldest first.

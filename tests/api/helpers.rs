@@ -374,6 +374,34 @@ impl TestApp {
     }
 }
 
+/// Every row of a paged listing under `key` (`items`, `entries`),
+/// following `next` from `path` as `token`; each `next` must also be the
+/// page's `Link` header, and the last page has neither.
+pub async fn all_pages(app: &TestApp, path: &str, token: Option<&str>, key: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut path = path.to_owned();
+    loop {
+        let response = app.call(reqwest::Method::GET, &path, token, None).await;
+        let link = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let (status, page) = status_and_json(response).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        rows.extend(page[key].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => {
+                assert_eq!(link, Some(format!("<{next}>; rel=\"next\"")));
+                path = next.to_owned();
+            }
+            None => {
+                assert_eq!(link, None, "the last page links nowhere");
+                return rows;
+            }
+        }
+    }
+}
+
 /// The nonce a page's Content-Security-Policy names (`'nonce-…'`).
 pub fn page_nonce(response: &Response) -> String {
     let csp = response.headers()["content-security-policy"]

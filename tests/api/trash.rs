@@ -8,33 +8,12 @@ use itemserve::server::config::Retention;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{status_and_json, TestApp};
+use crate::helpers::{all_pages, status_and_json, TestApp};
 use crate::rpc::call;
 
 /// Every item of the trash (following `next`), as `token` sees it.
 async fn trash(app: &TestApp, path: &str, token: Option<&str>) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut path = path.to_owned();
-    loop {
-        let response = app.call(Method::GET, &path, token, None).await;
-        let link = response
-            .headers()
-            .get("link")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let (status, page) = status_and_json(response).await;
-        assert_eq!(status, 200, "{path}: {page}");
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next"].as_str() {
-            Some(next) => {
-                assert_eq!(link, Some(format!("<{next}>; rel=\"next\"")));
-                path = next.to_owned();
-            }
-            None => {
-                assert_eq!(link, None, "the last page links nowhere");
-                return items;
-            }
-        }
-    }
+    all_pages(app, path, token, "items").await
 }
 
 fn ids(items: &[Value]) -> Vec<i64> {

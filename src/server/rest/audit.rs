@@ -12,7 +12,7 @@ use super::openapi::{AuditPage, Detail};
 use crate::domain::{parse_int, AuditAction, AuditFilter};
 use crate::server::auth::instant;
 use crate::server::state::AppState;
-use crate::server::store::{AuditPosition, MAX_AUDIT_PAGE};
+use crate::server::store::{cut_page, AuditPosition, MAX_AUDIT_PAGE};
 
 /// Entries on a page of the audit log when the query does not say.
 const DEFAULT_AUDIT_PAGE: i64 = 50;
@@ -52,9 +52,7 @@ pub async fn list(
         .users()
         .audit(&page.filter, page.after.as_ref(), page.limit + 1)
         .await?;
-    let more = entries.len() as i64 > page.limit;
-    entries.truncate(page.limit as usize);
-    let next = more.then(|| entries.last()).flatten().map(|last| {
+    let next = cut_page(&mut entries, page.limit).map(|last| {
         let mut query = form_urlencoded::Serializer::new(String::new());
         let filter = &page.filter;
         for (key, value) in [

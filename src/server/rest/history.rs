@@ -12,7 +12,7 @@ use super::extract::{path_id, Can, Editor, IfMatch, ItemId, JsonBody, Read};
 use super::openapi::{Detail, HistoryPage, RevertIn};
 use crate::domain::{parse_int, FieldError, Item, ItemDraft, Revision};
 use crate::server::state::AppState;
-use crate::server::store::{Origin, MAX_HISTORY_PAGE};
+use crate::server::store::{cut_page, Origin, MAX_HISTORY_PAGE};
 
 /// Revisions on a page when the query does not say.
 const DEFAULT_HISTORY_PAGE: i64 = 20;
@@ -48,11 +48,7 @@ pub async fn list(
     if revisions.is_empty() && before.is_none() && state.store.get(id).await?.is_none() {
         return Err(ApiError::item_not_found());
     }
-    let more = revisions.len() as i64 > limit;
-    revisions.truncate(limit as usize);
-    let next = more
-        .then(|| revisions.last())
-        .flatten()
+    let next = cut_page(&mut revisions, limit)
         .map(|last| format!("/items/{id}/history?before={}&limit={limit}", last.version));
     Ok(page_with_next("revisions", json!(revisions), next))
 }

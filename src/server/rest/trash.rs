@@ -12,7 +12,7 @@ use super::extract::{Can, Editor, ItemId, PurgeItems, Read};
 use super::openapi::{Detail, TrashPage};
 use crate::domain::{parse_int, Item};
 use crate::server::state::AppState;
-use crate::server::store::{TrashPosition, MAX_TRASH_PAGE};
+use crate::server::store::{cut_page, TrashPosition, MAX_TRASH_PAGE};
 
 /// Items on a page of the trash when the query does not say.
 const DEFAULT_TRASH_PAGE: i64 = 20;
@@ -46,9 +46,7 @@ pub async fn list(
         .store
         .trash(page.q.as_deref(), page.after.as_ref(), page.limit + 1)
         .await?;
-    let more = items.len() as i64 > page.limit;
-    items.truncate(page.limit as usize);
-    let next = more.then(|| items.last()).flatten().map(|last| {
+    let next = cut_page(&mut items, page.limit).map(|last| {
         let mut query = form_urlencoded::Serializer::new(String::new());
         if let Some(q) = &page.q {
             query.append_pair("q", q);

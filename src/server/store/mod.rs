@@ -590,6 +590,15 @@ pub struct NewAuditEntry {
     pub client: Option<String>,
 }
 
+/// Cuts `rows`, read one past a page of `limit` rows to learn whether
+/// more follow, to the page; answers its last row when more do (where the
+/// next page starts).
+pub fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> Option<&T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    rows.last().filter(|_| more)
+}
+
 /// Entries on a page of the audit log, at most.
 pub const MAX_AUDIT_PAGE: i64 = 100;
 
