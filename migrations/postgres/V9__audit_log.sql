@@ -21,10 +21,13 @@ CREATE TABLE audit_log (
     client       TEXT COLLATE "C"
 );
 
--- Newest first, by time alone or by who acted or what they did.
+-- Newest first, by time alone, by who acted, by what they did, or both
+-- (one user's one kind of action is found without reading the rest of
+-- either).
 CREATE INDEX audit_by_time ON audit_log (at, id);
 CREATE INDEX audit_by_actor ON audit_log (actor_folded, at, id);
 CREATE INDEX audit_by_action ON audit_log (action, at, id);
+CREATE INDEX audit_by_actor_action ON audit_log (actor_folded, action, at, id);
 
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
