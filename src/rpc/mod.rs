@@ -39,6 +39,7 @@ fn witness(
         .ok_or_else(|| crate::rpc::RpcError::Internal("request missing".into()))?;
     Ok(crate::server::auth::Witness::of(
         &parts,
+        crate::server::http::request_id(&parts.headers),
         caller,
         crate::domain::Door::Ui,
     ))

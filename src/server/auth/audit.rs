@@ -31,13 +31,19 @@ pub struct Witness {
 }
 
 impl Witness {
-    /// The request in `parts`, made by `caller` through `door`.
-    pub fn of(parts: &Parts, caller: Option<&Principal>, door: Door) -> Self {
+    /// The request in `parts` (its id `request_id`, as the front layer
+    /// read it), made by `caller` through `door`.
+    pub fn of(
+        parts: &Parts,
+        request_id: Option<String>,
+        caller: Option<&Principal>,
+        door: Door,
+    ) -> Self {
         Witness {
             actor: None,
             token: None,
             door: Some(door),
-            request_id: crate::server::http::request_id(&parts.headers),
+            request_id,
             client: parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()

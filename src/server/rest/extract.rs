@@ -309,7 +309,12 @@ impl FromRequestParts<AppState> for Witnessed {
         parts: &mut Parts,
         _: &AppState,
     ) -> Result<Self, std::convert::Infallible> {
-        Ok(Witnessed(Witness::of(parts, None, Door::Rest)))
+        Ok(Witnessed(Witness::of(
+            parts,
+            request_id(&parts.headers),
+            None,
+            Door::Rest,
+        )))
     }
 }
 
