@@ -165,6 +165,7 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
         Some(Door::Rest) => "REST",
         Some(Door::Ui) => "UI",
         Some(Door::Import) => "import",
+        Some(Door::Bulk) => "bulk",
         None => "server",
     };
     let from = match &entry.client {

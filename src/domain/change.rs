@@ -14,8 +14,8 @@ pub enum ChangeKind {
     /// Changes may have been missed (the stream fell behind, or the
     /// server lost its feed for a moment): reload what you show.
     Reset,
-    /// Many items were added at once (an import): one event for all of
-    /// them rather than one each. Reload what you show.
+    /// Many items changed at once (an import, a bulk action): one event
+    /// for all of them rather than one each. Reload what you show.
     Bulk,
 }
 

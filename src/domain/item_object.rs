@@ -29,6 +29,22 @@ pub struct ObjectProblem {
 }
 
 impl ObjectProblem {
+    /// A problem of one field.
+    pub fn of_field(field: &str, kind: &str, message: impl Into<String>, input: Value) -> Self {
+        Self::at(field, kind, message, input)
+    }
+
+    /// A problem of the value as a whole (no field).
+    pub fn whole(kind: &str, message: impl Into<String>, input: Value) -> Self {
+        ObjectProblem {
+            field: None,
+            kind: kind.to_owned(),
+            message: message.into(),
+            input,
+            ctx: None,
+        }
+    }
+
     fn at(field: &str, kind: &str, message: impl Into<String>, input: Value) -> Self {
         ObjectProblem {
             field: Some(field.to_owned()),
@@ -178,6 +194,29 @@ impl ItemObject {
     }
 }
 
+/// Applies a JSON merge patch (RFC 7396) to `target`: object members of
+/// the patch replace the target's, `null` removes a member, objects merge
+/// recursively, and anything else replaces the target whole.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    let Value::Object(object) = target else {
+        unreachable!("target was made an object above")
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            object.remove(key);
+        } else {
+            merge_patch(object.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
 /// Accepts JSON integers of any size, and floats with no fractional part
 /// (as pydantic does); wide enough that an out-of-range id is reported as
 /// out of range rather than as "not an integer".
@@ -202,4 +241,66 @@ fn field_order(field: Option<&str>) -> usize {
         .iter()
         .position(|f| field == Some(*f))
         .unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::merge_patch;
+
+    #[test]
+    fn merge_patch_follows_the_rfc_7396_examples() {
+        // Every example of RFC 7396, appendix A.
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a": "b"}), json!(["c"]), json!(["c"])),
+            (json!({"a": "foo"}), json!(null), json!(null)),
+            (json!({"a": "foo"}), json!("bar"), json!("bar")),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (target, patch, expected) in cases {
+            let mut result = target.clone();
+            merge_patch(&mut result, &patch);
+            assert_eq!(result, expected, "{target} patched with {patch}");
+        }
+    }
 }

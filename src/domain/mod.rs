@@ -5,6 +5,7 @@
 //! authoritative check, so the two can never disagree.
 
 mod audit;
+mod bulk;
 mod change;
 mod item;
 mod item_object;
@@ -17,9 +18,13 @@ mod user;
 mod validation;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditPage};
+pub use bulk::{
+    item_fields, BulkAction, BulkFilter, BulkRefusal, BulkTarget, ItemEdit, EDITABLE_FIELDS,
+    MAX_BULK_ITEMS,
+};
 pub use change::{ChangeKind, ItemChange};
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, Listing, Total, ValidItem, MAX_ITEM_ID};
-pub use item_object::{ItemObject, ObjectProblem};
+pub use item_object::{merge_patch, ItemObject, ObjectProblem};
 pub use model::{
     ClassProbability, FeatureSpec, ModelInfo, ModelStatus, NonFiniteRow, OutputSpec, Prediction,
     Provenance, Task, MAX_BATCH_ROWS, MAX_NON_FINITE_ROWS,

@@ -34,6 +34,8 @@ pub enum Door {
     Ui,
     /// A file import (`POST /items/import` or `itemserve import`).
     Import,
+    /// A bulk action (`POST /items/bulk`).
+    Bulk,
 }
 
 impl Action {
@@ -68,11 +70,12 @@ impl Door {
             Door::Rest => "rest",
             Door::Ui => "ui",
             Door::Import => "import",
+            Door::Bulk => "bulk",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Door::Rest, Door::Ui, Door::Import]
+        [Door::Rest, Door::Ui, Door::Import, Door::Bulk]
             .into_iter()
             .find(|d| d.as_str() == text)
     }
@@ -197,7 +200,7 @@ mod tests {
         ] {
             assert_eq!(Action::parse(action.as_str()), Some(action));
         }
-        for door in [Door::Rest, Door::Ui, Door::Import] {
+        for door in [Door::Rest, Door::Ui, Door::Import, Door::Bulk] {
             assert_eq!(Door::parse(door.as_str()), Some(door));
         }
         assert_eq!(Action::parse("purge"), None);

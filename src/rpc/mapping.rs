@@ -42,6 +42,26 @@ impl From<StoreError> for RpcError {
             StoreError::CredentialNotFound(_) => {
                 RpcError::NotFound("This token does not exist or was revoked.".into())
             }
+            StoreError::BulkRefused(refusals) => {
+                let first = refusals.first().map(|r| {
+                    let field = r.problem.field.as_deref().map(|f| format!(" ({f})"));
+                    format!(
+                        " Item {}{}: {}",
+                        r.id,
+                        field.unwrap_or_default(),
+                        r.problem.message
+                    )
+                });
+                RpcError::Rejected(format!(
+                    "Nothing was changed: {} of the selected items cannot take this change.{}",
+                    refusals.len(),
+                    first.unwrap_or_default()
+                ))
+            }
+            StoreError::TooManyMatches => RpcError::Rejected(format!(
+                "More than {} items match; narrow the filter to change them at once.",
+                crate::domain::MAX_BULK_ITEMS
+            )),
             // A page link from another listing, or one edited by hand.
             StoreError::BadCursor { reason, .. } => {
                 RpcError::Validation(vec![crate::domain::FieldError::new(

@@ -9,6 +9,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod bulk;
 mod concurrency;
 mod docs;
 mod errors;

@@ -617,3 +617,73 @@ async fn a_restore_reaches_other_instances_and_their_retention_jobs_purge_the_tr
     let (_, kept) = status_and_json(b.get(&format!("/items/{id}")).await).await;
     assert_eq!(kept["name"], "Shared", "the restored item stays");
 }
+
+#[tokio::test]
+async fn a_bulk_action_through_one_instance_is_one_event_on_the_other_and_read_there_at_once() {
+    if skip("a_bulk_action_through_one_instance_is_one_event_on_the_other_and_read_there_at_once") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let (a, b) = two_instances(&db).await;
+    let mut ids = Vec::new();
+    for n in 0..50 {
+        let item = a
+            .create(json!({"name": format!("Shelf {n}"), "category": "Storage"}))
+            .await;
+        ids.push(item["id"].as_i64().unwrap());
+    }
+    // B reads the category first, so a page it kept would answer the old one.
+    let (_, before) = status_and_json(b.get("/filter/?category=storage").await).await;
+    assert_eq!(before["total"], 50);
+    let mut on_b = EventStream::open(&b, None).await;
+    let request = json!({"action": "set", "ids": ids, "values": {"category": "Shelving"}});
+    let (status, body) = status_and_json(a.post_json("/items/bulk", &request).await).await;
+    assert_eq!((status, &body["count"]), (200, &json!(50)), "{body}");
+    a.create(json!({"name": "After the bulk action"})).await;
+    assert_eq!(on_b.next().await.data, json!({"kind": "bulk"}));
+    assert_eq!(
+        on_b.next().await.data["kind"],
+        "created",
+        "one event for all 50"
+    );
+    let (_, after) = status_and_json(b.get("/filter/?category=shelving").await).await;
+    assert_eq!(after["total"], 50);
+    let (_, old) = status_and_json(b.get("/filter/?category=storage").await).await;
+    assert_eq!(old["total"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bulk_actions_on_overlapping_items_through_two_instances_each_apply_whole() {
+    if skip("bulk_actions_on_overlapping_items_through_two_instances_each_apply_whole") {
+        return;
+    }
+    let db = TestDatabase::new().await;
+    let (a, b) = two_instances(&db).await;
+    let mut ids = Vec::new();
+    for n in 0..200 {
+        let item = a.create(json!({"name": format!("Crate {n}")})).await;
+        ids.push(item["id"].as_i64().unwrap());
+    }
+    // Both instances raise every price at once, many times: each action
+    // locks its items in id order, so neither waits on the other forever
+    // and every item ends with one revision per action.
+    let rounds = 5;
+    async fn raise(app: &TestApp, ids: &[i64], price: u32) -> (u16, Value) {
+        let request = json!({"action": "set", "ids": ids, "values": {"price": price}});
+        status_and_json(app.post_json("/items/bulk", &request).await).await
+    }
+    for round in 0..rounds {
+        let (first, second) = tokio::join!(raise(&a, &ids, round), raise(&b, &ids, 100 + round));
+        assert_eq!(first.0, 200, "{}", first.1);
+        assert_eq!(second.0, 200, "{}", second.1);
+    }
+    for id in [ids[0], ids[199]] {
+        let (_, item) = status_and_json(a.get(&format!("/items/{id}")).await).await;
+        assert_eq!(item["version"], 1 + 2 * rounds as i64);
+        let (_, history) =
+            status_and_json(a.get(&format!("/items/{id}/history?limit=100")).await).await;
+        let revisions = history["revisions"].as_array().unwrap();
+        assert_eq!(revisions.len(), 1 + 2 * rounds as usize);
+        assert!(revisions.iter().take(10).all(|r| r["door"] == "bulk"));
+    }
+}

@@ -12,9 +12,9 @@ use super::cache::{cached, cached_page, to_json};
 use super::error::ValidationBody;
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, Editor, IfMatch, ItemId, JsonBody, ListParams, Read};
-use super::item_body::{merge_patch, ItemBody};
+use super::item_body::ItemBody;
 use super::openapi::{self as doc, Deleted, Detail, ItemIn, ItemPatch};
-use crate::domain::{Item, DEFAULT_LIMIT};
+use crate::domain::{item_fields, merge_patch, Item, DEFAULT_LIMIT};
 use crate::server::cache::{CachedItem, JsonPage};
 use crate::server::state::AppState;
 use crate::server::store::Origin;
@@ -198,13 +198,8 @@ pub async fn patch(
             .get(id)
             .await?
             .ok_or_else(ApiError::item_not_found)?;
-        let mut merged = json!({
-            "id": current.id,
-            "name": current.name,
-            "description": current.description,
-            "category": current.category,
-            "price": current.price,
-        });
+        let mut merged = item_fields(&current);
+        merged["id"] = json!(current.id);
         merge_patch(&mut merged, &patch);
         // The patch decides the outcome; a version the client named is
         // checked by the store in the same statement as the write.

@@ -7,11 +7,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ValidationDetail, NON_FINITE_KIND};
-use crate::domain::{ModelInfo, NonFiniteRow};
+use super::item_body;
+use crate::domain::{ModelInfo, NonFiniteRow, MAX_BULK_ITEMS};
 use crate::server::auth::AuthError;
 use crate::server::http::Refusal;
 use crate::server::inference::{InferenceError, LoadedModel};
-use crate::server::store::StoreError;
+use crate::server::store::{StoreError, MAX_REPORTED_ROWS};
 use crate::server::transfer::{ImportError, RowProblem};
 
 impl From<InferenceError> for ApiError {
@@ -69,6 +70,28 @@ impl From<StoreError> for ApiError {
             StoreError::CredentialNotFound(_) => {
                 ApiError::NotFound("Token not found (or already revoked)".into())
             }
+            StoreError::BulkRefused(refusals) => {
+                let total = refusals.len() as u64;
+                let detail = refusals
+                    .into_iter()
+                    .take(MAX_REPORTED_ROWS)
+                    .map(|refusal| {
+                        let loc = vec![json!("item"), json!(refusal.id)];
+                        item_body::detail(loc, refusal.problem)
+                    })
+                    .collect();
+                ApiError::ValidationCapped { detail, total }
+            }
+            StoreError::TooManyMatches => ApiError::Validation(vec![ValidationDetail::new(
+                "body",
+                "filter",
+                "too_many_matches",
+                format!(
+                    "The filter matches more than {MAX_BULK_ITEMS} items, the most one bulk \
+                     action changes; narrow the filter (or name the ids)"
+                ),
+                Value::Null,
+            )]),
             StoreError::BadCursor { cursor, reason } => {
                 ApiError::Validation(vec![ValidationDetail::new(
                     "query",

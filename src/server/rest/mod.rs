@@ -4,6 +4,7 @@
 
 mod account;
 mod audit;
+mod bulk;
 mod cache;
 mod docs;
 mod error;
@@ -72,6 +73,7 @@ fn table() -> RouteTable {
         .add(Method::GET, "/items/events", events::stream)
         .add(Method::GET, "/items/export", transfer::export)
         .add(Method::POST, "/items/import", transfer::import)
+        .add(Method::POST, "/items/bulk", bulk::bulk)
         .add(Method::GET, "/items/{id}", items::get)
         .add(Method::PUT, "/items/{id}", items::update)
         .add(Method::PATCH, "/items/{id}", items::patch)

@@ -43,6 +43,7 @@ use crate::server::store::Credential;
         super::items::update,
         super::items::patch,
         super::items::delete,
+        super::bulk::bulk,
         super::history::list,
         super::history::get,
         super::history::revert,
@@ -87,7 +88,7 @@ use crate::server::store::Credential;
         super::metrics::metrics_endpoint,
     ),
     components(schemas(
-        Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, ItemChange, ChangeKind,
+        Item, ItemIn, ItemPatch, ItemPage, FilterPage, Deleted, BulkIn, BulkFilterIn, BulkAnswer, ItemChange, ChangeKind,
         Revision, FieldChange, Action, Door, HistoryPage, RevertIn, TrashedItem, TrashPage,
         AuditEntry, AuditAction, AuditPage,
         Detail, ValidationBody, ValidationDetail, LocEntry, InferenceErrorBody, ImportAnswer,
@@ -191,6 +192,49 @@ pub struct FilterPage {
     next: Option<String>,
     /// The cursor of the previous page, null on the first.
     prev: Option<String>,
+}
+
+/// `POST /items/bulk`: an action, and the items it changes (`ids` or
+/// `filter`, one of them).
+#[derive(ToSchema)]
+#[schema(example = json!({"action": "set", "ids": [3, 5, 8], "values": {"category": "Lighting"}}))]
+pub struct BulkIn {
+    /// `delete`, `restore`, `set` or `patch`.
+    #[schema(pattern = "^(delete|restore|set|patch)$")]
+    action: String,
+    /// The items' ids, 1 to 10 000 (repeats count once).
+    #[schema(min_items = 1, max_items = 10000)]
+    ids: Option<Vec<i64>>,
+    /// Every item matching this filter, at most 10 000 (not for `restore`).
+    filter: Option<BulkFilterIn>,
+    /// For `set`: the fields to set (`null` clears an optional one).
+    values: Option<ItemPatch>,
+    /// For `patch`: a JSON merge patch of each item.
+    patch: Option<ItemPatch>,
+}
+
+/// The items a bulk action changes: those a listing with these filters
+/// would show.
+#[derive(ToSchema)]
+pub struct BulkFilterIn {
+    /// Text the name or description holds (ignoring case).
+    q: Option<String>,
+    /// The category, ignoring case.
+    category: Option<String>,
+    /// Only items priced below this.
+    price_lt: Option<f64>,
+}
+
+/// The answer to a bulk action.
+#[derive(ToSchema)]
+#[schema(example = json!({"detail": "3 items changed", "action": "set", "count": 3, "ids": [3, 5, 8]}))]
+pub struct BulkAnswer {
+    detail: String,
+    action: String,
+    /// Items changed.
+    count: u64,
+    /// Their ids, ascending.
+    ids: Vec<i64>,
 }
 
 /// The answer to a successful `DELETE`.

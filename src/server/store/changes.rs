@@ -96,8 +96,8 @@ impl ChangeFeed {
         });
     }
 
-    /// Publishes one event for many items added at once (an import),
-    /// numbered by this process.
+    /// Publishes one event for many items changed at once (an import, a
+    /// bulk action), numbered by this process.
     pub fn publish_bulk(&self) {
         self.publish_numbered(ItemChange::bulk());
     }

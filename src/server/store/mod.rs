@@ -18,8 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Action, AuditAction, AuditEntry, AuditFilter, Door, Item, ItemQuery, Listing, Revision, Role,
-    Total, TrashedItem, User, ValidItem,
+    Action, AuditAction, AuditEntry, AuditFilter, BulkAction, BulkRefusal, BulkTarget, Door, Item,
+    ItemQuery, Listing, Revision, Role, Total, TrashedItem, User, ValidItem, MAX_BULK_ITEMS,
 };
 use crate::server::telemetry::CommitMetrics;
 
@@ -60,6 +60,14 @@ pub enum StoreError {
     UserNotFound(i64),
     #[error("credential {0} not found")]
     CredentialNotFound(i64),
+    /// A bulk action that some of its items refuse (every refusal, by
+    /// id); nothing was written.
+    #[error("{} items refuse the bulk action", .0.len())]
+    BulkRefused(Vec<BulkRefusal>),
+    /// A bulk action's filter matches more than [`MAX_BULK_ITEMS`] items;
+    /// nothing was written.
+    #[error("the filter matches more than {MAX_BULK_ITEMS} items")]
+    TooManyMatches,
     /// A listing's cursor is not one of this listing's (another sort or
     /// filters, another server version) or not a cursor at all.
     #[error("bad cursor: {reason}")]
@@ -74,6 +82,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What one item of a bulk action refused, from the error of its
+    /// single-item write; other errors end the action.
+    pub(crate) fn refusal(self, id: i64) -> Result<BulkRefusal, StoreError> {
+        match self {
+            StoreError::NotFound(_) => Ok(BulkRefusal::not_found(id)),
+            StoreError::NotInTrash(_) => Ok(BulkRefusal::not_in_trash(id)),
+            StoreError::IdReused(_) => Ok(BulkRefusal::id_taken(id)),
+            other => Err(other),
+        }
+    }
+
     /// A failure described in words (no driver error behind it).
     pub(crate) fn backend(message: impl Into<String>) -> Self {
         StoreError::Backend(DbError::Other(message.into().into()))
@@ -254,6 +273,28 @@ impl Origin {
     }
 }
 
+/// The ids a bulk action's filter matched (read one past the limit), or
+/// [`StoreError::TooManyMatches`].
+pub(crate) fn bulk_matches(ids: Vec<i64>) -> Result<Vec<i64>, StoreError> {
+    match ids.len() > MAX_BULK_ITEMS {
+        true => Err(StoreError::TooManyMatches),
+        false => Ok(ids),
+    }
+}
+
+/// A bulk action's ids, done, unless some item refused it (the refusals
+/// by id, each item's in the order found).
+pub(crate) fn bulk_outcome(
+    ids: Vec<i64>,
+    mut refusals: Vec<BulkRefusal>,
+) -> Result<Vec<i64>, StoreError> {
+    refusals.sort_by_key(|refusal| refusal.id);
+    match refusals.is_empty() {
+        true => Ok(ids),
+        false => Err(StoreError::BulkRefused(refusals)),
+    }
+}
+
 /// Revisions of one item answered at most per page.
 pub const MAX_HISTORY_PAGE: i64 = 100;
 
@@ -398,6 +439,21 @@ pub trait ItemStore: Send + Sync + 'static {
         from: &HistoryMark,
         limit: i64,
     ) -> Result<(u64, Option<HistoryMark>), StoreError>;
+
+    /// Applies one action to many items in one transaction: to every
+    /// target, or (when any refuses it) to none, answering every refusal
+    /// ([`StoreError::BulkRefused`]). A filter that matches more than
+    /// [`MAX_BULK_ITEMS`] items is [`StoreError::TooManyMatches`]; a
+    /// restore names its ids (the trash is not filtered by item fields).
+    /// Each change records its revision, as the single-item writes do;
+    /// the whole is announced as one `bulk` change. Answers the ids
+    /// changed, in the order of the target.
+    async fn bulk(
+        &self,
+        target: &BulkTarget,
+        action: &BulkAction,
+        origin: &Origin,
+    ) -> Result<Vec<i64>, StoreError>;
 
     /// Distinct categories in use, sorted.
     async fn categories(&self) -> Result<Vec<String>, StoreError>;

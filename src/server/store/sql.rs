@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use super::cursor::{self, AuditPosition, Key, Position, TrashPosition};
-use super::{fold_case, Credential, NewAuditEntry};
+use super::{fold_case, Credential, NewAuditEntry, StoreError};
 use crate::domain::{
-    changes, Action, AuditAction, AuditEntry, AuditFilter, Door, Item, ItemDraft, ItemQuery,
-    Revision, Role, SortField, TrashedItem, User,
+    changes, Action, AuditAction, AuditEntry, AuditFilter, BulkAction, BulkTarget, Door, Item,
+    ItemDraft, ItemQuery, Revision, Role, SortField, TrashedItem, User, MAX_BULK_ITEMS,
 };
 
 macro_rules! item_columns {
@@ -304,6 +304,46 @@ pub(crate) fn export(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlVal
         order_by(query)
     );
     (sql, values)
+}
+
+/// The ids a bulk action changes, or how to find them.
+pub(crate) enum BulkIds {
+    /// The ids the action names.
+    Named(Vec<i64>),
+    /// The `SELECT` (with its parameters) of the ids its filter matches,
+    /// ascending, one more than a bulk action may change (which says the
+    /// filter matches too many); on PostgreSQL the rows are locked until
+    /// the action commits.
+    Matching(String, Vec<SqlValue>),
+}
+
+/// The ids of a bulk action's target (a restore names its ids).
+pub(crate) fn bulk_ids(
+    dialect: Dialect,
+    target: &BulkTarget,
+    action: &BulkAction,
+) -> Result<BulkIds, StoreError> {
+    let filter = match target {
+        BulkTarget::Ids(ids) => return Ok(BulkIds::Named(ids.clone())),
+        BulkTarget::Matching(_) if *action == BulkAction::Restore => {
+            return Err(StoreError::backend("a bulk restore names its ids"))
+        }
+        BulkTarget::Matching(filter) => filter,
+    };
+    let query = ItemQuery {
+        q: filter.q.clone(),
+        category: filter.category.clone(),
+        price_lt: filter.price_lt,
+        ..ItemQuery::default()
+    };
+    let (where_sql, values) = filters(dialect, &query);
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE",
+    };
+    let limit = MAX_BULK_ITEMS + 1;
+    let sql = format!("SELECT id FROM items{where_sql} ORDER BY id LIMIT {limit}{lock}");
+    Ok(BulkIds::Matching(sql, values))
 }
 
 /// ORDER BY for a query; missing values sort last either way and ties break

@@ -26,6 +26,7 @@
 //! through one instance reads its write through any other.
 
 mod announce;
+mod bulk;
 mod connections;
 mod import;
 mod inserts;
@@ -50,7 +51,8 @@ use super::{
     EXPORT_BATCH, EXPORT_QUEUE,
 };
 use crate::domain::{
-    ChangeKind, Item, ItemQuery, Listing, Revision, Total, TrashedItem, ValidItem,
+    BulkAction, BulkTarget, ChangeKind, Item, ItemQuery, Listing, Revision, Total, TrashedItem,
+    ValidItem,
 };
 use crate::server::telemetry::CommitMetrics;
 
@@ -507,6 +509,65 @@ async fn purge_one(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<bool
     Ok(true)
 }
 
+/// Brings a trashed item (locked by this transaction) back under its id,
+/// unless the id is taken ([`StoreError::IdReused`]), and records it.
+async fn restore_one(
+    tx: &tokio_postgres::Transaction<'_>,
+    trashed: &TrashedItem,
+    origin: &Origin,
+) -> Result<Item, StoreError> {
+    let id = trashed.id;
+    let folded = FoldedText::of(
+        &trashed.name,
+        trashed.description.as_deref(),
+        trashed.category.as_deref(),
+    );
+    let row = tx
+        .query_opt(
+            RESTORE,
+            &[
+                &id,
+                &trashed.name,
+                &trashed.description,
+                &trashed.category,
+                &trashed.price,
+                &trashed.created_at,
+                &now_rfc3339(),
+                &(trashed.version + 1),
+                &folded.name,
+                &folded.description,
+                &folded.category,
+            ],
+        )
+        .await
+        .map_err(postgres_error)?
+        .ok_or(StoreError::IdReused(id))?;
+    let restored = item(&row)?;
+    tx.execute(sql::take_from_trash(Dialect::Postgres), &[&id])
+        .await
+        .map_err(postgres_error)?;
+    tx.execute(
+        RECORD_RESTORE,
+        &[
+            &id,
+            &restored.version,
+            &restored.updated_at,
+            &origin.actor,
+            &origin.token,
+            &origin.door.as_str(),
+            &origin.request_id,
+            &restored.name,
+            &restored.description,
+            &restored.category,
+            &restored.price,
+            &restored.created_at,
+        ],
+    )
+    .await
+    .map_err(postgres_error)?;
+    Ok(restored)
+}
+
 fn item(row: &Row) -> Result<Item, StoreError> {
     sql::item_from_row(row).map_err(postgres_error)
 }
@@ -684,6 +745,28 @@ impl ItemStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "postgres.bulk", skip_all)]
+    async fn bulk(
+        &self,
+        target: &BulkTarget,
+        action: &BulkAction,
+        origin: &Origin,
+    ) -> Result<Vec<i64>, StoreError> {
+        let ids = self
+            .write(async {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await.map_err(postgres_error)?;
+                let ids = bulk::run(&tx, target, action, origin).await?;
+                tx.commit().await.map_err(postgres_error)?;
+                Ok(ids)
+            })
+            .await?;
+        if !ids.is_empty() {
+            self.announcer.send(ChangeKind::Bulk, None, None);
+        }
+        Ok(ids)
+    }
+
     #[tracing::instrument(level = "debug", name = "postgres.history", skip(self))]
     async fn history(
         &self,
@@ -744,54 +827,7 @@ impl ItemStore for PostgresStore {
                     .map_err(postgres_error)?
                     .ok_or(StoreError::NotInTrash(id))?;
                 let trashed = sql::trashed_from_row(&trashed).map_err(postgres_error)?;
-                let folded = FoldedText::of(
-                    &trashed.name,
-                    trashed.description.as_deref(),
-                    trashed.category.as_deref(),
-                );
-                let row = tx
-                    .query_opt(
-                        RESTORE,
-                        &[
-                            &id,
-                            &trashed.name,
-                            &trashed.description,
-                            &trashed.category,
-                            &trashed.price,
-                            &trashed.created_at,
-                            &now_rfc3339(),
-                            &(trashed.version + 1),
-                            &folded.name,
-                            &folded.description,
-                            &folded.category,
-                        ],
-                    )
-                    .await
-                    .map_err(postgres_error)?
-                    .ok_or(StoreError::IdReused(id))?;
-                let restored = item(&row)?;
-                tx.execute(sql::take_from_trash(Dialect::Postgres), &[&id])
-                    .await
-                    .map_err(postgres_error)?;
-                tx.execute(
-                    RECORD_RESTORE,
-                    &[
-                        &id,
-                        &restored.version,
-                        &restored.updated_at,
-                        &origin.actor,
-                        &origin.token,
-                        &origin.door.as_str(),
-                        &origin.request_id,
-                        &restored.name,
-                        &restored.description,
-                        &restored.category,
-                        &restored.price,
-                        &restored.created_at,
-                    ],
-                )
-                .await
-                .map_err(postgres_error)?;
+                let restored = restore_one(&tx, &trashed, origin).await?;
                 tx.commit().await.map_err(postgres_error)?;
                 Ok(restored)
             })

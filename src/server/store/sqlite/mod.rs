@@ -22,15 +22,17 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::cursor;
-use super::sql::{self, item_columns, revision_columns, Dialect, SqlRow, SqlValue, MAX_CATEGORIES};
+use super::sql::{
+    self, item_columns, revision_columns, BulkIds, Dialect, SqlRow, SqlValue, MAX_CATEGORIES,
+};
 use super::{
     now_rfc3339, ChangeFeed, DbError, FoldedText, HistoryMark, ImportBatch, ImportRows, Imported,
     ItemBatches, ItemStore, OnError, Origin, RefusedRow, StoreError, TrashPosition, EXPORT_BATCH,
     EXPORT_QUEUE,
 };
 use crate::domain::{
-    Action, ChangeKind, Item, ItemDraft, ItemQuery, Listing, Revision, Total, TrashedItem,
-    ValidItem, MAX_ITEM_ID,
+    Action, BulkAction, BulkRefusal, BulkTarget, ChangeKind, Item, ItemDraft, ItemQuery, Listing,
+    Revision, Total, TrashedItem, ValidItem, MAX_ITEM_ID,
 };
 use crate::server::telemetry::CommitMetrics;
 use writer::{Job, WriteJob};
@@ -289,6 +291,209 @@ fn record(
         before.and_then(|b| b.price),
     ])?;
     Ok(())
+}
+
+/// The stored item `id`, read in the writer's transaction.
+fn current(tx: &Connection, id: i64) -> Result<Option<Item>, StoreError> {
+    Ok(tx
+        .prepare_cached(SELECT_BY_ID)?
+        .query_row([id], item_row)
+        .optional()?)
+}
+
+/// Replaces the fields of `current` (read in this transaction) with
+/// `item`, at the next version, and records the change.
+fn replace(
+    tx: &Connection,
+    current: &Item,
+    item: &ValidItem,
+    origin: &Origin,
+) -> Result<Item, StoreError> {
+    let folded = FoldedText::of_item(item);
+    let updated = tx
+        .prepare_cached(concat!(
+            "UPDATE items SET name = ?2, description = ?3, category = ?4, price = ?5, \
+             updated_at = ?6, version = version + 1, name_folded = ?7, \
+             description_folded = ?8, category_folded = ?9 \
+             WHERE id = ?1 RETURNING ",
+            item_columns!()
+        ))?
+        .query_row(
+            params![
+                current.id,
+                item.name(),
+                item.description(),
+                item.category(),
+                item.price(),
+                now_rfc3339(),
+                folded.name,
+                folded.description,
+                folded.category,
+            ],
+            item_row,
+        )?;
+    let before = ItemDraft::of(current);
+    record(tx, &updated, origin.update_action(), origin, Some(&before))?;
+    Ok(updated)
+}
+
+/// Moves item `id` to the trash (when at `expected_version`, if given),
+/// recording the deletion as its next version.
+fn delete(
+    tx: &Connection,
+    id: i64,
+    expected_version: Option<i64>,
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    let deleted = tx
+        .prepare_cached(concat!(
+            "DELETE FROM items WHERE id = ?1 AND (?2 IS NULL OR version = ?2) \
+             RETURNING ",
+            item_columns!()
+        ))?
+        .query_row(params![id, expected_version], item_row)
+        .optional()?;
+    let Some(mut item) = deleted else {
+        return Err(missing_or_moved(tx, id, expected_version)?);
+    };
+    // The deletion is a version of its own; a later item under
+    // this id carries on after it.
+    item.version += 1;
+    item.updated_at = now_rfc3339();
+    // The tombstone keeps the item, in the trash, until it is
+    // restored or purged.
+    let folded = FoldedText::of(&item.name, item.description.as_deref(), None);
+    tx.prepare_cached(
+        "INSERT INTO item_tombstones (id, version, name, description, category, price, \
+         created_at, deleted_at, deleted_by, name_folded, description_folded) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+         name = excluded.name, description = excluded.description, \
+         category = excluded.category, price = excluded.price, \
+         created_at = excluded.created_at, deleted_at = excluded.deleted_at, \
+         deleted_by = excluded.deleted_by, name_folded = excluded.name_folded, \
+         description_folded = excluded.description_folded",
+    )?
+    .execute(params![
+        id,
+        item.version,
+        item.name,
+        item.description,
+        item.category,
+        item.price,
+        item.created_at,
+        item.updated_at,
+        origin.actor,
+        folded.name,
+        folded.description,
+    ])?;
+    // An id above the counter was chosen by a client; keep the
+    // counter from handing it out again later.
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO retired_item_ids (id) \
+         SELECT ?1 WHERE ?1 > (SELECT last FROM item_id_counter)",
+    )?
+    .execute([id])?;
+    record(tx, &item, Action::Delete, origin, None)
+}
+
+/// Brings item `id` back from the trash, as it was deleted.
+fn restore(tx: &Connection, id: i64, origin: &Origin) -> Result<Item, StoreError> {
+    let trashed = tx
+        .prepare_cached(concat!(
+            "SELECT ",
+            sql::trash_columns!(),
+            " FROM item_tombstones WHERE id = ?1 AND name IS NOT NULL"
+        ))?
+        .query_row([id], trashed_row)
+        .optional()?
+        .ok_or(StoreError::NotInTrash(id))?;
+    let exists: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1)")?
+        .query_row([id], |r| r.get(0))?;
+    if exists {
+        return Err(StoreError::IdReused(id));
+    }
+    let folded = FoldedText::of(
+        &trashed.name,
+        trashed.description.as_deref(),
+        trashed.category.as_deref(),
+    );
+    let restored = tx
+        .prepare_cached(concat!(
+            "INSERT INTO items (id, name, description, category, price, created_at, \
+             updated_at, version, name_folded, description_folded, category_folded) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING ",
+            item_columns!()
+        ))?
+        .query_row(
+            params![
+                id,
+                trashed.name,
+                trashed.description,
+                trashed.category,
+                trashed.price,
+                trashed.created_at,
+                now_rfc3339(),
+                trashed.version + 1,
+                folded.name,
+                folded.description,
+                folded.category,
+            ],
+            item_row,
+        )?;
+    tx.prepare_cached(sql::take_from_trash(Dialect::Sqlite))?
+        .query_row([id], |_| Ok(()))?;
+    record(tx, &restored, Action::Restore, origin, None)?;
+    Ok(restored)
+}
+
+/// Runs a bulk action in the writer's transaction: item by item through
+/// the single-item writes, noting what each refuses. One refusal and the
+/// action fails, and the writer undoes its statements.
+fn bulk(
+    tx: &Connection,
+    target: &BulkTarget,
+    action: &BulkAction,
+    origin: &Origin,
+) -> Result<Vec<i64>, StoreError> {
+    let ids = match sql::bulk_ids(Dialect::Sqlite, target, action)? {
+        BulkIds::Named(ids) => ids,
+        BulkIds::Matching(sql, values) => {
+            let ids = tx
+                .prepare_cached(&sql)?
+                .query_map(
+                    rusqlite::params_from_iter(values.into_iter().map(to_value)),
+                    |r| r.get(0),
+                )?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            super::bulk_matches(ids)?
+        }
+    };
+    let mut refusals = Vec::new();
+    for &id in &ids {
+        let done = match action {
+            BulkAction::Delete => delete(tx, id, None, origin),
+            BulkAction::Restore => restore(tx, id, origin).map(drop),
+            BulkAction::Edit(edit) => match current(tx, id)? {
+                None => Err(StoreError::NotFound(id)),
+                Some(item) => match edit.apply(&item) {
+                    Err(problems) => {
+                        let refused = problems.into_iter();
+                        refusals.extend(refused.map(|problem| BulkRefusal { id, problem }));
+                        Ok(())
+                    }
+                    // Once an item refuses, the rest are only checked.
+                    Ok(_) if !refusals.is_empty() => Ok(()),
+                    Ok(changed) => replace(tx, &item, &changed, origin).map(drop),
+                },
+            },
+        };
+        if let Err(e) = done {
+            refusals.push(e.refusal(id)?);
+        }
+    }
+    super::bulk_outcome(ids, refusals)
 }
 
 /// Empties item `id`'s tombstone and removes its history up to the
@@ -719,11 +924,7 @@ impl ItemStore for SqliteStore {
         self.write(move |tx| {
             // Read on the writer's connection, in its transaction: nothing
             // else writes between this read and the update.
-            let current = tx
-                .prepare_cached(SELECT_BY_ID)?
-                .query_row([id], item_row)
-                .optional()?
-                .ok_or(StoreError::NotFound(id))?;
+            let current = current(tx, id)?.ok_or(StoreError::NotFound(id))?;
             if let Some(expected) = expected_version.filter(|v| *v != current.version) {
                 return Err(StoreError::VersionMismatch {
                     id,
@@ -731,32 +932,7 @@ impl ItemStore for SqliteStore {
                     current: current.version,
                 });
             }
-            let folded = FoldedText::of_item(&item);
-            let updated = tx
-                .prepare_cached(concat!(
-                    "UPDATE items SET name = ?2, description = ?3, category = ?4, price = ?5, \
-                     updated_at = ?6, version = version + 1, name_folded = ?7, \
-                     description_folded = ?8, category_folded = ?9 \
-                     WHERE id = ?1 RETURNING ",
-                    item_columns!()
-                ))?
-                .query_row(
-                    params![
-                        id,
-                        item.name(),
-                        item.description(),
-                        item.category(),
-                        item.price(),
-                        now_rfc3339(),
-                        folded.name,
-                        folded.description,
-                        folded.category,
-                    ],
-                    item_row,
-                )?;
-            let before = ItemDraft::of(&current);
-            record(tx, &updated, origin.update_action(), &origin, Some(&before))?;
-            Ok(updated)
+            replace(tx, &current, &item, &origin)
         })
         .await
         .inspect(|item| {
@@ -774,61 +950,27 @@ impl ItemStore for SqliteStore {
         origin: &Origin,
     ) -> Result<(), StoreError> {
         let origin = origin.clone();
-        self.write(move |tx| {
-            let deleted = tx
-                .prepare_cached(concat!(
-                    "DELETE FROM items WHERE id = ?1 AND (?2 IS NULL OR version = ?2) \
-                     RETURNING ",
-                    item_columns!()
-                ))?
-                .query_row(params![id, expected_version], item_row)
-                .optional()?;
-            let Some(mut item) = deleted else {
-                return Err(missing_or_moved(tx, id, expected_version)?);
-            };
-            // The deletion is a version of its own; a later item under
-            // this id carries on after it.
-            item.version += 1;
-            item.updated_at = now_rfc3339();
-            // The tombstone keeps the item, in the trash, until it is
-            // restored or purged.
-            let folded = FoldedText::of(&item.name, item.description.as_deref(), None);
-            tx.prepare_cached(
-                "INSERT INTO item_tombstones (id, version, name, description, category, price, \
-                 created_at, deleted_at, deleted_by, name_folded, description_folded) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-                 name = excluded.name, description = excluded.description, \
-                 category = excluded.category, price = excluded.price, \
-                 created_at = excluded.created_at, deleted_at = excluded.deleted_at, \
-                 deleted_by = excluded.deleted_by, name_folded = excluded.name_folded, \
-                 description_folded = excluded.description_folded",
-            )?
-            .execute(params![
-                id,
-                item.version,
-                item.name,
-                item.description,
-                item.category,
-                item.price,
-                item.created_at,
-                item.updated_at,
-                origin.actor,
-                folded.name,
-                folded.description,
-            ])?;
-            // An id above the counter was chosen by a client; keep the
-            // counter from handing it out again later.
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO retired_item_ids (id) \
-                 SELECT ?1 WHERE ?1 > (SELECT last FROM item_id_counter)",
-            )?
-            .execute([id])?;
-            record(tx, &item, Action::Delete, &origin, None)
-        })
-        .await?;
+        self.write(move |tx| delete(tx, id, expected_version, &origin))
+            .await?;
         self.inner.changes.publish(ChangeKind::Deleted, id, None);
         Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", name = "sqlite.bulk", skip_all)]
+    async fn bulk(
+        &self,
+        target: &BulkTarget,
+        action: &BulkAction,
+        origin: &Origin,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (target, action, origin) = (target.clone(), action.clone(), origin.clone());
+        let ids = self
+            .write(move |tx| bulk(tx, &target, &action, &origin))
+            .await?;
+        if !ids.is_empty() {
+            self.inner.changes.publish_bulk();
+        }
+        Ok(ids)
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.history", skip(self))]
@@ -878,57 +1020,7 @@ impl ItemStore for SqliteStore {
     #[tracing::instrument(level = "debug", name = "sqlite.restore", skip(self, origin))]
     async fn restore(&self, id: i64, origin: &Origin) -> Result<Item, StoreError> {
         let origin = origin.clone();
-        let restored = self
-            .write(move |tx| {
-                let trashed = tx
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        sql::trash_columns!(),
-                        " FROM item_tombstones WHERE id = ?1 AND name IS NOT NULL"
-                    ))?
-                    .query_row([id], trashed_row)
-                    .optional()?
-                    .ok_or(StoreError::NotInTrash(id))?;
-                let exists: bool = tx
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1)")?
-                    .query_row([id], |r| r.get(0))?;
-                if exists {
-                    return Err(StoreError::IdReused(id));
-                }
-                let folded = FoldedText::of(
-                    &trashed.name,
-                    trashed.description.as_deref(),
-                    trashed.category.as_deref(),
-                );
-                let restored = tx
-                    .prepare_cached(concat!(
-                        "INSERT INTO items (id, name, description, category, price, created_at, \
-                         updated_at, version, name_folded, description_folded, category_folded) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING ",
-                        item_columns!()
-                    ))?
-                    .query_row(
-                        params![
-                            id,
-                            trashed.name,
-                            trashed.description,
-                            trashed.category,
-                            trashed.price,
-                            trashed.created_at,
-                            now_rfc3339(),
-                            trashed.version + 1,
-                            folded.name,
-                            folded.description,
-                            folded.category,
-                        ],
-                        item_row,
-                    )?;
-                tx.prepare_cached(sql::take_from_trash(Dialect::Sqlite))?
-                    .query_row([id], |_| Ok(()))?;
-                record(tx, &restored, Action::Restore, &origin, None)?;
-                Ok(restored)
-            })
-            .await?;
+        let restored = self.write(move |tx| restore(tx, id, &origin)).await?;
         self.inner
             .changes
             .publish(ChangeKind::Created, restored.id, Some(restored.version));
