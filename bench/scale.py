@@ -11,7 +11,8 @@ in the shape the server writes them (folded search text; the counts kept by
 the database's triggers), each with one revision in its history (as an
 import records), and a tenth as many again in the trash, after the server
 has created the schema; the time the
-server then takes to be ready is printed too.
+server then takes to be ready is printed too. Last, bulk actions on 10 000
+random items (`--only bulk` for those alone).
 
 Needs a release build (bench/run or scripts/run builds one) and, for
 PostgreSQL, psql.
@@ -228,6 +229,33 @@ def measure(base, auth, n, rounds, only=()):
     return results
 
 
+# Bulk actions on this many random items at once (the most one takes).
+BULK_ITEMS = 10_000
+BULK_ROUNDS = 3
+
+
+def measure_bulk(base, auth, n):
+    """Times `POST /items/bulk` on 10 000 random items: set a category,
+    delete them, restore them (each recorded in every item's history)."""
+    rng = random.Random(13)
+    times = {"set": [], "delete": [], "restore": []}
+    for round_ in range(BULK_ROUNDS):
+        ids = rng.sample(range(1, n + 1), BULK_ITEMS)
+        for action, extra in [("set", {"values": {"category": f"bulk{round_}"}}),
+                              ("delete", {}), ("restore", {})]:
+            start = time.perf_counter()
+            _, _, body = http("POST", f"{base}/items/bulk", {"action": action, "ids": ids, **extra},
+                              auth)
+            times[action].append((time.perf_counter() - start) * 1000)
+            answer = json.loads(body)
+            if answer["count"] != BULK_ITEMS:
+                raise SystemExit(f"bulk {action}: {answer}")
+    for action, spent in times.items():
+        label = f"POST /items/bulk {action}, {BULK_ITEMS:,} ids"
+        print(f"  {label:<44} p50 {statistics.median(spent):8.1f} ms   "
+              f"max {max(spent):8.1f} ms", flush=True)
+
+
 def run_server(database_url, data_dir):
     start = time.time()
     process, base = start_server(SERVER, ADDR, data_dir, database_url=database_url,
@@ -261,7 +289,10 @@ def main():
             try:
                 print(f"{backend}, {args.items:,} items (ready after {started:.1f} s):",
                       flush=True)
-                measure(base, login(base), args.items, args.rounds, args.only)
+                auth = login(base)
+                measure(base, auth, args.items, args.rounds, args.only)
+                if not args.only or any("bulk" in o for o in args.only):
+                    measure_bulk(base, auth, args.items)
             finally:
                 process.terminate()
                 process.wait()

@@ -117,6 +117,8 @@ test("a viewer sees no write actions", async ({ page }) => {
   await expect(page.getByRole("link", { name: "Export CSV" })).toBeVisible();
   await expect(page.getByRole("button", { name: /^Edit / })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /^Delete / })).toHaveCount(0);
+  // Nor the boxes that choose rows for bulk actions.
+  await expect(page.getByRole("checkbox")).toHaveCount(0);
   await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
   await page.screenshot({ path: "test-results/viewer.png", fullPage: true });
 });

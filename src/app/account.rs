@@ -42,15 +42,23 @@ impl Account {
 pub fn provide_account() -> Account {
     let version = RwSignal::new(0);
     let account = Account {
-        session: KeptResource::new(ArcResource::new(
-            move || version.try_get().unwrap_or_default(),
-            |_| current_session(),
-        )),
+        session: session_resource(Some(version)),
         version,
         expired: RwSignal::new(false),
     };
     provide_context(account);
     account
+}
+
+/// The session as a resource, loaded again whenever `version` moves
+/// (never, without one). Every page's session resource is made here: each
+/// distinct resource adds its own code to the module every first visit
+/// downloads.
+pub fn session_resource(version: Option<RwSignal<u64>>) -> KeptResource<Result<Session, RpcError>> {
+    KeptResource::new(ArcResource::new(
+        move || version.and_then(|v| v.try_get()).unwrap_or_default(),
+        |_| current_session(),
+    ))
 }
 
 /// Whether the session (once loaded) allows `permission`.

@@ -1,9 +1,11 @@
 //! Bulk actions: one change (delete, restore, set fields, merge patch)
 //! applied to many items at once, all of them or none.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{merge_patch, Item, ItemObject, ObjectProblem, ValidItem};
+use super::MAX_ITEM_ID;
+use super::{merge_patch, FieldError, Item, ItemObject, ItemQuery, ObjectProblem, ValidItem};
 
 /// Items one bulk action changes at most: the ids it names, or the items
 /// its filter matches. A transaction this size stays short on both
@@ -37,6 +39,72 @@ pub struct BulkFilter {
     pub q: Option<String>,
     pub category: Option<String>,
     pub price_lt: Option<f64>,
+}
+
+impl BulkFilter {
+    /// The filters of a listing's query.
+    pub fn of(query: ItemQuery) -> Self {
+        BulkFilter {
+            q: query.q,
+            category: query.category,
+            price_lt: query.price_lt,
+        }
+    }
+}
+
+/// A bulk change as the item page asks for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BulkChange {
+    Delete,
+    Restore,
+    /// Sets (or, with `None`, clears) the category.
+    Category(Option<String>),
+    /// Sets (or, with `None`, clears) the price.
+    Price(Option<f64>),
+}
+
+impl BulkChange {
+    /// The action, its values checked by the item rules.
+    pub fn action(self) -> Result<BulkAction, Vec<FieldError>> {
+        let values = match self {
+            BulkChange::Delete => return Ok(BulkAction::Delete),
+            BulkChange::Restore => return Ok(BulkAction::Restore),
+            BulkChange::Category(category) => json!({ "category": category }),
+            BulkChange::Price(price) => json!({ "price": price }),
+        };
+        ItemEdit::set(values)
+            .map(BulkAction::Edit)
+            .map_err(|problems| {
+                problems
+                    .into_iter()
+                    .map(|p| {
+                        FieldError::new(p.field.as_deref().unwrap_or("values"), &p.kind, p.message)
+                    })
+                    .collect()
+            })
+    }
+}
+
+/// Ids for a bulk action: 1 to [`MAX_BULK_ITEMS`] item ids, each once,
+/// ascending (the order both backends take their locks in).
+pub fn bulk_ids(mut ids: Vec<i64>) -> Result<Vec<i64>, FieldError> {
+    if ids.is_empty() || ids.len() > MAX_BULK_ITEMS {
+        return Err(FieldError::new(
+            "ids",
+            "ids_count",
+            format!("Select from 1 to {MAX_BULK_ITEMS} items"),
+        ));
+    }
+    if ids.iter().any(|id| !(1..=MAX_ITEM_ID).contains(id)) {
+        return Err(FieldError::new(
+            "ids",
+            "id_range",
+            format!("An item id is from 1 to {MAX_ITEM_ID}"),
+        ));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// A JSON merge patch (RFC 7396) of an item's editable fields.

@@ -7,6 +7,7 @@
 mod audit;
 mod bulk;
 mod change;
+mod csv;
 mod item;
 mod item_object;
 mod model;
@@ -19,10 +20,11 @@ mod validation;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditPage};
 pub use bulk::{
-    item_fields, BulkAction, BulkFilter, BulkRefusal, BulkTarget, ItemEdit, EDITABLE_FIELDS,
-    MAX_BULK_ITEMS,
+    bulk_ids, item_fields, BulkAction, BulkChange, BulkFilter, BulkRefusal, BulkTarget, ItemEdit,
+    EDITABLE_FIELDS, MAX_BULK_ITEMS,
 };
 pub use change::{ChangeKind, ItemChange};
+pub use csv::{write_csv_record, CSV_HEADER};
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, Listing, Total, ValidItem, MAX_ITEM_ID};
 pub use item_object::{merge_patch, ItemObject, ObjectProblem};
 pub use model::{

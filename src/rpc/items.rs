@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::domain::Permission;
-use crate::domain::{Item, ItemDraft, ItemPage, ItemQuery, TrashPage};
+use crate::domain::{BulkChange, Item, ItemDraft, ItemPage, ItemQuery, TrashPage};
 use crate::rpc::wire::Rpc;
 use crate::rpc::RpcError;
 
@@ -25,6 +25,34 @@ async fn origin() -> Result<crate::server::store::Origin, RpcError> {
         crate::domain::Door::Ui,
         request_id,
     ))
+}
+
+/// Applies one change to the items `ids` names or, with `matching`, to
+/// every item its filters match (at most [`crate::domain::MAX_BULK_ITEMS`]):
+/// to all of them, or to none. Answers the ids changed.
+#[server(prefix = "/rpc", endpoint = "items/bulk", input = Rpc, output = Rpc)]
+pub async fn bulk_items(
+    ids: Vec<i64>,
+    matching: Option<ItemQuery>,
+    change: BulkChange,
+) -> Result<Vec<i64>, RpcError> {
+    use crate::domain::{bulk_ids, BulkFilter, BulkTarget};
+    let origin = crate::server::store::Origin {
+        door: crate::domain::Door::Bulk,
+        ..origin().await?
+    };
+    let target = match matching {
+        Some(_) if change == BulkChange::Restore => {
+            return Err(RpcError::BadRequest("a restore names its items".into()))
+        }
+        Some(query) => {
+            let query = query.checked().map_err(RpcError::Validation)?;
+            BulkTarget::Matching(BulkFilter::of(query))
+        }
+        None => BulkTarget::Ids(bulk_ids(ids).map_err(|e| RpcError::Validation(vec![e]))?),
+    };
+    let action = change.action().map_err(RpcError::Validation)?;
+    Ok(store()?.bulk(&target, &action, &origin).await?)
 }
 
 /// Deleted items on a page of the trash.

@@ -460,3 +460,72 @@ async fn bulk_actions_need_an_editor() {
         (&json!("edith"), &json!("bulk"))
     );
 }
+
+#[tokio::test]
+async fn the_ui_server_function_acts_on_ids_or_on_every_match_and_says_what_went_wrong() {
+    let app = TestApp::with().empty().start().await;
+    let ids = create(&app, &["Peg one", "Peg two", "Hook"], "Hardware").await;
+
+    let by_ids = json!({"ids": [ids[1], ids[0]], "matching": null, "change": {"Category": "Pegs"}});
+    let (status, changed) = call(&app, "/rpc/items/bulk", by_ids.to_string()).await;
+    assert_eq!((status, changed), (200, json!(&ids[..2])));
+    let revision = newest_revision(&app, ids[0]).await;
+    assert_eq!(
+        (&revision["door"], &revision["item"]["category"]),
+        (&json!("bulk"), &json!("Pegs"))
+    );
+
+    // Every item the listing's filters match, whatever its page.
+    let query = json!({"skip": 0, "limit": 1, "q": "peg", "category": null, "price_lt": null,
+        "sort": "Id", "descending": false, "cursor": null});
+    let matching = json!({"ids": [], "matching": query, "change": {"Price": 2.5}});
+    let (status, changed) = call(&app, "/rpc/items/bulk", matching.to_string()).await;
+    assert_eq!((status, changed), (200, json!(&ids[..2])));
+    assert_eq!(
+        item(&app, ids[2]).await.1["price"],
+        12.0,
+        "Hook does not match"
+    );
+
+    let delete = json!({"ids": ids, "matching": null, "change": "Delete"});
+    assert_eq!(
+        call(&app, "/rpc/items/bulk", delete.to_string()).await.0,
+        200
+    );
+    let restore = json!({"ids": [ids[0], ids[0] + 50], "matching": null, "change": "Restore"});
+    let (status, error) = call(&app, "/rpc/items/bulk", restore.to_string()).await;
+    assert_eq!(status, 422, "{error}");
+    let message = error["Rejected"].as_str().unwrap();
+    assert!(
+        message.starts_with("Nothing was changed: 1 of the selected items"),
+        "{error}"
+    );
+    assert!(message.contains("not found in the trash"), "{error}");
+    assert_eq!(item(&app, ids[0]).await.0, 404, "still in the trash");
+
+    for (body, field) in [
+        (
+            json!({"ids": [], "matching": null, "change": "Delete"}),
+            "ids",
+        ),
+        (
+            json!({"ids": [0], "matching": null, "change": "Delete"}),
+            "ids",
+        ),
+        (
+            json!({"ids": [ids[2]], "matching": null, "change": {"Price": -1.0}}),
+            "price",
+        ),
+        (
+            json!({"ids": [ids[2]], "matching": null, "change": {"Category": "x".repeat(101)}}),
+            "category",
+        ),
+    ] {
+        let (status, error) = call(&app, "/rpc/items/bulk", body.to_string()).await;
+        assert_eq!(status, 422, "{body}: {error}");
+        assert_eq!(error["Validation"][0]["field"], field, "{body}: {error}");
+    }
+    let restore_matching = json!({"ids": [], "matching": query, "change": "Restore"});
+    let (status, error) = call(&app, "/rpc/items/bulk", restore_matching.to_string()).await;
+    assert_eq!(status, 400, "{error}");
+}

@@ -1,5 +1,6 @@
 //! The item catalogue page: search, create, edit, delete and page through.
 
+mod bulk;
 mod editor;
 mod form;
 mod import;
@@ -17,12 +18,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::account::allows;
+use crate::app::account::{allows, session_resource};
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
 use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
-use crate::rpc::current_session;
 use crate::rpc::{list_categories, list_items};
 use form::create_item_form;
 use import::import_form;
@@ -90,7 +90,7 @@ pub fn ItemsPage() -> impl IntoView {
     // This page's own view of the session, loaded once: logging in again
     // in the expired-session dialog must not re-create the forms and rows
     // (and lose what was typed); logging out reloads the whole page.
-    let session = KeptResource::new(ArcResource::new(|| (), |_| current_session()));
+    let session = session_resource(None);
     // Sources use `try_get`: a server render can finish (and dispose of this
     // page) while a resource task is still looking at its source.
     let page = KeptResource::new(ArcResource::new(

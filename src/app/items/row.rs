@@ -179,8 +179,12 @@ fn EditableRow(item: Item, live: LiveTable) -> impl IntoView {
     // Only opening and closing the editor replace the cells; a delete
     // confirmation changes the actions alone.
     let editing = Memo::new(move |_| mode.get_or(Mode::View) == Mode::Edit);
+    let select_label = format!("Select {}", item.name);
     view! {
         <tr data-item-id=id class:editing=move || editing.get_or(false)>
+            <td class="col-select">
+                <input type="checkbox" class="select" aria-label=select_label/>
+            </td>
             {move || if editing.get_or(false) {
                 let item = item.clone();
                 let opening = opening.clone();

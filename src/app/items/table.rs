@@ -21,13 +21,28 @@ pub fn ItemTable(
     if page.items.is_empty() {
         return view! { <EmptyState query=query total=page.total.n/> }.into_any();
     }
+    // Editors tick rows to act on many at once: the selection bar, a chunk
+    // of its own, takes every change of the table from there (nothing
+    // happens when its code cannot be fetched; see `bulk.rs`).
+    let selection = writable.then(|| (query.clone(), live.refresh()));
     let header = move |field: SortField, label: &'static str, class: &'static str| {
         view! { <SortHeader field label class query=query.clone()/> }
     };
     view! {
-        <table class="items">
+        <table class="items" on:change=move |ev| {
+            if let Some((query, refresh)) = selection.clone() {
+                leptos::task::spawn_local(async move {
+                    let _ = super::bulk::table_changed(ev, query, refresh).await;
+                });
+            }
+        }>
             <thead>
                 <tr>
+                    {writable.then(|| view! {
+                        <th scope="col" class="col-select">
+                            <input type="checkbox" class="select-all" aria-label="Select every item on this page"/>
+                        </th>
+                    })}
                     {header(SortField::Id, "ID", "col-id")}
                     {header(SortField::Name, "Name", "col-name")}
                     {header(SortField::Description, "Description", "col-description")}

@@ -279,11 +279,7 @@ fn filter_target(value: &Value, details: &mut Vec<ValidationDetail>) -> Option<B
         pairs.push((key.as_str(), text));
     }
     match ItemQuery::from_pairs(pairs, DEFAULT_LIMIT) {
-        Ok(query) if details.len() == before => Some(BulkTarget::Matching(BulkFilter {
-            q: query.q,
-            category: query.category,
-            price_lt: query.price_lt,
-        })),
+        Ok(query) if details.len() == before => Some(BulkTarget::Matching(BulkFilter::of(query))),
         Ok(_) => None,
         Err(errors) => {
             details.extend(errors.iter().map(|e| {

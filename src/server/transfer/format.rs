@@ -1,10 +1,8 @@
 //! The two file formats and how an item is written in each.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
-use crate::domain::Item;
+use crate::domain::{write_csv_record, Item, CSV_HEADER};
 
 /// The columns of a CSV file and the keys of an NDJSON line, in order.
 pub const FIELDS: [&str; 5] = ["id", "name", "description", "category", "price"];
@@ -53,7 +51,7 @@ impl Format {
     /// What a file of this format starts with, before any item.
     pub fn header(self) -> &'static str {
         match self {
-            Format::Csv => "id,name,description,category,price\r\n",
+            Format::Csv => CSV_HEADER,
             Format::Ndjson => "",
         }
     }
@@ -61,21 +59,7 @@ impl Format {
     /// Appends `item` to `out` as one record of this format.
     pub fn write(self, item: &Item, out: &mut String) {
         match self {
-            Format::Csv => {
-                let _ = write!(out, "{},", item.id);
-                csv_field(&item.name, out);
-                out.push(',');
-                csv_field(item.description.as_deref().unwrap_or_default(), out);
-                out.push(',');
-                csv_field(item.category.as_deref().unwrap_or_default(), out);
-                out.push(',');
-                if let Some(price) = item.price {
-                    // Rust prints the shortest text that reads back as the
-                    // same number, never in exponent form.
-                    let _ = write!(out, "{price}");
-                }
-                out.push_str("\r\n");
-            }
+            Format::Csv => write_csv_record(item, out),
             Format::Ndjson => {
                 let record = Record {
                     id: item.id,
@@ -102,25 +86,6 @@ struct Record<'a> {
     description: Option<&'a str>,
     category: Option<&'a str>,
     price: Option<f64>,
-}
-
-/// A CSV field, quoted when it must be (RFC 4180), or when it starts or
-/// ends with a space, which some readers would otherwise trim.
-fn csv_field(text: &str, out: &mut String) {
-    let quote =
-        text.contains([',', '"', '\r', '\n']) || text.starts_with(' ') || text.ends_with(' ');
-    if !quote {
-        out.push_str(text);
-        return;
-    }
-    out.push('"');
-    for c in text.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
