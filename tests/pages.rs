@@ -143,6 +143,22 @@ async fn server_rendered_pages() {
         );
     }
 
+    // An item's history renders on the server too: the demo item's
+    // deletion (items seeded before history have no other revision).
+    let history = page("/history?item=2").await;
+    assert_eq!(history.status, 200);
+    for needle in [
+        "<h1>History</h1>",
+        "“Item Two” (item 2)",
+        "Deleted",
+        "data-version=\"2\"",
+    ] {
+        assert!(
+            history.html.contains(needle),
+            "the history page contains {needle}"
+        );
+    }
+
     // The page loads the bundle's files. With plain names (no hash file
     // beside this test binary, as under `cargo test`) they and the page are
     // revalidated on every use; the icon is fresh for an hour. (The

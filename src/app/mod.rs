@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod audit;
 mod chunk;
+mod history;
 mod items;
 mod predict;
 mod reactive;
@@ -26,6 +27,7 @@ use leptos_router::{Lazy, LazyRoute, SsrMode, StaticSegment};
 use account::{provide_account, AccountMenu, LoginPage, SessionExpiredDialog};
 use admin::AdminPage;
 use chunk::NotLoaded;
+use history::HistoryPage;
 use items::ItemsPage;
 use predict::PredictPage;
 use trash::TrashPage;
@@ -88,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("deleted") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("history") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
@@ -140,18 +143,18 @@ impl LazyRoute for LoginRoute {
     }
 }
 
-/// The users page and the audit log (`/admin`, admins only) and the
-/// trash (`/deleted`), in one WASM chunk and behind one route type: every
+/// The users page and the audit log (`/admin`, admins only), the trash
+/// (`/deleted`) and an item's history (`/history`), in one WASM chunk and behind one route type: every
 /// route type adds router code to the main module, which every first visit
 /// downloads.
 struct AdminRoute;
 
 #[wasm_split(admin_page, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload_admin_page))]
 fn admin_page() -> Result<AnyView, NotLoaded> {
-    let trash = use_location().pathname.get_untracked() == "/deleted";
-    Ok(match trash {
-        true => view! { <TrashPage/> }.into_any(),
-        false => view! { <AdminPage/> }.into_any(),
+    Ok(match use_location().pathname.get_untracked().as_str() {
+        "/deleted" => view! { <TrashPage/> }.into_any(),
+        "/history" => view! { <HistoryPage/> }.into_any(),
+        _ => view! { <AdminPage/> }.into_any(),
     })
 }
 

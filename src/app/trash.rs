@@ -162,7 +162,7 @@ fn TrashRow(
 }
 
 /// `2026-01-03 08:15 UTC` of an RFC 3339 time.
-fn day_and_time(at: &str) -> String {
+pub(crate) fn day_and_time(at: &str) -> String {
     match (at.get(..10), at.get(11..16)) {
         (Some(day), Some(time)) => format!("{day} {time} UTC"),
         _ => at.to_owned(),

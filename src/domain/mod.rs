@@ -36,7 +36,7 @@ pub use model::{
 pub(crate) use query::parse_int;
 pub use query::{ItemQuery, SortField, DEFAULT_LIMIT, MAX_LIMIT};
 pub use redirect::local_path;
-pub use revision::{changes, Action, Door, FieldChange, Revision};
+pub use revision::{changes, Action, Door, FieldChange, Revision, RevisionPage};
 pub use trash::{TrashPage, TrashedItem};
 pub use user::{
     validate_password, validate_user_name, AccessPolicy, Denied, Permission, Role, Session, User,

@@ -129,6 +129,14 @@ pub struct Revision {
     pub changes: Vec<FieldChange>,
 }
 
+/// A page of an item's revisions, newest first, as the UI reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevisionPage {
+    pub revisions: Vec<Revision>,
+    /// Where the next (older) page starts: below this version.
+    pub before: Option<i64>,
+}
+
 /// The fields whose values differ from `before` to `after`, in the order
 /// of the item's fields; every field that has a value when there was
 /// nothing before (a create).

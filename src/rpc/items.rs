@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::domain::Permission;
-use crate::domain::{BulkChange, Item, ItemDraft, ItemPage, ItemQuery, TrashPage};
+use crate::domain::{BulkChange, Item, ItemDraft, ItemPage, ItemQuery, RevisionPage, TrashPage};
 use crate::rpc::wire::Rpc;
 use crate::rpc::RpcError;
 
@@ -53,6 +53,41 @@ pub async fn bulk_items(
     };
     let action = change.action().map_err(RpcError::Validation)?;
     Ok(store()?.bulk(&target, &action, &origin).await?)
+}
+
+/// Revisions on a page of an item's history.
+#[cfg(feature = "ssr")]
+const HISTORY_PAGE: i64 = 20;
+
+/// A page of an item's history, newest first, from below version `before`.
+#[server(prefix = "/rpc", endpoint = "items/history", input = Rpc, output = Rpc)]
+pub async fn list_history(id: i64, before: Option<i64>) -> Result<RevisionPage, RpcError> {
+    super::authorize(Permission::Read).await?;
+    let store = store()?;
+    let mut revisions = store.history(id, before, HISTORY_PAGE + 1).await?;
+    if revisions.is_empty() && before.is_none() && store.get(id).await?.is_none() {
+        return Err(RpcError::NotFound("No item has this id.".into()));
+    }
+    let before = crate::server::store::cut_page(&mut revisions, HISTORY_PAGE).map(|r| r.version);
+    Ok(RevisionPage { revisions, before })
+}
+
+/// Writes the fields of revision `version` back as an update of item `id`,
+/// if nobody changed it since `current`.
+#[server(prefix = "/rpc", endpoint = "items/revert", input = Rpc, output = Rpc)]
+pub async fn revert_item(id: i64, version: i64, current: i64) -> Result<Item, RpcError> {
+    let origin = crate::server::store::Origin {
+        reverts: Some(version),
+        ..origin().await?
+    };
+    let store = store()?;
+    let revision = store.revision_at(id, version).await?.ok_or_else(|| {
+        RpcError::NotFound("This revision is no longer kept (history retention).".into())
+    })?;
+    let item = ItemDraft::of(&revision.item)
+        .validate()
+        .map_err(RpcError::Validation)?;
+    Ok(store.update(id, item, Some(current), &origin).await?)
 }
 
 /// Deleted items on a page of the trash.

@@ -611,3 +611,87 @@ async fn the_history_keeps_the_revisions_younger_than_its_retention_when_told_to
     assert_eq!((status, item["name"].as_str()), (200, Some("Older")));
     assert_eq!(versions_once(&app, new, |_| true).await, [1]);
 }
+
+#[tokio::test]
+async fn the_history_page_reads_revisions_by_page_and_reverts_through_its_server_functions() {
+    let app = TestApp::with().empty().start().await;
+    let item = app.create(json!({"name": "Stool", "price": 10.0})).await;
+    let id = item["id"].as_i64().unwrap();
+    for n in 1..=22 {
+        let body = json!({"name": "Stool", "price": 10.0 + n as f64});
+        assert_eq!(
+            app.put_json(&format!("/items/{id}"), &body).await.status(),
+            200
+        );
+    }
+
+    // 23 revisions: twenty, then the three oldest.
+    let (status, page) = call(
+        &app,
+        "/rpc/items/history",
+        json!({"id": id, "before": null}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let versions: Vec<i64> = page["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, (4..=23).rev().collect::<Vec<_>>());
+    assert_eq!(page["before"], 4);
+    let (_, older) = call(
+        &app,
+        "/rpc/items/history",
+        json!({"id": id, "before": 4}).to_string(),
+    )
+    .await;
+    assert_eq!(older["revisions"].as_array().unwrap().len(), 3);
+    assert_eq!(older["before"], Value::Null);
+
+    // Back to version 1, through the UI, if nobody changed it since 23.
+    let revert = json!({"id": id, "version": 1, "current": 23});
+    let (status, reverted) = call(&app, "/rpc/items/revert", revert.to_string()).await;
+    assert_eq!(status, 200, "{reverted}");
+    assert_eq!(
+        (&reverted["price"], &reverted["version"]),
+        (&json!(10.0), &json!(24))
+    );
+    let newest = history(&app, id, None).await;
+    assert_eq!(
+        (
+            &newest[0]["action"],
+            &newest[0]["door"],
+            &newest[0]["reverted_to"]
+        ),
+        (&json!("revert"), &json!("ui"), &json!(1))
+    );
+    let (status, error) = call(&app, "/rpc/items/revert", revert.to_string()).await;
+    assert_eq!(status, 409, "moved on since 23: {error}");
+
+    let (status, error) = call(
+        &app,
+        "/rpc/items/revert",
+        json!({"id": id, "version": 99, "current": 24}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 404, "{error}");
+    assert!(
+        error["NotFound"]
+            .as_str()
+            .unwrap()
+            .contains("no longer kept"),
+        "{error}"
+    );
+    let (status, error) = call(
+        &app,
+        "/rpc/items/history",
+        json!({"id": 999, "before": null}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, error),
+        (404, json!({"NotFound": "No item has this id."}))
+    );
+}

@@ -44,7 +44,7 @@ for n in $(seq 1 5); do
 done
 
 failed=0
-for path in "/" "/?sort=-price&q=row" "/?skip=10" "/predict" "/admin" "/admin?view=audit" "/deleted" "/login"; do
+for path in "/" "/?sort=-price&q=row" "/?skip=10" "/predict" "/admin" "/admin?view=audit" "/deleted" "/history?item=1" "/login"; do
     for who in signed-in anonymous; do
         header=()
         [ "$who" = signed-in ] && header=(-H "Cookie: $cookie")

@@ -142,6 +142,7 @@ fn EditableRow(item: Item, live: LiveTable) -> impl IntoView {
                             problem.set(None);
                             mode.set(Mode::Edit)
                         }>"Edit"</button>
+                    <a class="button small" href=format!("/history?item={id}") aria-label=format!("History of {name}")>"History"</a>
                     <button type="button" class="button small danger-outline" aria-label=format!("Delete {name}")
                         on:click=move |ev| {
                             ev.prevent_default();
