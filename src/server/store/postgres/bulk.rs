@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use futures_util::future::join_all;
 use tokio_postgres::Transaction;
 
-use super::{item, origin_setting, params, postgres_error, restore_one, DELETE, UPDATE};
+use super::{
+    item, origin_setting, params, postgres_error, restore_one, RestoreStatements, DELETE, UPDATE,
+};
 use crate::domain::{BulkAction, BulkRefusal, BulkTarget, Item, ItemEdit, TrashedItem};
 use crate::server::store::sql::{self, item_columns, BulkIds, Dialect};
 use crate::server::store::{
@@ -113,7 +115,8 @@ async fn restore(
         .map(|id| BulkRefusal::not_in_trash(*id))
         .collect();
     let found: Vec<&TrashedItem> = ids.iter().filter_map(|id| trashed.get(id)).collect();
-    let restored = join_all(found.iter().map(|t| restore_one(tx, t, origin))).await;
+    let statements = &RestoreStatements::prepare(tx).await?;
+    let restored = join_all(found.iter().map(|t| restore_one(tx, statements, t, origin))).await;
     for (t, outcome) in found.iter().zip(restored) {
         if let Err(e) = outcome {
             refusals.push(e.refusal(t.id)?);

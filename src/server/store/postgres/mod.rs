@@ -509,10 +509,35 @@ async fn purge_one(tx: &tokio_postgres::Transaction<'_>, id: i64) -> Result<bool
     Ok(true)
 }
 
+/// A restore's statements, prepared once for all the items a transaction
+/// restores.
+struct RestoreStatements {
+    insert: tokio_postgres::Statement,
+    take: tokio_postgres::Statement,
+    record: tokio_postgres::Statement,
+}
+
+impl RestoreStatements {
+    async fn prepare(tx: &tokio_postgres::Transaction<'_>) -> Result<Self, StoreError> {
+        let (insert, take, record) = tokio::try_join!(
+            tx.prepare(RESTORE),
+            tx.prepare(sql::take_from_trash(Dialect::Postgres)),
+            tx.prepare(RECORD_RESTORE),
+        )
+        .map_err(postgres_error)?;
+        Ok(RestoreStatements {
+            insert,
+            take,
+            record,
+        })
+    }
+}
+
 /// Brings a trashed item (locked by this transaction) back under its id,
 /// unless the id is taken ([`StoreError::IdReused`]), and records it.
 async fn restore_one(
     tx: &tokio_postgres::Transaction<'_>,
+    statements: &RestoreStatements,
     trashed: &TrashedItem,
     origin: &Origin,
 ) -> Result<Item, StoreError> {
@@ -524,7 +549,7 @@ async fn restore_one(
     );
     let row = tx
         .query_opt(
-            RESTORE,
+            &statements.insert,
             &[
                 &id,
                 &trashed.name,
@@ -543,11 +568,11 @@ async fn restore_one(
         .map_err(postgres_error)?
         .ok_or(StoreError::IdReused(id))?;
     let restored = item(&row)?;
-    tx.execute(sql::take_from_trash(Dialect::Postgres), &[&id])
+    tx.execute(&statements.take, &[&id])
         .await
         .map_err(postgres_error)?;
     tx.execute(
-        RECORD_RESTORE,
+        &statements.record,
         &[
             &id,
             &restored.version,
@@ -827,7 +852,8 @@ impl ItemStore for PostgresStore {
                     .map_err(postgres_error)?
                     .ok_or(StoreError::NotInTrash(id))?;
                 let trashed = sql::trashed_from_row(&trashed).map_err(postgres_error)?;
-                let restored = restore_one(&tx, &trashed, origin).await?;
+                let statements = RestoreStatements::prepare(&tx).await?;
+                let restored = restore_one(&tx, &statements, &trashed, origin).await?;
                 tx.commit().await.map_err(postgres_error)?;
                 Ok(restored)
             })
