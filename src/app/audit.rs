@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use crate::app::account::Account;
 use crate::app::admin::AdminTabs;
 use crate::app::reactive::{try_await, GetOr, KeptResource};
-use crate::app::widgets::{Banner, HydrationMarker};
+use crate::app::widgets::{load_failed, HydrationMarker};
 use crate::domain::{AuditAction, AuditEntry, AuditFilter, Door};
 use crate::rpc::{list_audit, RpcError};
 
@@ -137,13 +137,12 @@ pub fn AuditLog() -> impl IntoView {
                         .into_any(),
                         Err(error) => {
                             account.notice(&error);
-                            let message = Signal::stored(Some(match error {
+                            let message = match error {
                                 RpcError::Forbidden(_) => "Only admins can read the audit log.".to_string(),
                                 RpcError::Unauthorized(_) => "Log in as an admin to read the audit log.".to_string(),
                                 other => format!("Could not load the audit log. {other}"),
-                            }));
-                            let retry = Callback::new(move |_| version.update(|n| *n += 1));
-                            view! { <Banner message=message on_retry=retry/><HydrationMarker/> }.into_any()
+                            };
+                            load_failed(message, version)
                         }
                     })
                 })}

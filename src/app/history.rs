@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::app::account::{allows, Account};
 use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::trash::day_and_time;
-use crate::app::widgets::{Banner, HydrationMarker};
+use crate::app::widgets::{load_failed, HydrationMarker, OlderNewer};
 use crate::domain::{Action as Change, Door, Permission, Revision};
 use crate::rpc::{list_history, revert_item};
 
@@ -84,26 +84,14 @@ pub fn HistoryPage() -> impl IntoView {
                                         view! { <RevisionEntry revision current=current.filter(|_| offer) on_reverted=reverted/> }
                                     }).collect_view()}
                                 </ol>
-                                {(before.get_untracked().is_some() || page.before.is_some()).then(|| view! {
-                                    <nav class="pagination" aria-label="History pages">
-                                        {before.get_untracked().map(|_| view! {
-                                            <button type="button" class="button small" on:click=move |_| before.set(None)>"Newest"</button>
-                                        })}
-                                        {page.before.map(|older| view! {
-                                            <button type="button" class="button small"
-                                                on:click=move |_| before.set(Some(older))>"Older"</button>
-                                        })}
-                                    </nav>
-                                })}
+                                <OlderNewer at=before older=page.before label="History pages"/>
                                 <HydrationMarker/>
                             }
                             .into_any()
                         }
                         Err(error) => {
                             account.notice(&error);
-                            let message = Signal::stored(Some(format!("Could not load the history. {error}")));
-                            let retry = Callback::new(move |_| version.update(|n| *n += 1));
-                            view! { <Banner message=message on_retry=retry/><HydrationMarker/> }.into_any()
+                            load_failed(format!("Could not load the history. {error}"), version)
                         }
                     })
                 })}

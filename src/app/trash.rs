@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::app::account::{allows, Account};
 use crate::app::reactive::{try_await, GetOr, KeptResource};
-use crate::app::widgets::{Banner, HydrationMarker};
+use crate::app::widgets::{load_failed, HydrationMarker, OlderNewer};
 use crate::domain::{Permission, TrashedItem};
 use crate::rpc::{list_trash, purge_item, restore_item};
 
@@ -64,25 +64,13 @@ pub fn TrashPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
-                            {(cursor.get_untracked().is_some() || page.next.is_some()).then(|| view! {
-                                <nav class="pagination" aria-label="Trash pages">
-                                    {cursor.get_untracked().map(|_| view! {
-                                        <button type="button" class="button small" on:click=move |_| cursor.set(None)>"Newest"</button>
-                                    })}
-                                    {page.next.clone().map(|next| view! {
-                                        <button type="button" class="button small"
-                                            on:click=move |_| cursor.set(Some(next.clone()))>"Older"</button>
-                                    })}
-                                </nav>
-                            })}
+                            <OlderNewer at=cursor older=page.next label="Trash pages"/>
                             <HydrationMarker/>
                         }
                         .into_any(),
                         Err(error) => {
                             account.notice(&error);
-                            let message = Signal::stored(Some(format!("Could not load the trash. {error}")));
-                            let retry = Callback::new(move |_| version.update(|n| *n += 1));
-                            view! { <Banner message=message on_retry=retry/><HydrationMarker/> }.into_any()
+                            load_failed(format!("Could not load the trash. {error}"), version)
                         }
                     })
                 })}

@@ -121,6 +121,41 @@ pub fn Banner(
     }
 }
 
+/// A page's list that could not be loaded: `message`, with a Retry that
+/// loads it again (bumps `reload`).
+pub fn load_failed(message: String, reload: RwSignal<u64>) -> AnyView {
+    let message = Signal::stored(Some(message));
+    let retry = Callback::new(move |_| reload.update(|n| *n += 1));
+    view! { <Banner message=message on_retry=retry/><HydrationMarker/> }.into_any()
+}
+
+/// "Newest" and "Older" under a list paged by position: `at` is where the
+/// page shown starts (`None`: the newest), `older` where the next starts.
+#[component]
+pub fn OlderNewer<T>(
+    at: RwSignal<Option<T>>,
+    older: Option<T>,
+    label: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    let newest = at.get_untracked().is_some();
+    (newest || older.is_some()).then(|| {
+        view! {
+            <nav class="pagination" aria-label=label>
+                {newest.then(|| view! {
+                    <button type="button" class="button small" on:click=move |_| at.set(None)>"Newest"</button>
+                })}
+                {older.map(|older| view! {
+                    <button type="button" class="button small"
+                        on:click=move |_| at.set(Some(older.clone()))>"Older"</button>
+                })}
+            </nav>
+        }
+    })
+}
+
 /// Marks `<body data-hydrated="true">` once the part of the page it sits
 /// in is interactive. Effects run only in the browser, after hydration, so
 /// placing this after a page's async content tells tests when to click.

@@ -64,11 +64,10 @@ const HISTORY_PAGE: i64 = 20;
 pub async fn list_history(id: i64, before: Option<i64>) -> Result<RevisionPage, RpcError> {
     super::authorize(Permission::Read).await?;
     let store = store()?;
-    let mut revisions = store.history(id, before, HISTORY_PAGE + 1).await?;
-    if revisions.is_empty() && before.is_none() && store.get(id).await?.is_none() {
-        return Err(RpcError::NotFound("No item has this id.".into()));
-    }
-    let before = crate::server::store::cut_page(&mut revisions, HISTORY_PAGE).map(|r| r.version);
+    let page = crate::server::store::history_page(store.as_ref(), id, before, HISTORY_PAGE);
+    let (revisions, before) = page
+        .await?
+        .ok_or_else(|| RpcError::NotFound("No item has this id.".into()))?;
     Ok(RevisionPage { revisions, before })
 }
 

@@ -9,8 +9,8 @@ use super::extract::{Editor, JsonBody};
 use super::item_body;
 use super::openapi::{BulkAnswer, BulkIn, Detail};
 use crate::domain::{
-    BulkAction, BulkFilter, BulkTarget, Door, ItemEdit, ItemQuery, ObjectProblem, DEFAULT_LIMIT,
-    MAX_BULK_ITEMS, MAX_ITEM_ID,
+    bulk_ids, BulkAction, BulkFilter, BulkTarget, Door, ItemEdit, ItemQuery, ObjectProblem,
+    DEFAULT_LIMIT, MAX_BULK_ITEMS, MAX_ITEM_ID,
 };
 use crate::server::state::AppState;
 use crate::server::store::Origin;
@@ -175,8 +175,7 @@ fn target(object: &Map<String, Value>, details: &mut Vec<ValidationDetail>) -> O
     }
 }
 
-/// 1 to [`MAX_BULK_ITEMS`] item ids, each once, ascending (the order both
-/// backends take their locks in).
+/// 1 to [`MAX_BULK_ITEMS`] item ids, each problem located at its index.
 fn ids_target(value: &Value, details: &mut Vec<ValidationDetail>) -> Option<BulkTarget> {
     let Some(values) = value.as_array() else {
         details.push(ValidationDetail::new(
@@ -224,9 +223,8 @@ fn ids_target(value: &Value, details: &mut Vec<ValidationDetail>) -> Option<Bulk
             )),
         }
     }
-    ids.sort_unstable();
-    ids.dedup();
-    Some(BulkTarget::Ids(ids))
+    // Each once, ascending, as every door hands them to the store.
+    bulk_ids(ids).ok().map(BulkTarget::Ids)
 }
 
 /// A filter of listing's `q`, `category` and `price_lt`, checked by the

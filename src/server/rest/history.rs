@@ -12,7 +12,7 @@ use super::extract::{path_id, Can, Editor, IfMatch, ItemId, JsonBody, Read};
 use super::openapi::{Detail, HistoryPage, RevertIn};
 use crate::domain::{parse_int, FieldError, Item, ItemDraft, Revision};
 use crate::server::state::AppState;
-use crate::server::store::{cut_page, Origin, MAX_HISTORY_PAGE};
+use crate::server::store::{history_page, Origin, MAX_HISTORY_PAGE};
 
 /// Revisions on a page when the query does not say.
 const DEFAULT_HISTORY_PAGE: i64 = 20;
@@ -43,13 +43,10 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (before, limit) = page_params(raw.as_deref())?;
-    // One more than the page, to know whether older ones follow.
-    let mut revisions = state.store.history(id, before, limit + 1).await?;
-    if revisions.is_empty() && before.is_none() && state.store.get(id).await?.is_none() {
-        return Err(ApiError::item_not_found());
-    }
-    let next = cut_page(&mut revisions, limit)
-        .map(|last| format!("/items/{id}/history?before={}&limit={limit}", last.version));
+    let (revisions, next) = history_page(state.store.as_ref(), id, before, limit)
+        .await?
+        .ok_or_else(ApiError::item_not_found)?;
+    let next = next.map(|older| format!("/items/{id}/history?before={older}&limit={limit}"));
     Ok(page_with_next("revisions", json!(revisions), next))
 }
 

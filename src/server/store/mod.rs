@@ -655,6 +655,25 @@ pub fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> Option<&T> {
     rows.last().filter(|_| more)
 }
 
+/// A page of up to `limit` revisions of item `id`, newest first, from below
+/// version `before`, and the version the next page starts below when older
+/// ones follow; `None` when no item ever had the id (since history was
+/// kept). Both doors page an item's history through this.
+pub async fn history_page(
+    store: &dyn ItemStore,
+    id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Option<(Vec<Revision>, Option<i64>)>, StoreError> {
+    // One more than the page, to know whether older ones follow.
+    let mut revisions = store.history(id, before, limit + 1).await?;
+    if revisions.is_empty() && before.is_none() && store.get(id).await?.is_none() {
+        return Ok(None);
+    }
+    let next = cut_page(&mut revisions, limit).map(|last| last.version);
+    Ok(Some((revisions, next)))
+}
+
 /// Entries on a page of the audit log, at most.
 pub const MAX_AUDIT_PAGE: i64 = 100;
 
