@@ -210,6 +210,8 @@ impl Seams {
             count_bound: config.count_bound,
         })
         .await?;
+        let retains = config.history_retention != store::HistoryRetention::Forever;
+        stores.items.index_history_by_time(retains).await?;
         let auth = Arc::new(Auth::start(config.auth_options(), stores.users).await?);
         let models_dir = config.models_dir.clone();
         let registry_metrics = Arc::clone(metrics);

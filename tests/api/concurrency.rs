@@ -189,3 +189,104 @@ async fn racing_creates_choosing_one_id_store_exactly_one_and_the_rest_get_409()
     let (_, body) = status_and_json(app.get("/search/?limit=1000").await).await;
     assert_eq!(body["total"], 21);
 }
+
+/// The writer first runs a group of waiting writes without a savepoint
+/// each, then again with them when one fails: a failing write must leave
+/// nothing behind (not even what it wrote before it failed), and the
+/// writes run twice must each be stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_writes_amid_parallel_ones_leave_nothing_and_the_rest_are_stored_once() {
+    let app = TestApp::with().empty().start().await;
+    let target = app.create(json!({"name": "Target"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let kept: Vec<i64> = join_all((0..2).map(|i| app.create(json!({"name": format!("Kept {i}")}))))
+        .await
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect();
+    enum Outcome {
+        Updated,
+        Created(i64, String),
+        Refused(u16),
+    }
+    let writes = (0..160).map(|i| {
+        let (app, kept) = (&app, &kept);
+        async move {
+            match i % 4 {
+                0 => {
+                    let path = format!("/items/{target}");
+                    let response = app
+                        .put_json(&path, &json!({"name": format!("Target {i}")}))
+                        .await;
+                    assert_eq!(response.status(), 200);
+                    Outcome::Updated
+                }
+                1 => {
+                    let name = format!("New {i}");
+                    let (status, body) =
+                        status_and_json(app.post_json("/items/", &json!({"name": name})).await)
+                            .await;
+                    assert_eq!(status, 201, "{body}");
+                    Outcome::Created(body["id"].as_i64().unwrap(), name)
+                }
+                // Updates the kept items, then refuses on the missing one.
+                2 => {
+                    let body = json!({"action": "set", "ids": [kept[0], kept[1], 999_999],
+                                      "values": {"name": "Overwritten"}});
+                    let (status, body) =
+                        status_and_json(app.post_json("/items/bulk", &body).await).await;
+                    assert_eq!(status, 422, "{body}");
+                    Outcome::Refused(status)
+                }
+                _ => {
+                    let response = app
+                        .put_json("/items/999999", &json!({"name": "Nobody"}))
+                        .await;
+                    Outcome::Refused(response.status().as_u16())
+                }
+            }
+        }
+    });
+    let outcomes = join_all(writes).await;
+
+    let mut created = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Updated => {}
+            Outcome::Created(id, name) => created.push((id, name)),
+            Outcome::Refused(status) => assert!(status == 404 || status == 422),
+        }
+    }
+    for (id, name) in &created {
+        let (status, item) = status_and_json(app.get(&format!("/items/{id}")).await).await;
+        assert_eq!((status, item["name"].as_str()), (200, Some(name.as_str())));
+        assert_eq!(item["version"], 1);
+    }
+    let mut ids: Vec<i64> = created.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "every create got its own id, once");
+    let (_, listing) = status_and_json(app.get("/search/?limit=1000").await).await;
+    assert_eq!(listing["total"], 43);
+
+    let (_, item) = status_and_json(app.get(&format!("/items/{target}")).await).await;
+    assert_eq!(item["version"], 41, "each of the 40 updates bumped it once");
+    let (_, history) =
+        status_and_json(app.get(&format!("/items/{target}/history?limit=100")).await).await;
+    assert_eq!(history["revisions"].as_array().unwrap().len(), 41);
+    for id in &kept {
+        let (_, item) = status_and_json(app.get(&format!("/items/{id}")).await).await;
+        assert_eq!(item["version"], 1, "{item}");
+        assert!(
+            item["name"].as_str().unwrap().starts_with("Kept "),
+            "{item}"
+        );
+        let (_, history) = status_and_json(app.get(&format!("/items/{id}/history")).await).await;
+        assert_eq!(
+            history["revisions"].as_array().unwrap().len(),
+            1,
+            "{history}"
+        );
+    }
+}

@@ -695,3 +695,52 @@ async fn the_history_page_reads_revisions_by_page_and_reverts_through_its_server
         (404, json!({"NotFound": "No item has this id."}))
     );
 }
+
+#[tokio::test]
+async fn sqlite_indexes_revisions_by_time_only_while_a_retention_rule_reads_them() {
+    use itemserve::server::store::HistoryRetention;
+    if crate::helpers::skip_unless_sqlite("revisions_by_time") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("items.db");
+    let url = format!("sqlite://{}", file.display());
+    let indexed = || -> bool {
+        rusqlite::Connection::open(&file)
+            .unwrap()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'item_revisions_by_time')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // Every write would pay for the index; with no rule set (the default),
+    // nothing reads it.
+    let mut app = TestApp::with().empty().database(&url).start().await;
+    let id = app.create(json!({"name": "Lamp"})).await["id"]
+        .as_i64()
+        .unwrap();
+    app.stop().await;
+    assert!(!indexed());
+    for (rule, wanted) in [
+        (HistoryRetention::Newest(5), true),
+        (HistoryRetention::Newest(5), true),
+        (HistoryRetention::Forever, false),
+    ] {
+        let mut app = TestApp::with()
+            .empty()
+            .database(&url)
+            .configure(|config| config.history_retention = rule)
+            .start()
+            .await;
+        let path = format!("/items/{id}");
+        let response = app.put_json(&path, &json!({"name": "Lamp"})).await;
+        assert_eq!(response.status(), 200);
+        app.stop().await;
+        assert_eq!(indexed(), wanted, "{rule:?}");
+    }
+    // The history is whole whatever the index did meanwhile.
+    let app = TestApp::with().empty().database(&url).start().await;
+    assert_eq!(history(&app, id, None).await.len(), 4);
+}

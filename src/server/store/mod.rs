@@ -429,6 +429,12 @@ pub trait ItemStore: Send + Sync + 'static {
     /// 3339), oldest first, in one short transaction; answers how many.
     async fn prune_history_before(&self, before: &str, limit: i64) -> Result<u64, StoreError>;
 
+    /// Keeps (`wanted`) or leaves out the index of revisions by the time
+    /// they were recorded, which only the retention job reads. Called once
+    /// at startup with whether a retention rule is set; building the index
+    /// over a large history takes a while.
+    async fn index_history_by_time(&self, wanted: bool) -> Result<(), StoreError>;
+
     /// Reads the next `limit` revisions after `from` in the order they
     /// were recorded, and keeps only the newest `keep` revisions of each of
     /// their items, in one short transaction. Answers how many it removed

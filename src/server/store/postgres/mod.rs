@@ -903,6 +903,13 @@ impl ItemStore for PostgresStore {
             .map_err(postgres_error)
     }
 
+    async fn index_history_by_time(&self, _wanted: bool) -> Result<(), StoreError> {
+        // Kept whatever this instance's rule: instances sharing the
+        // database may be set differently, and one dropping the index
+        // another's retention job reads would make that job scan.
+        Ok(())
+    }
+
     #[tracing::instrument(level = "debug", name = "postgres.prune_history_beyond", skip(self))]
     async fn prune_history_beyond(
         &self,

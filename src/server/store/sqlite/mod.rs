@@ -184,17 +184,43 @@ impl SqliteStore {
 
     /// Runs `f` on the writer thread inside a transaction (shared with other
     /// writes waiting at the time) and returns its result once committed.
-    /// An error from `f` undoes only `f`'s own statements.
+    /// An error from `f` undoes only `f`'s own statements. `f` may run more
+    /// than once (when another write of its group fails): only its last
+    /// run's statements stay, so it must do nothing but them.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send_write(f, true).await
+    }
+
+    /// [`SqliteStore::write`] for a write that must run once (it consumes
+    /// what it writes); its group runs with a savepoint around each write.
+    async fn write_once<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send_write(f, false).await
+    }
+
+    async fn send_write<T, F>(&self, f: F, replayable: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let stopped = || StoreError::backend("the database writer has stopped");
+        let job = Job {
+            f,
+            replayable,
+            outcome: None,
+            reply,
+        };
         self.inner
             .writes
-            .send(Box::new(Job { f, reply }))
+            .send(Box::new(job))
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -206,6 +232,10 @@ impl SqliteStore {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// The index of item revisions by time (see
+/// [`ItemStore::index_history_by_time`]).
+const REVISIONS_BY_TIME: &str = "item_revisions_by_time";
 
 /// Inserts `item` under `id`, or under the next assigned id, with its
 /// case-folded search text.
@@ -887,7 +917,7 @@ impl ItemStore for SqliteStore {
         // file already received, not from a client still uploading.
         let origin = origin.clone();
         let outcome = self
-            .write(move |tx| import(tx, &mut rows, on_error, &origin))
+            .write_once(move |tx| import(tx, &mut rows, on_error, &origin))
             .await?;
         if outcome.imported > 0 {
             self.inner.changes.publish_bulk();
@@ -1060,6 +1090,43 @@ impl ItemStore for SqliteStore {
             Ok(tx
                 .prepare_cached(sql::prune_old_revisions(Dialect::Sqlite))?
                 .execute(params![before, limit])? as u64)
+        })
+        .await
+    }
+
+    async fn index_history_by_time(&self, wanted: bool) -> Result<(), StoreError> {
+        // Every recorded revision (every write) would pay for this index,
+        // so it exists only while a retention rule reads it.
+        self.write(move |tx| {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1)",
+                [REVISIONS_BY_TIME],
+                |r| r.get(0),
+            )?;
+            match (wanted, exists) {
+                (true, false) => {
+                    tracing::info!(
+                        "indexing item revisions by time for the history's retention \
+                         (once; a large history takes a while)"
+                    );
+                    let started = std::time::Instant::now();
+                    tx.execute_batch(&format!(
+                        "CREATE INDEX {REVISIONS_BY_TIME} ON item_revisions (at, item_id, version)"
+                    ))?;
+                    tracing::info!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "indexed item revisions by time"
+                    );
+                }
+                (false, true) => {
+                    tx.execute_batch(&format!("DROP INDEX {REVISIONS_BY_TIME}"))?;
+                    tracing::info!(
+                        "dropped the index of item revisions by time: no history retention is set"
+                    );
+                }
+                _ => {}
+            }
+            Ok(())
         })
         .await
     }

@@ -43,7 +43,7 @@ impl UserStore for SqliteStore {
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE name_folded = ?1)")?
                 .query_row([&folded], |r| r.get(0))?;
             if taken {
-                return Err(StoreError::UserExists(name));
+                return Err(StoreError::UserExists(name.clone()));
             }
             let now = now_rfc3339();
             Ok(tx
@@ -314,7 +314,7 @@ impl UserStore for SqliteStore {
                 .execute(params![key, value])?;
             Ok(tx
                 .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-                .query_row([key], |r| r.get(0))?)
+                .query_row([&key], |r| r.get(0))?)
         })
         .await
     }
