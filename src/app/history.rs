@@ -116,6 +116,8 @@ fn RevisionEntry(
         let current = *current;
         async move { revert_item(id, version, current).await }
     });
+    // Read once here, like the trash row's (see there).
+    let reverting = revert.pending();
     Effect::new(move |_| match revert.value().get() {
         Some(Ok(_)) => on_reverted.run(()),
         Some(Err(error)) => {
@@ -152,7 +154,7 @@ fn RevisionEntry(
                 <strong>{what}</strong>
                 <span class="muted">{format!("by {who}, through {door}, {at}")}</span>
                 {current.map(|current| view! {
-                    <button type="button" class="button small" disabled=move || revert.pending().get_or(false)
+                    <button type="button" class="button small" disabled=move || reverting.get_or(false)
                         on:click=move |_| { problem.set(None); revert.dispatch(current); }>
                         "Revert to this"
                     </button>

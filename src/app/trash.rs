@@ -103,7 +103,10 @@ fn TrashRow(
             None => {}
         });
     }
-    let busy = move || restore.pending().get_or(false) || purge.pending().get_or(false);
+    // Read once here: an action's `pending` panics once the row is gone,
+    // which a render cancelled mid-way (a closed connection) can reach.
+    let (restoring, purging) = (restore.pending(), purge.pending());
+    let busy = move || restoring.get_or(false) || purging.get_or(false);
     let name = item.name.clone();
     let deleted = match &item.deleted_by {
         Some(by) => format!("{} by {by}", day_and_time(&item.deleted_at)),
