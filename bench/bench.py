@@ -194,6 +194,23 @@ def stock(base, auth, first, count):
              {"content-type": "application/x-ndjson", **auth})
 
 
+def stock_deletes(base, auth, first, seconds):
+    """Stocks the items a DELETE run of `seconds` deletes, from id
+    `first + 1` on; returns its wrk script and where the next stock starts."""
+    count = DELETE_STOCK_PER_SECOND * seconds
+    stock(base, auth, first, count)
+    return LUA_DELETE.format(first=first), first + count
+
+
+# The durable writes (made as the admin), as (name, path, method, body);
+# a DELETE deletes the ids stocked for it (`stock_deletes`), one a request.
+WRITES = [
+    ("POST /items/ (durable)", "/items/", "POST", {"name": "bench write", "price": 1.0}),
+    ("PUT /items/{id} (durable)", "/items/2", "PUT", {"name": "bench update", "price": 2.0}),
+    ("DELETE /items/{id} (durable)", "/items/", "DELETE", None),
+]
+
+
 LUA_BODY = """
 wrk.method = "{method}"
 wrk.headers["Content-Type"] = "application/json"
@@ -280,9 +297,7 @@ def main():
         scenarios = [
             ("GET /items/{id}", f"{base}/items/1", "GET", None),
             ("GET /items/?limit=100", f"{base}/items/?limit=100", "GET", None),
-            ("POST /items/ (durable)", f"{base}/items/", "POST", {"name": "bench write", "price": 1.0}),
-            ("PUT /items/{id} (durable)", f"{base}/items/2", "PUT", {"name": "bench update", "price": 2.0}),
-            ("DELETE /items/{id} (durable)", f"{base}/items/", "DELETE", None),
+            *((name, base + path, method, body) for name, path, method, body in WRITES),
             ("GET / (server-rendered page)", f"{base}/", "GET", None),
             # Signed-in pages are rendered for every request (anonymous
             # ones come from the rendered-page cache until the next write).
@@ -308,10 +323,7 @@ def main():
                     or "signed in" in name
                 lua = None
                 if method == "DELETE":
-                    count = DELETE_STOCK_PER_SECOND * args.seconds
-                    stock(base, auth, deleted_from, count)
-                    lua = LUA_DELETE.format(first=deleted_from)
-                    deleted_from += count
+                    lua, deleted_from = stock_deletes(base, auth, deleted_from, args.seconds)
                 r = wrk(url, args.seconds, args.connections, method, body, tmp,
                         auth if as_admin else None, lua)
                 after = wrk(baseline_url, args.seconds, args.connections)

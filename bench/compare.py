@@ -20,6 +20,10 @@ that does not move with the machine's load, for changes too small for
 requests/s to show through the noise. It leaves out the kernel's work and
 the client's, which the requests/s include.
 
+The durable writes (`--scenario "DELETE /items/{id} (durable)"`, ...) are
+made as the admin; `--data-dir /dev/shm` keeps their databases off the
+disk, whose fsyncs vary far more from run to run than the server's work.
+
 Both binaries must have been built with the site in target/site (bench/run
 builds the current one; build an older commit with `git worktree add` and
 `cargo build --release --features ssr`).
@@ -44,6 +48,8 @@ SCENARIOS = {
     "POST /predict/": ("/predict/", "POST", bench.PREDICT_ROW),
     "POST /v2/models/linear/infer": ("/v2/models/linear/infer", "POST", bench.V2_ROW),
     "GET / (server-rendered page)": ("/", "GET", None),
+    # Made as the admin; each DELETE run deletes ids stocked for it.
+    **{name: (path, method, body) for name, path, method, body in bench.WRITES},
 }
 DEFAULT = ["GET /items/{id}", "POST /predict/", "POST /v2/models/linear/infer"]
 
@@ -59,16 +65,20 @@ def main():
                     help=f"scenarios to run (default: {', '.join(DEFAULT)})")
     ap.add_argument("--instructions", type=int, metavar="N", default=0,
                     help="count instructions per request over N requests under callgrind instead")
+    ap.add_argument("--data-dir", help="where the builds' SQLite databases go (default: a new "
+                    "temporary folder); /dev/shm takes the disk out of the durable writes")
     args = ap.parse_args()
     if args.instructions:
         return compare_instructions(args)
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: bench/run installs it (apt-get install wrk)")
 
-    tmp = tempfile.mkdtemp(prefix="itemserve-compare-")
+    tmp = tempfile.mkdtemp(prefix="itemserve-compare-", dir=args.data_dir)
     processes = [subprocess.Popen([str(bench.BASELINE), bench.BASELINE_ADDR], stdout=subprocess.DEVNULL)]
     servers = {}
     pids = {"baseline": processes[0].pid}
+    auth = {"baseline": {}}
+    next_delete = {"A": bench.DELETE_IDS, "B": bench.DELETE_IDS}
     try:
         for label, binary, addr in (("A", args.a, "127.0.0.1:3903"), ("B", args.b, "127.0.0.1:3904")):
             process, base = bench.start_server(binary, addr, f"{tmp}/{label}")
@@ -76,8 +86,8 @@ def main():
             servers[label] = base
             pids[label] = process.pid
         bench.wait_ready(f"http://{bench.BASELINE_ADDR}/items/1")
-        for base in servers.values():
-            bench.seed(base)
+        for label, base in servers.items():
+            auth[label] = bench.seed(base)
 
         ratios = {name: {"A": [], "B": []} for name in args.scenario or DEFAULT}
         cpu = {name: {"A": [], "B": [], "baseline": []} for name in ratios}
@@ -89,8 +99,13 @@ def main():
                 shift = round_no % len(targets)
                 rps = {}
                 for label, url, m, b in targets[shift:] + targets[:shift]:
+                    writes, lua = label != "baseline" and m != "GET", None
+                    if writes and m == "DELETE":
+                        lua, next_delete[label] = bench.stock_deletes(
+                            servers[label], auth[label], next_delete[label], args.seconds)
                     cpu_before = cpu_ns(pids[label])
-                    r = bench.wrk(url, args.seconds, args.connections, m, b, tmp)
+                    r = bench.wrk(url, args.seconds, args.connections, m, b, tmp,
+                                  auth[label] if writes else None, lua)
                     if r["errors"]:
                         raise SystemExit(f"{label} {name}: {r['errors']} failed requests")
                     rps[label] = r["rps"]
@@ -197,6 +212,10 @@ def compare_instructions(args):
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is missing: apt-get install valgrind")
     scenarios = args.scenario or DEFAULT
+    writes = [name for name in scenarios if "(durable)" in name]
+    if writes:
+        raise SystemExit(f"{', '.join(writes)}: the durable writes are compared by requests/s "
+                         "(without --instructions): their cost is mostly the disk's")
     tmp = tempfile.mkdtemp(prefix="itemserve-instructions-")
     try:
         results = {}
