@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::app::account::{allows, Account};
 use crate::app::reactive::{try_await, GetOr, KeptResource};
 use crate::app::trash::day_and_time;
-use crate::app::widgets::{load_failed, HydrationMarker, OlderNewer};
+use crate::app::widgets::{load_failed, report_outcome, HydrationMarker, OlderNewer};
 use crate::domain::{Action as Change, Door, Permission, Revision};
 use crate::rpc::{list_history, revert_item};
 
@@ -118,14 +118,7 @@ fn RevisionEntry(
     });
     // Read once here, like the trash row's (see there).
     let reverting = revert.pending();
-    Effect::new(move |_| match revert.value().get() {
-        Some(Ok(_)) => on_reverted.run(()),
-        Some(Err(error)) => {
-            account.notice(&error);
-            problem.set(Some(error.to_string()));
-        }
-        None => {}
-    });
+    report_outcome(revert, account, problem, move |_| on_reverted.run(()));
     let what = match (revision.action, revision.reverted_to) {
         (Change::Revert, Some(to)) => format!("Reverted to version {to}"),
         (Change::Create, _) => "Created".into(),

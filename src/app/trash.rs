@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::app::account::{allows, Account};
 use crate::app::reactive::{try_await, GetOr, KeptResource};
-use crate::app::widgets::{load_failed, HydrationMarker, OlderNewer};
+use crate::app::widgets::{load_failed, report_outcome, HydrationMarker, OlderNewer};
 use crate::domain::{Permission, TrashedItem};
 use crate::rpc::{list_trash, purge_item, restore_item};
 
@@ -94,14 +94,7 @@ fn TrashRow(
     let restore = Action::new(move |_: &()| async move { restore_item(id).await.map(drop) });
     let purge = Action::new(move |_: &()| async move { purge_item(id).await });
     for action in [restore, purge] {
-        Effect::new(move |_| match action.value().get() {
-            Some(Ok(())) => on_changed.run(()),
-            Some(Err(error)) => {
-                account.notice(&error);
-                problem.set(Some(error.to_string()));
-            }
-            None => {}
-        });
+        report_outcome(action, account, problem, move |()| on_changed.run(()));
     }
     // Read once here: an action's `pending` panics once the row is gone,
     // which a render cancelled mid-way (a closed connection) can reach.

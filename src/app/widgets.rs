@@ -2,8 +2,10 @@
 
 use leptos::prelude::*;
 
+use crate::app::account::Account;
 use crate::app::reactive::GetOr;
 use crate::domain::FieldError;
+use crate::rpc::RpcError;
 
 /// A labelled text input bound to `value`, with its field error underneath.
 ///
@@ -127,6 +129,27 @@ pub fn load_failed(message: String, reload: RwSignal<u64>) -> AnyView {
     let message = Signal::stored(Some(message));
     let retry = Callback::new(move |_| reload.update(|n| *n += 1));
     view! { <Banner message=message on_retry=retry/><HydrationMarker/> }.into_any()
+}
+
+/// Follows what a row's `action` answers: `on_ok` with its value, or the
+/// refusal in `problem` (an expired session also opens the login dialog).
+pub fn report_outcome<I, T>(
+    action: Action<I, Result<T, RpcError>>,
+    account: Account,
+    problem: RwSignal<Option<String>>,
+    on_ok: impl Fn(T) + 'static,
+) where
+    I: Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(value)) => on_ok(value),
+        Some(Err(error)) => {
+            account.notice(&error);
+            problem.set(Some(error.to_string()));
+        }
+        None => {}
+    });
 }
 
 /// "Newest" and "Older" under a list paged by position: `at` is where the
