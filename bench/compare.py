@@ -51,6 +51,7 @@ SCENARIOS = {
     # Made as the admin; each DELETE run deletes ids stocked for it.
     **{name: (path, method, body) for name, path, method, body in bench.WRITES},
 }
+DURABLE = {name for name, *_ in bench.WRITES}
 DEFAULT = ["GET /items/{id}", "POST /predict/", "POST /v2/models/linear/infer"]
 
 
@@ -99,7 +100,7 @@ def main():
                 shift = round_no % len(targets)
                 rps = {}
                 for label, url, m, b in targets[shift:] + targets[:shift]:
-                    writes, lua = label != "baseline" and m != "GET", None
+                    writes, lua = label != "baseline" and name in DURABLE, None
                     if writes and m == "DELETE":
                         lua, next_delete[label] = bench.stock_deletes(
                             servers[label], auth[label], next_delete[label], args.seconds)
@@ -212,7 +213,7 @@ def compare_instructions(args):
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is missing: apt-get install valgrind")
     scenarios = args.scenario or DEFAULT
-    writes = [name for name in scenarios if "(durable)" in name]
+    writes = [name for name in scenarios if name in DURABLE]
     if writes:
         raise SystemExit(f"{', '.join(writes)}: the durable writes are compared by requests/s "
                          "(without --instructions): their cost is mostly the disk's")
