@@ -122,6 +122,10 @@ def fill_sqlite(path, n):
 
 def fill_postgres(url, n):
     start = time.time()
+    # The server builds the search indexes when it starts and finds them
+    # missing (the "ready after" figure then includes that build): faster
+    # than keeping them row by row through the fill.
+    psql(url, "DROP INDEX IF EXISTS items_name_trgm, items_description_trgm")
     psql(url, "DELETE FROM items")
     for first in range(1, n + 1, BATCH * 5):
         last = min(first + BATCH * 5 - 1, n)

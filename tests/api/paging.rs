@@ -212,9 +212,15 @@ async fn search_and_filter_carry_next_and_prev_cursors_in_the_body_and_the_link_
         app.create(json!({"name": format!("lamp {i}"), "category": "Lighting", "price": i}))
             .await;
     }
-    for route in [
-        "/search/?q=LAMP&limit=2",
-        "/filter/?category=lighting&price_lt=10&limit=2",
+    let ascending = ["lamp 0", "lamp 1", "lamp 2", "lamp 3", "lamp 4"];
+    let descending = ["lamp 4", "lamp 3", "lamp 2", "lamp 1", "lamp 0"];
+    for (route, expected) in [
+        ("/search/?q=LAMP&limit=2", ascending),
+        ("/filter/?category=lighting&price_lt=10&limit=2", ascending),
+        // Read from the search index backwards, and in two parts (the
+        // items with a description, none here, and those without).
+        ("/search/?q=lamp&sort=-id&limit=2", descending),
+        ("/search/?q=lamp&sort=-description&limit=2", descending),
     ] {
         let mut path = route.to_owned();
         let mut names = Vec::new();
@@ -240,11 +246,7 @@ async fn search_and_filter_carry_next_and_prev_cursors_in_the_body_and_the_link_
                 None => assert!(next_link.is_none()),
             }
         }
-        assert_eq!(
-            names,
-            ["lamp 0", "lamp 1", "lamp 2", "lamp 3", "lamp 4"],
-            "{route}"
-        );
+        assert_eq!(names, expected, "{route}");
     }
 }
 

@@ -566,6 +566,29 @@ async fn search_finds_exactly_the_items_whose_folded_text_contains_the_folded_qu
         let expected = reference_matches(&items, &q);
         assert_eq!(found, expected, "q={q:?}");
         assert_eq!(body["total"], json!(expected.len()), "q={q:?}");
+        // The same rows in the other orders a search is read in (the index
+        // drives the id order either way; a name order sorts its matches).
+        let ids = |body: &Value| -> Vec<i64> {
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item["id"].as_i64().unwrap())
+                .collect()
+        };
+        let (_, body) = status_and_json(app.get(&format!("{path}&sort=-id")).await).await;
+        assert_eq!(
+            ids(&body),
+            expected.iter().rev().copied().collect::<Vec<_>>(),
+            "q={q:?}"
+        );
+        let (_, body) = status_and_json(app.get(&format!("{path}&sort=name")).await).await;
+        let mut by_name = expected.clone();
+        by_name.sort_by_key(|id| {
+            let item = items.iter().find(|i| i["id"] == json!(id)).unwrap();
+            (item["name"].as_str().unwrap().to_owned(), *id)
+        });
+        assert_eq!(ids(&body), by_name, "q={q:?}");
         tried.push(expected.len());
     }
     // The queries found something now and then, and not everything always.

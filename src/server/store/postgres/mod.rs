@@ -273,6 +273,19 @@ impl PostgresStore {
             .map_err(postgres_error)
     }
 
+    /// Rows of a statement planned with its parameters this once: a
+    /// search's plan depends on the words searched (see
+    /// [`sql::searches_by_trigrams`]), and a cached statement may settle on
+    /// one plan for them all.
+    async fn query_planned(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        client.query(sql, params).await.map_err(postgres_error)
+    }
+
     /// The row of a cached statement, if any.
     async fn query_opt(
         &self,
@@ -375,6 +388,7 @@ async fn migrate(client: &mut tokio_postgres::Client, seed: bool) -> Result<(), 
         }
         announce_upgrade(applied, known);
         runner.run_async(client).await.map_err(migration_error)?;
+        index_search(client).await?;
         if applied == 0 && seed {
             let tx = client.transaction().await.map_err(postgres_error)?;
             let now = now_rfc3339();
@@ -409,6 +423,70 @@ async fn migrate(client: &mut tokio_postgres::Client, seed: bool) -> Result<(), 
         .await
         .map_err(postgres_error);
     migrated.and(unlocked.map(drop))
+}
+
+/// The trigram indexes a search of three characters or more reads
+/// (`pg_trgm`'s GIN indexes over the folded name and description, which
+/// answer `LIKE '%…%'`), built when they are missing. `pg_trgm` ships with
+/// PostgreSQL and is trusted since version 13, so a database's owner may
+/// create it; where it cannot be created the server says so and searches
+/// read every item, as they did before these indexes (same answers, a cost
+/// that grows with the catalogue). Kept out of the numbered migrations so
+/// that a later start, once someone has created the extension, builds
+/// them.
+async fn index_search(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    const INDEXES: &str = "\
+        CREATE INDEX IF NOT EXISTS items_name_trgm ON items \
+            USING gin (name_folded gin_trgm_ops); \
+        CREATE INDEX IF NOT EXISTS items_description_trgm ON items \
+            USING gin (description_folded gin_trgm_ops)";
+    let built: bool = client
+        .query_one(
+            "SELECT to_regclass('items_name_trgm') IS NOT NULL \
+             AND to_regclass('items_description_trgm') IS NOT NULL",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(postgres_error)?;
+    if built {
+        return Ok(());
+    }
+    if let Err(e) = client
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        .await
+    {
+        tracing::warn!(
+            error = %e,
+            "the pg_trgm extension could not be created, so searches are not indexed: \
+             they give the same answers but read every item, which is slow in a large \
+             catalogue; to index them, have a superuser or the database's owner run \
+             `CREATE EXTENSION pg_trgm;` in this database and restart the server"
+        );
+        return Ok(());
+    }
+    let items: i64 = client
+        .query_one(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'items'::regclass",
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(postgres_error)?;
+    tracing::info!(
+        items,
+        "building the search indexes (pg_trgm); a catalogue of millions of items takes minutes"
+    );
+    let started = std::time::Instant::now();
+    client
+        .batch_execute(INDEXES)
+        .await
+        .map_err(postgres_error)?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "search indexes built"
+    );
+    Ok(())
 }
 
 /// A failed migration; a missing right to create tables says what to do.
@@ -613,19 +691,24 @@ impl ItemStore for PostgresStore {
     async fn list(&self, query: &ItemQuery) -> Result<Listing, StoreError> {
         let position = cursor::decode(query)?;
         let (statement, values) = sql::list(Dialect::Postgres, query, position.as_ref());
-        let rows = self
-            .query(&statement, &params(&values))
-            .await?
-            .iter()
-            .map(item)
-            .collect::<Result<_, _>>()?;
+        let rows = match sql::searches_by_trigrams(query) {
+            true => self.query_planned(&statement, &params(&values)).await?,
+            false => self.query(&statement, &params(&values)).await?,
+        };
+        let rows = rows.iter().map(item).collect::<Result<_, _>>()?;
         Ok(cursor::listing(query, position.as_ref(), rows))
     }
 
     #[tracing::instrument(level = "debug", name = "postgres.count", skip_all)]
     async fn count(&self, query: &ItemQuery) -> Result<Total, StoreError> {
         let (sql, values, exact) = sql::total(Dialect::Postgres, query, self.count_bound);
-        let row = self.query_one(&sql, &params(&values)).await?;
+        let rows = match sql::searches_by_trigrams(query) {
+            true => self.query_planned(&sql, &params(&values)).await?,
+            false => vec![self.query_one(&sql, &params(&values)).await?],
+        };
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::backend("a count answered no row"))?;
         let n = row.try_get::<_, i64>(0).map_err(postgres_error)?;
         let n = u64::try_from(n).unwrap_or(0);
         Ok(match exact {
