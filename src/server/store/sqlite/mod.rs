@@ -277,49 +277,10 @@ pub(super) fn insert(
         Err(StoreError::Backend(e)) if e.is_unique_violation() => Err(StoreError::Conflict(id)),
         result => result,
     }?;
-    index_search(tx, id, &folded)?;
     if let Some(origin) = origin {
         record(tx, &created, Action::Create, origin, None)?;
     }
     Ok(created)
-}
-
-/// Adds an item's folded text to the search index (`item_search`, see the
-/// search-index migration) under its id.
-///
-/// The writes keep the index themselves rather than triggers: FTS5 writes
-/// its pending entries out as an index segment at every savepoint, and a
-/// trigger's statement is one, so through a trigger every insert wrote a
-/// segment of its own and inserted items five times slower.
-fn index_search(tx: &Connection, id: i64, folded: &FoldedText) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO item_search (rowid, name_folded, description_folded) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![id, folded.name, folded.description])?;
-    Ok(())
-}
-
-/// Takes item `id`'s text out of the search index before its row goes, or
-/// (given the text it is about to get) before it changes, if it does;
-/// says whether it did. The index stores no text of its own: it is told
-/// the row's, which must be what it was given.
-fn unindex_search(tx: &Connection, id: i64, new: Option<&FoldedText>) -> Result<bool, StoreError> {
-    macro_rules! take_out {
-        () => {
-            "INSERT INTO item_search (item_search, rowid, name_folded, description_folded) \
-             SELECT 'delete', id, name_folded, description_folded FROM items WHERE id = ?1"
-        };
-    }
-    let taken = match new {
-        None => tx.prepare_cached(take_out!())?.execute([id])?,
-        Some(new) => tx
-            .prepare_cached(concat!(
-                take_out!(),
-                " AND (name_folded IS NOT ?2 OR description_folded IS NOT ?3)"
-            ))?
-            .execute(params![id, new.name, new.description])?,
-    };
-    Ok(taken > 0)
 }
 
 /// Records a revision: `item` as the change left it (for a delete, as it
@@ -379,7 +340,6 @@ fn replace(
     origin: &Origin,
 ) -> Result<Item, StoreError> {
     let folded = FoldedText::of_item(item);
-    let reindex = unindex_search(tx, current.id, Some(&folded))?;
     let updated = tx
         .prepare_cached(concat!(
             "UPDATE items SET name = ?2, description = ?3, category = ?4, price = ?5, \
@@ -402,9 +362,6 @@ fn replace(
             ],
             item_row,
         )?;
-    if reindex {
-        index_search(tx, current.id, &folded)?;
-    }
     let before = ItemDraft::of(current);
     record(tx, &updated, origin.update_action(), origin, Some(&before))?;
     Ok(updated)
@@ -464,7 +421,6 @@ fn delete(
          description_folded = excluded.description_folded",
     )?
     .execute(params![id, now, origin.actor])?;
-    unindex_search(tx, id, None)?;
     tx.prepare_cached("DELETE FROM items WHERE id = ?1")?
         .execute([id])?;
     // An id above the counter was chosen by a client; keep the counter
@@ -522,7 +478,6 @@ fn restore(tx: &Connection, id: i64, origin: &Origin) -> Result<Item, StoreError
             ],
             item_row,
         )?;
-    index_search(tx, id, &folded)?;
     tx.prepare_cached(sql::take_from_trash(Dialect::Sqlite))?
         .query_row([id], |_| Ok(()))?;
     record(tx, &restored, Action::Restore, origin, None)?;
@@ -710,7 +665,6 @@ fn insert_imported(
                 Ok(version) => {
                     outcome.imported += 1;
                     free_above = free_above.max(id);
-                    index_search(conn, id, &folded)?;
                     counts.add(conn, folded.category)?;
                     let stored = Item {
                         id,
