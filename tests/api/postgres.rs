@@ -687,3 +687,71 @@ async fn bulk_actions_on_overlapping_items_through_two_instances_each_apply_whol
         assert!(revisions.iter().take(10).all(|r| r["door"] == "bulk"));
     }
 }
+
+/// Whether `index` exists in the test database `db`.
+async fn index_exists(db: &TestDatabase, index: &str) -> bool {
+    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&index])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The names a search for `LAMP%` finds (`%` is a plain character).
+async fn lamp_percent(app: &TestApp) -> Vec<String> {
+    let (status, body) = status_and_json(app.get("/search/?q=LAMP%25").await).await;
+    assert_eq!(status, 200, "{body}");
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn without_pg_trgm_searches_read_every_row_and_a_later_start_builds_their_indexes() {
+    if skip("without_pg_trgm_searches_read_every_row_and_a_later_start_builds_their_indexes") {
+        return;
+    }
+    // A user who may create tables but not extensions (no CREATE on the
+    // database), on a database where pg_trgm is not there yet.
+    let db = TestDatabase::new().await;
+    let role = format!("itemserve_owner_{}", std::process::id());
+    run_sql(
+        &db,
+        &format!(
+            "DROP EXTENSION IF EXISTS pg_trgm CASCADE; DROP ROLE IF EXISTS {role}; \
+             CREATE ROLE {role} LOGIN; GRANT USAGE, CREATE ON SCHEMA public TO {role}"
+        ),
+    )
+    .await;
+    let url = db.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let as_owner = format!(
+        "{scheme}://{role}@{}",
+        rest.rsplit_once('@').map_or(rest, |(_, r)| r)
+    );
+    let config = test_config(&as_owner);
+    {
+        let app = TestApp::start_with(&config).await;
+        for name in ["Desk lamp% 1", "Floor LAMP%", "Lamp", "Oak desk"] {
+            app.create(json!({"name": name})).await;
+        }
+        assert!(!index_exists(&db, "items_name_trgm").await);
+        assert_eq!(lamp_percent(&app).await, ["Desk lamp% 1", "Floor LAMP%"]);
+    }
+    // Once someone who may has created the extension, the next start
+    // builds the indexes, and searches answer the same through them.
+    run_sql(&db, "CREATE EXTENSION pg_trgm").await;
+    let app = TestApp::start_with(&config).await;
+    assert!(index_exists(&db, "items_name_trgm").await);
+    assert!(index_exists(&db, "items_description_trgm").await);
+    assert_eq!(lamp_percent(&app).await, ["Desk lamp% 1", "Floor LAMP%"]);
+    drop(app);
+    run_sql(&db, &format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+}
