@@ -289,13 +289,18 @@ async fn an_unreachable_database_at_startup_fails_with_a_clear_message() {
     assert!(error.contains("unavailable"), "{error}");
 }
 
-/// Runs `sql` on the test database `db` as the server's admin user.
-async fn run_sql(db: &TestDatabase, sql: &str) {
+/// A connection to the test database `db` as the server's admin user.
+async fn admin_client(db: &TestDatabase) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
+    client
+}
+
+/// Runs `sql` on the test database `db` as the server's admin user.
+async fn run_sql(db: &TestDatabase, sql: &str) {
+    admin_client(db).await.batch_execute(sql).await.unwrap();
 }
 
 #[tokio::test]
@@ -343,6 +348,16 @@ async fn when_the_id_sequence_is_used_up_a_create_without_id_is_a_503_saying_so(
     assert_eq!(status, 201);
 }
 
+/// The URL of the test database `db` for the user `role` (no password).
+fn url_as(db: &TestDatabase, role: &str) -> String {
+    let url = db.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    format!(
+        "{scheme}://{role}@{}",
+        rest.rsplit_once('@').map_or(rest, |(_, r)| r)
+    )
+}
+
 #[tokio::test]
 async fn a_database_user_without_the_right_to_create_tables_gets_a_clear_error() {
     if skip("a_database_user_without_the_right_to_create_tables_gets_a_clear_error") {
@@ -355,12 +370,7 @@ async fn a_database_user_without_the_right_to_create_tables_gets_a_clear_error()
         &format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
     )
     .await;
-    let url = db.url();
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let as_reader = format!(
-        "{scheme}://{role}@{}",
-        rest.rsplit_once('@').map_or(rest, |(_, r)| r)
-    );
+    let as_reader = url_as(&db, &role);
     let result = itemserve::server::startup::Application::build(&test_config(&as_reader)).await;
     run_sql(&db, &format!("DROP ROLE IF EXISTS {role}")).await;
     let error = match result {
@@ -690,11 +700,8 @@ async fn bulk_actions_on_overlapping_items_through_two_instances_each_apply_whol
 
 /// Whether `index` exists in the test database `db`.
 async fn index_exists(db: &TestDatabase, index: &str) -> bool {
-    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+    admin_client(db)
         .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&index])
         .await
         .unwrap()
@@ -730,12 +737,7 @@ async fn without_pg_trgm_searches_read_every_row_and_a_later_start_builds_their_
         ),
     )
     .await;
-    let url = db.url();
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let as_owner = format!(
-        "{scheme}://{role}@{}",
-        rest.rsplit_once('@').map_or(rest, |(_, r)| r)
-    );
+    let as_owner = url_as(&db, &role);
     let config = test_config(&as_owner);
     {
         let app = TestApp::start_with(&config).await;
