@@ -159,6 +159,7 @@ impl Application {
                 period,
             ))
         });
+        let indexing = tokio::spawn(store::keep_search_indexed(Arc::clone(&self.store)));
         let retention = self.trash_retention.map(|retention| {
             tokio::spawn(store::purge_expired_trash(
                 Arc::clone(&self.store),
@@ -172,6 +173,7 @@ impl Application {
         let stop = async move {
             stop.await;
             changes.close();
+            indexing.abort();
             if let Some(retention) = retention {
                 retention.abort();
             }

@@ -539,7 +539,12 @@ async fn search_finds_exactly_the_items_whose_folded_text_contains_the_folded_qu
     // case, so that both misses and hits are tried.
     let queries = prop::collection::vec(piece, 1..4).prop_map(|q| text_of(&q));
     let mut tried = Vec::new();
-    for i in 0..120 {
+    // Right after the writes (on SQLite the index has not taken them in
+    // yet: they are read directly), and again once it has.
+    for i in 0..240 {
+        if i == 120 {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        }
         let q = if i % 3 == 0 {
             let name = items[i % items.len()]["name"].as_str().unwrap();
             let chars: Vec<char> = name.chars().collect();

@@ -26,7 +26,7 @@ use crate::server::telemetry::CommitMetrics;
 pub use changes::{ChangeEvent, ChangeFeed, Subscription};
 pub use cursor::{AuditPosition, TrashPosition};
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use retention::{prune_history, purge_expired_trash, HistoryRetention};
+pub use retention::{keep_search_indexed, prune_history, purge_expired_trash, HistoryRetention};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage, in terms callers can act on.
@@ -460,6 +460,13 @@ pub trait ItemStore: Send + Sync + 'static {
         action: &BulkAction,
         origin: &Origin,
     ) -> Result<Vec<i64>, StoreError>;
+
+    /// Moves up to `limit` items written since into the search index, when
+    /// the backend keeps it behind the writes (SQLite; see
+    /// `docs/storage.md`), in one short transaction; answers how many.
+    async fn index_search(&self, _limit: i64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 
     /// Distinct categories in use, sorted.
     async fn categories(&self) -> Result<Vec<String>, StoreError>;

@@ -174,3 +174,34 @@ mod tests {
         assert_eq!(period(Duration::from_secs(2)), Duration::from_secs(1));
     }
 }
+
+/// How often the search index is brought up to date with the writes, when
+/// the backend keeps it behind them: a search reads the items written since
+/// directly, so the fewer they are the better, but each batch costs a
+/// commit of the index.
+const SEARCH_INDEX_PERIOD: Duration = Duration::from_millis(250);
+
+/// Items moved into the search index in one transaction (a few
+/// milliseconds of the writer, which other writes wait on).
+const SEARCH_INDEX_BATCH: i64 = 2_000;
+
+/// Keeps the search index up to date with the writes, until the task is
+/// dropped.
+pub async fn keep_search_indexed(store: Arc<dyn ItemStore>) {
+    let mut ticker = tokio::time::interval(SEARCH_INDEX_PERIOD);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        loop {
+            match store.index_search(SEARCH_INDEX_BATCH).await {
+                Ok(n) if n < SEARCH_INDEX_BATCH as u64 => break,
+                // Let waiting writes in between batches.
+                Ok(_) => tokio::task::yield_now().await,
+                Err(error) => {
+                    tracing::warn!(%error, "bringing the search index up to date failed; retrying later");
+                    break;
+                }
+            }
+        }
+    }
+}

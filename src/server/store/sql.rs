@@ -84,16 +84,20 @@ pub(crate) enum SqlValue {
 /// compare the text of rows one by one.
 pub(crate) const TRIGRAM: usize = 3;
 
-/// Whether a search reads PostgreSQL's trigram indexes (a query of at
-/// least [`TRIGRAM`] characters once folded) rather than every row's
-/// text. Such a query's best plan depends on the words searched (an index
-/// for a rare one, the table in order for a common one), so it is planned
-/// with its pattern each time rather than once per connection.
+/// Whether a search reads a trigram index (a query of at least
+/// [`TRIGRAM`] characters once folded) rather than every row's text. On
+/// PostgreSQL such a query's best plan depends on the words searched (an
+/// index for a rare one, the table in order for a common one), so it is
+/// planned with its pattern each time rather than once per connection.
+/// (A filter holding NUL matches nothing, and [`filters`] says so.)
 pub(crate) fn searches_by_trigrams(query: &ItemQuery) -> bool {
-    query
-        .q
-        .as_deref()
-        .is_some_and(|q| fold_case(q).chars().nth(TRIGRAM - 1).is_some())
+    let nul = |text: &Option<String>| text.as_deref().is_some_and(|t| t.contains('\0'));
+    !nul(&query.q)
+        && !nul(&query.category)
+        && query
+            .q
+            .as_deref()
+            .is_some_and(|q| fold_case(q).chars().nth(TRIGRAM - 1).is_some())
 }
 
 /// The WHERE clause of a query's filters (empty when it has none) and its
@@ -112,7 +116,22 @@ pub(crate) fn filters(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlVa
     // Plain substring tests on the folded text: `%` and `_` stay literal.
     if let Some(q) = &query.q {
         let folded = fold_case(q);
-        if matches!(dialect, Dialect::Postgres) && searches_by_trigrams(query) {
+        if matches!(dialect, Dialect::Sqlite) && searches_by_trigrams(query) {
+            // The items the index says hold every trigram of the query, and
+            // those written since it was last brought up to date; then the
+            // substring test itself.
+            values.push(SqlValue::Text(trigrams_query(&folded)));
+            let m = dialect.placeholder(values.len());
+            values.push(SqlValue::Text(folded));
+            let p = dialect.placeholder(values.len());
+            and(&mut sql);
+            let _ = write!(
+                sql,
+                "(id IN (SELECT rowid FROM item_search({m})) \
+                 OR id IN (SELECT id FROM item_search_pending)) \
+                 AND (instr(name_folded, {p}) > 0 OR instr(description_folded, {p}) > 0)"
+            );
+        } else if matches!(dialect, Dialect::Postgres) && searches_by_trigrams(query) {
             // pg_trgm's indexes answer LIKE: the query becomes a pattern
             // with its own `\`, `%` and `_` escaped.
             let mut pattern = String::with_capacity(folded.len() + 2);
@@ -143,19 +162,99 @@ pub(crate) fn filters(dialect: Dialect, query: &ItemQuery) -> (String, Vec<SqlVa
             sql.push_str(") > 0)");
         }
     }
+    other_filters(dialect, query, &mut sql, &mut values);
+    (sql, values)
+}
+
+/// The category and price filters, continuing `sql` (a WHERE clause, or
+/// nothing yet) and numbering their parameters after `values`.
+fn other_filters(
+    dialect: Dialect,
+    query: &ItemQuery,
+    sql: &mut String,
+    values: &mut Vec<SqlValue>,
+) {
+    let and = |sql: &mut String| sql.push_str(if sql.is_empty() { " WHERE " } else { " AND " });
     if let Some(category) = &query.category {
         values.push(SqlValue::Text(fold_case(category)));
-        and(&mut sql);
+        and(sql);
         sql.push_str("category_folded = ");
-        dialect.param(&mut sql, values.len());
+        dialect.param(sql, values.len());
     }
     if let Some(price_lt) = query.price_lt {
         values.push(SqlValue::Real(price_lt));
-        and(&mut sql);
+        and(sql);
         sql.push_str("price < ");
-        dialect.param(&mut sql, values.len());
+        dialect.param(sql, values.len());
     }
-    (sql, values)
+}
+
+/// An FTS5 query for the rows of `item_search` holding each distinct
+/// trigram of `folded` (each a quoted string, its quotes doubled).
+fn trigrams_query(folded: &str) -> String {
+    let chars: Vec<char> = folded.chars().collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut query = String::new();
+    for trigram in chars.windows(TRIGRAM) {
+        if !seen.insert(trigram) {
+            continue;
+        }
+        if !query.is_empty() {
+            query.push_str(" AND ");
+        }
+        query.push('"');
+        for &c in trigram {
+            if c == '"' {
+                query.push('"');
+            }
+            query.push(c);
+        }
+        query.push('"');
+    }
+    query
+}
+
+/// The item columns, each named with its table (for joins).
+static ITEM_COLUMNS_OF_ITEMS: LazyLock<String> = LazyLock::new(|| {
+    ITEM_COLUMNS
+        .split(", ")
+        .map(|c| format!("items.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// The two sources of a SQLite search's matches in id order, each read in
+/// that order (either way) and able to stop after a page: the index's
+/// matches that were not written since it was last brought up to date,
+/// and the items written since. Each is ` FROM … WHERE …` (the substring
+/// test and the other filters included) with the column of its id.
+fn sqlite_search_parts(
+    query: &ItemQuery,
+    values: &mut Vec<SqlValue>,
+) -> [(String, &'static str); 2] {
+    let dialect = Dialect::Sqlite;
+    let folded = fold_case(query.q.as_deref().unwrap_or_default());
+    values.push(SqlValue::Text(trigrams_query(&folded)));
+    let m = dialect.placeholder(values.len());
+    values.push(SqlValue::Text(folded));
+    let p = dialect.placeholder(values.len());
+    let mut rest = format!(
+        " WHERE (instr(items.name_folded, {p}) > 0 OR instr(items.description_folded, {p}) > 0)"
+    );
+    other_filters(dialect, query, &mut rest, values);
+    [
+        (
+            format!(
+                " FROM item_search({m}) AS s JOIN items ON items.id = s.rowid{rest} \
+                 AND s.rowid NOT IN (SELECT id FROM item_search_pending)"
+            ),
+            "s.rowid",
+        ),
+        (
+            format!(" FROM item_search_pending AS p JOIN items ON items.id = p.id{rest}"),
+            "p.id",
+        ),
+    ]
 }
 
 /// `SELECT` of one page of items: the filters, the position of the
@@ -172,9 +271,48 @@ pub(crate) fn list(
     query: &ItemQuery,
     position: Option<&Position>,
 ) -> (String, Vec<SqlValue>) {
-    let (where_sql, mut values) = filters(dialect, query);
     let backward = position.is_some_and(|p| p.backward);
     let rows = u64::from(query.limit) + 1;
+    if matches!(dialect, Dialect::Sqlite)
+        && query.sort == SortField::Id
+        && searches_by_trigrams(query)
+    {
+        let mut values = Vec::new();
+        let parts = sqlite_search_parts(query, &mut values);
+        values.push(SqlValue::Integer(to_i64(rows.saturating_add(query.skip))));
+        let part_rows = dialect.placeholder(values.len());
+        let beyond = position.map(|position| {
+            values.push(SqlValue::Integer(position.id));
+            (
+                comparison(query, position),
+                dialect.placeholder(values.len()),
+            )
+        });
+        let dir = direction(query.descending != backward);
+        let columns = &*ITEM_COLUMNS_OF_ITEMS;
+        let parts: Vec<String> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, (source, id))| {
+                let beyond = beyond
+                    .as_ref()
+                    .map(|(cmp, at)| format!(" AND {id} {cmp} {at}"))
+                    .unwrap_or_default();
+                format!(
+                    "SELECT * FROM (SELECT {columns}{source}{beyond} ORDER BY {id} {dir} \
+                     LIMIT {part_rows}) AS part{i}"
+                )
+            })
+            .collect();
+        let mut sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM ({}) AS page{}",
+            parts.join(" UNION ALL "),
+            order(query, backward)
+        );
+        page(dialect, &mut sql, &mut values, rows, query.skip);
+        return (sql, values);
+    }
+    let (where_sql, mut values) = filters(dialect, query);
     if !cursor::may_be_missing(query.sort) {
         let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items{where_sql}");
         if let Some(position) = position {
@@ -438,6 +576,15 @@ pub(crate) fn total(
 ) -> (String, Vec<SqlValue>, bool) {
     let kept = query.q.is_none() && query.price_lt.is_none();
     let nul = query.category.as_deref().is_some_and(|c| c.contains('\0'));
+    if matches!(dialect, Dialect::Sqlite) && searches_by_trigrams(query) {
+        let mut values = Vec::new();
+        let [(first, _), (second, _)] = sqlite_search_parts(query, &mut values);
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1{first} UNION ALL SELECT 1{second} LIMIT {}) AS matches",
+            bound.saturating_add(1).min(i64::MAX as u64)
+        );
+        return (sql, values, false);
+    }
     if !kept || nul {
         let (where_sql, values) = filters(dialect, query);
         let sql = format!(
@@ -966,7 +1113,7 @@ mod tests {
     }
 
     #[test]
-    fn a_search_of_a_trigram_or_more_is_a_like_pattern_on_postgresql() {
+    fn a_search_of_a_trigram_or_more_reads_the_index_with_its_text_literal() {
         let query = ItemQuery {
             q: Some("A\"_%\\ß".into()),
             category: Some("Tools".into()),
@@ -980,13 +1127,36 @@ mod tests {
              AND category_folded = $2"
         );
         assert_eq!(values[0], SqlValue::Text("%a\"\\_\\%\\\\ss%".into()));
-        // SQLite has no such index: the same substring test as a short query.
+        // SQLite: the index's matches or the items written since, each
+        // trigram asked once (quotes doubled), then the substring test.
         let (sqlite, values) = filters(Dialect::Sqlite, &query);
-        assert!(
-            sqlite.starts_with(" WHERE (instr(name_folded, ?1) > 0"),
-            "{sqlite}"
+        assert_eq!(
+            sqlite,
+            " WHERE (id IN (SELECT rowid FROM item_search(?1)) \
+             OR id IN (SELECT id FROM item_search_pending)) \
+             AND (instr(name_folded, ?2) > 0 OR instr(description_folded, ?2) > 0) \
+             AND category_folded = ?3"
         );
-        assert_eq!(values[0], SqlValue::Text("a\"_%\\ss".into()));
+        assert_eq!(
+            values[..2],
+            [
+                SqlValue::Text(
+                    "\"a\"\"_\" AND \"\"\"_%\" AND \"_%\\\" AND \"%\\s\" AND \"\\ss\"".into()
+                ),
+                SqlValue::Text("a\"_%\\ss".into())
+            ]
+        );
+        assert_eq!(trigrams_query("aaaa"), "\"aaa\"", "each trigram once");
+        // In id order, the two sources are read apart, each in that order.
+        let (sql, _) = list(Dialect::Sqlite, &query, None);
+        assert!(
+            sql.contains("ORDER BY s.rowid ASC LIMIT ?4) AS part0"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("ORDER BY p.id ASC LIMIT ?4) AS part1"),
+            "{sql}"
+        );
         // Two characters once folded are too short for a trigram.
         let short = |q: &str| ItemQuery {
             q: Some(q.into()),

@@ -277,10 +277,72 @@ pub(super) fn insert(
         Err(StoreError::Backend(e)) if e.is_unique_violation() => Err(StoreError::Conflict(id)),
         result => result,
     }?;
+    note_new_text(tx, id)?;
     if let Some(origin) = origin {
         record(tx, &created, Action::Create, origin, None)?;
     }
     Ok(created)
+}
+
+/// Notes a new item for the search index (see the search-index
+/// migration): the index holds nothing for it yet, unless it held the text
+/// of an item under the same id not yet moved out (then that is kept).
+fn note_new_text(tx: &Connection, id: i64) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT OR IGNORE INTO item_search_pending (id, indexed) VALUES (?1, 0)")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Notes item `id` for the search index before its row goes, or (given the
+/// text it is about to get) before its text changes, if it does: the text
+/// it has now is what the index holds for it, unless it was noted already.
+fn note_text_change(tx: &Connection, id: i64, new: Option<&FoldedText>) -> Result<(), StoreError> {
+    macro_rules! note {
+        () => {
+            "INSERT OR IGNORE INTO item_search_pending \
+             (id, indexed, name_folded, description_folded) \
+             SELECT id, 1, name_folded, description_folded FROM items WHERE id = ?1"
+        };
+    }
+    match new {
+        None => tx.prepare_cached(note!())?.execute([id])?,
+        Some(new) => tx
+            .prepare_cached(concat!(
+                note!(),
+                " AND (name_folded IS NOT ?2 OR description_folded IS NOT ?3)"
+            ))?
+            .execute(params![id, new.name, new.description])?,
+    };
+    Ok(())
+}
+
+/// Moves up to `limit` noted items (the lowest ids) into the search index,
+/// in one write: their text as the index holds it out, their text now in.
+fn index_noted(tx: &Connection, limit: i64) -> Result<u64, StoreError> {
+    let last: Option<i64> = tx
+        .prepare_cached(
+            "SELECT max(id) FROM (SELECT id FROM item_search_pending ORDER BY id LIMIT ?1)",
+        )?
+        .query_row([limit], |r| r.get(0))?;
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    tx.prepare_cached(
+        "INSERT INTO item_search (item_search, rowid, name_folded, description_folded) \
+         SELECT 'delete', id, name_folded, description_folded FROM item_search_pending \
+         WHERE id <= ?1 AND indexed",
+    )?
+    .execute([last])?;
+    tx.prepare_cached(
+        "INSERT INTO item_search (rowid, name_folded, description_folded) \
+         SELECT i.id, i.name_folded, i.description_folded \
+         FROM item_search_pending p JOIN items i ON i.id = p.id WHERE p.id <= ?1",
+    )?
+    .execute([last])?;
+    let moved = tx
+        .prepare_cached("DELETE FROM item_search_pending WHERE id <= ?1")?
+        .execute([last])?;
+    Ok(moved as u64)
 }
 
 /// Records a revision: `item` as the change left it (for a delete, as it
@@ -340,6 +402,7 @@ fn replace(
     origin: &Origin,
 ) -> Result<Item, StoreError> {
     let folded = FoldedText::of_item(item);
+    note_text_change(tx, current.id, Some(&folded))?;
     let updated = tx
         .prepare_cached(concat!(
             "UPDATE items SET name = ?2, description = ?3, category = ?4, price = ?5, \
@@ -421,6 +484,7 @@ fn delete(
          description_folded = excluded.description_folded",
     )?
     .execute(params![id, now, origin.actor])?;
+    note_text_change(tx, id, None)?;
     tx.prepare_cached("DELETE FROM items WHERE id = ?1")?
         .execute([id])?;
     // An id above the counter was chosen by a client; keep the counter
@@ -478,6 +542,7 @@ fn restore(tx: &Connection, id: i64, origin: &Origin) -> Result<Item, StoreError
             ],
             item_row,
         )?;
+    note_new_text(tx, id)?;
     tx.prepare_cached(sql::take_from_trash(Dialect::Sqlite))?
         .query_row([id], |_| Ok(()))?;
     record(tx, &restored, Action::Restore, origin, None)?;
@@ -665,6 +730,7 @@ fn insert_imported(
                 Ok(version) => {
                     outcome.imported += 1;
                     free_above = free_above.max(id);
+                    note_new_text(conn, id)?;
                     counts.add(conn, folded.category)?;
                     let stored = Item {
                         id,
@@ -1173,6 +1239,18 @@ impl ItemStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", name = "sqlite.categories", skip_all)]
+    #[tracing::instrument(level = "debug", name = "sqlite.index_search", skip(self))]
+    async fn index_search(&self, limit: i64) -> Result<u64, StoreError> {
+        let noted: bool = self.read(|conn| {
+            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM item_search_pending)")?
+                .query_row([], |r| r.get(0))
+        })?;
+        if !noted {
+            return Ok(0);
+        }
+        self.write(move |tx| index_noted(tx, limit)).await
+    }
+
     async fn categories(&self) -> Result<Vec<String>, StoreError> {
         let revision = self.committed();
         let aggregates = || lock(&self.inner.aggregates);
