@@ -251,7 +251,7 @@ fn sqlite_search_parts(
             "s.rowid",
         ),
         (
-            format!(" FROM item_search_pending AS p JOIN items ON items.id = p.id{rest}"),
+            format!(" FROM item_search_pending AS p CROSS JOIN items ON items.id = p.id{rest}"),
             "p.id",
         ),
     ]

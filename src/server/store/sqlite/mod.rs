@@ -318,7 +318,7 @@ fn note_text_change(tx: &Connection, id: i64, new: Option<&FoldedText>) -> Resul
 
 /// Moves up to `limit` noted items (the lowest ids) into the search index,
 /// in one write: their text as the index holds it out, their text now in.
-fn index_noted(tx: &Connection, limit: i64) -> Result<u64, StoreError> {
+pub(super) fn index_noted(tx: &Connection, limit: i64) -> Result<u64, StoreError> {
     let last: Option<i64> = tx
         .prepare_cached(
             "SELECT max(id) FROM (SELECT id FROM item_search_pending ORDER BY id LIMIT ?1)",
@@ -336,7 +336,7 @@ fn index_noted(tx: &Connection, limit: i64) -> Result<u64, StoreError> {
     tx.prepare_cached(
         "INSERT INTO item_search (rowid, name_folded, description_folded) \
          SELECT i.id, i.name_folded, i.description_folded \
-         FROM item_search_pending p JOIN items i ON i.id = p.id WHERE p.id <= ?1",
+         FROM item_search_pending p CROSS JOIN items i ON i.id = p.id WHERE p.id <= ?1",
     )?
     .execute([last])?;
     let moved = tx

@@ -10,7 +10,7 @@ use refinery::Target;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::writer::{write_loop, QUEUE};
-use super::{insert, Inner, SqliteStore};
+use super::{index_noted, insert, Inner, SqliteStore};
 use crate::server::store::{announce_upgrade, demo_items, ChangeFeed, FoldedText, StoreError};
 use crate::server::telemetry::CommitMetrics;
 
@@ -179,6 +179,8 @@ fn migrate(conn: &mut Connection, seed_demo_items: bool) -> Result<(), StoreErro
         for (id, item) in demo_items()? {
             insert(&tx, Some(id), &item, None)?;
         }
+        // Indexed at once: nothing is written behind a new server's back.
+        index_noted(&tx, i64::MAX)?;
         tx.commit()?;
     }
     Ok(())
