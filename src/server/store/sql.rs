@@ -292,24 +292,15 @@ pub(crate) fn list(
         let columns = &*ITEM_COLUMNS_OF_ITEMS;
         let parts: Vec<String> = parts
             .iter()
-            .enumerate()
-            .map(|(i, (source, id))| {
+            .map(|(source, id)| {
                 let beyond = beyond
                     .as_ref()
                     .map(|(cmp, at)| format!(" AND {id} {cmp} {at}"))
                     .unwrap_or_default();
-                format!(
-                    "SELECT * FROM (SELECT {columns}{source}{beyond} ORDER BY {id} {dir} \
-                     LIMIT {part_rows}) AS part{i}"
-                )
+                format!("SELECT {columns}{source}{beyond} ORDER BY {id} {dir} LIMIT {part_rows}")
             })
             .collect();
-        let mut sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM ({}) AS page{}",
-            parts.join(" UNION ALL "),
-            order(query, backward)
-        );
-        page(dialect, &mut sql, &mut values, rows, query.skip);
+        let sql = paged_union(dialect, query, backward, parts, rows, &mut values);
         return (sql, values);
     }
     let (where_sql, mut values) = filters(dialect, query);
@@ -348,9 +339,24 @@ pub(crate) fn list(
     });
     let missing =
         missing.map(|extra| part(&format!("{column} IS NULL"), &extra, &format!("id {dir}")));
-    let parts: Vec<String> = present
-        .into_iter()
-        .chain(missing)
+    let parts = present.into_iter().chain(missing).collect();
+    let sql = paged_union(dialect, query, backward, parts, rows, &mut values);
+    (sql, values)
+}
+
+/// A page read from `parts` (each a `SELECT` of items in the page's order,
+/// reading as many rows as the page could take from it), in the query's
+/// order (reversed when reading `backward`), with its `LIMIT` and `OFFSET`.
+fn paged_union(
+    dialect: Dialect,
+    query: &ItemQuery,
+    backward: bool,
+    parts: Vec<String>,
+    rows: u64,
+    values: &mut Vec<SqlValue>,
+) -> String {
+    let parts: Vec<String> = parts
+        .iter()
         .enumerate()
         .map(|(i, part)| format!("SELECT * FROM ({part}) AS part{i}"))
         .collect();
@@ -359,8 +365,8 @@ pub(crate) fn list(
         parts.join(" UNION ALL "),
         order(query, backward)
     );
-    page(dialect, &mut sql, &mut values, rows, query.skip);
-    (sql, values)
+    page(dialect, &mut sql, values, rows, query.skip);
+    sql
 }
 
 fn to_i64(n: u64) -> i64 {
