@@ -32,4 +32,5 @@ mod rpc;
 mod search;
 mod transfer;
 mod trash;
+mod trees;
 mod v2;

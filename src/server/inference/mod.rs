@@ -8,6 +8,7 @@
 mod manifest;
 mod model;
 mod registry;
+mod trees;
 
 use std::sync::Arc;
 
@@ -125,10 +126,12 @@ pub async fn run_flat(
     n_rows: usize,
 ) -> Result<Vec<Vec<f64>>, InferenceError> {
     let work = move || {
+        let raw = model.run_flat(&flat, n_rows)?;
         let outputs = model
-            .run_flat(&flat, n_rows)?
+            .signature
+            .outputs
             .iter()
-            .map(as_f64)
+            .map(|output| as_f64(&raw[output.graph_index]))
             .collect::<Result<Vec<_>, InferenceError>>()?;
         for values in &outputs {
             check_finite(values, n_rows, &flat)?;

@@ -42,6 +42,8 @@ pub struct TensorOutput {
     pub datum_type: DatumType,
     /// Trailing dimensions after the batch one (empty for `[N]`).
     pub inner_shape: Vec<usize>,
+    /// Its position among the graph's outputs.
+    pub graph_index: usize,
 }
 
 impl TensorOutput {
@@ -193,7 +195,7 @@ impl LoadedModel {
         let manifest = Manifest::load(dir)?;
         let features = manifest.inputs.len();
 
-        let model = tract_onnx::onnx()
+        let model = super::trees::onnx()
             .model_for_path(dir.join("model.onnx"))
             .map_err(LoadError::Parse)?;
         if model.input_outlets().map_err(LoadError::Graph)?.len() != 1 {
@@ -244,15 +246,23 @@ impl LoadedModel {
                 .skip(1)
                 .map(|d| d.to_usize().unwrap_or(0))
                 .collect();
+            // Numbers only: a classifier's string labels are not served
+            // (its probabilities are, and the class names are in
+            // model.toml).
+            if !(fact.datum_type.is_number() || fact.datum_type == DatumType::Bool) {
+                tracing::info!(output = %name, datum_type = ?fact.datum_type, "output not served: not numbers");
+                continue;
+            }
             outputs.push(TensorOutput {
                 name,
                 datum_type: fact.datum_type,
                 inner_shape,
+                graph_index: i,
             });
         }
         let labels = manifest.labels().to_vec();
         let is_float = |o: &TensorOutput| matches!(o.datum_type, DatumType::F32 | DatumType::F64);
-        let result_output = match manifest.task {
+        let result_position = match manifest.task {
             Task::Regression => outputs
                 .iter()
                 .position(|o| is_float(o) && o.inner_shape.iter().product::<usize>() == 1)
@@ -269,6 +279,8 @@ impl LoadedModel {
                     ))
                 })?,
         };
+        // The plans' outputs are the graph's.
+        let result_output = outputs[result_position].graph_index;
         let plan = |model: TypedModel| {
             model
                 .into_runnable()
@@ -372,13 +384,16 @@ impl LoadedModel {
     }
 
     fn classify(&self, probs: &[f64]) -> Prediction {
-        // The arg-max of the probabilities, not the graph's label output:
-        // some exports get it wrong (a binary random forest in tract-onnx 0.23
-        // always labels 0) while their probabilities are right.
+        // The arg-max of the probabilities (the first on a tie, as
+        // scikit-learn's `predict`), not the graph's label output, which
+        // may be strings; the class names are the manifest's.
         let class_index = probs
             .iter()
             .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
+            .fold(None, |best: Option<(usize, f64)>, (i, p)| match best {
+                Some((_, b)) if *p <= b => best,
+                _ => Some((i, *p)),
+            })
             .map_or(0, |(i, _)| i);
         Prediction::Classification {
             label: self

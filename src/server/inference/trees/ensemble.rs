@@ -1,0 +1,609 @@
+//! A tree ensemble as the ONNX-ML operators `TreeEnsembleRegressor` and
+//! `TreeEnsembleClassifier` describe it, checked once when it is built and
+//! evaluated in `f64`.
+//!
+//! Evaluating in `f64` is what makes the answers match scikit-learn's:
+//! scikit-learn compares `float32` features with `float64` thresholds and
+//! sums the trees in `float64`. A threshold given as `float` (the
+//! `nodes_values` attribute) widens to `f64` exactly, so comparing there is
+//! the same as comparing in `f32`; one given as `double`
+//! (`nodes_values_as_tensor`) keeps its precision.
+
+use std::collections::HashMap;
+
+/// How a branch compares a feature with its threshold (the `BRANCH_*` node
+/// modes); true takes the node's true branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    LessOrEqual,
+    Less,
+    GreaterOrEqual,
+    Greater,
+    Equal,
+    NotEqual,
+}
+
+impl Comparison {
+    fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::LessOrEqual => value <= threshold,
+            Comparison::Less => value < threshold,
+            Comparison::GreaterOrEqual => value >= threshold,
+            Comparison::Greater => value > threshold,
+            Comparison::Equal => value == threshold,
+            Comparison::NotEqual => value != threshold,
+        }
+    }
+}
+
+/// How the votes of the trees for one target are combined
+/// (`aggregate_function`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    Sum,
+    /// The sum divided by the number of trees.
+    Average,
+    Min,
+    Max,
+}
+
+/// What is applied to a row's scores after the base values are added
+/// (`post_transform`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostTransform {
+    None,
+    /// The logistic function of each score.
+    Logistic,
+    /// The softmax over the row's scores.
+    Softmax,
+    /// The softmax over the row's non-zero scores; zeros stay zero.
+    SoftmaxZero,
+    /// The inverse of the standard normal distribution function of each
+    /// score.
+    Probit,
+}
+
+impl PostTransform {
+    /// Applies the transform to one row's scores in place.
+    pub fn apply(self, scores: &mut [f64]) {
+        match self {
+            PostTransform::None => {}
+            PostTransform::Logistic => scores.iter_mut().for_each(|s| *s = logistic(*s)),
+            PostTransform::Softmax => softmax(scores, false),
+            PostTransform::SoftmaxZero => softmax(scores, true),
+            PostTransform::Probit => scores.iter_mut().for_each(|s| *s = probit(*s)),
+        }
+    }
+}
+
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn softmax(scores: &mut [f64], keep_zeros: bool) {
+    let counted = |s: &f64| !(keep_zeros && *s == 0.0);
+    let max = scores
+        .iter()
+        .filter(|s| counted(s))
+        .fold(f64::NEG_INFINITY, |m, s| m.max(*s));
+    let mut sum = 0.0;
+    for s in scores.iter_mut() {
+        if counted(s) {
+            *s = (*s - max).exp();
+            sum += *s;
+        }
+    }
+    if sum > 0.0 {
+        scores.iter_mut().for_each(|s| *s /= sum);
+    }
+}
+
+/// The quantile of the standard normal distribution at `p`: the `x` with
+/// Φ(x) = p, found by bisection safeguarded Newton steps on
+/// Φ(x) = erfc(−x/√2)/2, which converge to the last bit in a few steps.
+fn probit(p: f64) -> f64 {
+    if p.is_nan() || !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    if p == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 1.0 {
+        return f64::INFINITY;
+    }
+    let cdf = |x: f64| 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2);
+    let density = |x: f64| (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let (mut low, mut high) = (-40.0_f64, 40.0_f64);
+    // A logistic approximation of the quantile as the first guess.
+    let mut x = ((p / (1.0 - p)).ln() * (std::f64::consts::PI / 8.0).sqrt()).clamp(low, high);
+    for _ in 0..100 {
+        let error = cdf(x) - p;
+        if error == 0.0 {
+            break;
+        }
+        if error > 0.0 {
+            high = x;
+        } else {
+            low = x;
+        }
+        let step = error / density(x);
+        let next = x - step;
+        let next = if next.is_finite() && next > low && next < high {
+            next
+        } else {
+            0.5 * (low + high)
+        };
+        if (next - x).abs() <= f64::EPSILON * x.abs().max(1e-300) {
+            x = next;
+            break;
+        }
+        x = next;
+    }
+    x
+}
+
+/// One node of a tree.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Node {
+    Branch {
+        feature: usize,
+        threshold: f64,
+        comparison: Comparison,
+        /// Whether a missing value (NaN) takes the true branch; otherwise
+        /// it takes the branch the comparison gives (false, except for
+        /// `BRANCH_NEQ`).
+        missing_is_true: bool,
+        if_true: usize,
+        if_false: usize,
+    },
+    /// Its votes are `votes[first..end]`.
+    Leaf { first: usize, end: usize },
+}
+
+/// One weight a leaf gives to one target (a regression target, or a class).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Vote {
+    target: usize,
+    weight: f64,
+}
+
+/// The operator's node and leaf attributes, one entry per node (the
+/// `nodes_*` lists) and one per vote (`target_*` or `class_*`).
+#[derive(Clone, Debug, Default)]
+pub struct TreeLists {
+    pub tree_ids: Vec<i64>,
+    pub node_ids: Vec<i64>,
+    pub feature_ids: Vec<i64>,
+    /// `BRANCH_LEQ`, `BRANCH_LT`, `BRANCH_GTE`, `BRANCH_GT`, `BRANCH_EQ`,
+    /// `BRANCH_NEQ` or `LEAF`.
+    pub modes: Vec<String>,
+    pub values: Vec<f64>,
+    pub true_node_ids: Vec<i64>,
+    pub false_node_ids: Vec<i64>,
+    /// Empty, or one flag per node.
+    pub missing_tracks_true: Vec<bool>,
+    pub vote_tree_ids: Vec<i64>,
+    pub vote_node_ids: Vec<i64>,
+    pub vote_targets: Vec<i64>,
+    pub vote_weights: Vec<f64>,
+}
+
+/// A checked tree ensemble: every branch leads to a node of its own tree,
+/// no tree loops, every vote is for a leaf and a known target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ensemble {
+    roots: Vec<usize>,
+    nodes: Vec<Node>,
+    votes: Vec<Vote>,
+    targets: usize,
+    /// One more than the highest feature a branch reads.
+    features: usize,
+}
+
+impl Ensemble {
+    /// Checks and builds the ensemble of `lists` for `targets` targets (or
+    /// classes). The errors name the attribute and the entry at fault.
+    pub fn build(lists: &TreeLists, targets: usize) -> Result<Ensemble, String> {
+        let n = lists.node_ids.len();
+        let same_length = [
+            ("nodes_treeids", lists.tree_ids.len()),
+            ("nodes_featureids", lists.feature_ids.len()),
+            ("nodes_modes", lists.modes.len()),
+            ("nodes_values", lists.values.len()),
+            ("nodes_truenodeids", lists.true_node_ids.len()),
+            ("nodes_falsenodeids", lists.false_node_ids.len()),
+        ];
+        for (name, len) in same_length {
+            if len != n {
+                return Err(format!(
+                    "{name} has {len} entries but nodes_nodeids has {n}"
+                ));
+            }
+        }
+        if !lists.missing_tracks_true.is_empty() && lists.missing_tracks_true.len() != n {
+            return Err(format!(
+                "nodes_missing_value_tracks_true has {} entries but nodes_nodeids has {n}",
+                lists.missing_tracks_true.len()
+            ));
+        }
+        let votes_n = lists.vote_weights.len();
+        for (name, len) in [
+            ("treeids", lists.vote_tree_ids.len()),
+            ("nodeids", lists.vote_node_ids.len()),
+            ("ids", lists.vote_targets.len()),
+        ] {
+            if len != votes_n {
+                return Err(format!(
+                    "the leaves' {name} has {len} entries but their weights have {votes_n}"
+                ));
+            }
+        }
+        if n == 0 {
+            return Err("the ensemble has no nodes".into());
+        }
+
+        let mut index: HashMap<(i64, i64), usize> = HashMap::with_capacity(n);
+        let mut roots: Vec<(i64, i64, usize)> = Vec::new();
+        for i in 0..n {
+            let key = (lists.tree_ids[i], lists.node_ids[i]);
+            if index.insert(key, i).is_some() {
+                return Err(format!("node {} of tree {} appears twice", key.1, key.0));
+            }
+        }
+        // A tree's root is its lowest node id (the specification numbers
+        // them from 0).
+        let mut lowest: HashMap<i64, (i64, usize)> = HashMap::new();
+        for (&(tree, node), &i) in &index {
+            let entry = lowest.entry(tree).or_insert((node, i));
+            if node < entry.0 {
+                *entry = (node, i);
+            }
+        }
+        for (tree, (node, i)) in lowest {
+            roots.push((tree, node, i));
+        }
+        roots.sort_unstable();
+
+        // Each leaf's votes, in the order given.
+        let mut leaf_votes: Vec<Vec<Vote>> = vec![Vec::new(); n];
+        for v in 0..votes_n {
+            let key = (lists.vote_tree_ids[v], lists.vote_node_ids[v]);
+            let Some(&i) = index.get(&key) else {
+                return Err(format!(
+                    "vote {v} is for node {} of tree {}, which does not exist",
+                    key.1, key.0
+                ));
+            };
+            let target = usize::try_from(lists.vote_targets[v])
+                .ok()
+                .filter(|t| *t < targets)
+                .ok_or_else(|| {
+                    format!(
+                        "vote {v} is for target {} but there are {targets}",
+                        lists.vote_targets[v]
+                    )
+                })?;
+            leaf_votes[i].push(Vote {
+                target,
+                weight: lists.vote_weights[v],
+            });
+        }
+
+        let mut nodes = Vec::with_capacity(n);
+        let mut votes = Vec::with_capacity(votes_n);
+        let mut features = 0;
+        for i in 0..n {
+            let tree = lists.tree_ids[i];
+            let node = lists.node_ids[i];
+            let comparison = match lists.modes[i].as_str() {
+                "LEAF" => {
+                    let first = votes.len();
+                    votes.extend_from_slice(&leaf_votes[i]);
+                    nodes.push(Node::Leaf {
+                        first,
+                        end: votes.len(),
+                    });
+                    continue;
+                }
+                "BRANCH_LEQ" => Comparison::LessOrEqual,
+                "BRANCH_LT" => Comparison::Less,
+                "BRANCH_GTE" => Comparison::GreaterOrEqual,
+                "BRANCH_GT" => Comparison::Greater,
+                "BRANCH_EQ" => Comparison::Equal,
+                "BRANCH_NEQ" => Comparison::NotEqual,
+                other => {
+                    return Err(format!(
+                        "node {node} of tree {tree} has the unknown mode {other:?}"
+                    ))
+                }
+            };
+            if !leaf_votes[i].is_empty() {
+                return Err(format!(
+                    "node {node} of tree {tree} is a branch but has votes"
+                ));
+            }
+            let child = |id: i64, which: &str| {
+                index.get(&(tree, id)).copied().ok_or_else(|| {
+                    format!("node {node} of tree {tree}: its {which} node {id} is not in the tree")
+                })
+            };
+            let feature = usize::try_from(lists.feature_ids[i]).map_err(|_| {
+                format!(
+                    "node {node} of tree {tree} reads feature {}",
+                    lists.feature_ids[i]
+                )
+            })?;
+            features = features.max(feature + 1);
+            nodes.push(Node::Branch {
+                feature,
+                threshold: lists.values[i],
+                comparison,
+                missing_is_true: lists.missing_tracks_true.get(i).copied().unwrap_or(false),
+                if_true: child(lists.true_node_ids[i], "true")?,
+                if_false: child(lists.false_node_ids[i], "false")?,
+            });
+        }
+        let ensemble = Ensemble {
+            roots: roots.iter().map(|r| r.2).collect(),
+            nodes,
+            votes,
+            targets,
+            features,
+        };
+        ensemble.check_no_loops(&roots)?;
+        Ok(ensemble)
+    }
+
+    /// Fails if a walk from some root can come back to a node it passed:
+    /// evaluating that tree would never end.
+    fn check_no_loops(&self, roots: &[(i64, i64, usize)]) -> Result<(), String> {
+        // 0: not seen, 1: on the current path, 2: done.
+        let mut state = vec![0u8; self.nodes.len()];
+        for &(tree, _, root) in roots {
+            let mut stack = vec![(root, false)];
+            while let Some((i, leaving)) = stack.pop() {
+                if leaving {
+                    state[i] = 2;
+                    continue;
+                }
+                match state[i] {
+                    2 => continue,
+                    1 => return Err(format!("tree {tree} loops")),
+                    _ => {}
+                }
+                state[i] = 1;
+                stack.push((i, true));
+                if let Node::Branch {
+                    if_true, if_false, ..
+                } = self.nodes[i]
+                {
+                    for child in [if_true, if_false] {
+                        match state[child] {
+                            1 => return Err(format!("tree {tree} loops")),
+                            0 => stack.push((child, false)),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many targets (or classes) a row gets a score for.
+    pub fn targets(&self) -> usize {
+        self.targets
+    }
+
+    /// How many features a row must have at least.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// Whether every vote's weight is zero or more.
+    pub fn weights_are_all_positive(&self) -> bool {
+        self.votes.iter().all(|v| v.weight >= 0.0)
+    }
+
+    /// The targets some leaf votes for, each once, in order.
+    pub fn voted_targets(&self) -> Vec<usize> {
+        let mut seen = vec![false; self.targets];
+        self.votes.iter().for_each(|v| seen[v.target] = true);
+        (0..self.targets).filter(|t| seen[*t]).collect()
+    }
+
+    /// Combines the trees' votes for `row` (at least [`Self::features`]
+    /// values) into `scores` (one per target), and says per target in
+    /// `voted` whether any tree voted for it. An average is the sum
+    /// divided by the number of trees; a target nobody voted for scores 0.
+    pub fn score(&self, row: &[f64], aggregate: Aggregate, scores: &mut [f64], voted: &mut [bool]) {
+        scores.fill(0.0);
+        voted.fill(false);
+        for &root in &self.roots {
+            let mut i = root;
+            let (first, end) = loop {
+                match self.nodes[i] {
+                    Node::Branch {
+                        feature,
+                        threshold,
+                        comparison,
+                        missing_is_true,
+                        if_true,
+                        if_false,
+                    } => {
+                        let value = row[feature];
+                        let taken = comparison.holds(value, threshold)
+                            || (missing_is_true && value.is_nan());
+                        i = if taken { if_true } else { if_false };
+                    }
+                    Node::Leaf { first, end } => break (first, end),
+                }
+            };
+            for vote in &self.votes[first..end] {
+                let (score, seen) = (&mut scores[vote.target], &mut voted[vote.target]);
+                *score = match aggregate {
+                    Aggregate::Sum | Aggregate::Average => *score + vote.weight,
+                    Aggregate::Min if *seen => score.min(vote.weight),
+                    Aggregate::Max if *seen => score.max(vote.weight),
+                    Aggregate::Min | Aggregate::Max => vote.weight,
+                };
+                *seen = true;
+            }
+        }
+        if aggregate == Aggregate::Average {
+            let trees = self.roots.len() as f64;
+            scores.iter_mut().for_each(|s| *s /= trees);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One tree: feature 0 <= 1.5 → leaf 1 (votes `left`), else leaf 2
+    /// (votes `right`); NaN goes to `missing_true`'s side.
+    fn stump(mode: &str, left: f64, right: f64, missing_true: bool) -> TreeLists {
+        TreeLists {
+            tree_ids: vec![0, 0, 0],
+            node_ids: vec![0, 1, 2],
+            feature_ids: vec![0, 0, 0],
+            modes: vec![mode.into(), "LEAF".into(), "LEAF".into()],
+            values: vec![1.5, 0.0, 0.0],
+            true_node_ids: vec![1, 0, 0],
+            false_node_ids: vec![2, 0, 0],
+            missing_tracks_true: vec![missing_true, false, false],
+            vote_tree_ids: vec![0, 0],
+            vote_node_ids: vec![1, 2],
+            vote_targets: vec![0, 0],
+            vote_weights: vec![left, right],
+        }
+    }
+
+    fn score(ensemble: &Ensemble, row: &[f64], aggregate: Aggregate) -> f64 {
+        let (mut scores, mut voted) = (vec![0.0; 1], vec![false; 1]);
+        ensemble.score(row, aggregate, &mut scores, &mut voted);
+        scores[0]
+    }
+
+    #[test]
+    fn every_comparison_sends_the_row_the_way_the_specification_says() {
+        let cases = [
+            ("BRANCH_LEQ", [(1.0, 10.0), (1.5, 10.0), (2.0, 20.0)]),
+            ("BRANCH_LT", [(1.0, 10.0), (1.5, 20.0), (2.0, 20.0)]),
+            ("BRANCH_GTE", [(1.0, 20.0), (1.5, 10.0), (2.0, 10.0)]),
+            ("BRANCH_GT", [(1.0, 20.0), (1.5, 20.0), (2.0, 10.0)]),
+            ("BRANCH_EQ", [(1.0, 20.0), (1.5, 10.0), (2.0, 20.0)]),
+            ("BRANCH_NEQ", [(1.0, 10.0), (1.5, 20.0), (2.0, 10.0)]),
+        ];
+        for (mode, rows) in cases {
+            let e = Ensemble::build(&stump(mode, 10.0, 20.0, false), 1).unwrap();
+            for (x, want) in rows {
+                assert_eq!(score(&e, &[x], Aggregate::Sum), want, "{mode} at {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_value_follows_its_track() {
+        let tracked = Ensemble::build(&stump("BRANCH_LEQ", 10.0, 20.0, true), 1).unwrap();
+        let untracked = Ensemble::build(&stump("BRANCH_LEQ", 10.0, 20.0, false), 1).unwrap();
+        assert_eq!(score(&tracked, &[f64::NAN], Aggregate::Sum), 10.0);
+        assert_eq!(score(&untracked, &[f64::NAN], Aggregate::Sum), 20.0);
+    }
+
+    #[test]
+    fn min_and_max_start_from_the_first_vote_not_from_zero() {
+        let mut lists = stump("BRANCH_LEQ", -3.0, -4.0, false);
+        // A second tree, a copy of the first, voting -5 / -1.
+        let copy = stump("BRANCH_LEQ", -5.0, -1.0, false);
+        lists.tree_ids.extend([1, 1, 1]);
+        lists.node_ids.extend(copy.node_ids);
+        lists.feature_ids.extend(copy.feature_ids);
+        lists.modes.extend(copy.modes);
+        lists.values.extend(copy.values);
+        lists.true_node_ids.extend(copy.true_node_ids);
+        lists.false_node_ids.extend(copy.false_node_ids);
+        lists.missing_tracks_true.extend(copy.missing_tracks_true);
+        lists.vote_tree_ids.extend([1, 1]);
+        lists.vote_node_ids.extend(copy.vote_node_ids);
+        lists.vote_targets.extend(copy.vote_targets);
+        lists.vote_weights.extend(copy.vote_weights);
+        let e = Ensemble::build(&lists, 1).unwrap();
+        assert_eq!(score(&e, &[1.0], Aggregate::Max), -3.0);
+        assert_eq!(score(&e, &[1.0], Aggregate::Min), -5.0);
+        assert_eq!(score(&e, &[2.0], Aggregate::Sum), -5.0);
+        assert_eq!(score(&e, &[2.0], Aggregate::Average), -2.5);
+    }
+
+    #[test]
+    fn malformed_trees_are_refused_with_the_reason() {
+        let mut looping = stump("BRANCH_LEQ", 1.0, 2.0, false);
+        looping.modes[1] = "BRANCH_LEQ".into();
+        looping.vote_node_ids = vec![2, 2];
+        looping.true_node_ids[1] = 0;
+        looping.false_node_ids[1] = 2;
+        assert_eq!(Ensemble::build(&looping, 1).unwrap_err(), "tree 0 loops");
+
+        let mut stray = stump("BRANCH_LEQ", 1.0, 2.0, false);
+        stray.true_node_ids[0] = 7;
+        assert!(Ensemble::build(&stray, 1)
+            .unwrap_err()
+            .contains("true node 7 is not in the tree"));
+
+        let mut target = stump("BRANCH_LEQ", 1.0, 2.0, false);
+        target.vote_targets[1] = 3;
+        assert!(Ensemble::build(&target, 1)
+            .unwrap_err()
+            .contains("target 3 but there are 1"));
+
+        let mut mode = stump("BRANCH_XX", 1.0, 2.0, false);
+        mode.modes[0] = "BRANCH_XX".into();
+        assert!(Ensemble::build(&mode, 1)
+            .unwrap_err()
+            .contains("unknown mode"));
+
+        let mut short = stump("BRANCH_LEQ", 1.0, 2.0, false);
+        short.values.pop();
+        assert!(Ensemble::build(&short, 1)
+            .unwrap_err()
+            .contains("nodes_values has 2 entries"));
+    }
+
+    #[test]
+    fn post_transforms_follow_their_definitions() {
+        let mut s = [0.0, 2.0];
+        PostTransform::Logistic.apply(&mut s);
+        assert_eq!(s[0], 0.5);
+        assert!((s[1] - 0.880_797_077_977_882_3).abs() < 1e-15);
+
+        let mut s = [1.0, 0.0, 3.0];
+        PostTransform::SoftmaxZero.apply(&mut s);
+        assert_eq!(s[1], 0.0);
+        assert!((s[0] + s[2] - 1.0).abs() < 1e-15);
+        let mut t = [1.0, 0.0, 3.0];
+        PostTransform::Softmax.apply(&mut t);
+        assert!(t[1] > 0.0 && (t.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+
+        // Quantiles of the standard normal distribution.
+        for (p, x) in [
+            (0.5, 0.0),
+            (0.975, 1.959_963_984_540_054),
+            (0.025, -1.959_963_984_540_054),
+            (1e-10, -6.361_340_902_404_056),
+        ] {
+            let mut s = [p];
+            PostTransform::Probit.apply(&mut s);
+            assert!(
+                (s[0] - x).abs() <= 1e-12 * x.abs().max(1.0),
+                "probit({p}) = {}",
+                s[0]
+            );
+        }
+        let mut edge = [0.0, 1.0, 1.5];
+        PostTransform::Probit.apply(&mut edge);
+        assert_eq!(edge[0], f64::NEG_INFINITY);
+        assert_eq!(edge[1], f64::INFINITY);
+        assert!(edge[2].is_nan());
+    }
+}
