@@ -15,8 +15,8 @@ For every model it writes a folder holding:
 
 The data come only from scikit-learn itself (load_iris, load_diabetes) or are
 generated here with a fixed seed, so a rerun gives the same models. Each export
-is checked before it is written: its op types must all be ones tract-onnx can
-run in tract-onnx 0.23.9 (UNSUPPORTED_OPS below), and onnxruntime's outputs must match scikit-learn's
+is checked before it is written: its op types must all be ones the server can
+run (UNSUPPORTED_OPS below), and onnxruntime's outputs must match scikit-learn's
 on the reference rows and the whole held-out split.
 """
 
@@ -35,6 +35,7 @@ import onnxruntime as ort
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 from sklearn.datasets import load_diabetes, load_iris
+from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -42,10 +43,12 @@ from sklearn.model_selection import train_test_split
 # Opsets: standard ONNX 17, ai.onnx.ml 1 (what skl2onnx writes; tract reads both).
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 1}
 
-# ai.onnx.ml ops that tract-onnx 0.23.9 cannot run (checked by hand against it). A graph
-# that contains any of them would load but fail at into_optimized() in the server.
+# ai.onnx.ml ops that the server cannot run: tract-onnx 0.23.9 lacks them (checked by
+# hand against it), and the server adds only the tree ensembles
+# (src/server/inference/trees/). A graph that contains any of them would load but fail
+# at into_optimized() in the server.
 UNSUPPORTED_OPS = {
-    "ZipMap", "Scaler", "TreeEnsembleRegressor", "TreeEnsemble", "SVMRegressor",
+    "ZipMap", "Scaler", "TreeEnsemble", "SVMRegressor",
     "SVMClassifier", "Imputer", "LabelEncoder", "OneHotEncoder", "Binarizer",
 }
 
@@ -222,17 +225,8 @@ def train_iris() -> Spec:
     )
 
 
-def train_diabetes() -> Spec:
-    """Ridge regression on the diabetes data (features already scaled by sklearn)."""
-    data = load_diabetes()
-    X, y = data.data, data.target
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
-    model = Ridge(alpha=0.1).fit(X_train, y_train)
-    r2 = r2_score(y_test, model.predict(X_test))
-    print(f"[diabetes] test R² {r2:.4f}")
-
-    reference_rows = X_test[:6]
-
+def diabetes_features(data) -> list[Feature]:
+    """The ten load_diabetes features, described for model.toml."""
     scaled = ("already scaled by scikit-learn: mean-centred and divided by "
               "std * sqrt(n_samples), so each column has sum of squares 1")
     meanings = {
@@ -248,7 +242,23 @@ def train_diabetes() -> Spec:
         "s6": "glu, blood sugar level",
     }
     assert list(meanings) == list(data.feature_names)
-    features = [Feature(n, f"{meanings[n]}; {scaled}.") for n in data.feature_names]
+    return [Feature(n, f"{meanings[n]}; {scaled}.") for n in data.feature_names]
+
+
+DIABETES_OUTPUT = ("prediction", "Predicted disease progression one year after baseline "
+                                 "(target range in the data set: 25 to 346).")
+
+
+def train_diabetes() -> Spec:
+    """Ridge regression on the diabetes data (features already scaled by sklearn)."""
+    data = load_diabetes()
+    X, y = data.data, data.target
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+    model = Ridge(alpha=0.1).fit(X_train, y_train)
+    r2 = r2_score(y_test, model.predict(X_test))
+    print(f"[diabetes] test R² {r2:.4f}")
+
+    reference_rows = X_test[:6]
     return Spec(
         name="diabetes",
         description=(
@@ -259,7 +269,7 @@ def train_diabetes() -> Spec:
         ),
         task="regression",
         model=model,
-        features=features,
+        features=diabetes_features(data),
         X_train=X_train,
         X_test=X_test,
         reference_rows=reference_rows,
@@ -272,8 +282,46 @@ def train_diabetes() -> Spec:
             "(DoubleTensorType input, opset 17)."
         ),
         metric=f"R² on the held-out 20% (89 rows): {r2:.2f}",
-        outputs=[("prediction", "Predicted disease progression one year after baseline "
-                                "(target range in the data set: 25 to 346).")],
+        outputs=[DIABETES_OUTPUT],
+    )
+
+
+def train_diabetes_boosting() -> Spec:
+    """Gradient boosting on the same data and split as `diabetes`, to compare with it."""
+    data = load_diabetes()
+    X, y = data.data, data.target
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+    model = GradientBoostingRegressor(
+        n_estimators=150, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=42
+    ).fit(X_train, y_train)
+    r2 = r2_score(y_test, model.predict(X_test))
+    print(f"[diabetes_boosting] test R² {r2:.4f}")
+    return Spec(
+        name="diabetes_boosting",
+        description=(
+            "Gradient boosting (150 trees of depth 3) predicting the same measure of "
+            "diabetes progression as the diabetes model, from the same ten pre-scaled "
+            "load_diabetes features, trained on the same rows: ask both to compare a "
+            "linear model with a tree ensemble."
+        ),
+        task="regression",
+        model=model,
+        features=diabetes_features(data),
+        X_train=X_train,
+        X_test=X_test,
+        reference_rows=X_test[:6],
+        # scikit-learn's trees compare float32 features, as this graph does.
+        dtype=np.float32,
+        dataset="scikit-learn load_diabetes (442 rows, 10 pre-scaled features, "
+                "bundled with scikit-learn)",
+        recipe=(
+            "train.py: load_diabetes(); train_test_split(test_size=0.2, random_state=42); "
+            "GradientBoostingRegressor(n_estimators=150, learning_rate=0.05, max_depth=3, "
+            "subsample=0.8, random_state=42) fitted on the 353 training rows; exported with "
+            "skl2onnx (FloatTensorType input, one ai.onnx.ml TreeEnsembleRegressor node)."
+        ),
+        metric=f"R² on the held-out 20% (89 rows): {r2:.2f}",
+        outputs=[DIABETES_OUTPUT],
     )
 
 
@@ -475,7 +523,7 @@ def main() -> None:
                         help="directory to write <name>/ folders into (default: models/)")
     args = parser.parse_args()
 
-    for train in (train_linear, train_iris, train_diabetes):
+    for train in (train_linear, train_iris, train_diabetes, train_diabetes_boosting):
         spec = train()
         onx = export(spec)
         verify(spec, onx)  # before writing anything, so a bad export leaves no files

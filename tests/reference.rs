@@ -86,6 +86,12 @@ fn diabetes_matches_scikit_learn() {
 }
 
 #[test]
+fn diabetes_boosting_matches_scikit_learn() {
+    // A tree ensemble (TreeEnsembleRegressor, run by the server's own op).
+    check_regressor("diabetes_boosting", TOLERANCE);
+}
+
+#[test]
 fn iris_matches_scikit_learn() {
     let reference = reference("iris");
     for predictions in batch_and_singles("iris", &rows(&reference)) {

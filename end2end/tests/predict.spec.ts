@@ -1,5 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
-import { openHydrated } from "./helpers";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { openHydrated, ROOT } from "./helpers";
 
 function feature(page: Page, name: string) {
   return page.getByRole("textbox", { name, exact: true });
@@ -78,11 +80,26 @@ test("a non-numeric feature shows a field error and no prediction", async ({ pag
 test("the model list links to each model and shows its status", async ({ page }) => {
   await openHydrated(page, "/predict");
   const list = page.getByRole("navigation", { name: "Models" });
-  await expect(list.getByRole("link")).toHaveCount(3);
-  await list.getByRole("link", { name: /diabetes/ }).click();
-  await expect(page).toHaveURL(/model=diabetes/);
-  await expect(page.getByRole("heading", { name: "diabetes" })).toBeVisible();
+  await expect(list.getByRole("link")).toHaveCount(4);
+  await list.getByRole("link", { name: /^diabetes(?!_)/ }).click();
+  await expect(page).toHaveURL(/model=diabetes$/);
+  await expect(page.getByRole("heading", { name: "diabetes", exact: true })).toBeVisible();
   await expect(page.getByRole("textbox", { name: "bmi", exact: true })).toBeVisible();
+});
+
+test("the gradient boosting model answers what scikit-learn answers for the same row", async ({ page }) => {
+  const reference = JSON.parse(
+    readFileSync(join(ROOT, "models", "diabetes_boosting", "reference.json"), "utf8"),
+  );
+  const names = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"];
+  await openHydrated(page, "/predict?model=diabetes_boosting");
+  await expect(page.getByRole("heading", { name: "diabetes_boosting" })).toBeVisible();
+  for (const [i, name] of names.entries()) {
+    await feature(page, name).fill(String(reference.inputs[0][i]));
+  }
+  await page.getByRole("button", { name: "Predict" }).click();
+  const expected: number = reference.outputs.prediction[0];
+  await expect(page.getByTestId("prediction-value")).toHaveText(expected.toFixed(4));
 });
 
 // As after an upgrade that removed this build's files: every chunk is gone.

@@ -211,13 +211,13 @@ async fn the_model_listing_shows_every_shipped_model_ready() {
     assert_eq!(status, 200);
     let models = body["models"].as_array().unwrap();
     let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["diabetes", "iris", "linear"]);
+    assert_eq!(names, ["diabetes", "diabetes_boosting", "iris", "linear"]);
     for model in models {
         assert_eq!(model["status"]["state"], "ready", "{model}");
         assert!(!model["inputs"].as_array().unwrap().is_empty());
         assert!(model["version"].is_string());
     }
-    let iris = &models[1];
+    let iris = &models[2];
     assert_eq!(iris["task"], "classification");
     assert_eq!(iris["labels"], json!(["setosa", "versicolor", "virginica"]));
     assert_eq!(models[0]["inputs"].as_array().unwrap().len(), 10);
