@@ -77,16 +77,18 @@ PREDICT_ROW = {"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}
 V2_ROW = {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]}
 
 
-def start_server(binary, addr, data_dir, wrapper=(), ready_timeout=30.0, database_url=None):
+def start_server(binary, addr, data_dir, wrapper=(), ready_timeout=30.0, database_url=None,
+                 models_dir=None):
     """Starts a release server on `addr` with a new SQLite database in
     `data_dir`, or on `database_url` when given (under `wrapper`, e.g. a
-    valgrind command line, when given); returns the process and its base URL
-    once it is ready."""
+    valgrind command line, when given), serving the models of `models_dir`
+    (default: the shipped ones); returns the process and its base URL once
+    it is ready."""
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LEPTOS_SITE_ADDR=addr, LEPTOS_SITE_ROOT=str(ROOT / "target" / "site"),
                LEPTOS_ENV="PROD", DATABASE_URL=database_url or f"sqlite://{data_dir}/bench.db",
                RUST_LOG="warn",
-               MODELS_DIR=str(ROOT / "models"),
+               MODELS_DIR=str(models_dir or ROOT / "models"),
                # The rate limiter stays in the path (its cost is measured) but
                # never refuses: the load comes from one address.
                ITEMSERVE_RATE_LIMIT="1000000000",

@@ -2,6 +2,7 @@
 //! graph (their [`Expansion`]) and evaluated row by row over an
 //! [`Ensemble`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use tract_onnx::prelude::tract_ndarray::{Array1, Array2, ArrayView2, Ix2};
@@ -84,13 +85,19 @@ impl PartialEq for TreeClassifier {
 }
 impl Eq for TreeClassifier {}
 
-/// The input as `f64` rows, checked to have the features the trees read.
-fn rows<'t>(input: &'t Tensor, ensemble: &Ensemble) -> TractResult<ArrayView2<'t, f64>> {
-    let view = input
+/// The input as `f64` rows (row-major), with the number of rows and of
+/// values per row, checked to have the features the trees read.
+fn rows<'t>(input: &'t Tensor, ensemble: &Ensemble) -> TractResult<(Cow<'t, [f64]>, usize, usize)> {
+    let view: ArrayView2<'t, f64> = input
         .to_plain_array_view::<f64>()?
         .into_dimensionality::<Ix2>()?;
     ensemble_reads(ensemble, view.ncols())?;
-    Ok(view)
+    let (n, stride) = view.dim();
+    let flat = match view.to_slice() {
+        Some(slice) => Cow::Borrowed(slice),
+        None => Cow::Owned(view.iter().copied().collect()),
+    };
+    Ok((flat, n, stride))
 }
 
 fn ensemble_reads(ensemble: &Ensemble, features: usize) -> TractResult<()> {
@@ -101,21 +108,6 @@ fn ensemble_reads(ensemble: &Ensemble, features: usize) -> TractResult<()> {
         );
     }
     Ok(())
-}
-
-/// Calls `each` with every row of `view` as a slice.
-fn for_each_row(view: ArrayView2<f64>, mut each: impl FnMut(&[f64])) {
-    let mut copy = Vec::new();
-    for row in view.rows() {
-        match row.as_slice() {
-            Some(slice) => each(slice),
-            None => {
-                copy.clear();
-                copy.extend(row.iter().copied());
-                each(&copy);
-            }
-        }
-    }
 }
 
 fn output_rows(inputs: &[&TypedFact], ensemble: &Ensemble) -> TractResult<TDim> {
@@ -146,20 +138,20 @@ impl EvalOp for TreeRegressor {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
         let input = input.cast_to::<f64>()?;
-        let view = rows(&input, &self.ensemble)?;
+        let (flat, n, stride) = rows(&input, &self.ensemble)?;
         let targets = self.ensemble.targets();
-        let mut out = Vec::with_capacity(view.nrows() * targets);
-        let (mut scores, mut voted) = (vec![0.0; targets], vec![false; targets]);
-        for_each_row(view, |row| {
-            self.ensemble
-                .score(row, self.aggregate, &mut scores, &mut voted);
-            for (s, base) in scores.iter_mut().zip(&self.base_values) {
+        let (mut scores, mut voted) = (vec![0.0; n * targets], vec![false; n * targets]);
+        self.ensemble
+            .score_rows(&flat, n, stride, self.aggregate, &mut scores, &mut voted);
+        let mut out = Vec::with_capacity(n * targets);
+        for row in scores.chunks_exact_mut(targets.max(1)) {
+            for (s, base) in row.iter_mut().zip(&self.base_values) {
                 *s += base;
             }
-            self.post_transform.apply(&mut scores);
-            out.extend(scores.iter().map(|s| *s as f32));
-        });
-        let out = Array2::from_shape_vec((view.nrows(), targets), out)?;
+            self.post_transform.apply(row);
+            out.extend(row.iter().map(|s| *s as f32));
+        }
+        let out = Array2::from_shape_vec((n, targets), out)?;
         Ok(tvec!(out.into_tvalue()))
     }
 }
@@ -264,26 +256,25 @@ impl EvalOp for TreeClassifier {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
         let input = input.cast_to::<f64>()?;
-        let view = rows(&input, &self.ensemble)?;
+        let (flat, n, stride) = rows(&input, &self.ensemble)?;
         let classes = self.labels.len();
-        let binary = self.binary;
-        let mut all_scores = Vec::with_capacity(view.nrows() * classes);
-        let mut chosen = Vec::with_capacity(view.nrows());
-        let (mut raw, mut voted) = (vec![0.0; classes], vec![false; classes]);
+        let (mut raw, mut voted) = (vec![0.0; n * classes], vec![false; n * classes]);
+        self.ensemble
+            .score_rows(&flat, n, stride, Aggregate::Sum, &mut raw, &mut voted);
+        let mut all_scores = Vec::with_capacity(n * classes);
+        let mut chosen = Vec::with_capacity(n);
         let mut scores = vec![0.0; classes];
-        for_each_row(view, |row| {
-            self.ensemble
-                .score(row, Aggregate::Sum, &mut raw, &mut voted);
-            chosen.push(self.classify(&raw, &voted, binary, &mut scores));
+        for (raw, voted) in raw.chunks_exact(classes).zip(voted.chunks_exact(classes)) {
+            chosen.push(self.classify(raw, voted, self.binary, &mut scores));
             all_scores.extend(scores.iter().map(|s| *s as f32));
-        });
+        }
         let labels = match &self.labels {
             Labels::Ints(l) => Array1::from_iter(chosen.iter().map(|c| l[*c])).into_tvalue(),
             Labels::Strings(l) => {
                 Array1::from_iter(chosen.iter().map(|c| l[*c].clone())).into_tvalue()
             }
         };
-        let scores = Array2::from_shape_vec((view.nrows(), classes), all_scores)?;
+        let scores = Array2::from_shape_vec((n, classes), all_scores)?;
         Ok(tvec!(labels, scores.into_tvalue()))
     }
 }
