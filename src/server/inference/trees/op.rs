@@ -100,6 +100,22 @@ fn rows<'t>(input: &'t Tensor, ensemble: &Ensemble) -> TractResult<(Cow<'t, [f64
     Ok((flat, n, stride))
 }
 
+/// The trees' scores for the op's one input: per row and target, the
+/// aggregate of the votes and whether there was any; and the number of rows.
+fn score(
+    ensemble: &Ensemble,
+    mut inputs: TVec<TValue>,
+    aggregate: Aggregate,
+) -> TractResult<(Vec<f64>, Vec<bool>, usize)> {
+    let input = inputs.pop().context("tree ensembles take one input")?;
+    let input = input.cast_to::<f64>()?;
+    let (flat, n, stride) = rows(&input, ensemble)?;
+    let cells = n * ensemble.targets();
+    let (mut scores, mut voted) = (vec![0.0; cells], vec![false; cells]);
+    ensemble.score_rows(&flat, n, stride, aggregate, &mut scores, &mut voted);
+    Ok((scores, voted, n))
+}
+
 fn ensemble_reads(ensemble: &Ensemble, features: usize) -> TractResult<()> {
     if features < ensemble.features() {
         bail!(
@@ -136,13 +152,8 @@ impl EvalOp for TreeRegressor {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let input = input.cast_to::<f64>()?;
-        let (flat, n, stride) = rows(&input, &self.ensemble)?;
         let targets = self.ensemble.targets();
-        let (mut scores, mut voted) = (vec![0.0; n * targets], vec![false; n * targets]);
-        self.ensemble
-            .score_rows(&flat, n, stride, self.aggregate, &mut scores, &mut voted);
+        let (mut scores, _, n) = score(&self.ensemble, inputs, self.aggregate)?;
         let mut out = Vec::with_capacity(n * targets);
         for row in scores.chunks_exact_mut(targets.max(1)) {
             for (s, base) in row.iter_mut().zip(&self.base_values) {
@@ -254,13 +265,8 @@ impl EvalOp for TreeClassifier {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let input = input.cast_to::<f64>()?;
-        let (flat, n, stride) = rows(&input, &self.ensemble)?;
         let classes = self.labels.len();
-        let (mut raw, mut voted) = (vec![0.0; n * classes], vec![false; n * classes]);
-        self.ensemble
-            .score_rows(&flat, n, stride, Aggregate::Sum, &mut raw, &mut voted);
+        let (raw, voted, n) = score(&self.ensemble, inputs, Aggregate::Sum)?;
         let mut all_scores = Vec::with_capacity(n * classes);
         let mut chosen = Vec::with_capacity(n);
         let mut scores = vec![0.0; classes];
