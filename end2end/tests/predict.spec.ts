@@ -87,7 +87,7 @@ test("the model list links to each model and shows its status", async ({ page })
   await expect(page.getByRole("textbox", { name: "bmi", exact: true })).toBeVisible();
 });
 
-test("the gradient boosting model answers what scikit-learn answers for the same row", async ({ page }) => {
+test("the gradient boosting model answers what scikit-learn answers, beside the ridge on the same features", async ({ page }) => {
   const reference = JSON.parse(
     readFileSync(join(ROOT, "models", "diabetes_boosting", "reference.json"), "utf8"),
   );
@@ -100,6 +100,21 @@ test("the gradient boosting model answers what scikit-learn answers for the same
   await page.getByRole("button", { name: "Predict" }).click();
   const expected: number = reference.outputs.prediction[0];
   await expect(page.getByTestId("prediction-value")).toHaveText(expected.toFixed(4));
+  // The ridge takes the same features: its answer for the row is beside it.
+  const ridge = JSON.parse(readFileSync(join(ROOT, "models", "diabetes", "reference.json"), "utf8"));
+  for (const [i, name] of names.entries()) {
+    await feature(page, name).fill(String(ridge.inputs[0][i]));
+  }
+  await page.getByRole("button", { name: "Predict" }).click();
+  const comparison = page.getByTestId("comparison");
+  await expect(comparison.getByRole("link", { name: "diabetes", exact: true })).toBeVisible();
+  const ridgeExpected: number = ridge.outputs.prediction[0];
+  await expect(comparison.locator(".comparison-value")).toHaveText(ridgeExpected.toFixed(4).replace(/\.?0+$/, ""));
+  // A model no other shares features with shows no comparison.
+  await openHydrated(page, "/predict?model=iris");
+  await page.getByRole("button", { name: "Predict" }).click();
+  await expect(page.getByTestId("prediction-class")).toBeVisible();
+  await expect(page.getByTestId("comparison")).toHaveCount(0);
 });
 
 // As after an upgrade that removed this build's files: every chunk is gone.

@@ -13,7 +13,7 @@ use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{FieldError, ModelInfo, ModelStatus, Task};
 use crate::rpc::{list_models, predict_rows};
 use chart::WhatIfChart;
-use result::ResultPanel;
+use result::{Comparison, ResultPanel};
 
 /// The model shown when the address names none: the original app's.
 const PREFERRED_MODEL: &str = "linear";
@@ -57,7 +57,10 @@ pub fn PredictPage() -> impl IntoView {
                             <div class="predict-layout">
                                 <ModelList models=list.clone() selected=chosen.clone()/>
                                 {match selected {
-                                    Some(info) if info.status.is_ready() => view! { <Workbench info/> }.into_any(),
+                                    Some(info) if info.status.is_ready() => {
+                                        let siblings = siblings(&list, &info);
+                                        view! { <Workbench info siblings/> }.into_any()
+                                    }
                                     Some(info) => view! {
                                         <section class="card">
                                             <h2>{info.name.clone()}</h2>
@@ -79,6 +82,17 @@ pub fn PredictPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// The other ready models that take the same features, in the same order,
+/// for the same task: the page asks them too, to compare.
+fn siblings(models: &[ModelInfo], info: &ModelInfo) -> Vec<String> {
+    models
+        .iter()
+        .filter(|m| m.name != info.name && m.status.is_ready() && m.task == info.task)
+        .filter(|m| m.feature_names() == info.feature_names())
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 /// The requested model, else the preferred one, else the first ready one.
@@ -145,9 +159,10 @@ fn ModelList(models: Vec<ModelInfo>, selected: String) -> impl IntoView {
     }
 }
 
-/// Form, result and chart for one ready model.
+/// Form, result and chart for one ready model; `siblings` (models taking
+/// the same features) answer the same rows beside it.
 #[component]
-fn Workbench(info: ModelInfo) -> impl IntoView {
+fn Workbench(info: ModelInfo, siblings: Vec<String>) -> impl IntoView {
     let info = StoredValue::new(info);
     let texts: Vec<RwSignal<String>> = info.with_value(|i| {
         i.inputs
@@ -173,9 +188,24 @@ fn Workbench(info: ModelInfo) -> impl IntoView {
         let (name, row) = (info.with_value(|i| i.name.clone()), row.clone());
         async move { predict_rows(name, vec![row]).await.map(|mut p| p.remove(0)) }
     });
+    let siblings = StoredValue::new(siblings);
+    let compare = Action::new(move |row: &Vec<f64>| {
+        let (names, row) = (siblings.get_value(), row.clone());
+        async move {
+            let mut answers = Vec::with_capacity(names.len());
+            for name in names {
+                let answer = predict_rows(name.clone(), vec![row.clone()]).await;
+                answers.push((name, answer.map(|mut p| p.remove(0))));
+            }
+            answers
+        }
+    });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if let Ok(row) = parsed.get_untracked() {
+            if !siblings.with_value(Vec::is_empty) {
+                compare.dispatch(row.clone());
+            }
             predict.dispatch(row);
         }
     };
@@ -240,6 +270,7 @@ fn Workbench(info: ModelInfo) -> impl IntoView {
                     </div>
                 </form>
                 <ResultPanel result=predict.value() pending=predicting info=info.get_value()/>
+                <Comparison answers=compare.value()/>
                 <details class="provenance">
                     <summary>"Where this model comes from"</summary>
                     <dl>

@@ -52,3 +52,35 @@ pub fn ResultPanel(
         </div>
     }
 }
+
+/// What the other models taking the same features answered for the same
+/// row, each a link to its own page.
+#[component]
+pub fn Comparison(
+    #[prop(into)] answers: Signal<Option<Vec<(String, Result<Prediction, RpcError>)>>>,
+) -> impl IntoView {
+    move || {
+        let answers = answers.get_or(None).filter(|a| !a.is_empty())?;
+        Some(view! {
+            <div class="comparison" data-testid="comparison">
+                <p class="result-label">"Other models, same values"</p>
+                <ul>
+                    {answers.into_iter().map(|(name, answer)| {
+                        let text = match answer {
+                            Ok(Prediction::Regression { value }) => format_number(value),
+                            Ok(Prediction::Classification { label, class_index, probabilities }) => {
+                                let p = probabilities.get(class_index).map_or(0.0, |p| p.probability);
+                                format!("{label} ({:.1}%)", p * 100.0)
+                            }
+                            Err(error) => error.to_string(),
+                        };
+                        let href = format!("/predict?model={name}");
+                        view! {
+                            <li><a href=href>{name}</a>" "<span class="comparison-value">{text}</span></li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </div>
+        })
+    }
+}
