@@ -19,6 +19,22 @@ impl<S: Get> GetOr for S {
     }
 }
 
+/// The value of `signal`, or `fallback` once it was disposed, for a view
+/// that a server render resolves inside a `Suspend`. That can run on after
+/// a cancelled request disposed of its page, on another thread, and
+/// tracking a signal disposed at that very moment panics in Leptos (it
+/// checks, then looks the signal up again). A server render reads each
+/// value once, so the server reads without tracking; the browser, on one
+/// thread, tracks.
+pub fn suspended_get_or<T: Clone + Send + Sync + 'static>(signal: RwSignal<T>, fallback: T) -> T {
+    if cfg!(feature = "ssr") {
+        signal.try_get_untracked()
+    } else {
+        signal.try_get()
+    }
+    .unwrap_or(fallback)
+}
+
 /// A resource that `Suspend`s await, as a `Copy` handle. The resource
 /// itself is reference-counted (`ArcResource`): on the server a `Suspend`
 /// can run on after its request was cancelled and its page disposed, from

@@ -20,7 +20,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::account::{allows, session_resource};
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
-use crate::app::reactive::{try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspended_get_or, try_await, GetOr, KeptResource};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
 use crate::rpc::{list_categories, list_items};
@@ -203,12 +203,12 @@ pub fn ItemsPage() -> impl IntoView {
                     let session = try_await(session).await?;
                     allows(&session, Permission::WriteItems).then(|| view! {
                         <button type="button" class="button" aria-controls="import-panel"
-                            aria-expanded=move || importing.get_or(false).to_string()
+                            aria-expanded=move || suspended_get_or(importing, false).to_string()
                             on:click=move |_| importing.update(|open| *open = !*open)>
                             "Import"
                         </button>
                         <button type="button" class="button primary" aria-controls="create-panel"
-                            aria-expanded=move || creating.get_or(false).to_string()
+                            aria-expanded=move || suspended_get_or(creating, false).to_string()
                             on:click=move |_| creating.update(|open| *open = !*open)>
                             "New item"
                         </button>
