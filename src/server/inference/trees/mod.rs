@@ -14,6 +14,7 @@ mod ensemble;
 mod op;
 #[cfg(test)]
 mod tests;
+mod transform;
 
 use std::sync::Arc;
 
@@ -21,8 +22,9 @@ use tract_onnx::model::{Onnx, ParsingContext};
 use tract_onnx::pb::{NodeProto, TensorProto};
 use tract_onnx::tract_hir::internal::*;
 
-use ensemble::{Aggregate, Ensemble, PostTransform, TreeLists};
+use ensemble::{Aggregate, Ensemble, TreeLists};
 use op::{Labels, TreeClassifier, TreeRegressor};
+use transform::PostTransform;
 
 /// tract's ONNX loader with the tree ensemble operators of this module.
 pub fn onnx() -> Onnx {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tract_onnx::prelude::tract_ndarray::{Array1, Array2, ArrayView2, Ix2};
 use tract_onnx::tract_hir::internal::*;
 
-use super::ensemble::{Aggregate, Ensemble, PostTransform};
+use super::ensemble::{Aggregate, Ensemble};
+use super::transform::{logistic, PostTransform};
 
 /// `TreeEnsembleRegressor`: one `float` score per target and row.
 #[derive(Clone, Debug)]
@@ -211,7 +212,7 @@ impl TreeClassifier {
     /// Whether `labels` and the votes of `ensemble` are the binary layout
     /// (see the type's documentation).
     pub fn is_binary(ensemble: &Ensemble, labels: &Labels) -> bool {
-        labels.len() == 2 && ensemble.voted_targets().len() == 1
+        labels.len() == 2 && ensemble.voted_target_count() == 1
     }
 
     /// The final scores of one row from the trees' `raw` scores; the index
@@ -223,7 +224,7 @@ impl TreeClassifier {
             let probability_like = self.ensemble.weights_are_all_positive();
             match self.post_transform {
                 PostTransform::Logistic => {
-                    scores[1] = 1.0 / (1.0 + (-s).exp());
+                    scores[1] = logistic(s);
                     scores[0] = 1.0 - scores[1];
                 }
                 PostTransform::None if probability_like => {
