@@ -64,7 +64,8 @@ pub fn HistoryPage() -> impl IntoView {
                         .into_any(),
                         Ok(Some(page)) => {
                             // The newest revision is the item as it stands (unless deleted).
-                            let newest = before.get_untracked().is_none()
+                            // `try_`: this can run on after the page was disposed.
+                            let newest = before.try_get_untracked().flatten().is_none()
                                 .then(|| page.revisions.first().cloned())
                                 .flatten()
                                 .filter(|r| r.action != Change::Delete);

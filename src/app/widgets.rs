@@ -163,7 +163,9 @@ pub fn OlderNewer<T>(
 where
     T: Clone + Send + Sync + 'static,
 {
-    let newest = at.get_untracked().is_some();
+    // `try_`: rendered inside a `Suspend`, which can run on after its page
+    // was disposed (see `reactive`).
+    let newest = at.try_get_untracked().is_some_and(|at| at.is_some());
     (newest || older.is_some()).then(|| {
         view! {
             <nav class="pagination" aria-label=label>
