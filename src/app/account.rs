@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
-use crate::app::reactive::{try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{Permission, Session};
 use crate::rpc::RpcError;
@@ -56,7 +56,7 @@ pub fn provide_account() -> Account {
 /// downloads.
 pub fn session_resource(version: Option<RwSignal<u64>>) -> KeptResource<Result<Session, RpcError>> {
     KeptResource::new(ArcResource::new(
-        move || version.and_then(|v| v.try_get()).unwrap_or_default(),
+        move || version.and_then(|v| v.live_get()).unwrap_or_default(),
         |_| current_session(),
     ))
 }
@@ -85,11 +85,11 @@ pub fn AccountMenu() -> impl IntoView {
     // marked as `<A>` would, from the location read out here.
     let path = use_location().pathname;
     let current = move |href: &'static str| {
-        move || (path.try_get().as_deref() == Some(href)).then_some("page")
+        move || (path.live_get().as_deref() == Some(href)).then_some("page")
     };
     view! {
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || suspend(async move {
                 let session = try_await(account.session).await.and_then(Result::ok);
                 let view = match session {
                     Some(Session { policy, user: Some(user) }) if policy.enabled => {
@@ -215,7 +215,7 @@ pub fn SessionExpiredDialog() -> impl IntoView {
                     <h2 id="expired-heading">"Your session has expired"</h2>
                     <p class="muted">"Log in again to carry on. What you typed is still there: save it again afterwards."</p>
                     <Suspense fallback=|| view! { <p class="muted" role="status">"Loading the login form…"</p> }>
-                        {move || Suspend::new(async move {
+                        {move || suspend(async move {
                             relogin_form(on_success).await.unwrap_or_else(|NotLoaded| not_loaded_alert().into_any())
                         })}
                     </Suspense>

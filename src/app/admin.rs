@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::account::{allows, Account};
 use crate::app::audit::AuditLog;
-use crate::app::reactive::{try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{Permission, Role, User};
 use crate::rpc::RpcError;
@@ -20,7 +20,7 @@ pub fn AdminPage() -> impl IntoView {
     let query = use_query_map();
     let audit = Memo::new(move |_| {
         query
-            .try_with(|q| q.get("view").as_deref() == Some("audit"))
+            .live_with(|q| q.get("view").as_deref() == Some("audit"))
             .unwrap_or(false)
     });
     move || match audit.get_or(false) {
@@ -35,7 +35,7 @@ pub fn AdminTabs() -> impl IntoView {
     let query = use_query_map();
     let audit = move || {
         query
-            .try_with(|q| q.get("view").as_deref() == Some("audit"))
+            .live_with(|q| q.get("view").as_deref() == Some("audit"))
             .unwrap_or(false)
     };
     let current = |on: bool| on.then_some("page");
@@ -52,7 +52,7 @@ fn UsersPage() -> impl IntoView {
     let account = expect_context::<Account>();
     let version = RwSignal::new(0u64);
     let users = KeptResource::new(ArcResource::new(
-        move || version.try_get().unwrap_or_default(),
+        move || version.live_get().unwrap_or_default(),
         |_| list_users(),
     ));
     let reload = move || version.update(|n| *n += 1);
@@ -70,14 +70,14 @@ fn UsersPage() -> impl IntoView {
         // Outside the list's transition: reloading the list keeps the form
         // (and its confirmation) as it is.
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
+            {move || suspend(async move {
                 let session = try_await(account.session).await?;
                 allows(&session, Permission::ManageUsers)
                     .then(|| view! { <AddUserForm account on_added=Callback::new(move |_| reload())/> })
             })}
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
-            {move || Suspend::new(async move {
+            {move || suspend(async move {
                 let Some(listing) = try_await(users).await else {
                     return ().into_any();
                 };

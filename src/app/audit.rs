@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::app::account::Account;
 use crate::app::admin::AdminTabs;
-use crate::app::reactive::{try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::{load_failed, HydrationMarker};
 use crate::domain::{AuditAction, AuditEntry, AuditFilter, Door};
 use crate::rpc::{list_audit, RpcError};
@@ -36,7 +36,7 @@ pub fn AuditLog() -> impl IntoView {
     // What the address asks for: the filter and where the page starts.
     let wanted = move || {
         query
-            .try_with(|q| {
+            .live_with(|q| {
                 let filter = AuditFilter {
                     user: q.get("user").filter(|u| !u.trim().is_empty()),
                     action: q.get("action").as_deref().and_then(AuditAction::parse),
@@ -97,7 +97,7 @@ pub fn AuditLog() -> impl IntoView {
                 <button type="submit" class="button">"Filter"</button>
             </form>
             <Transition fallback=|| view! { <p class="muted" role="status">"Loading the audit log…"</p> }>
-                {move || Suspend::new(async move {
+                {move || suspend(async move {
                     let listing = try_await(page).await?;
                     let (filter, cursor) = wanted();
                     Some(match listing {

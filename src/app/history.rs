@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use serde_json::Value;
 
 use crate::app::account::{allows, Account};
-use crate::app::reactive::{try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::trash::day_and_time;
 use crate::app::widgets::{load_failed, report_outcome, HydrationMarker, OlderNewer};
 use crate::domain::{Action as Change, Door, Permission, Revision};
@@ -20,7 +20,7 @@ pub fn HistoryPage() -> impl IntoView {
     let query = use_query_map();
     let id = move || {
         query
-            .try_with(|q| q.get("item").and_then(|v| v.parse::<i64>().ok()))
+            .live_with(|q| q.get("item").and_then(|v| v.parse::<i64>().ok()))
             .flatten()
     };
     // The page shown: the newest (`None`), or the one below a version.
@@ -52,7 +52,7 @@ pub fn HistoryPage() -> impl IntoView {
         <div class="layout">
         <section class="card history-card" aria-labelledby="history-heading">
             <Transition fallback=|| view! { <p class="muted" role="status">"Loading the history…"</p> }>
-                {move || Suspend::new(async move {
+                {move || suspend(async move {
                     let listing = try_await(page).await?;
                     let session = try_await(account.session).await;
                     let can_revert = session.is_some_and(|s| allows(&s, Permission::WriteItems));

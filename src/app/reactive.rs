@@ -1,38 +1,79 @@
 //! Reads that may run after their value was disposed. On the server, Leptos
 //! can run a view closure, memo, derived signal or `Suspend` body after the
 //! owner of what it reads was disposed (a `Suspend` re-rendered or
-//! dry-resolved, a response finished while a resource task still runs);
-//! `.get()`, `.with()`, `.read()` and `.await` then panic. Reads in code that
-//! can run there use these (or a `try_` method) and fall back instead.
+//! dry-resolved, a response finished or cancelled while a task still runs);
+//! `.get()`, `.with()`, `.read()` and `.await` then panic. `Suspend` bodies
+//! use [`suspend`], which keeps the page alive while they build it; reads
+//! in closures that can run later use [`Live`] (or a `try_..._untracked`
+//! read) and fall back instead.
+
+use std::future::Future;
+use std::ops::Deref;
 
 use leptos::prelude::*;
 
-/// `.get()` that returns `fallback` once the value was disposed.
-pub trait GetOr: Get {
-    fn get_or(&self, fallback: <Self as Get>::Value) -> <Self as Get>::Value;
-}
-
-impl<S: Get> GetOr for S {
+/// Reads that fall back once the value was disposed, for views and
+/// closures that a server render can run after their page was disposed
+/// (a `Suspend` resolved after its request was cancelled, on another
+/// thread). Leptos's own `try_` reads do not help there: they track, and
+/// tracking checks that the value is alive and then looks it up again,
+/// which panics if it was disposed in between. A server render reads each
+/// value once, so on the server these read without tracking; the browser,
+/// on one thread, tracks.
+pub trait Live: Track + ReadUntracked {
+    /// `try_with`, without the race on the server.
     #[track_caller]
-    fn get_or(&self, fallback: <S as Get>::Value) -> <S as Get>::Value {
-        self.try_get().unwrap_or(fallback)
+    fn live_with<U>(&self, fun: impl FnOnce(&<Self::Value as Deref>::Target) -> U) -> Option<U> {
+        if cfg!(feature = "ssr") {
+            self.try_read_untracked().map(|value| fun(&value))
+        } else {
+            self.try_read().map(|value| fun(&value))
+        }
+    }
+
+    /// `try_get`, without the race on the server.
+    #[track_caller]
+    fn live_get(&self) -> Option<<Self::Value as Deref>::Target>
+    where
+        <Self::Value as Deref>::Target: Clone,
+    {
+        self.live_with(Clone::clone)
+    }
+
+    /// `get`, or `fallback` once the value was disposed.
+    #[track_caller]
+    fn get_or(&self, fallback: <Self::Value as Deref>::Target) -> <Self::Value as Deref>::Target
+    where
+        <Self::Value as Deref>::Target: Clone + Sized,
+    {
+        self.live_get().unwrap_or(fallback)
     }
 }
 
-/// The value of `signal`, or `fallback` once it was disposed, for a view
-/// that a server render resolves inside a `Suspend`. That can run on after
-/// a cancelled request disposed of its page, on another thread, and
-/// tracking a signal disposed at that very moment panics in Leptos (it
-/// checks, then looks the signal up again). A server render reads each
-/// value once, so the server reads without tracking; the browser, on one
-/// thread, tracks.
-pub fn suspended_get_or<T: Clone + Send + Sync + 'static>(signal: RwSignal<T>, fallback: T) -> T {
-    if cfg!(feature = "ssr") {
-        signal.try_get_untracked()
-    } else {
-        signal.try_get()
-    }
-    .unwrap_or(fallback)
+impl<S: Track + ReadUntracked> Live for S {}
+
+/// `Suspend::new(body)` for a server render that a cancelled request can
+/// dispose of while the body runs (Leptos resolves `Suspend`s in tasks of
+/// their own, on any thread): the page (the request's root owner) is kept
+/// alive while the body runs, so the components it builds never meet a
+/// value disposed under them. The page is held weakly until the body
+/// starts: a page already gone renders nothing.
+pub fn suspend<V: Send + 'static>(
+    body: impl Future<Output = V> + Send + 'static,
+) -> Suspend<Option<V>> {
+    let page = Owner::current().map(|mut owner| {
+        while let Some(parent) = owner.parent() {
+            owner = parent;
+        }
+        owner.downgrade()
+    });
+    Suspend::new(async move {
+        let _alive = match page {
+            Some(page) => Some(page.upgrade()?),
+            None => None,
+        };
+        Some(body.await)
+    })
 }
 
 /// A resource that `Suspend`s await, as a `Copy` handle. The resource

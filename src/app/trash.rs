@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::account::{allows, Account};
-use crate::app::reactive::{try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::{load_failed, report_outcome, HydrationMarker, OlderNewer};
 use crate::domain::{Permission, TrashedItem};
 use crate::rpc::{list_trash, purge_item, restore_item};
@@ -34,7 +34,7 @@ pub fn TrashPage() -> impl IntoView {
         <section class="card table-card" aria-labelledby="trash-heading">
             <h2 id="trash-heading" class="visually-hidden">"Deleted items"</h2>
             <Transition fallback=|| view! { <p class="muted" role="status">"Loading the trash…"</p> }>
-                {move || Suspend::new(async move {
+                {move || suspend(async move {
                     let listing = try_await(page).await?;
                     let session = try_await(account.session).await;
                     let (can_restore, can_purge) = session.map_or((false, false), |s| {

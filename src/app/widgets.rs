@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::account::Account;
-use crate::app::reactive::GetOr;
+use crate::app::reactive::Live;
 use crate::domain::FieldError;
 use crate::rpc::RpcError;
 
@@ -44,7 +44,7 @@ pub fn TextField(
         (touched() || show_errors.get_or(false))
             .then(|| {
                 errors
-                    .try_with(|errors| FieldError::find(errors, field).map(|e| e.message.clone()))
+                    .live_with(|errors| FieldError::find(errors, field).map(|e| e.message.clone()))
                     .flatten()
             })
             .flatten()
@@ -52,7 +52,7 @@ pub fn TextField(
     let error_id = format!("{id}-error");
     let described = error_id.clone();
     let invalid = move || {
-        if error.try_with(Option::is_some).unwrap_or(false) {
+        if error.live_with(Option::is_some).unwrap_or(false) {
             "true"
         } else {
             "false"
@@ -93,7 +93,7 @@ pub fn TextField(
         .into_any()
     };
     view! {
-        <div class="field" class:has-error=move || error.try_with(Option::is_some).unwrap_or(false)>
+        <div class="field" class:has-error=move || error.live_with(Option::is_some).unwrap_or(false)>
             <label for=id>{label} {required.then_some(view! { <span class="req" aria-hidden="true">"*"</span> })}</label>
             {control}
             <p class="field-error" id=error_id role="alert">
@@ -110,7 +110,7 @@ pub fn Banner(
     #[prop(optional)] on_retry: Option<Callback<()>>,
 ) -> impl IntoView {
     view! {
-        <Show when=move || message.try_with(Option::is_some).unwrap_or(false)>
+        <Show when=move || message.live_with(Option::is_some).unwrap_or(false)>
             <div class="banner banner-error" role="alert">
                 <span>{move || message.get_or(None).unwrap_or_default()}</span>
                 {on_retry.map(|retry| view! {

@@ -47,7 +47,7 @@ mod bar {
 
     use super::{csv, Refresh};
     use crate::app::items::form::problem_message;
-    use crate::app::reactive::GetOr;
+    use crate::app::reactive::Live;
     use crate::domain::{BulkChange, ItemPage, ItemQuery};
     use crate::rpc::{bulk_items, list_items};
 

@@ -10,7 +10,7 @@ use super::live::LiveTable;
 use super::row::{timestamp, Mode};
 use super::Refresh;
 use crate::app::chunk::NotLoaded;
-use crate::app::reactive::GetOr;
+use crate::app::reactive::Live;
 use crate::app::widgets::TextField;
 use crate::domain::{Item, ItemDraft, ItemForm};
 use crate::rpc::update_item;

@@ -7,7 +7,7 @@ use leptos::wasm_split::wasm_split;
 use super::Refresh;
 use crate::app::account::Account;
 use crate::app::chunk::NotLoaded;
-use crate::app::reactive::GetOr;
+use crate::app::reactive::Live;
 use crate::app::widgets::TextField;
 use crate::domain::{FieldError, ItemDraft, ItemForm};
 use crate::rpc::create_item;
@@ -44,10 +44,10 @@ impl ItemFormState {
     /// The current text of every field (tracked); `None` once disposed.
     pub fn form(&self) -> Option<ItemForm> {
         Some(ItemForm {
-            name: self.name.try_get()?,
-            description: self.description.try_get()?,
-            category: self.category.try_get()?,
-            price: self.price.try_get()?,
+            name: self.name.live_get()?,
+            description: self.description.live_get()?,
+            category: self.category.live_get()?,
+            price: self.price.live_get()?,
         })
     }
 

@@ -9,7 +9,7 @@ use leptos::wasm_split::wasm_split;
 
 use super::live::LiveTable;
 use crate::app::chunk::NotLoaded;
-use crate::app::reactive::GetOr;
+use crate::app::reactive::Live;
 
 /// Problems shown under the form at most; the answer says how many more.
 const SHOWN_PROBLEMS: usize = 20;

@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 
 use super::Refresh;
+use crate::app::reactive::Live;
 use crate::domain::{ChangeKind, ItemChange};
 
 /// Shared by the page and its rows.
@@ -110,7 +111,7 @@ impl LiveTable {
 
     /// Whether someone else changed row `id` while it was being edited.
     pub fn changed_elsewhere(self, id: i64) -> bool {
-        self.changed.try_with(|c| c.contains(&id)).unwrap_or(false)
+        self.changed.live_with(|c| c.contains(&id)).unwrap_or(false)
     }
 }
 

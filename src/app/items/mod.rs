@@ -20,7 +20,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::account::{allows, session_resource};
 use crate::app::chunk::{not_loaded_alert, NotLoaded};
-use crate::app::reactive::{suspended_get_or, try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{ItemQuery, Permission};
 use crate::rpc::{list_categories, list_items};
@@ -59,17 +59,17 @@ pub fn ItemsPage() -> impl IntoView {
     // a resource task still reads the query through these memos.
     let parsed = Memo::new(move |_| {
         params
-            .try_with(|map| ItemQuery::from_pairs(map, UI_PAGE_SIZE))
+            .live_with(|map| ItemQuery::from_pairs(map, UI_PAGE_SIZE))
             .unwrap_or_else(|| Ok(first_page()))
     });
     let query = Memo::new(move |_| {
         parsed
-            .try_get()
+            .live_get()
             .and_then(Result::ok)
             .unwrap_or_else(first_page)
     });
     let bad_params = Signal::derive(move || {
-        parsed.try_get()?.err().map(|errors| {
+        parsed.live_get()?.err().map(|errors| {
             let fields: Vec<String> = errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
@@ -95,13 +95,13 @@ pub fn ItemsPage() -> impl IntoView {
     // page) while a resource task is still looking at its source.
     let page = KeptResource::new(ArcResource::new(
         move || {
-            let q = query.try_get().unwrap_or_else(first_page);
-            (q, refresh.0.try_get().unwrap_or_default())
+            let q = query.live_get().unwrap_or_else(first_page);
+            (q, refresh.0.live_get().unwrap_or_default())
         },
         |(q, _)| list_items(q),
     ));
     let categories = KeptResource::new(ArcResource::new(
-        move || refresh.0.try_get().unwrap_or_default(),
+        move || refresh.0.live_get().unwrap_or_default(),
         |_| list_categories(),
     ));
     // The table's loading bar follows the transition, in the browser only.
@@ -117,11 +117,11 @@ pub fn ItemsPage() -> impl IntoView {
     });
     let is_pending = Signal::derive({
         let pending = pending.clone();
-        move || pending.try_get().unwrap_or(false)
+        move || pending.live_get().unwrap_or(false)
     });
 
     let export_href = move || {
-        let shown = query.try_get().unwrap_or_else(first_page);
+        let shown = query.live_get().unwrap_or_else(first_page);
         let filters = ItemQuery {
             skip: 0,
             limit: UI_PAGE_SIZE,
@@ -147,7 +147,7 @@ pub fn ItemsPage() -> impl IntoView {
         set_pending,
         children: TypedChildren::to_children(move || {
             move || {
-                Suspend::new(async move {
+                suspend(async move {
                     let Some(listing) = try_await(page).await else {
                         return ().into_any();
                     };
@@ -199,16 +199,16 @@ pub fn ItemsPage() -> impl IntoView {
             </a>
             // Only for those who may add items (known once the session loads).
             <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
+                {move || suspend(async move {
                     let session = try_await(session).await?;
                     allows(&session, Permission::WriteItems).then(|| view! {
                         <button type="button" class="button" aria-controls="import-panel"
-                            aria-expanded=move || suspended_get_or(importing, false).to_string()
+                            aria-expanded=move || importing.get_or(false).to_string()
                             on:click=move |_| importing.update(|open| *open = !*open)>
                             "Import"
                         </button>
                         <button type="button" class="button primary" aria-controls="create-panel"
-                            aria-expanded=move || suspended_get_or(creating, false).to_string()
+                            aria-expanded=move || creating.get_or(false).to_string()
                             on:click=move |_| creating.update(|open| *open = !*open)>
                             "New item"
                         </button>
@@ -226,7 +226,7 @@ pub fn ItemsPage() -> impl IntoView {
                 <h2 id="items-heading" class="visually-hidden">"Item list"</h2>
                 <SearchBar query=query categories=categories/>
                 <Banner message=bad_params/>
-                <div class="table-wrap" class:is-loading=move || is_pending.try_get().unwrap_or(false) aria-busy=move || is_pending.try_get().unwrap_or(false).to_string()>
+                <div class="table-wrap" class:is-loading=move || is_pending.live_get().unwrap_or(false) aria-busy=move || is_pending.live_get().unwrap_or(false).to_string()>
                     <div class="progress" aria-hidden="true"></div>
                     {table}
                 </div>
@@ -261,7 +261,7 @@ fn LazyPanel(
                         <p class="muted" role="status">{opening}</p>
                     </section>
                 }>
-                    {move || Suspend::new(async move {
+                    {move || suspend(async move {
                                 let Some(load) = load.try_get_value() else {
                                     return ().into_any();
                                 };

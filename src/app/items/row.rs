@@ -9,7 +9,7 @@ use super::form::problem_message;
 use super::live::LiveTable;
 use super::undo::offer_undo;
 use crate::app::chunk::{NotLoaded, NOT_LOADED};
-use crate::app::reactive::GetOr;
+use crate::app::reactive::{suspend, Live};
 use crate::domain::Item;
 use crate::rpc::delete_item;
 
@@ -193,7 +193,7 @@ fn EditableRow(item: Item, live: LiveTable) -> impl IntoView {
                     <Suspense fallback=opening>
                         {move || {
                             let item = item.clone();
-                            Suspend::new(async move {
+                            suspend(async move {
                                 row_editor(item.clone(), mode, problem).await.unwrap_or_else(|NotLoaded| view! {
                                     {item_cells(item)}
                                     <td class="col-actions">

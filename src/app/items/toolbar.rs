@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::UI_PAGE_SIZE;
-use crate::app::reactive::{try_await, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::domain::{ItemQuery, Total};
 use crate::rpc::RpcError;
 
@@ -50,10 +50,10 @@ pub fn SearchBar(
     // server's render and hydration.
     let known = RwSignal::new(Vec::<String>::new());
     let shown = move || {
-        let current = category.get();
+        let current = category.get_or(String::new());
         let current_lower = lowercase(&current);
         known
-            .try_with(|names| {
+            .live_with(|names| {
                 names
                     .iter()
                     .find(|n| lowercase(n) == current_lower)
@@ -84,7 +84,7 @@ pub fn SearchBar(
                     on:change=move |ev| { category.set(event_target_value(&ev)); apply(); }>
                     <option value="">"All categories"</option>
                     <Transition>
-                        {move || Suspend::new(async move {
+                        {move || suspend(async move {
                             let current = category.try_get_untracked().unwrap_or_default();
                             let mut names = try_await(categories).await.and_then(Result::ok).unwrap_or_default();
                             known.try_set(names.clone());
@@ -104,7 +104,7 @@ pub fn SearchBar(
                 </select>
             </div>
             <button type="submit" class="button">"Search"</button>
-            <Show when=move || query.try_with(ItemQuery::is_filtered).unwrap_or(false)>
+            <Show when=move || query.live_with(ItemQuery::is_filtered).unwrap_or(false)>
                 <a class="button ghost" href="/">"Clear"</a>
             </Show>
         </form>

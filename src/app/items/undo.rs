@@ -30,7 +30,7 @@ mod offer {
 
     use super::Refresh;
     use crate::app::items::form::problem_message;
-    use crate::app::reactive::GetOr;
+    use crate::app::reactive::Live;
     use crate::rpc::restore_item;
 
     /// How long the offer stays.

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::format_number;
-use crate::app::reactive::{try_await, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{ModelInfo, Prediction, Task};
 use crate::rpc::predict_rows;
@@ -28,8 +28,8 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
     let sweep = KeptResource::new(ArcResource::new(
         move || {
             (
-                values.try_get().flatten(),
-                feature.try_get().unwrap_or_default(),
+                values.live_get().flatten(),
+                feature.live_get().unwrap_or_default(),
             )
         },
         move |(values, feature)| {
@@ -67,7 +67,7 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
                 </label>
             </div>
             <Transition fallback=|| view! { <div class="chart-placeholder skeleton-row"></div> }>
-                {move || Suspend::new(async move {
+                {move || suspend(async move {
                     let view = match try_await(sweep).await {
                         Some(Ok(Some((xs, predictions)))) => {
                             let feature = feature.try_get_untracked().unwrap_or_default();

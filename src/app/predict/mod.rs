@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::reactive::{try_await, GetOr, KeptResource};
+use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{FieldError, ModelInfo, ModelStatus, Task};
 use crate::rpc::{list_models, predict_rows};
@@ -22,7 +22,7 @@ const PREFERRED_MODEL: &str = "linear";
 #[component]
 pub fn PredictPage() -> impl IntoView {
     let params = use_query_map();
-    let requested = Memo::new(move |_| params.try_with(|p| p.get("model")).flatten());
+    let requested = Memo::new(move |_| params.live_with(|p| p.get("model")).flatten());
     let models = KeptResource::new(ArcResource::new(|| (), |_| list_models()));
 
     view! {
@@ -34,7 +34,7 @@ pub fn PredictPage() -> impl IntoView {
             </div>
         </div>
         <Transition fallback=|| view! { <div class="card skeleton"><div class="skeleton-row"></div><div class="skeleton-row"></div></div> }>
-            {move || Suspend::new(async move {
+            {move || suspend(async move {
                 let Some(listing) = try_await(models).await else {
                     return ().into_any();
                 };
@@ -51,7 +51,7 @@ pub fn PredictPage() -> impl IntoView {
                         <HydrationMarker/>
                     }.into_any(),
                     Ok(list) => {
-                        let chosen = choose(&list, requested.try_get().flatten().as_deref());
+                        let chosen = choose(&list, requested.live_get().flatten().as_deref());
                         let selected = list.iter().find(|m| m.name == chosen).cloned();
                         view! {
                             <div class="predict-layout">
@@ -174,7 +174,7 @@ fn Workbench(info: ModelInfo, siblings: Vec<String>) -> impl IntoView {
     // `None` once disposed, as is `parsed` then: no values and no errors.
     let current_texts = move || {
         texts
-            .try_with_value(|t| t.iter().map(|s| s.try_get()).collect::<Option<Vec<_>>>())
+            .try_with_value(|t| t.iter().map(|s| s.live_get()).collect::<Option<Vec<_>>>())
             .flatten()
     };
     let parsed = Memo::new(move |_| {
@@ -182,7 +182,8 @@ fn Workbench(info: ModelInfo, siblings: Vec<String>) -> impl IntoView {
             .and_then(|current| info.try_with_value(|i| i.parse_form(&current)))
             .unwrap_or_else(|| Err(Vec::new()))
     });
-    let errors = Signal::derive(move || parsed.try_get().and_then(Result::err).unwrap_or_default());
+    let errors =
+        Signal::derive(move || parsed.live_get().and_then(Result::err).unwrap_or_default());
 
     let predict = Action::new(move |row: &Vec<f64>| {
         let (name, row) = (info.with_value(|i| i.name.clone()), row.clone());
@@ -233,17 +234,17 @@ fn Workbench(info: ModelInfo, siblings: Vec<String>) -> impl IntoView {
                 let error = Memo::new(move |_| {
                     let field = field.clone();
                     errors
-                        .try_with(|e| FieldError::find(e, &field).map(|e| e.message.clone()))
+                        .live_with(|e| FieldError::find(e, &field).map(|e| e.message.clone()))
                         .flatten()
                 });
                 let unit = (!spec.unit.is_empty()).then(|| format!(" ({})", spec.unit));
                 let hint = format!("typical {} – {}", format_number(spec.min), format_number(spec.max));
                 let error_id = format!("{id}-error");
                 view! {
-                    <div class="field" class:has-error=move || error.try_with(Option::is_some).unwrap_or(false)>
+                    <div class="field" class:has-error=move || error.live_with(Option::is_some).unwrap_or(false)>
                         <label for=id.clone() title=spec.description.clone()>{spec.name.clone()}{unit}</label>
                         <input id=id type="text" inputmode="decimal" autocomplete="off" name=spec.name.clone()
-                            aria-invalid=move || if error.try_with(Option::is_some).unwrap_or(false) { "true" } else { "false" }
+                            aria-invalid=move || if error.live_with(Option::is_some).unwrap_or(false) { "true" } else { "false" }
                             aria-describedby=error_id.clone()
                             bind:value=value/>
                         <p class="field-hint muted">{hint}</p>
@@ -280,7 +281,7 @@ fn Workbench(info: ModelInfo, siblings: Vec<String>) -> impl IntoView {
                     </dl>
                 </details>
             </section>
-            <WhatIfChart info=info.get_value() values=Signal::derive(move || parsed.try_get().and_then(Result::ok))/>
+            <WhatIfChart info=info.get_value() values=Signal::derive(move || parsed.live_get().and_then(Result::ok))/>
         </div>
     }
 }

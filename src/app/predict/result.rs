@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::format_number;
-use crate::app::reactive::GetOr;
+use crate::app::reactive::Live;
 use crate::domain::{ModelInfo, Prediction};
 use crate::rpc::RpcError;
 
