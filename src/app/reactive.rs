@@ -57,23 +57,33 @@ impl<S: Track + ReadUntracked> Live for S {}
 /// their own, on any thread): the page (the request's root owner) is kept
 /// alive while the body runs, so the components it builds never meet a
 /// value disposed under them. The page is held weakly until the body
-/// starts: a page already gone renders nothing.
-pub fn suspend<V: Send + 'static>(
-    body: impl Future<Output = V> + Send + 'static,
-) -> Suspend<Option<V>> {
-    let page = Owner::current().map(|mut owner| {
-        while let Some(parent) = owner.parent() {
-            owner = parent;
-        }
-        owner.downgrade()
-    });
+/// starts: a page already gone renders nothing. The bodies' views are
+/// erased, so that they share one `Suspend` type.
+pub fn suspend<V: IntoAny>(body: impl Future<Output = V> + Send + 'static) -> Suspend<AnyView> {
+    let page = current_page();
     Suspend::new(async move {
-        let _alive = match page {
-            Some(page) => Some(page.upgrade()?),
-            None => None,
-        };
-        Some(body.await)
+        match keep(&page) {
+            Some(_alive) => body.await.into_any(),
+            None => ().into_any(),
+        }
     })
+}
+
+/// The root owner of what is being built now, held weakly.
+fn current_page() -> Option<WeakOwner> {
+    let mut owner = Owner::current()?;
+    while let Some(parent) = owner.parent() {
+        owner = parent;
+    }
+    Some(owner.downgrade())
+}
+
+/// `Some` (holding the page alive if there is one) unless the page is gone.
+fn keep(page: &Option<WeakOwner>) -> Option<Option<Owner>> {
+    match page {
+        Some(page) => page.upgrade().map(Some),
+        None => Some(None),
+    }
 }
 
 /// A resource that `Suspend`s await, as a `Copy` handle. The resource
