@@ -10,7 +10,9 @@ Usage (from the repository root):
 For every model it writes a folder holding:
 
     model.onnx      the exported graph (input "input", shape [N, n_features])
-    model.toml      description, task, inputs, outputs, provenance
+    model.toml      description, task, inputs (with the training data's
+                    distribution of each, for the drift check), outputs,
+                    provenance
     reference.json  a few input rows with scikit-learn's own outputs
 
 The data come only from scikit-learn itself (load_iris, load_diabetes) or are
@@ -447,6 +449,21 @@ def feature_ranges(spec: Spec) -> list[tuple[float, float]]:
             for a, b in zip(lo, hi)]
 
 
+def training_distribution(column: np.ndarray) -> tuple[list[float], list[float]]:
+    """The training data's distribution of one input, for the server's drift
+    check: the deciles as bin edges (fewer where values repeat) and the share
+    of training rows in each bin. Bin 0 is below the first edge, bin i is
+    [edges[i-1], edges[i]), the last bin is from the last edge on: the same
+    rule as the server's (numpy's searchsorted with side="right")."""
+    edges = np.unique(np.quantile(column, np.linspace(0.1, 0.9, 9)))
+    edges = [float(e) for e in edges]
+    bins = np.searchsorted(np.array(edges), column, side="right")
+    counts = np.bincount(bins, minlength=len(edges) + 1)
+    shares = [round(float(c) / len(column), 6) for c in counts]
+    assert abs(sum(shares) - 1.0) < 1e-4
+    return edges, shares
+
+
 def write_toml(spec: Spec, path: Path) -> None:
     means = spec.X_train.mean(axis=0)
     ranges = feature_ranges(spec)
@@ -458,7 +475,8 @@ def write_toml(spec: Spec, path: Path) -> None:
         "",
     ]
     defaults = spec.defaults or [round(float(m), 3) for m in means]
-    for f, (lo, hi), default in zip(spec.features, ranges, defaults):
+    for j, (f, (lo, hi), default) in enumerate(zip(spec.features, ranges, defaults)):
+        edges, shares = training_distribution(spec.X_train[:, j])
         lines += [
             "[[inputs]]",
             f"name = {toml_value(f.name)}",
@@ -467,6 +485,7 @@ def write_toml(spec: Spec, path: Path) -> None:
             f"min = {toml_value(float(lo))}",
             f"max = {toml_value(float(hi))}",
             f"default = {toml_value(float(default))}",
+            f"reference = {{ edges = {toml_value(edges)}, shares = {toml_value(shares)} }}",
             "",
         ]
     for name, desc in spec.outputs:

@@ -162,3 +162,25 @@ test("a page opened while its code cannot be fetched stays readable and offers a
   await expect(page.getByTestId("prediction-value")).toHaveText("6.8767");
   expect(errors).toEqual([]);
 });
+
+test("the drift panel draws each input's training and live values and counts a prediction, not the what-if sweeps", async ({ page }) => {
+  await openHydrated(page, "/predict?model=linear");
+  const panel = page.getByRole("region", { name: "Input drift" });
+  // A header row and one row per input, each with its two histograms.
+  await expect(panel.getByRole("row")).toHaveCount(4);
+  for (const name of ["feature1", "feature2", "feature3"]) {
+    const row = panel.getByRole("row", { name: new RegExp(`^${name}`) });
+    await expect(row.getByRole("img")).toHaveAttribute("aria-label", /^Training shares per bin: 10%, 10%/);
+    await expect(row.locator(".reading")).toHaveText(/^(too few rows|stable|shifting|drifted)$/);
+  }
+  // The chart has drawn (its sweep ran); the rows counted so far are other
+  // tests' predictions, not the sweep's.
+  await expect(chartLine(page)).toHaveAttribute("points", /\d/);
+  const summary = panel.locator("p.muted").first();
+  const counted = async () => Number((await summary.textContent())?.match(/'s (\d+) predicted row/)?.[1]);
+  const before = await counted();
+  expect(before).not.toBeNaN();
+  await page.getByRole("button", { name: "Predict" }).click();
+  await expect(page.getByTestId("prediction-value")).toHaveText("6.8767");
+  await expect.poll(counted).toBeGreaterThan(before);
+});

@@ -8,6 +8,7 @@ mod audit;
 mod bulk;
 mod change;
 mod csv;
+mod drift;
 mod item;
 mod item_object;
 mod model;
@@ -25,6 +26,7 @@ pub use bulk::{
 };
 pub use change::{ChangeKind, ItemChange};
 pub use csv::{write_csv_record, CSV_HEADER};
+pub use drift::{DriftReading, DriftReport, InputDrift, PSI_DRIFTED, PSI_SHIFTING};
 pub use item::{Item, ItemDraft, ItemForm, ItemPage, Listing, Total, ValidItem, MAX_ITEM_ID};
 pub use item_object::{merge_patch, ItemObject, ObjectProblem};
 pub use model::{

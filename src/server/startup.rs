@@ -270,6 +270,7 @@ fn metrics_route(state: &AppState, admin_only: bool) -> Router {
     let metrics = MetricsState {
         metrics: Arc::clone(&state.metrics),
         store: Arc::clone(&state.store),
+        models: Arc::clone(&state.models),
         admin_only: admin_only.then(|| Arc::clone(&state.auth)),
     };
     Router::new()

@@ -12,6 +12,7 @@ mod auth;
 mod bulk;
 mod concurrency;
 mod docs;
+mod drift;
 mod errors;
 mod events;
 mod fuzz;

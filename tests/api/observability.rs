@@ -7,7 +7,7 @@ use crate::helpers::{page_nonce, status_and_json, test_config, TestApp, TestData
 
 /// The value of `name` in a metrics exposition line whose labels include
 /// every one of `labels`, e.g. `("itemserve_items", &[])`.
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter(|line| {

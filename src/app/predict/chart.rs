@@ -7,7 +7,7 @@ use super::format_number;
 use crate::app::reactive::{suspend, try_await, KeptResource, Live};
 use crate::app::widgets::HydrationMarker;
 use crate::domain::{ModelInfo, Prediction, Task};
-use crate::rpc::predict_rows;
+use crate::rpc::what_if_rows;
 
 /// Points along the swept feature.
 const STEPS: usize = 41;
@@ -40,7 +40,7 @@ pub fn WhatIfChart(info: ModelInfo, values: Signal<Option<Vec<f64>>>) -> impl In
                 match request {
                     None => Ok(None),
                     Some((name, (xs, rows))) => {
-                        predict_rows(name, rows).await.map(|p| Some((xs, p)))
+                        what_if_rows(name, rows).await.map(|p| Some((xs, p)))
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! and how it changes as one feature sweeps its range.
 
 mod chart;
+mod drift;
 mod result;
 
 use leptos::prelude::*;
@@ -13,6 +14,7 @@ use crate::app::widgets::{Banner, HydrationMarker};
 use crate::domain::{FieldError, ModelInfo, ModelStatus, Task};
 use crate::rpc::{list_models, predict_rows};
 use chart::WhatIfChart;
+use drift::DriftPanel;
 use result::{Comparison, ResultPanel};
 
 /// The model shown when the address names none: the original app's.
@@ -282,6 +284,7 @@ fn Workbench(info: ModelInfo, siblings: Vec<String>) -> impl IntoView {
                 </details>
             </section>
             <WhatIfChart info=info.get_value() values=Signal::derive(move || parsed.live_get().and_then(Result::ok))/>
+            <DriftPanel model=info.with_value(|i| i.name.clone()) predictions=predict.version()/>
         </div>
     }
 }

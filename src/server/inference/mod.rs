@@ -5,6 +5,7 @@
 //! change. A request holds an `Arc` of the version it started with, so a
 //! swap never disturbs it.
 
+mod drift;
 mod manifest;
 mod model;
 mod registry;
@@ -12,6 +13,7 @@ mod trees;
 
 use std::sync::Arc;
 
+pub use drift::DriftMonitor;
 pub use manifest::ManifestError;
 pub use model::{as_f64, InputType, LoadError, LoadedModel, TensorOutput, TensorSignature};
 pub use registry::ModelRegistry;
@@ -90,9 +92,20 @@ pub enum InferenceError {
     Runtime(#[source] BoxError),
 }
 
-/// Predicts `rows` with `model`, off the async workers when the batch is big.
-#[tracing::instrument(level = "debug", name = "inference.predict", skip_all, fields(model = %model.info.name, rows = rows.len()))]
+/// Predicts `rows` with `model`, off the async workers when the batch is
+/// big; the drift check counts them.
 pub async fn predict(
+    model: Arc<LoadedModel>,
+    rows: Vec<Vec<f64>>,
+) -> Result<Vec<Prediction>, InferenceError> {
+    model.drift.record_rows(rows.iter().map(Vec::as_slice));
+    what_if(model, rows).await
+}
+
+/// Predicts made-up `rows` (the prediction page's what-if sweeps): as
+/// [`predict`], but the drift check does not count them as live inputs.
+#[tracing::instrument(level = "debug", name = "inference.predict", skip_all, fields(model = %model.info.name, rows = rows.len()))]
+pub async fn what_if(
     model: Arc<LoadedModel>,
     rows: Vec<Vec<f64>>,
 ) -> Result<Vec<Prediction>, InferenceError> {
@@ -110,6 +123,7 @@ pub async fn predict_flat(
     flat: Vec<f64>,
     n_rows: usize,
 ) -> Result<Vec<Prediction>, InferenceError> {
+    model.drift.record(&flat, n_rows);
     if n_rows <= INLINE_ROWS {
         return model.predict_flat(&flat, n_rows);
     }
@@ -125,6 +139,7 @@ pub async fn run_flat(
     flat: Vec<f64>,
     n_rows: usize,
 ) -> Result<Vec<Vec<f64>>, InferenceError> {
+    model.drift.record(&flat, n_rows);
     let work = move || {
         let raw = model.run_flat(&flat, n_rows)?;
         let outputs = model

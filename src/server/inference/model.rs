@@ -9,6 +9,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
+use super::drift::DriftMonitor;
 use super::manifest::{Manifest, ManifestError};
 use super::InferenceError;
 use crate::domain::{ClassProbability, ModelInfo, ModelStatus, Prediction, Task};
@@ -112,6 +113,11 @@ pub struct LoadedModel {
     result_output: usize,
     /// Where each run is counted; the registry sets it.
     pub(crate) metrics: ModelMetrics,
+    /// The live distribution of the inputs, against the training data's:
+    /// the doors' entry points (`inference::predict`, ...) count their
+    /// rows in it, not the model itself, so that the load's test rows and
+    /// the prediction page's what-if sweeps are not taken for traffic.
+    pub drift: DriftMonitor,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -300,6 +306,12 @@ impl LoadedModel {
             provenance: manifest.provenance.clone(),
         };
         let loaded = LoadedModel {
+            drift: DriftMonitor::new(
+                name,
+                &manifest.version,
+                &manifest.inputs,
+                &manifest.references,
+            ),
             info,
             signature: TensorSignature {
                 input_name,

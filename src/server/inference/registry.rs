@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::manifest::{Manifest, MANIFEST_FILES};
 use super::{InferenceError, LoadedModel};
-use crate::domain::{ModelInfo, ModelStatus, Task};
+use crate::domain::{DriftReport, ModelInfo, ModelStatus, Task};
 use crate::server::telemetry::{chain, Metrics};
 
 /// Size and modification time of a model's files: a change means "reload".
@@ -69,6 +69,21 @@ impl ModelRegistry {
                     ModelStatus::Ready => "not loaded".into(),
                 },
             })
+    }
+
+    /// The drift of the serving version of `name`.
+    pub fn drift(&self, name: &str) -> Result<DriftReport, InferenceError> {
+        self.get(name).map(|model| model.drift.report())
+    }
+
+    /// The drift of every serving version, by name.
+    pub fn drift_reports(&self) -> Vec<DriftReport> {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .values()
+            .filter_map(|s| s.serving.as_ref())
+            .map(|model| model.drift.report())
+            .collect()
     }
 
     /// Every model with its status, by name.

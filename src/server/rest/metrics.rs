@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use super::error::ApiError;
 use crate::domain::{ItemQuery, Permission};
 use crate::server::auth::Auth;
+use crate::server::inference::ModelRegistry;
 use crate::server::store::ItemStore;
 use crate::server::telemetry::Metrics;
 
@@ -19,6 +20,8 @@ use crate::server::telemetry::Metrics;
 pub struct MetricsState {
     pub metrics: Arc<Metrics>,
     pub store: Arc<dyn ItemStore>,
+    /// The models, whose drift is read at each scrape.
+    pub models: Arc<ModelRegistry>,
     /// When set, only admins (by token) may read the metrics.
     pub admin_only: Option<Arc<Auth>>,
 }
@@ -29,7 +32,7 @@ pub struct MetricsState {
     path = "/metrics",
     tag = "meta",
     summary = "Prometheus metrics",
-    description = "Every series in the OpenMetrics text format: HTTP requests and latency by route and status, inference per model, model loads, group commits, rate-limit refusals, open connections, items, build. With logins on, admins only (an admin's API token as a bearer token) unless `ITEMSERVE_METRICS_ADMIN_ONLY=false`; served open on an address of its own with `--metrics-addr`.",
+    description = "Every series in the OpenMetrics text format: HTTP requests and latency by route and status, inference per model, each model input's drift (population stability index), model loads, group commits, rate-limit refusals, open connections, items, build. With logins on, admins only (an admin's API token as a bearer token) unless `ITEMSERVE_METRICS_ADMIN_ONLY=false`; served open on an address of its own with `--metrics-addr`.",
     responses(
         (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
         (status = 401, description = "Admins only, and not logged in", body = super::Detail),
@@ -50,6 +53,7 @@ pub async fn metrics_endpoint(
             .items
             .set(i64::try_from(total.n).unwrap_or(i64::MAX));
     }
+    state.metrics.publish_drift(&state.models.drift_reports());
     Ok((
         [(
             CONTENT_TYPE,

@@ -94,6 +94,7 @@ fn table() -> RouteTable {
         .add(Method::GET, "/api/models", models::list)
         .add(Method::GET, "/api/models/{name}", models::get)
         .add(Method::POST, "/api/models/{name}/predict", models::predict)
+        .add(Method::GET, "/api/models/{name}/drift", models::drift)
         .add(Method::GET, "/v2", v2::server_metadata)
         .add(Method::GET, "/v2/health/live", v2::live)
         .add(Method::GET, "/v2/health/ready", v2::ready)

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::error::{ApiError, ValidationDetail};
 use super::extract::{Can, JsonBytes, Read};
 use super::prediction_body;
-use crate::domain::{ModelInfo, MAX_BATCH_ROWS};
+use crate::domain::{DriftReport, ModelInfo, MAX_BATCH_ROWS};
 use crate::server::inference::{self, InferenceError};
 use crate::server::state::AppState;
 
@@ -117,6 +117,29 @@ pub async fn get(
         .info(&name)
         .map(Json)
         .ok_or_else(|| InferenceError::NotFound(name).into())
+}
+
+/// `GET /api/models/{name}/drift`: how the serving version's live inputs
+/// compare with its training data.
+#[utoipa::path(
+    get,
+    path = "/api/models/{name}/drift",
+    tag = "models",
+    summary = "A model's input drift",
+    description = "For each input of the serving version: the training data's share of rows per bin (from `model.toml`), the share of the rows predicted over the last hour through every door, and their population stability index with a reading: `stable` below 0.1, `shifting` below 0.25, `drifted` from 0.25; `too_few_rows` until the hour holds 100 rows, `no_reference` when the manifest gives no training distribution for the input. Each instance reports the rows it served; a reload starts a new window.",
+    params(("name" = String, Path, description = "The model's name", example = "iris")),
+    responses(
+        (status = 200, description = "The drift per input", body = DriftReport),
+        (status = 404, description = "No model has this name", body = super::openapi::Detail),
+        (status = 503, description = "The model failed to load", body = super::openapi::Detail),
+    )
+)]
+pub async fn drift(
+    State(state): State<AppState>,
+    _: Can<Read>,
+    Path(name): Path<String>,
+) -> Result<Json<DriftReport>, ApiError> {
+    Ok(Json(state.models.drift(&name)?))
 }
 
 /// `POST /api/models/{name}/predict`: `{"features": {...}}` for one row or

@@ -18,9 +18,9 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::error::{LocEntry, ValidationBody, ValidationDetail};
 use crate::domain::{
-    Action, AuditAction, AuditEntry, ChangeKind, ClassProbability, Door, FeatureSpec, FieldChange,
-    Item, ItemChange, ModelInfo, ModelStatus, OutputSpec, Prediction, Provenance, Revision, Role,
-    Task, TrashedItem, User,
+    Action, AuditAction, AuditEntry, ChangeKind, ClassProbability, Door, DriftReading, DriftReport,
+    FeatureSpec, FieldChange, InputDrift, Item, ItemChange, ModelInfo, ModelStatus, OutputSpec,
+    Prediction, Provenance, Revision, Role, Task, TrashedItem, User,
 };
 use crate::server::store::Credential;
 
@@ -60,6 +60,7 @@ use crate::server::store::Credential;
         super::models::list,
         super::models::get,
         super::models::predict,
+        super::models::drift,
         super::v2::server_metadata,
         super::v2::live,
         super::v2::ready,
@@ -95,6 +96,7 @@ use crate::server::store::Credential;
         OriginalFeatures, super::models::OriginalPrediction,
         ModelInfo, ModelList, FeatureSpec, OutputSpec, Provenance, ModelStatus, Task,
         PredictRequest, PredictResponse, Prediction, ClassProbability,
+        DriftReport, InputDrift, DriftReading,
         Welcome, Status,
         User, Role, Credential, super::account::TokenResponse, super::account::LoginForm,
         super::account::RefreshForm, super::account::NewApiToken, super::account::NewTokenForm,

@@ -5,6 +5,7 @@
 //! server's figures. Handles are cheap clones of atomics; per-request work
 //! is one family lookup for the HTTP histogram.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::domain::DriftReport;
 
 use super::histograms::{Histogram as LocalHistogram, Histograms, HttpHistograms};
 
@@ -27,6 +30,13 @@ fn latency_buckets() -> Histogram {
 struct ModelLabels {
     model: String,
     version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InputLabels {
+    model: String,
+    version: String,
+    input: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -48,6 +58,8 @@ pub struct Metrics {
     inference_rows: Family<ModelLabels, Counter>,
     inference_latency: Arc<Histograms<ModelLabels>>,
     model_reloads: Family<ReloadLabels, Counter>,
+    drift_index: Family<InputLabels, Gauge<f64, AtomicU64>>,
+    drift_rows: Family<ModelLabels, Gauge>,
     commits: CommitMetrics,
     /// Requests refused by the rate limit.
     pub rate_limited: Counter,
@@ -87,6 +99,18 @@ impl Metrics {
             "model_loads",
             "Model loads and reloads by outcome (success, failure)",
             model_reloads.clone(),
+        );
+        let drift_index = Family::<InputLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "model_input_drift",
+            "Population stability index of each input's live values over the drift window against the training data (0.1 shifting, 0.25 drifted); only inputs with a reading",
+            drift_index.clone(),
+        );
+        let drift_rows = Family::<ModelLabels, Gauge>::default();
+        registry.register(
+            "model_drift_window_rows",
+            "Rows predicted within the drift window, per model and version",
+            drift_rows.clone(),
         );
         let commit_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         registry.register(
@@ -135,6 +159,8 @@ impl Metrics {
             inference_rows,
             inference_latency,
             model_reloads,
+            drift_index,
+            drift_rows,
             commits: CommitMetrics {
                 size: commit_size,
                 latency: commit_latency,
@@ -174,6 +200,33 @@ impl Metrics {
     /// The storage writer's series.
     pub fn commits(&self) -> CommitMetrics {
         self.commits.clone()
+    }
+
+    /// Replaces the drift series with these reports (the models serving
+    /// now; a version no longer served leaves no series behind).
+    pub fn publish_drift(&self, reports: &[DriftReport]) {
+        self.drift_index.clear();
+        self.drift_rows.clear();
+        for report in reports {
+            let model = ModelLabels {
+                model: report.model.clone(),
+                version: report.version.clone(),
+            };
+            self.drift_rows
+                .get_or_create(&model)
+                .set(i64::try_from(report.rows).unwrap_or(i64::MAX));
+            for input in &report.inputs {
+                if let Some(psi) = input.psi {
+                    self.drift_index
+                        .get_or_create(&InputLabels {
+                            model: report.model.clone(),
+                            version: report.version.clone(),
+                            input: input.name.clone(),
+                        })
+                        .set(psi);
+                }
+            }
+        }
     }
 
     /// Records a model load or reload.
