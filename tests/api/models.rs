@@ -460,3 +460,67 @@ async fn an_overflowing_prediction_is_a_422_on_the_model_routes_too() {
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["detail"][0]["type"], "prediction_not_finite");
 }
+
+#[tokio::test]
+async fn every_prediction_route_names_the_version_that_answered() {
+    let app = TestApp::spawn().await;
+    let version = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("model-version")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let original = app
+        .post_json(
+            "/predict/",
+            &json!({"feature1": 1.5, "feature2": 2.3, "feature3": 0.8}),
+        )
+        .await;
+    assert_eq!(original.status(), 200);
+    assert_eq!(version(&original).as_deref(), Some("2.0.0"));
+    let rest = app
+        .post_json(
+            "/api/models/iris/predict",
+            &json!({"features": {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}}),
+        )
+        .await;
+    assert_eq!(rest.status(), 200);
+    assert_eq!(version(&rest).as_deref(), Some("1.0.0"));
+    let infer = json!({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1.5, 2.3, 0.8]}]});
+    for path in [
+        "/v2/models/linear/infer",
+        "/v2/models/linear/versions/2.0.0/infer",
+    ] {
+        let v2 = app.post_json(path, &infer).await;
+        assert_eq!(v2.status(), 200, "{path}");
+        assert_eq!(version(&v2).as_deref(), Some("2.0.0"), "{path}");
+        let (_, body) = status_and_json(v2).await;
+        assert_eq!(body["model_version"], "2.0.0");
+    }
+    // An error names no version.
+    let refused = app.post_json("/predict/", &json!({"feature1": "x"})).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(version(&refused), None);
+}
+
+#[tokio::test]
+async fn a_version_that_cannot_name_an_answer_fails_the_load_with_the_reason() {
+    let models = tempfile::tempdir().unwrap();
+    let dir = models.path().join("spaced");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/linear");
+    std::fs::copy(shipped.join("model.onnx"), dir.join("model.onnx")).unwrap();
+    let manifest = std::fs::read_to_string(shipped.join("model.toml"))
+        .unwrap()
+        .replace("version = \"2.0.0\"", "version = \"2.0 beta\"");
+    std::fs::write(dir.join("model.toml"), manifest).unwrap();
+    let app = TestApp::with().empty().models(models.path()).start().await;
+
+    let (status, body) = status_and_json(app.get("/api/models/spaced").await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["status"]["message"],
+        "model.toml: version \"2.0 beta\" must be 1 to 64 visible ASCII characters (letters, digits, punctuation; no spaces)",
+        "{body}"
+    );
+}

@@ -158,6 +158,16 @@ impl Manifest {
     }
 
     fn check(&mut self) -> Result<(), String> {
+        // Answers name it in a header, and it may name a version in a URL.
+        if self.version.is_empty()
+            || self.version.len() > 64
+            || !self.version.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(format!(
+                "version {:?} must be 1 to 64 visible ASCII characters (letters, digits, punctuation; no spaces)",
+                self.version
+            ));
+        }
         for (spec, reference) in self.inputs.iter().zip(&mut self.references) {
             if let Some(reference) = reference {
                 reference

@@ -1,6 +1,7 @@
 //! `/predict/` (the original contract) and `/api/models` (every model).
 
 use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -18,6 +19,15 @@ const ORIGINAL_MODEL: &str = "linear";
 /// At most this many problems are listed for one request.
 const MAX_DETAILS: usize = 50;
 
+/// The response header naming the model version that answered, on every
+/// prediction route (a manifest's version is always a valid value).
+pub(super) fn version_header(info: &ModelInfo) -> [(HeaderName, HeaderValue); 1] {
+    [(
+        HeaderName::from_static("model-version"),
+        HeaderValue::try_from(info.version.as_str()).unwrap_or(HeaderValue::from_static("")),
+    )]
+}
+
 /// `POST /predict/`: `{"feature1","feature2","feature3"}` → `{"prediction"}`.
 #[utoipa::path(
     post,
@@ -27,7 +37,8 @@ const MAX_DETAILS: usize = 50;
     description = "The original app's contract: the `linear` model on three features.",
     request_body = super::openapi::OriginalFeatures,
     responses(
-        (status = 200, description = "The prediction", body = OriginalPrediction),
+        (status = 200, description = "The prediction", body = OriginalPrediction,
+            headers(("Model-Version" = String, description = "The version of the model that answered"))),
         (status = 422, description = "A feature is missing or not a number, or the result overflows (`prediction_not_finite`)", body = super::error::ValidationBody),
         (status = 503, description = "The `linear` model is not loaded", body = super::openapi::Detail),
     )
@@ -36,7 +47,7 @@ pub async fn predict_original(
     State(state): State<AppState>,
     _: Can<Read>,
     body: JsonBytes,
-) -> Result<OriginalPrediction, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let model = match state.models.get(ORIGINAL_MODEL) {
         Ok(model) => model,
         Err(e) => {
@@ -56,9 +67,12 @@ pub async fn predict_original(
     let prediction = inference::predict_flat(model, row, 1)
         .await
         .map_err(|e| ApiError::prediction(e, &described.info, |_| vec![json!("body")]))?;
-    Ok(OriginalPrediction {
-        prediction: prediction[0].headline(),
-    })
+    Ok((
+        version_header(&described.info),
+        OriginalPrediction {
+            prediction: prediction[0].headline(),
+        },
+    ))
 }
 
 /// The original app's response body.
@@ -154,7 +168,10 @@ pub async fn drift(
     request_body = super::openapi::PredictRequest,
     responses(
         (status = 200, description = "The prediction(s)", body = super::openapi::PredictResponse,
-            headers(("Server-Timing" = String, description = "`inference;dur=<ms>`"))),
+            headers(
+                ("Server-Timing" = String, description = "`inference;dur=<ms>`"),
+                ("Model-Version" = String, description = "The version of the model that answered"),
+            )),
         (status = 404, description = "No model has this name", body = super::openapi::Detail),
         (status = 422, description = "Every bad feature or row; results that overflow (`prediction_not_finite`)", body = super::error::ValidationBody),
         (status = 503, description = "The model failed to load", body = super::openapi::Detail),
@@ -198,7 +215,11 @@ pub async fn predict(
     } else {
         json!({ "model": model_name, "version": version, "predictions": predictions })
     };
-    Ok(([("server-timing", timing)], Json(body)))
+    Ok((
+        [("server-timing", timing)],
+        version_header(&described.info),
+        Json(body),
+    ))
 }
 
 enum PredictRequest {

@@ -177,7 +177,8 @@ pub async fn model_ready(
         ),
     ),
     responses(
-        (status = 200, description = "The output tensors (JSON, or the binary form when asked)", content(
+        (status = 200, description = "The output tensors (JSON, or the binary form when asked)",
+            headers(("Model-Version" = String, description = "The version of the model that answered")), content(
             (super::openapi::V2InferResponse = "application/json"),
             (Vec<u8> = "application/octet-stream"),
         )),
@@ -210,7 +211,8 @@ pub async fn infer(
         ),
     ),
     responses(
-        (status = 200, description = "The output tensors (JSON, or the binary form when asked)", content(
+        (status = 200, description = "The output tensors (JSON, or the binary form when asked)",
+            headers(("Model-Version" = String, description = "The version of the model that answered")), content(
             (super::openapi::V2InferResponse = "application/json"),
             (Vec<u8> = "application/octet-stream"),
         )),
@@ -241,5 +243,9 @@ async fn run_infer(
     let results = inference::run_flat(model.clone(), data, request.rows)
         .await
         .map_err(|e| ApiError::open_inference(e, &model))?;
-    Ok(request.respond(&model, results))
+    let mut response = request.respond(&model, results);
+    response
+        .headers_mut()
+        .extend(super::models::version_header(&model.info));
+    Ok(response)
 }
