@@ -456,3 +456,27 @@ pub fn as_f64(value: &TValue) -> Result<Vec<f64>, InferenceError> {
         .map_err(|e| InferenceError::Runtime(e.into()))?;
     Ok(view.iter().copied().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iris() -> LoadedModel {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/iris");
+        LoadedModel::load("iris", &dir).unwrap()
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_first_class_as_in_scikit_learn() {
+        let model = iris();
+        let label = |probs: &[f64]| match model.classify(probs) {
+            Prediction::Classification {
+                label, class_index, ..
+            } => (label, class_index),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(label(&[0.4, 0.4, 0.2]), ("setosa".into(), 0));
+        assert_eq!(label(&[0.2, 0.4, 0.4]), ("versicolor".into(), 1));
+        assert_eq!(label(&[0.1, 0.2, 0.7]), ("virginica".into(), 2));
+    }
+}

@@ -148,3 +148,34 @@ fn every_tree_case_gives_the_expected_outputs() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn probit_on_a_binary_classifier_is_refused_with_the_reason() {
+    // The binary classifier of the cases, its post transform made PROBIT:
+    // a binary classifier has one score, which PROBIT cannot make into two
+    // probabilities.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/trees/small_classifier_binary_logistic.onnx");
+    let mut proto = super::onnx().proto_model_for_path(&path).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    let node = graph
+        .node
+        .iter_mut()
+        .find(|n| n.op_type == "TreeEnsembleClassifier")
+        .unwrap();
+    let transform = node
+        .attribute
+        .iter_mut()
+        .find(|a| a.name == "post_transform")
+        .unwrap();
+    transform.s = b"PROBIT".to_vec();
+    let error = super::onnx()
+        .model_for_proto_model(&proto)
+        .and_then(|model| model.into_optimized())
+        .unwrap_err();
+    let message = format!("{error:?}");
+    assert!(
+        message.contains("PROBIT has no defined meaning for a binary classifier's single score"),
+        "{message}"
+    );
+}
