@@ -75,6 +75,11 @@ pub struct Config {
     #[arg(long, env = "MODELS_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub models_poll_ms: u64,
 
+    /// How far back the drift check's live distribution of each model input
+    /// reaches, in seconds (it moves in twelfths of this).
+    #[arg(long, env = "ITEMSERVE_DRIFT_WINDOW_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    pub drift_window_secs: u64,
+
     /// Log filter, e.g. `info` or `itemserve=debug,tower_http=debug`. At
     /// `info`, every request is logged once (target `itemserve::http`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]

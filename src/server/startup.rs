@@ -217,12 +217,14 @@ impl Seams {
         let auth = Arc::new(Auth::start(config.auth_options(), stores.users).await?);
         let models_dir = config.models_dir.clone();
         let registry_metrics = Arc::clone(metrics);
+        let drift_window = Duration::from_secs(config.drift_window_secs);
         // Loading compiles every model: off the async threads.
-        let models =
-            tokio::task::spawn_blocking(move || ModelRegistry::open(models_dir, registry_metrics))
-                .await
-                .map(Arc::new)
-                .map_err(StartupError::Models)?;
+        let models = tokio::task::spawn_blocking(move || {
+            ModelRegistry::open_with_drift_window(models_dir, registry_metrics, drift_window)
+        })
+        .await
+        .map(Arc::new)
+        .map_err(StartupError::Models)?;
         models.watch(Duration::from_millis(config.models_poll_ms));
         Ok(Seams {
             store: stores.items,

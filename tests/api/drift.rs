@@ -263,3 +263,13 @@ async fn the_prediction_pages_rows_count_but_its_what_if_sweeps_do_not() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["Validation"][0]["kind"], "length", "{body}");
 }
+
+#[tokio::test]
+async fn the_window_is_a_setting() {
+    let app = TestApp::with()
+        .configure(|c| c.drift_window_secs = 600)
+        .start()
+        .await;
+    let report = drift(&app, "linear").await;
+    assert_eq!(report["window_seconds"], 600, "{report}");
+}

@@ -1,5 +1,6 @@
 //! The drift panel: for each input of the chosen model, the training data's
-//! distribution beside the last hour's live values, and their population
+//! distribution beside the live values of the drift window (an hour unless
+//! configured), and their population
 //! stability index in plain words.
 
 use leptos::prelude::*;
@@ -38,11 +39,11 @@ pub fn DriftPanel(model: String, predictions: RwSignal<usize>) -> impl IntoView 
 
 #[component]
 fn Report(report: DriftReport) -> impl IntoView {
-    let hours = report.window_seconds as f64 / 3600.0;
-    let window = if hours == 1.0 {
-        "hour".to_owned()
-    } else {
-        format!("{hours} hours")
+    let window = match report.window_seconds {
+        3600 => "hour".to_owned(),
+        s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
     };
     let summary = format!(
         "The last {window}'s {} predicted row{} beside the training data. The population \

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use super::manifest::Reference;
 use crate::domain::{DriftReading, DriftReport, FeatureSpec, InputDrift};
 
-/// How far back the live distribution reaches.
+/// How far back the live distribution reaches unless configured
+/// (`--drift-window-secs`).
 pub const WINDOW: Duration = Duration::from_secs(60 * 60);
 /// The window moves in steps of `WINDOW / SLOTS`.
 const SLOTS: u64 = 12;
@@ -67,30 +68,51 @@ pub struct DriftMonitor {
 }
 
 impl DriftMonitor {
+    /// A monitor over the default window for a version whose inputs are
+    /// `inputs`, with `references[i]` the training distribution of input
+    /// `i` (if its manifest gives one).
     pub fn new(
         model: &str,
         version: &str,
         inputs: &[FeatureSpec],
         references: &[Option<Reference>],
     ) -> DriftMonitor {
-        Self::with_window(model, version, inputs, references, WINDOW)
+        let names = inputs.iter().map(|s| s.name.clone()).collect();
+        let references = (0..inputs.len())
+            .map(|i| references.get(i).cloned().flatten())
+            .collect();
+        Self::build(
+            model.to_owned(),
+            version.to_owned(),
+            names,
+            references,
+            WINDOW,
+        )
     }
 
-    fn with_window(
-        model: &str,
-        version: &str,
-        inputs: &[FeatureSpec],
-        references: &[Option<Reference>],
+    /// The same inputs and references, with an empty window of `window`.
+    pub fn with_window(&self, window: Duration) -> DriftMonitor {
+        Self::build(
+            self.model.clone(),
+            self.version.clone(),
+            self.names.clone(),
+            self.references.clone(),
+            window,
+        )
+    }
+
+    fn build(
+        model: String,
+        version: String,
+        names: Vec<String>,
+        references: Vec<Option<Reference>>,
         window: Duration,
     ) -> DriftMonitor {
-        let mut offsets = Vec::with_capacity(inputs.len());
+        let mut offsets = Vec::with_capacity(names.len());
         let mut bins = 0;
-        for i in 0..inputs.len() {
+        for reference in &references {
             offsets.push(bins);
-            bins += references
-                .get(i)
-                .and_then(Option::as_ref)
-                .map_or(0, |r| r.shares.len());
+            bins += reference.as_ref().map_or(0, |r| r.shares.len());
         }
         let ring = (0..SLOTS)
             .map(|_| Slot {
@@ -100,12 +122,10 @@ impl DriftMonitor {
             })
             .collect();
         DriftMonitor {
-            model: model.to_owned(),
-            version: version.to_owned(),
-            names: inputs.iter().map(|s| s.name.clone()).collect(),
-            references: (0..inputs.len())
-                .map(|i| references.get(i).cloned().flatten())
-                .collect(),
+            model,
+            version,
+            names,
+            references,
             offsets,
             bins,
             started: Instant::now(),
@@ -319,13 +339,8 @@ mod tests {
 
     #[test]
     fn old_rows_leave_the_window() {
-        let monitor = DriftMonitor::with_window(
-            "m",
-            "1",
-            &[spec("a")],
-            &[Some(quartiles())],
-            Duration::from_millis(120),
-        );
+        let monitor = DriftMonitor::new("m", "1", &[spec("a")], &[Some(quartiles())])
+            .with_window(Duration::from_millis(120));
         monitor.record(&[1.0; 150], 150);
         assert_eq!(monitor.report().rows, 150);
         std::thread::sleep(Duration::from_millis(300));

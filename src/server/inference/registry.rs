@@ -30,17 +30,29 @@ pub struct ModelRegistry {
     /// stop changing, so a model is not loaded half-copied.
     last_seen: Mutex<HashMap<String, Fingerprint>>,
     metrics: Arc<Metrics>,
+    /// How far back each version's drift check reaches.
+    drift_window: Duration,
 }
 
 impl ModelRegistry {
     /// Loads every model folder in `dir` (blocking; call at startup). A
     /// missing folder is an empty repository, not an error.
     pub fn open(dir: impl Into<PathBuf>, metrics: Arc<Metrics>) -> ModelRegistry {
+        Self::open_with_drift_window(dir, metrics, super::drift::WINDOW)
+    }
+
+    /// [`ModelRegistry::open`], with the drift check's window.
+    pub fn open_with_drift_window(
+        dir: impl Into<PathBuf>,
+        metrics: Arc<Metrics>,
+        drift_window: Duration,
+    ) -> ModelRegistry {
         let registry = ModelRegistry {
             dir: dir.into(),
             slots: RwLock::new(BTreeMap::new()),
             last_seen: Mutex::new(HashMap::new()),
             metrics,
+            drift_window,
         };
         for (name, fingerprint) in registry.scan() {
             registry.load(&name, fingerprint);
@@ -192,6 +204,7 @@ impl ModelRegistry {
         let slot = match result {
             Ok(mut model) => {
                 model.metrics = self.metrics.model(name, &model.info.version);
+                model.drift = model.drift.with_window(self.drift_window);
                 tracing::info!(model = %name, version = %model.info.version, "model loaded");
                 Slot {
                     info: model.info.clone(),

@@ -140,7 +140,7 @@ pub async fn get(
     path = "/api/models/{name}/drift",
     tag = "models",
     summary = "A model's input drift",
-    description = "For each input of the serving version: the training data's share of rows per bin (from `model.toml`), the share of the rows predicted over the last hour through every door, and their population stability index with a reading: `stable` below 0.1, `shifting` below 0.25, `drifted` from 0.25; `too_few_rows` until the hour holds 100 rows, `no_reference` when the manifest gives no training distribution for the input. Each instance reports the rows it served; a reload starts a new window.",
+    description = "For each input of the serving version: the training data's share of rows per bin (from `model.toml`), the share of the rows predicted through every door over the drift window (`window_seconds`: an hour unless `--drift-window-secs` says otherwise), and their population stability index with a reading: `stable` below 0.1, `shifting` below 0.25, `drifted` from 0.25; `too_few_rows` until the window holds 100 values, `no_reference` when the manifest gives no training distribution for the input. Each instance reports the rows it served; a reload starts a new window.",
     params(("name" = String, Path, description = "The model's name", example = "iris")),
     responses(
         (status = 200, description = "The drift per input", body = DriftReport),
