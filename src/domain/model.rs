@@ -65,6 +65,9 @@ pub enum ModelStatus {
         message: String,
         serving_previous: bool,
     },
+    /// Taken out of service through the model repository API; loading it
+    /// again serves it.
+    Unloaded,
 }
 
 impl ModelStatus {

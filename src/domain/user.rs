@@ -54,6 +54,8 @@ pub enum Permission {
     PurgeItems,
     /// Read the audit log.
     ReadAudit,
+    /// Load and unload models (the model repository).
+    ManageModels,
 }
 
 impl Permission {
@@ -61,7 +63,7 @@ impl Permission {
     pub fn least_role(self) -> Role {
         match self {
             Permission::Read => Role::Viewer,
-            Permission::WriteItems => Role::Editor,
+            Permission::WriteItems | Permission::ManageModels => Role::Editor,
             Permission::ManageUsers | Permission::PurgeItems | Permission::ReadAudit => Role::Admin,
         }
     }

@@ -29,6 +29,7 @@ mod paging;
 mod patch;
 mod persistence;
 mod postgres;
+mod repository;
 mod rpc;
 mod search;
 mod transfer;

@@ -18,7 +18,10 @@ async fn health_and_server_metadata() {
     let (status, body) = status_and_json(app.get("/v2").await).await;
     assert_eq!(status, 200);
     assert_eq!(body["name"], "itemserve");
-    assert_eq!(body["extensions"], json!(["binary_tensor_data"]));
+    assert_eq!(
+        body["extensions"],
+        json!(["binary_tensor_data", "model_repository"])
+    );
 }
 
 #[tokio::test]

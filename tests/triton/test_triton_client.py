@@ -5,7 +5,10 @@ Run by scripts/test against a running server whose address is in
 ITEMSERVE_URL (host:port, as the client takes it).
 """
 
+import json
 import os
+import urllib.parse
+import urllib.request
 
 import numpy as np
 import pytest
@@ -124,3 +127,58 @@ def test_an_overflowing_result_is_an_error_not_a_value(client):
         client.infer("linear", [linear_input([[1e308, 1e308, 1e308]], True)])
     assert "not a finite number" in raised.value.message()
     assert raised.value.status() == "422"
+
+
+def editor_headers():
+    """An admin's bearer token when the server has logins (scripts/test
+    starts it with ITEMSERVE_ADMIN_PASSWORD): the repository is for editors
+    and admins."""
+    password = os.environ.get("ITEMSERVE_ADMIN_PASSWORD")
+    if not password:
+        return {}
+    form = urllib.parse.urlencode({"username": "admin", "password": password}).encode()
+    with urllib.request.urlopen(f"http://{URL}/auth/token", data=form) as response:
+        token = json.load(response)["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_model_repository_lists_unloads_and_loads(client):
+    assert "model_repository" in client.get_server_metadata()["extensions"]
+    headers = editor_headers()
+    if headers:
+        with pytest.raises(InferenceServerException) as raised:
+            client.get_model_repository_index()
+        assert raised.value.status() == "401"
+    index = {m["name"]: m for m in client.get_model_repository_index(headers=headers)}
+    assert index["iris"] == {"name": "iris", "version": "1.0.0", "state": "READY", "reason": ""}
+
+    client.unload_model("iris", headers=headers)
+    try:
+        assert not client.is_model_ready("iris")
+        index = {m["name"]: m for m in client.get_model_repository_index(headers=headers)}
+        assert index["iris"]["state"] == "UNAVAILABLE"
+        assert index["iris"]["reason"] == "unloaded"
+        setosa = httpclient.InferInput("input", [1, 4], "FP32")
+        setosa.set_data_from_numpy(np.array([[5.1, 3.5, 1.4, 0.2]], dtype=np.float32))
+        with pytest.raises(InferenceServerException) as raised:
+            client.infer("iris", [setosa])
+        assert "unloaded" in raised.value.message()
+        assert raised.value.status() == "503"
+        assert client.is_model_ready("linear")
+    finally:
+        client.load_model("iris", headers=headers)
+    assert client.is_model_ready("iris")
+
+    with pytest.raises(InferenceServerException) as raised:
+        client.load_model("no-such-model", headers=headers)
+    assert "Model 'no-such-model' not found" in raised.value.message()
+    # Uploading a model with the request is refused, saying so.
+    with pytest.raises(InferenceServerException) as raised:
+        client.load_model(
+            "iris",
+            headers=headers,
+            config='{"backend": "onnxruntime"}',
+            files={"file:1/model.onnx": b"\x00"},
+        )
+    assert "not supported" in raised.value.message()
+    assert client.is_model_ready("iris")

@@ -126,6 +126,9 @@ fn status_text(status: &ModelStatus) -> String {
             format!("The latest files failed to load ({message}); the previous version is still serving.")
         }
         ModelStatus::Error { message, .. } => format!("Failed to load: {message}"),
+        ModelStatus::Unloaded => {
+            "Unloaded through the model repository API; loading it again serves it.".into()
+        }
     }
 }
 
@@ -142,6 +145,7 @@ fn ModelList(models: Vec<ModelInfo>, selected: String) -> impl IntoView {
                         ModelStatus::Ready => ("dot ok", "ready"),
                         ModelStatus::Error { serving_previous: true, .. } => ("dot warn", "error (previous version serving)"),
                         ModelStatus::Error { .. } => ("dot bad", "error"),
+                        ModelStatus::Unloaded => ("dot off", "unloaded"),
                     };
                     let task = match m.task { Task::Regression => "regression", Task::Classification => "classification" };
                     view! {

@@ -78,6 +78,7 @@ impl ModelRegistry {
                 name: name.to_owned(),
                 reason: match &slot.info.status {
                     ModelStatus::Error { message, .. } => message.clone(),
+                    ModelStatus::Unloaded => "unloaded through the model repository API".into(),
                     ModelStatus::Ready => "not loaded".into(),
                 },
             })
@@ -110,6 +111,47 @@ impl ModelRegistry {
         slots.get(name).map(|s| s.info.clone())
     }
 
+    /// Takes `name` out of service (the repository API's unload): its
+    /// requests answer 503 and the folder watcher leaves it alone until it
+    /// is loaded again. Requests running on it finish.
+    pub fn unload(&self, name: &str) -> Result<(), InferenceError> {
+        let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        let slot = slots
+            .get_mut(name)
+            .ok_or_else(|| InferenceError::NotFound(name.to_owned()))?;
+        slot.serving = None;
+        slot.info.status = ModelStatus::Unloaded;
+        tracing::info!(model = %name, "model unloaded");
+        Ok(())
+    }
+
+    /// Loads `name` from its folder now (the repository API's load), whether
+    /// it was unloaded, changed or neither; its metadata once it serves.
+    /// Blocking (reads files, optimizes the model). A model that fails to
+    /// load keeps serving its previous version if it had one, as on a
+    /// reload.
+    pub fn load_now(&self, name: &str) -> Result<ModelInfo, InferenceError> {
+        let fingerprint = self
+            .scan()
+            .remove(name)
+            .ok_or_else(|| InferenceError::NotFound(name.to_owned()))?;
+        self.load(name, fingerprint);
+        let info = self
+            .info(name)
+            .ok_or_else(|| InferenceError::NotFound(name.to_owned()))?;
+        match &info.status {
+            ModelStatus::Ready => Ok(info),
+            ModelStatus::Error { message, .. } => Err(InferenceError::NotReady {
+                name: name.to_owned(),
+                reason: message.clone(),
+            }),
+            ModelStatus::Unloaded => Err(InferenceError::NotReady {
+                name: name.to_owned(),
+                reason: "unloaded meanwhile".into(),
+            }),
+        }
+    }
+
     /// Applies added, changed and removed model folders; returns the names
     /// that changed. Blocking (reads files, optimizes models).
     #[tracing::instrument(level = "debug", name = "inference.reload_changed", skip_all)]
@@ -139,11 +181,18 @@ impl ModelRegistry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for (name, fingerprint) in &current {
-            let known = {
+            let (known, unloaded) = {
                 let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
-                slots.get(name).map(|s| s.fingerprint.clone())
+                match slots.get(name) {
+                    Some(s) => (
+                        Some(s.fingerprint.clone()),
+                        s.info.status == ModelStatus::Unloaded,
+                    ),
+                    None => (None, false),
+                }
             };
-            if known.as_ref() == Some(fingerprint) {
+            // An unloaded model stays out of service until it is loaded.
+            if known.as_ref() == Some(fingerprint) || unloaded {
                 continue;
             }
             if last_seen.get(name) == Some(fingerprint) {

@@ -247,6 +247,8 @@ pub struct ManageUsers;
 pub struct PurgeItems;
 /// Reading the audit log.
 pub struct ReadAudit;
+/// Loading and unloading models.
+pub struct ManageModels;
 
 impl Needs for Read {
     const PERMISSION: Permission = Permission::Read;
@@ -262,6 +264,9 @@ impl Needs for PurgeItems {
 }
 impl Needs for ReadAudit {
     const PERMISSION: Permission = Permission::ReadAudit;
+}
+impl Needs for ManageModels {
+    const PERMISSION: Permission = Permission::ManageModels;
 }
 
 /// Proof that the caller may do `P` (401/403 otherwise), with the caller

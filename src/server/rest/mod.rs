@@ -98,6 +98,17 @@ fn table() -> RouteTable {
         .add(Method::GET, "/v2", v2::server_metadata)
         .add(Method::GET, "/v2/health/live", v2::live)
         .add(Method::GET, "/v2/health/ready", v2::ready)
+        .add(Method::POST, "/v2/repository/index", v2::repository::index)
+        .add(
+            Method::POST,
+            "/v2/repository/models/{name}/load",
+            v2::repository::load,
+        )
+        .add(
+            Method::POST,
+            "/v2/repository/models/{name}/unload",
+            v2::repository::unload,
+        )
         .add(Method::GET, "/v2/models/{name}", v2::model_metadata)
         .add(Method::GET, "/v2/models/{name}/ready", v2::model_ready)
         .add(Method::POST, "/v2/models/{name}/infer", v2::infer)

@@ -69,6 +69,9 @@ use crate::server::store::Credential;
         super::v2::infer,
         super::v2::model_version_metadata,
         super::v2::infer_version,
+        super::v2::repository::index,
+        super::v2::repository::load,
+        super::v2::repository::unload,
         super::account::token,
         super::account::refresh,
         super::account::revoke,
@@ -103,13 +106,14 @@ use crate::server::store::Credential;
         super::users::NewUser, super::users::UserPatch,
         V2ServerMetadata, V2ModelMetadata, V2TensorMetadata, V2InferRequest, V2InputTensor,
         V2RequestedOutput, V2InferResponse, V2OutputTensor, V2Live, V2Ready, V2ModelReady,
+        V2RepositoryModel, V2RepositoryIndexRequest, V2RepositoryLoadRequest, V2RepositoryUnloadRequest, V2Empty,
     )),
     tags(
         (name = "items", description = "The catalogue: the original app's CRUD contract, with search, filters, sorting, paging and optimistic concurrency (`ETag` / `If-Match`)."),
         (name = "history", description = "Every change of an item (who, when, through which door, what changed), and reverting to an earlier revision."),
         (name = "trash", description = "Deleted items, kept as they were deleted: restore them, or purge them for good (admins; automatic after the retention period)."),
         (name = "models", description = "Predictions with the models in `models/`; `POST /predict/` is the original app's contract."),
-        (name = "v2", description = "The Open Inference Protocol (KServe/Triton v2 REST), binary tensor extension included."),
+        (name = "v2", description = "The Open Inference Protocol (KServe/Triton v2 REST), with the binary tensor and model repository extensions."),
         (name = "auth", description = "Logging in (OAuth2 password flow: use the Authorize button), refresh tokens, your account and personal API tokens."),
         (name = "users", description = "User management, for admins."),
         (name = "audit", description = "The audit log of logins, tokens and user changes, for admins; append-only."),
@@ -380,6 +384,45 @@ pub struct V2ServerMetadata {
     extensions: Vec<String>,
 }
 
+/// One model of the repository's index.
+#[derive(ToSchema)]
+pub struct V2RepositoryModel {
+    #[schema(example = "iris")]
+    name: String,
+    #[schema(example = "1.0.0")]
+    version: String,
+    /// `READY` or `UNAVAILABLE`.
+    #[schema(example = "READY")]
+    state: String,
+    /// Why it is unavailable (empty when ready).
+    reason: String,
+}
+
+/// `POST /v2/repository/index`'s optional body.
+#[derive(ToSchema)]
+pub struct V2RepositoryIndexRequest {
+    /// Only the models that are ready.
+    ready: Option<bool>,
+}
+
+/// `POST /v2/repository/models/{name}/load`'s optional body. Uploading a
+/// model (`config`, `file:<path>`) is not supported.
+#[derive(ToSchema)]
+pub struct V2RepositoryLoadRequest {
+    parameters: Option<std::collections::BTreeMap<String, Value>>,
+}
+
+/// `POST /v2/repository/models/{name}/unload`'s optional body.
+#[derive(ToSchema)]
+pub struct V2RepositoryUnloadRequest {
+    /// Triton's `unload_dependents`; there is nothing it acts on here.
+    parameters: Option<std::collections::BTreeMap<String, Value>>,
+}
+
+/// An empty JSON object.
+#[derive(ToSchema)]
+pub struct V2Empty {}
+
 #[derive(ToSchema)]
 pub struct V2Live {
     live: bool,
@@ -540,17 +583,21 @@ impl Modify for SecuritySchemes {
                 SecurityRequirement::new("session", Vec::<String>::new()),
             ]
         };
-        let detail = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        // `/v2` refuses in the protocol's `{"error"}` shape, the rest with
+        // `{"detail"}`.
+        let detail = |description: &str, v2: bool| -> RefOr<utoipa::openapi::Response> {
+            let schema = if v2 { "InferenceError" } else { "Detail" };
             ResponseBuilder::new()
                 .description(description)
                 .content(
                     "application/json",
-                    Content::new(Some(RefOr::Ref(Ref::from_schema_name("Detail")))),
+                    Content::new(Some(RefOr::Ref(Ref::from_schema_name(schema)))),
                 )
                 .build()
                 .into()
         };
         for (path, item) in doc.paths.paths.iter_mut() {
+            let v2 = path.starts_with("/v2");
             let guarded = [
                 "/items",
                 "/search",
@@ -558,6 +605,7 @@ impl Modify for SecuritySchemes {
                 "/predict",
                 "/api/models",
                 "/v2/models",
+                "/v2/repository",
                 "/trash",
             ]
             .iter()
@@ -568,8 +616,9 @@ impl Modify for SecuritySchemes {
                 if !(guarded || users) || method == "GET" && path == "/predict/" {
                     continue;
                 }
-                let write =
-                    (path.starts_with("/items") || path.starts_with("/trash")) && method != "GET";
+                let write = (path.starts_with("/items") || path.starts_with("/trash"))
+                    && method != "GET"
+                    || path.starts_with("/v2/repository");
                 // Purging the trash is for admins.
                 let admin = users || path.starts_with("/trash") && method == "DELETE";
                 let mut security = logged_in();
@@ -581,14 +630,15 @@ impl Modify for SecuritySchemes {
                 let responses = &mut operation.responses.responses;
                 responses
                     .entry("401".into())
-                    .or_insert_with(|| detail("Not logged in, or the token is invalid or expired (`WWW-Authenticate: Bearer`)"));
+                    .or_insert_with(|| detail("Not logged in, or the token is invalid or expired (`WWW-Authenticate: Bearer`)", v2));
                 if write || users {
                     responses.entry("403".into()).or_insert_with(|| {
-                        detail(if admin {
+                        let description = if admin {
                             "Logged in without the admin role"
                         } else {
                             "Logged in without the editor or admin role"
-                        })
+                        };
+                        detail(description, v2)
                     });
                 }
             }

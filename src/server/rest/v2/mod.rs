@@ -13,6 +13,7 @@ use crate::server::state::AppState;
 use tensor::{InferBody, InferRequest};
 
 mod header;
+pub(super) mod repository;
 mod tensor;
 
 type V2Result = Result<Json<Value>, ApiError>;
@@ -59,7 +60,7 @@ pub async fn server_metadata() -> Json<Value> {
     Json(json!({
         "name": "itemserve",
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": ["binary_tensor_data"],
+        "extensions": ["binary_tensor_data", "model_repository"],
     }))
 }
 
