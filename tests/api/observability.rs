@@ -450,3 +450,29 @@ async fn a_malformed_cors_origin_stops_the_start_with_a_clear_message() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_models_own_failures_are_counted_per_version() {
+    let app = TestApp::spawn().await;
+    let overflow = json!({"feature1": 1e308, "feature2": 1e308, "feature3": 1e308});
+    for _ in 0..2 {
+        let (status, body) = status_and_json(app.post_json("/predict/", &overflow).await).await;
+        assert_eq!(status, 422, "{body}");
+    }
+    // A request refused before the model runs is not the model's failure.
+    let (status, _) =
+        status_and_json(app.post_json("/predict/", &json!({"feature1": "x"})).await).await;
+    assert_eq!(status, 422);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let labels = [r#"model="linear""#, r#"version="2.0.0""#];
+    let kind = |kind: &str| {
+        let kind = format!(r#"kind="{kind}""#);
+        sample(
+            &text,
+            "itemserve_inference_errors_total",
+            &[labels[0], labels[1], &kind],
+        )
+    };
+    assert_eq!(kind("not_finite"), Some(2.0), "{text}");
+    assert_eq!(kind("runtime"), Some(0.0), "{text}");
+}

@@ -109,10 +109,13 @@ pub async fn what_if(
     model: Arc<LoadedModel>,
     rows: Vec<Vec<f64>>,
 ) -> Result<Vec<Prediction>, InferenceError> {
-    if rows.len() <= INLINE_ROWS {
-        return model.predict(&rows);
-    }
-    run_blocking(move || model.predict(&rows)).await
+    let result = if rows.len() <= INLINE_ROWS {
+        model.predict(&rows)
+    } else {
+        let running = model.clone();
+        run_blocking(move || running.predict(&rows)).await
+    };
+    counted(&model, result)
 }
 
 /// Predicts `n_rows` rows of row-major `flat` values, off the async workers
@@ -124,10 +127,13 @@ pub async fn predict_flat(
     n_rows: usize,
 ) -> Result<Vec<Prediction>, InferenceError> {
     model.drift.record(&flat, n_rows);
-    if n_rows <= INLINE_ROWS {
-        return model.predict_flat(&flat, n_rows);
-    }
-    run_blocking(move || model.predict_flat(&flat, n_rows)).await
+    let result = if n_rows <= INLINE_ROWS {
+        model.predict_flat(&flat, n_rows)
+    } else {
+        let running = model.clone();
+        run_blocking(move || running.predict_flat(&flat, n_rows)).await
+    };
+    counted(&model, result)
 }
 
 /// Runs the raw graph on row-major `flat` data, off the async workers when
@@ -140,9 +146,10 @@ pub async fn run_flat(
     n_rows: usize,
 ) -> Result<Vec<Vec<f64>>, InferenceError> {
     model.drift.record(&flat, n_rows);
+    let running = model.clone();
     let work = move || {
-        let raw = model.run_flat(&flat, n_rows)?;
-        let outputs = model
+        let raw = running.run_flat(&flat, n_rows)?;
+        let outputs = running
             .signature
             .outputs
             .iter()
@@ -153,8 +160,21 @@ pub async fn run_flat(
         }
         Ok(outputs)
     };
-    if n_rows <= INLINE_ROWS {
-        return work();
+    let result = if n_rows <= INLINE_ROWS {
+        work()
+    } else {
+        run_blocking(work).await
+    };
+    counted(&model, result)
+}
+
+/// `result`, with a failure of the model's own (an overflow, the engine)
+/// counted in its version's error series.
+fn counted<T>(model: &LoadedModel, result: Result<T, InferenceError>) -> Result<T, InferenceError> {
+    match &result {
+        Err(InferenceError::NonFinite(_)) => model.metrics.not_finite(),
+        Err(InferenceError::Runtime(_)) => model.metrics.runtime_error(),
+        _ => {}
     }
-    run_blocking(work).await
+    result
 }

@@ -32,7 +32,7 @@ pub struct MetricsState {
     path = "/metrics",
     tag = "meta",
     summary = "Prometheus metrics",
-    description = "Every series in the OpenMetrics text format: HTTP requests and latency by route and status, inference per model, each model input's drift (population stability index), model loads, group commits, rate-limit refusals, open connections, items, build. With logins on, admins only (an admin's API token as a bearer token) unless `ITEMSERVE_METRICS_ADMIN_ONLY=false`; served open on an address of its own with `--metrics-addr`.",
+    description = "Every series in the OpenMetrics text format: HTTP requests and latency by route and status, inference per model and version (requests, rows, time, the model's own failures), each model input's drift (population stability index), model loads, group commits, rate-limit refusals, open connections, items, build. With logins on, admins only (an admin's API token as a bearer token) unless `ITEMSERVE_METRICS_ADMIN_ONLY=false`; served open on an address of its own with `--metrics-addr`.",
     responses(
         (status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String),
         (status = 401, description = "Admins only, and not logged in", body = super::Detail),

@@ -33,6 +33,13 @@ struct ModelLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    model: String,
+    version: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InputLabels {
     model: String,
     version: String,
@@ -56,6 +63,7 @@ pub struct Metrics {
     http: Arc<HttpHistograms>,
     inference_requests: Family<ModelLabels, Counter>,
     inference_rows: Family<ModelLabels, Counter>,
+    inference_errors: Family<ErrorLabels, Counter>,
     inference_latency: Arc<Histograms<ModelLabels>>,
     model_reloads: Family<ReloadLabels, Counter>,
     drift_index: Family<InputLabels, Gauge<f64, AtomicU64>>,
@@ -87,6 +95,12 @@ impl Metrics {
             "inference_rows",
             "Rows predicted per model and version",
             inference_rows.clone(),
+        );
+        let inference_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "inference_errors",
+            "Predictions the model itself failed, per model, version and kind: not_finite (a result overflowed: 422), runtime (the engine failed: 500)",
+            inference_errors.clone(),
         );
         // On every prediction: lock-free, unlike prometheus-client's.
         let inference_latency = Arc::new(Histograms::new(
@@ -157,6 +171,7 @@ impl Metrics {
             http,
             inference_requests,
             inference_rows,
+            inference_errors,
             inference_latency,
             model_reloads,
             drift_index,
@@ -193,6 +208,16 @@ impl Metrics {
         ModelMetrics {
             requests: self.inference_requests.get_or_create_owned(&labels),
             rows: self.inference_rows.get_or_create_owned(&labels),
+            not_finite: self.inference_errors.get_or_create_owned(&ErrorLabels {
+                model: model.to_owned(),
+                version: version.to_owned(),
+                kind: "not_finite",
+            }),
+            runtime: self.inference_errors.get_or_create_owned(&ErrorLabels {
+                model: model.to_owned(),
+                version: version.to_owned(),
+                kind: "runtime",
+            }),
             latency: self.inference_latency.get_or_create(&labels),
         }
     }
@@ -278,6 +303,8 @@ impl Default for CommitMetrics {
 pub struct ModelMetrics {
     requests: Counter,
     rows: Counter,
+    not_finite: Counter,
+    runtime: Counter,
     latency: Arc<LocalHistogram>,
 }
 
@@ -287,6 +314,8 @@ impl Default for ModelMetrics {
         ModelMetrics {
             requests: Counter::default(),
             rows: Counter::default(),
+            not_finite: Counter::default(),
+            runtime: Counter::default(),
             latency: Arc::default(),
         }
     }
@@ -298,6 +327,16 @@ impl ModelMetrics {
         self.requests.inc();
         self.rows.inc_by(rows as u64);
         self.latency.observe(took);
+    }
+
+    /// Counts a prediction whose result overflowed.
+    pub fn not_finite(&self) {
+        self.not_finite.inc();
+    }
+
+    /// Counts a prediction the engine failed.
+    pub fn runtime_error(&self) {
+        self.runtime.inc();
     }
 }
 
