@@ -44,11 +44,12 @@ async fn run_rows(
     let model = registry()?.get(&model).map_err(mapping::model_lookup)?;
     model.info.check_rows(&rows).map_err(RpcError::Validation)?;
     let described = model.clone();
-    match live {
-        true => inference::predict(model, rows).await,
-        false => inference::what_if(model, rows).await,
-    }
-    .map_err(|error| mapping::inference(error, &described.info))
+    let answered = if live {
+        inference::predict(model, rows).await
+    } else {
+        inference::what_if(model, rows).await
+    };
+    answered.map_err(|error| mapping::inference(error, &described.info))
 }
 
 /// How the serving version's live inputs compare with its training data.

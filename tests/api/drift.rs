@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{status_and_json, TestApp};
+use crate::hot_reload::copy_model;
 use crate::observability::sample;
 use crate::rpc::call;
 
@@ -157,9 +158,7 @@ async fn rows_from_every_door_are_read_against_the_training_data() {
 /// whose first input carries `reference` (a TOML inline table, or none).
 fn linear_with_reference(models: &std::path::Path, name: &str, reference: Option<&str>) {
     let dir = models.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/linear");
-    std::fs::copy(shipped.join("model.onnx"), dir.join("model.onnx")).unwrap();
+    copy_model("linear", &dir);
     let mut toml = String::from("task = \"regression\"\nversion = \"1\"\n");
     for (i, feature) in ["feature1", "feature2", "feature3"].iter().enumerate() {
         toml +=

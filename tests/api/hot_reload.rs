@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{status_and_json, TestApp};
 
-fn copy_model(name: &str, to: &Path) {
+/// Copies the shipped model `name` (model.onnx, model.toml) into `to`.
+pub(crate) fn copy_model(name: &str, to: &Path) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models")
         .join(name);

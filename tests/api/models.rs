@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_locs, pairs, status_and_json, TestApp};
+use crate::hot_reload::copy_model;
 
 const IRIS_ROW: [(&str, f64); 4] = [
     ("sepal_length", 5.1),
@@ -13,7 +14,7 @@ const IRIS_ROW: [(&str, f64); 4] = [
     ("petal_width", 0.2),
 ];
 
-fn iris_features() -> Value {
+pub(crate) fn iris_features() -> Value {
     json!(IRIS_ROW
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
@@ -481,7 +482,7 @@ async fn every_prediction_route_names_the_version_that_answered() {
     let rest = app
         .post_json(
             "/api/models/iris/predict",
-            &json!({"features": {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}}),
+            &json!({ "features": iris_features() }),
         )
         .await;
     assert_eq!(rest.status(), 200);
@@ -507,10 +508,8 @@ async fn every_prediction_route_names_the_version_that_answered() {
 async fn a_version_that_cannot_name_an_answer_fails_the_load_with_the_reason() {
     let models = tempfile::tempdir().unwrap();
     let dir = models.path().join("spaced");
-    std::fs::create_dir_all(&dir).unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/linear");
-    std::fs::copy(shipped.join("model.onnx"), dir.join("model.onnx")).unwrap();
-    let manifest = std::fs::read_to_string(shipped.join("model.toml"))
+    copy_model("linear", &dir);
+    let manifest = std::fs::read_to_string(dir.join("model.toml"))
         .unwrap()
         .replace("version = \"2.0.0\"", "version = \"2.0 beta\"");
     std::fs::write(dir.join("model.toml"), manifest).unwrap();

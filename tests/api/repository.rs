@@ -4,6 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{status_and_json, TestApp};
+use crate::hot_reload::copy_model;
+use crate::models::iris_features;
 
 async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
     status_and_json(
@@ -45,7 +47,7 @@ async fn an_unloaded_model_stays_out_of_service_until_it_is_loaded_again() {
     let (status, model) = status_and_json(app.get("/api/models/iris").await).await;
     assert_eq!(status, 200);
     assert_eq!(model["status"], json!({"state": "unloaded"}));
-    let row = json!({"features": {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}});
+    let row = json!({ "features": iris_features() });
     let (status, body) =
         status_and_json(app.post_json("/api/models/iris/predict", &row).await).await;
     assert_eq!(status, 503, "{body}");
@@ -143,11 +145,7 @@ async fn bad_repository_requests_say_what_is_wrong() {
 async fn a_model_that_fails_to_load_answers_400_with_the_reason_and_the_previous_version_serves() {
     let models = tempfile::tempdir().unwrap();
     let dir = models.path().join("lin");
-    std::fs::create_dir_all(&dir).unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/linear");
-    for file in ["model.onnx", "model.toml"] {
-        std::fs::copy(shipped.join(file), dir.join(file)).unwrap();
-    }
+    copy_model("linear", &dir);
     let app = TestApp::with()
         .empty()
         .models(models.path())
